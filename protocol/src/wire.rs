@@ -1,0 +1,117 @@
+//! The batch as it travels, as JSON:
+//!
+//! ```json
+//! {"site":"demo","sent_at":1732400000000,"events":[
+//!   {"id":"…uuid v4…","name":"$pageview","ts":1732399999000,
+//!    "session_id":"…","visitor_id":"…","url":"https://example.com/",
+//!    "referrer":"https://news.example/","title":"Home","props":{"plan":"pro"}}]}
+//! ```
+//!
+//! Times are milliseconds since the Unix epoch on the sender's clock;
+//! `sent_at` lets the collector correct every `ts` for that clock's skew.
+//! An event without `session_id` and `visitor_id` is cookieless: the
+//! collector derives a daily visitor key for it.
+
+use std::collections::BTreeMap;
+
+/// Reserved event names start with `$`; custom events may not.
+pub mod names {
+    pub const PAGEVIEW: &str = "$pageview";
+    /// Visible time on a page, sent when the page is hidden or left.
+    pub const ENGAGEMENT: &str = "$engagement";
+    /// A consent decision; `props.analytics` is `"granted"` or `"denied"`.
+    pub const CONSENT: &str = "$consent";
+    /// `identify(userId)`: links the visitor to `user_id` from here on.
+    pub const IDENTIFY: &str = "$identify";
+    pub const OUTBOUND_CLICK: &str = "$outbound";
+    pub const FILE_DOWNLOAD: &str = "$download";
+
+    pub const ALL: [&str; 6] = [PAGEVIEW, ENGAGEMENT, CONSENT, IDENTIFY, OUTBOUND_CLICK, FILE_DOWNLOAD];
+
+    pub fn is_reserved(name: &str) -> bool {
+        name.starts_with('$')
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Batch {
+    /// The site key from the script tag's `data-site`.
+    pub site: String,
+    /// The sender's clock when the request left, in ms.
+    pub sent_at: i64,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct Event {
+    /// UUID v4 made by the sender; the collector counts each id once.
+    pub id: String,
+    pub name: String,
+    /// When it happened, on the sender's clock, in ms.
+    pub ts: i64,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub session_id: Option<String>,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub visitor_id: Option<String>,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub user_id: Option<String>,
+    pub url: String,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub referrer: Option<String>,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub title: Option<String>,
+    /// Visible time on the page, for `$engagement` events.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub engaged_ms: Option<i64>,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "BTreeMap::is_empty"))]
+    pub props: BTreeMap<String, PropValue>,
+}
+
+/// A property value: a string, a number or a boolean. Nested objects,
+/// arrays and null are refused, so every property can be a table column.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum PropValue {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EventResult {
+    /// Position in the batch, from 0.
+    pub index: usize,
+    pub id: String,
+    pub outcome: Outcome,
+    /// Machine-readable reason code for rejections (`name_empty`, …).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub reason: Option<String>,
+    /// The same reason for a person.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub message: Option<String>,
+}
+
+/// The collector's answer to a batch it read.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BatchResponse {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub results: Vec<EventResult>,
+}

@@ -1,0 +1,133 @@
+//! `cargo xtask`: the project's one entry point.
+//!
+//! - `serve`: install what is missing, build the SDK, run the collector with
+//!   the demo site and dashboard on the embedded SQLite store.
+//! - `test`: install what is missing (Chromium included), then run every
+//!   suite: native `cargo test`, the SDK in headless Chromium, end to end.
+//! - `build-sdk`: build and optimize the browser SDK into `www/sdk/`.
+//! - `bench`: run the benchmarks and write `BENCHMARKS.md`.
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("serve") => serve(&root, &args[1..]),
+        Some("test") => test(&root),
+        Some("build-sdk") => {
+            tools::ensure_build_tools(&root)?;
+            build_sdk(&root)
+        }
+        Some("bench") => bench(&root),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 serve [--listen ADDR] [--data-dir DIR]   build the SDK and run the collector (default 127.0.0.1:8080, ./data)\n\
+                 test                                      install what is missing and run every test\n\
+                 build-sdk                                 build and optimize the SDK into www/sdk/\n\
+                 bench                                     run the benchmarks and write BENCHMARKS.md"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+/// Runs a command, failing with its command line when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+/// Builds the SDK for the browser: release (size-tuned) Wasm, JS glue from
+/// wasm-bindgen, then `wasm-opt -Oz`. Output in `www/sdk/`, which the
+/// collector serves and embeds.
+pub fn build_sdk(root: &Path) -> Result<()> {
+    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk"]))?;
+    let out = root.join("www/sdk");
+    let wasm = root.join("target/wasm32-unknown-unknown/release/waymark_sdk.wasm");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(&out)
+        .arg(&wasm))?;
+    let bg = out.join("waymark_sdk_bg.wasm");
+    run(Command::new(tools::wasm_opt(root)).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+    Ok(())
+}
+
+fn serve(root: &Path, args: &[String]) -> Result<()> {
+    tools::ensure_build_tools(root)?;
+    build_sdk(root)?;
+    run(cargo(root).args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
+    let mut collector = Command::new(root.join("target/server/waymark"));
+    collector.current_dir(root).arg("serve").args(args);
+    run(&mut collector)
+}
+
+fn test(root: &Path) -> Result<()> {
+    tools::ensure_build_tools(root)?;
+    tools::ensure_browser()?;
+    build_sdk(root)?;
+
+    // 1. Pure logic and HTTP integration tests, natively.
+    run(cargo(root).args(["test", "--workspace"]))?;
+
+    // 2. The SDK's browser adapters in headless Chromium (wasm-bindgen-test).
+    run(cargo(root)
+        .args(["test", "-p", "waymark-sdk", "--target", "wasm32-unknown-unknown"])
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .current_dir(root.join("sdk-wasm")))?;
+
+    // 3. End to end: Chromium against the real collector.
+    run(cargo(root).args(["build", "-p", "waymark-collector"]))?;
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .current_dir(root.join("tests"))
+        .env("WAYMARK_BIN", root.join("target/debug/waymark")))?;
+    eprintln!("xtask test: every suite passed");
+    Ok(())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    tools::ensure_build_tools(root)?;
+    build_sdk(root)?;
+    let machine = tools::machine_description();
+    let date = String::from_utf8(Command::new("date").arg("-u").arg("+%Y-%m-%d").output()?.stdout)?;
+    let mut report = format!(
+        "# Benchmarks\n\nWritten by `cargo xtask bench` on {} on {machine}.\n\n",
+        date.trim()
+    );
+    report.push_str(&sdk_size_section(root)?);
+    std::fs::write(root.join("BENCHMARKS.md"), &report)?;
+    eprintln!("{report}");
+    Ok(())
+}
+
+fn sdk_size_section(root: &Path) -> Result<String> {
+    let mut s = String::from("## SDK download size\n\n| file | bytes |\n| --- | ---: |\n");
+    for file in ["waymark.js", "sdk/waymark_sdk.js", "sdk/waymark_sdk_bg.wasm"] {
+        let len = std::fs::metadata(root.join("www").join(file))?.len();
+        s.push_str(&format!("| `{file}` | {len} |\n"));
+    }
+    s.push('\n');
+    Ok(s)
+}
