@@ -7,12 +7,14 @@
 //! - `build-sdk`: build and optimize the browser SDK into `www/sdk/`.
 //! - `bench`: run the benchmarks and write `BENCHMARKS.md`.
 
+mod bench;
 mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -110,24 +112,5 @@ fn test(root: &Path) -> Result<()> {
 fn bench(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
-    let machine = tools::machine_description();
-    let date = String::from_utf8(Command::new("date").arg("-u").arg("+%Y-%m-%d").output()?.stdout)?;
-    let mut report = format!(
-        "# Benchmarks\n\nWritten by `cargo xtask bench` on {} on {machine}.\n\n",
-        date.trim()
-    );
-    report.push_str(&sdk_size_section(root)?);
-    std::fs::write(root.join("BENCHMARKS.md"), &report)?;
-    eprintln!("{report}");
-    Ok(())
-}
-
-fn sdk_size_section(root: &Path) -> Result<String> {
-    let mut s = String::from("## SDK download size\n\n| file | bytes |\n| --- | ---: |\n");
-    for file in ["waymark.js", "sdk/waymark_sdk.js", "sdk/waymark_sdk_bg.wasm"] {
-        let len = std::fs::metadata(root.join("www").join(file))?.len();
-        s.push_str(&format!("| `{file}` | {len} |\n"));
-    }
-    s.push('\n');
-    Ok(s)
+    bench::run(root)
 }

@@ -1,0 +1,23 @@
+//! `cargo xtask bench`: each module measures one part and returns its
+//! section of `BENCHMARKS.md`, with the command that reproduces it.
+
+mod sdk;
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+pub fn run(root: &Path) -> Result<()> {
+    let date = String::from_utf8(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output()?.stdout)?;
+    let mut report = format!(
+        "# Benchmarks\n\nWritten by `cargo xtask bench` on {} on {}.\n\
+         Every figure below comes from that one run; compare side by side, not across runs.\n\n",
+        date.trim(),
+        crate::tools::machine_description()
+    );
+    report.push_str(&sdk::section(root)?);
+    std::fs::write(root.join("BENCHMARKS.md"), &report)?;
+    eprintln!("{report}");
+    Ok(())
+}
