@@ -1,10 +1,11 @@
 //! Waymark's collector. The data path, one module per stage:
 //! `api::collect` (HTTP) → `ingest::decode` → `ingest::validate` → `store`
-//! (durable, group-committed). `www` serves the SDK, demo and dashboard.
+//! (durable, group-committed) → `live` (pushed to the dashboard). `www` serves the SDK, demo and dashboard.
 
 pub mod api;
 pub mod config;
 pub mod ingest;
+pub mod live;
 pub mod server;
 pub mod store;
 pub mod www;

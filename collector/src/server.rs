@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{AppState, router};
 use crate::config::Config;
+use crate::live::LiveFeed;
 use crate::store::{Store, sqlite::SqliteStore};
 
 pub struct Server {
@@ -24,7 +25,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let db_path = store.path().to_path_buf();
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store> });
+    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default() });
     Ok(Server { addr, db_path, listener, state })
 }
 

@@ -13,6 +13,7 @@ use waymark_protocol::{BatchResponse, EventResult, Outcome};
 use super::AppState;
 use super::error::ApiError;
 use crate::ingest::{decode::decode, validate::{Checked, check_batch}};
+use crate::live::LiveMessage;
 use crate::store::Appended;
 
 pub fn now_ms() -> i64 {
@@ -24,6 +25,7 @@ pub async fn browser_batch(State(state): State<Arc<AppState>>, body: Bytes) -> R
     if state.config.site(&batch.site).is_none() {
         return Err(ApiError::UnknownSite(batch.site));
     }
+    let site = batch.site.clone();
     let checked = check_batch(batch, now_ms());
 
     let mut results: Vec<EventResult> = Vec::with_capacity(checked.len());
@@ -34,14 +36,28 @@ pub async fn browser_batch(State(state): State<Arc<AppState>>, body: Bytes) -> R
                 results.push(EventResult { index, id: row.id.clone(), outcome: Outcome::Accepted, reason: None, message: None });
                 rows.push(row);
             }
-            Checked::Invalid(result) => results.push(result),
+            Checked::Invalid(result) => {
+                state.live.publish(LiveMessage::Rejected {
+                    site: site.clone(),
+                    index,
+                    id: result.id.clone(),
+                    reason: result.reason.clone().unwrap_or_default(),
+                    message: result.message.clone().unwrap_or_default(),
+                });
+                results.push(result);
+            }
         }
     }
-    let appended = if rows.is_empty() { Vec::new() } else { state.store.append(rows).await? };
-    let mut stored = appended.into_iter();
+    let appended = if rows.is_empty() { Vec::new() } else { state.store.append(rows.clone()).await? };
+    let mut stored = rows.into_iter().zip(appended);
     for result in results.iter_mut().filter(|r| r.outcome == Outcome::Accepted) {
-        if stored.next() == Some(Appended::Duplicate) {
-            result.outcome = Outcome::Duplicate;
+        match stored.next() {
+            Some((row, Appended::Duplicate)) => {
+                result.outcome = Outcome::Duplicate;
+                state.live.publish(LiveMessage::Duplicate { site: row.site, id: row.id });
+            }
+            Some((row, Appended::Stored)) => state.live.publish(LiveMessage::Stored { event: row }),
+            None => {}
         }
     }
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();

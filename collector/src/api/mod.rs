@@ -9,11 +9,13 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::config::Config;
+use crate::live::LiveFeed;
 use crate::store::Store;
 
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    pub live: LiveFeed,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 /// An event as it is stored: validated, with its time on the collector's
 /// clock and the ids the collector assigned.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct StoredEvent {
     pub site: String,
     pub id: String,
