@@ -6,8 +6,9 @@ pub mod api;
 pub mod config;
 pub mod ingest;
 pub mod live;
+pub mod query;
 pub mod server;
 pub mod store;
 pub mod www;
 
-pub use server::{Server, start};
+pub use server::{Server, start, start_with_clock};

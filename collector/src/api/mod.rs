@@ -1,7 +1,12 @@
 //! HTTP: the routes, and the one place where errors become status codes.
 
+pub mod auth;
 pub mod collect;
+pub mod dashboard;
 pub mod error;
+pub mod export;
+pub mod live;
+pub mod query;
 
 use std::sync::Arc;
 
@@ -16,6 +21,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub live: LiveFeed,
+    /// Sign-in, the read-side queries and the live streams' end.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -29,6 +36,16 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/collect", post(collect::browser_batch).layer(cors))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/auth/sign-in", post(auth::sign_in))
+        .route("/api/auth/sign-out", post(auth::sign_out))
+        .route("/api/auth/session", get(auth::session))
+        .route("/api/sites", get(dashboard::sites))
+        .route("/api/query/realtime", get(query::realtime_route))
+        .route("/api/query/overview", get(query::overview_route))
+        .route("/api/query/breakdown", get(query::breakdown_route))
+        .route("/api/query/sessions", get(query::sessions_route))
+        .route("/api/query/sessions/{id}", get(query::journey_route))
+        .route("/api/live", get(live::live_route))
         .with_state(state)
         .merge(crate::www::router())
 }
