@@ -16,8 +16,12 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/live?site=shop",
 ];
 
+/// A browser's client: a request without a user agent is counted as a bot.
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -110,7 +114,7 @@ async fn the_live_stream_pushes_each_stored_and_refused_event_of_its_site_only()
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let event = |id: &str, name: &str| json!({"id": id, "name": name, "ts": now, "session_id": "6f1c8b3e-8f1e-4c1a-9d7a-0a1b2c3d4e5f", "url": "https://demo.example/a"});
     let elsewhere = json!({"site": "shop", "sent_at": now, "events": [event("9b2f0e1a-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "other-site")]});
-    let posted = client().post(format!("{}/api/collect", server.url)).body(elsewhere.to_string()).send().await.unwrap();
+    let posted = client().post(format!("{}/api/collect", server.url)).header("content-type", "text/plain").body(elsewhere.to_string()).send().await.unwrap();
     assert_eq!(posted.status(), 200);
     let batch = json!({"site": "demo", "sent_at": now, "events": [
         event("0f8fad5b-d9cb-469f-a165-70867728950e", "signup"),

@@ -6,7 +6,7 @@ import { startCollector } from "./harness.mjs";
 export const PASSWORD = "e2e-admin-password";
 
 export function startDashboardCollector() {
-  process.env.WAYMARK_ADMIN_PASSWORD = PASSWORD;
+  process.env.WAYMARK_DASHBOARD__ADMIN_PASSWORD = PASSWORD;
   return startCollector();
 }
 

@@ -119,7 +119,7 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .current_dir(root.join("tests"))
-        .env("WAYMARK_BIN", root.join("target/debug/waymark")))?;
+        .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark")))?;
     eprintln!("xtask test: every suite passed");
     Ok(())
 }

@@ -3,9 +3,9 @@
 //!
 //! Policy:
 //! - the admin password is kept only as an Argon2id hash; it comes from
-//!   `[dashboard] admin_password` (a PHC hash, or plain text hashed at start),
-//!   else from `WAYMARK_ADMIN_PASSWORD`, else one is generated at start and
-//!   printed once on stdout;
+//!   `[dashboard] admin_password` (a PHC hash, or plain text hashed at start;
+//!   `WAYMARK_DASHBOARD__ADMIN_PASSWORD` in the environment), else one is
+//!   generated at start and printed once on stdout;
 //! - the session cookie is `HttpOnly; Secure; SameSite=Strict` and lives a
 //!   week; sessions are in memory, so a restart signs everyone out;
 //! - state-changing requests (sign-in, sign-out) are refused when the
@@ -28,12 +28,12 @@ use serde_json::json;
 use super::AppState;
 use super::dashboard::DashboardError;
 use crate::config::DashboardConfig;
-use crate::query::Clock;
+use crate::query::SharedClock;
 
 pub const SESSION_COOKIE: &str = "waymark_session";
 const SESSION_LIFETIME_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-/// The environment variable read when the config sets no admin password.
-pub const PASSWORD_ENV: &str = "WAYMARK_ADMIN_PASSWORD";
+/// The environment variable that sets `[dashboard] admin_password`.
+pub const PASSWORD_ENV: &str = "WAYMARK_DASHBOARD__ADMIN_PASSWORD";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -53,12 +53,12 @@ pub struct Auth {
     api_tokens: Vec<String>,
     /// Session token → expiry, ms.
     sessions: Mutex<HashMap<String, i64>>,
-    clock: Clock,
+    clock: SharedClock,
 }
 
 impl Auth {
-    pub fn from_config(config: &DashboardConfig, clock: Clock) -> Result<Auth, AuthError> {
-        let configured = config.admin_password.clone().or_else(|| std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()));
+    pub fn from_config(config: &DashboardConfig, clock: SharedClock) -> Result<Auth, AuthError> {
+        let configured = config.admin_password.clone().filter(|p| !p.is_empty());
         let password_hash = match configured {
             Some(phc) if phc.starts_with("$argon2") => {
                 argon2::password_hash::phc::PasswordHash::new(&phc).map_err(|e| AuthError::Hash(e.to_string()))?;

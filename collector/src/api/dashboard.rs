@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::AppState;
 use super::auth::{Auth, Authenticated, AuthError};
 use crate::config::Config;
-use crate::query::{Clock, Queries, QueryError, Site};
+use crate::query::{SharedClock, Queries, QueryError, Site};
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -28,7 +28,7 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see [`Auth::from_config`]).
-    pub fn open(config: &Config, db_path: &Path, clock: Clock) -> Result<Dashboard, DashboardError> {
+    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, DashboardError> {
         let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(&config.dashboard, clock.clone())?,

@@ -47,25 +47,8 @@ pub enum QueryError {
     Interrupted,
 }
 
-/// Milliseconds since the epoch, now. Injected so tests fix "now".
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl Clock {
-    pub fn system() -> Clock {
-        Clock(Arc::new(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-        }))
-    }
-
-    pub fn fixed(ms: i64) -> Clock {
-        Clock(Arc::new(move || ms))
-    }
-
-    pub fn now_ms(&self) -> i64 {
-        (self.0)()
-    }
-}
+/// "Now" for the read side: the collector's one injected clock.
+pub type SharedClock = Arc<dyn crate::clock::Clock>;
 
 /// A site as the read side sees it: its key and its time zone.
 #[derive(Debug, Clone)]
@@ -85,11 +68,11 @@ impl Site {
 pub struct Queries {
     db_path: PathBuf,
     pool: Mutex<Vec<Connection>>,
-    clock: Clock,
+    clock: SharedClock,
 }
 
 impl Queries {
-    pub fn new(db_path: &Path, clock: Clock) -> Queries {
+    pub fn new(db_path: &Path, clock: SharedClock) -> Queries {
         Queries { db_path: db_path.to_path_buf(), pool: Mutex::new(Vec::new()), clock }
     }
 

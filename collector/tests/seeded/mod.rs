@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 use waymark_collector::config::Config;
-use waymark_collector::query::Clock;
+use waymark_collector::clock::ManualClock;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const TOKEN: &str = "test-api-token-0123456789";
@@ -50,7 +50,7 @@ pub async fn start() -> Running {
     config.sites.push(shop);
     config.dashboard.admin_password = Some(PASSWORD.into());
     config.dashboard.api_tokens = vec![TOKEN.into()];
-    let server = waymark_collector::start_with_clock(config, Clock::fixed(NOW)).await.unwrap();
+    let server = waymark_collector::start_with_clock(config, std::sync::Arc::new(ManualClock::at(NOW))).await.unwrap();
     let url = format!("http://{}", server.addr);
     let db = server.db_path.clone();
     seed(&Connection::open(&db).unwrap());
