@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::filter::{Filter, on_sessions};
+use super::filter::{Filter, Scope, on_sessions};
 use super::period::Period;
 use super::table::{Table, cell};
 use super::{QueryError, Site};
@@ -98,7 +98,7 @@ fn summary(r: &SqlRow) -> rusqlite::Result<SessionSummary> {
 
 pub fn sessions(conn: &Connection, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
     let (lo, hi) = request.period.bounds(&site.time_zone);
-    let clause = on_sessions(&request.filters);
+    let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
     let mut params = vec![Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)];
     params.extend(clause.params);
     let from = format!("FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}", clause.sql);

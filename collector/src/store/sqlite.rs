@@ -25,7 +25,7 @@ use crate::sessions::{self, Session};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("query_indexes.sql")];
 
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
