@@ -30,6 +30,10 @@ const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
 
+const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
+    entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
+    utm_term, utm_content, browser, os, device, country, region, city";
+
 const EVENT_COLUMNS: &str = "site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, user_id, url, host, path,
     title, referrer, referrer_host, source, medium, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
     browser, browser_version, os, device, country, region, city, props, engaged_ms";
@@ -312,11 +316,73 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
     Ok(outcomes)
 }
 
+/// Puts the new events at `positions` (one visitor's) into sessions. The
+/// common case — every new event after the visitor's last stored one —
+/// extends the last session from its summary row, reading no old events;
+/// anything else recomputes the window around the new events.
+fn resessionize(
+    tx: &Transaction,
+    group: &mut [Job],
+    outcomes: &mut [Vec<Appended>],
+    site: &str,
+    visitor: &str,
+    positions: &[(usize, usize)],
+    timeout: i64,
+) -> rusqlite::Result<()> {
+    let mut new_events: Vec<(StoredEvent, (usize, usize))> = positions
+        .iter()
+        .map(|&(j, i)| match &group[j] {
+            Job::Append { events, .. } => (events[i].clone(), (j, i)),
+            _ => unreachable!("positions point at appends"),
+        })
+        .collect();
+    new_events.sort_by(|a, b| sessions::order(&a.0, &b.0));
+    let last: Option<StoredEvent> = tx
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 AND visitor_id = ?2 ORDER BY ts DESC, id DESC LIMIT 1"
+        ))?
+        .query_row(params![site, visitor], event_from_row)
+        .optional()?;
+    if let Some(last) = &last
+        && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less
+    {
+        return recompute_window(tx, group, outcomes, site, visitor, positions, timeout);
+    }
+    let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| e).collect();
+    let mut computed = sessions::sessionize(&refs, timeout);
+    let mut continued = None;
+    if let Some(last) = &last
+        && !sessions::starts_new_session(last, refs[0], timeout)
+    {
+        let previous = load_session(tx, site, &last.session_id)?;
+        let (_, range) = &computed[0];
+        computed[0].0 = sessions::extend(&previous, &refs[range.clone()]);
+        continued = Some(0);
+    }
+    for (k, (session, range)) in computed.iter().enumerate() {
+        insert_session(tx, session)?;
+        for (offset, (_, (j, i))) in new_events[range.clone()].iter().enumerate() {
+            let started = continued != Some(k) && offset == 0;
+            if let Job::Append { events, .. } = &mut group[*j] {
+                events[*i].session_id = session.id.clone();
+            }
+            outcomes[*j][*i] =
+                Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started };
+        }
+    }
+    Ok(())
+}
+
+fn load_session(tx: &Transaction, site: &str, id: &str) -> rusqlite::Result<Session> {
+    tx.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND id = ?2"))?
+        .query_row(params![site, id], session_from_row)
+}
+
 /// Recomputes one visitor's sessions around the new events at `positions`:
 /// the stored sessions within a timeout of them are the only ones the rule
 /// can change (it looks at consecutive pairs; anything further away stays
 /// separated by more than the timeout).
-fn resessionize(
+fn recompute_window(
     tx: &Transaction,
     group: &mut [Job],
     outcomes: &mut [Vec<Appended>],
@@ -573,12 +639,7 @@ impl Store for SqliteStore {
     async fn sessions(&self, site: &str) -> Result<Vec<Session>, StoreError> {
         let site = site.to_owned();
         self.read(move |conn| {
-            conn.prepare(
-                "SELECT site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
-                    entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
-                    utm_term, utm_content, browser, os, device, country, region, city
-                 FROM sessions WHERE site = ?1 ORDER BY start_ts, id",
-            )?
+            conn.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 ORDER BY start_ts, id"))?
             .query_map([site], session_from_row)?
             .collect()
         })

@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: each module measures one part and returns its
 //! section of `BENCHMARKS.md`, with the command that reproduces it.
 
+mod ingest;
+mod loadgen;
 mod sdk;
 
 use std::path::Path;
@@ -17,6 +19,7 @@ pub fn run(root: &Path) -> Result<()> {
         crate::tools::machine_description()
     );
     report.push_str(&sdk::section(root)?);
+    report.push_str(&ingest::section(root)?);
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
     eprintln!("{report}");
     Ok(())
