@@ -1,7 +1,9 @@
 //! Where the SDK keeps its ids: behind one small trait, so the core decides
-//! what is stored and when, and the web adapter only moves strings.
+//! what is stored and when, and the web adapters only move strings.
 
 use std::cell::RefCell;
+#[cfg(test)]
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 pub trait KeyValue {
@@ -35,5 +37,41 @@ impl KeyValue for MemoryStore {
     }
     fn remove(&self, key: &str) {
         self.entries.borrow_mut().remove(key);
+    }
+}
+
+/// A memory store that counts every access, for tests of what touches storage.
+#[cfg(test)]
+#[derive(Default)]
+pub struct CountingStore {
+    inner: MemoryStore,
+    reads: Cell<usize>,
+    writes: Cell<usize>,
+}
+
+#[cfg(test)]
+impl CountingStore {
+    /// (reads, writes and removals) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.reads.get(), self.writes.get())
+    }
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.entries.borrow().keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+impl KeyValue for CountingStore {
+    fn get(&self, key: &str) -> Option<String> {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &str) {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.set(key, value)
+    }
+    fn remove(&self, key: &str) {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.remove(key)
     }
 }
