@@ -64,7 +64,7 @@ fn cargo(root: &Path) -> Command {
 /// wasm-bindgen, then `wasm-opt -Oz`. Output in `www/sdk/`, which the
 /// collector serves and embeds.
 pub fn build_sdk(root: &Path) -> Result<()> {
-    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk"]))?;
+    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk", "--features", "bare"]))?;
     let out = root.join("www/sdk");
     let wasm = root.join("target/wasm32-unknown-unknown/release/waymark_sdk.wasm");
     run(Command::new("wasm-bindgen")

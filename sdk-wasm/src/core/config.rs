@@ -6,6 +6,10 @@
 //! Policy: unknown options and malformed values are errors, reported once
 //! with the option's name and what it accepts; the SDK then tracks nothing.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+
 use crate::core::json::int_string;
 
 /// Where the visitor and session ids live.

@@ -9,6 +9,8 @@
 //! - a person's explicit choice is stored under [`CONSENT_KEY`], the only
 //!   thing the SDK ever writes without a grant, and reported as `$consent`.
 
+use alloc::string::String;
+
 use crate::core::storage::KeyValue;
 
 pub const CONSENT_KEY: &str = "waymark.consent";

@@ -6,6 +6,9 @@
 //! would refuse the event too); over-long URLs and titles, which the page
 //! author does not control, are cut to their limits instead.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use crate::core::json::{push_int, push_key, push_string};
 use crate::core::session::Ids;
 use waymark_protocol::limits::*;
@@ -175,11 +178,15 @@ pub fn encode_props(props: &[(String, Prop)]) -> Result<String, EventError> {
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character.
 pub fn cut(s: &str, max: usize) -> String {
+    // Byte by byte from `max` down to a character boundary; `get` cannot
+    // panic, which keeps the panic-message machinery out of the module.
     let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
+    loop {
+        if let Some(prefix) = s.get(..end) {
+            return prefix.to_owned();
+        }
         end -= 1;
     }
-    s[..end].to_owned()
 }
 
 #[cfg(test)]

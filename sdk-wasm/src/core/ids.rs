@@ -1,6 +1,9 @@
 //! Identifiers: UUID v4 from the platform CSPRNG (`crypto.getRandomValues`
 //! in the browser, through getrandom).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 /// A new random UUID v4 in its hyphenated form.
 pub fn new_uuid_v4() -> String {
     let mut bytes = [0u8; 16];

@@ -6,6 +6,8 @@
 //! whole writer; numbers other than integers are formatted by the platform
 //! (the browser's own `String(n)`) before they get here.
 
+use alloc::string::String;
+
 /// Appends `s` as a JSON string literal, quotes included.
 pub fn push_string(out: &mut String, s: &str) {
     out.push('"');
@@ -44,7 +46,7 @@ pub fn push_int(out: &mut String, n: i64) {
             break;
         }
     }
-    for d in &digits[i..] {
+    for d in digits.iter().skip(i) {
         out.push(*d as char);
     }
 }

@@ -7,6 +7,9 @@
 //! the page comes back from the back-forward cache. Engagement is the time
 //! the page was visible, sent when it is hidden or left.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 /// File extensions whose links count as downloads.
 const DOWNLOAD_EXTENSIONS: [&str; 24] = [
     "pdf", "zip", "gz", "tgz", "rar", "7z", "dmg", "exe", "msi", "pkg", "deb", "rpm", "apk", "iso", "csv", "xlsx",
@@ -53,7 +56,7 @@ impl Page {
         if visible {
             self.visible_since = Some(now_ms);
         }
-        let ms = std::mem::take(&mut self.engaged_ms);
+        let ms = core::mem::take(&mut self.engaged_ms);
         (ms > 0).then_some(ms)
     }
 }
@@ -67,14 +70,12 @@ pub enum LinkClick {
 
 pub fn classify_link(href: &str, page_host: &str, outbound: bool, downloads: bool) -> Option<LinkClick> {
     let rest = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (host, path) = rest.split_at(end);
-    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    let address = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
     if downloads {
-        let file = &path[path.rfind('/').map_or(0, |i| i + 1)..];
-        if let Some(dot) = file.rfind('.') {
-            let ext = file[dot + 1..].to_ascii_lowercase();
-            if DOWNLOAD_EXTENSIONS.contains(&ext.as_str()) {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        if let Some((_, ext)) = file.rsplit_once('.') {
+            if DOWNLOAD_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(ext)) {
                 return Some(LinkClick::Download);
             }
         }

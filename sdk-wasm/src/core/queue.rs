@@ -12,7 +12,11 @@
 //! - with consent, the newest [`MAX_PERSISTED_EVENTS`] are kept in storage
 //!   under [`QUEUE_KEY`] (one event per line) and resent after a reload.
 
-use std::collections::VecDeque;
+use alloc::borrow::ToOwned;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 
 use crate::core::json::{push_int, push_string};
 use crate::core::storage::KeyValue;
@@ -70,8 +74,10 @@ impl Queue {
     /// The collector stored (or refused for good) the request in flight;
     /// returns how many events it held.
     pub fn settle(&mut self) -> usize {
-        let n = self.in_flight;
-        self.events.drain(..n);
+        let n = self.in_flight.min(self.events.len());
+        for _ in 0..n {
+            self.events.pop_front();
+        }
         self.in_flight = 0;
         self.dirty = true;
         n

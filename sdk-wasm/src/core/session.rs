@@ -12,6 +12,9 @@
 //! a burst of events costs one read and one write, and another tab's
 //! session is seen from its next turn on.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use crate::core::ids::new_uuid_v4;
 use crate::core::json::push_int;
 use crate::core::storage::KeyValue;
@@ -115,7 +118,9 @@ impl Sessions {
                 self.ids = Some(Ids { visitor: new_uuid_v4(), session: Session::fresh(now_ms), user: None });
             }
         }
-        let Some(ids) = self.ids.as_ref() else { unreachable!("set just above") };
+        // Always `Some` after the match above; `None` cannot happen, but a
+        // fallback keeps a panic path out of the module.
+        let ids = self.ids.get_or_insert_with(|| Ids { visitor: new_uuid_v4(), session: Session::fresh(now_ms), user: None });
         (ids, roll)
     }
 

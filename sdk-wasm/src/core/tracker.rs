@@ -12,6 +12,10 @@
 //! - `denied`: sent without client ids with `cookieless`, else dropped.
 //! Nothing but the choice itself is written to storage unless granted.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::core::config::Config;
 use crate::core::consent::{Category, Consent, Decision};
 use crate::core::event::{Draft, encode_props, Prop};
@@ -131,7 +135,7 @@ impl Tracker {
         self.log(&["consent ", category.as_str(), ": ", decision.as_str(), " (chosen)"]);
         let mut event = Draft::new(names::CONSENT, now_ms, url);
         event.props = encode_props(&[(category.as_str().into(), Prop::Text(decision.as_str().into()))]).unwrap_or_default();
-        let held = std::mem::take(&mut self.held);
+        let held = core::mem::take(&mut self.held);
         if decision == Decision::Granted {
             for draft in held {
                 self.record(draft, env);

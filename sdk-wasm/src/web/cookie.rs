@@ -3,6 +3,8 @@
 //! and lifetime. Keys become cookie names with `_` for `.`; values are
 //! URI-encoded.
 
+use alloc::string::String;
+
 use js_sys::{Reflect, decode_uri_component, encode_uri_component};
 use wasm_bindgen::JsValue;
 
@@ -52,9 +54,8 @@ fn cookie_name(key: &str) -> String {
 impl KeyValue for CookieStore {
     fn get(&self, key: &str) -> Option<String> {
         let all = Reflect::get(&self.document, &"cookie".into()).ok()?.as_string()?;
-        let mut prefix = cookie_name(key);
-        prefix.push('=');
-        let raw = all.split("; ").find_map(|c| c.strip_prefix(prefix.as_str()))?;
+        let name = cookie_name(key);
+        let raw = all.split(';').find_map(|c| c.trim_start().split_once('=').filter(|(n, _)| *n == name).map(|(_, v)| v))?;
         decode_uri_component(raw).ok().map(String::from)
     }
 

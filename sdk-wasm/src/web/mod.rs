@@ -7,12 +7,17 @@
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 mod cookie;
 mod page;
 mod storage;
 mod transport;
 
-use std::cell::RefCell;
+use core::cell::RefCell;
 
 use js_sys::{Array, Date, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -55,9 +60,12 @@ struct Web {
     on_answer_body: Closure<dyn FnMut(JsValue)>,
 }
 
-thread_local! {
-    static WEB: RefCell<Option<Web>> = const { RefCell::new(None) };
-}
+/// The started SDK. A page runs Wasm on one thread, so a plain static
+/// cell is enough (the `no_std` build has no `thread_local!`).
+struct Started(RefCell<Option<Web>>);
+// SAFETY: wasm32-unknown-unknown without the atomics feature is single-threaded.
+unsafe impl Sync for Started {}
+static WEB: Started = Started(RefCell::new(None));
 
 fn console(method: &str, message: &str) {
     let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap_or(JsValue::UNDEFINED);
@@ -73,19 +81,21 @@ fn report(message: &str) {
 /// Runs `f` on the started SDK, then prints its debug lines. `None` when
 /// the SDK is not started (bad config) or is busy (a re-entrant call).
 fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
-    WEB.with(|cell| {
-        let mut guard = cell.try_borrow_mut().ok()?;
-        let web = guard.as_mut()?;
-        let result = f(web);
-        for line in web.tracker.debug_lines.drain(..) {
-            console("log", &line);
-        }
-        if !web.turn_end_scheduled {
-            web.turn_end_scheduled = true;
-            let _ = Promise::resolve(&JsValue::UNDEFINED).then(&web.on_turn_end);
-        }
-        Some(result)
-    })
+    let mut guard = WEB.0.try_borrow_mut().ok()?;
+    let web = guard.as_mut()?;
+    let result = f(web);
+    print_debug_lines(web);
+    if !web.turn_end_scheduled {
+        web.turn_end_scheduled = true;
+        let _ = Promise::resolve(&JsValue::UNDEFINED).then(&web.on_turn_end);
+    }
+    Some(result)
+}
+
+fn print_debug_lines(web: &mut Web) {
+    for line in web.tracker.debug_lines.drain(..) {
+        console("log", &line);
+    }
 }
 
 fn now() -> i64 {
@@ -142,7 +152,7 @@ pub fn start(config: JsValue) {
         Ok(config) => config,
         Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
-    if WEB.with(|w| w.borrow().is_some()) {
+    if WEB.0.borrow().is_some() {
         return report("already started; start() and init() run once per page");
     }
     let window = window();
@@ -173,7 +183,7 @@ pub fn start(config: JsValue) {
         on_network_error: Closure::new(|_| settle_delivery(None, None)),
         on_answer_body: Closure::new(log_rejections),
     };
-    WEB.with(|w| *w.borrow_mut() = Some(web));
+    *WEB.0.borrow_mut() = Some(web);
     page::listen(clicks);
     with_web(|web| {
         if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
@@ -390,23 +400,17 @@ pub fn flush() {
 /// The end of a turn: storage catches up once, then the queue is sent if
 /// it is full, or at the flush interval.
 fn end_turn() {
-    WEB.with(|cell| {
-        if let Ok(mut guard) = cell.try_borrow_mut() {
-            if let Some(web) = guard.as_mut() {
-                web.turn_end_scheduled = false;
-                web.tracker.end_turn(&web.stores);
-                if web.tracker.batch_is_full() {
-                    send_next(web);
-                } else if web.tracker.has_unsent() {
-                    let interval = web.tracker.config.flush_interval_ms;
-                    arm_timer(web, interval);
-                }
-                for line in web.tracker.debug_lines.drain(..) {
-                    console("log", &line);
-                }
-            }
-        }
-    });
+    let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
+    let Some(web) = guard.as_mut() else { return };
+    web.turn_end_scheduled = false;
+    web.tracker.end_turn(&web.stores);
+    if web.tracker.batch_is_full() {
+        send_next(web);
+    } else if web.tracker.has_unsent() {
+        let interval = web.tracker.config.flush_interval_ms;
+        arm_timer(web, interval);
+    }
+    print_debug_lines(web);
 }
 
 fn arm_timer(web: &mut Web, delay_ms: i64) {

@@ -2,6 +2,7 @@
 //! restores, visibility, page exit and link clicks, each handed to the
 //! entry points in `web`. The listeners live as long as the page.
 
+
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 

@@ -2,6 +2,8 @@
 //! modes, quotas, blocked third-party frames): every failure reads as
 //! "absent" and writes are dropped, never thrown.
 
+use alloc::string::String;
+
 use crate::core::storage::KeyValue;
 
 pub struct LocalStorage(Option<web_sys::Storage>);
