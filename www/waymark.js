@@ -1,22 +1,26 @@
 /* Waymark loader. Reads the script tag's data-* attributes, queues calls
-   made before the SDK is ready (window.waymark("track", "signup", {...})),
-   and streams the Wasm in without blocking the page. Never throws into
-   the page: errors go to the console. */
+   made before the SDK is ready (waymark("track", "signup", {...})), and
+   streams the Wasm in without blocking the page. A `waymark` function that
+   still has its queue `q` is a stub (this loader's, or an inline snippet's)
+   whose calls are replayed once the SDK runs. Never throws into the page. */
 (function (w, d) {
-  var s = d.currentScript, stub = w.waymark, q = (stub && stub.q) || [], m;
-  if (!s || (stub && !stub.q)) return;
+  var s = d.currentScript, f = w.waymark, q, m;
+  if (!s || (f && !f.q)) return;
+  q = (f && f.q) || [];
   var base = s.src.replace(/[^/]*$/, "");
   function call(a) {
     try { return m[a[0]].apply(0, [].slice.call(a, 1)); }
     catch (e) { console.error("waymark: " + a[0] + "() failed", e); }
   }
-  w.waymark = function () { if (m) return call(arguments); q.push(arguments); };
+  f = w.waymark = function () { if (m) return call(arguments); q.push(arguments); };
+  f.q = q;
   import(base + "sdk/waymark_sdk.js").then(function (x) {
     return x.default({ module_or_path: base + "sdk/waymark_sdk_bg.wasm" }).then(function () {
       var c = {}, k;
       for (k in s.dataset) c[k] = s.dataset[k];
       c.endpoint = c.endpoint || base + "api/collect";
       m = x;
+      delete f.q;
       call(["start", c]);
       q.forEach(call);
     });

@@ -380,14 +380,17 @@ pub fn consent(category: JsValue) -> String {
     with_web(|web| web.tracker.consent(category).as_str().to_owned()).unwrap_or_default()
 }
 
-/// Calls `listener(category, decision)` on every change of consent.
+/// Calls `listener(category, decision)` now with the current state, and
+/// again on every change: a consent banner shows itself on `"pending"`.
 #[wasm_bindgen(js_name = onConsent)]
 pub fn on_consent(listener: JsValue) {
-    match listener.dyn_into::<Function>() {
-        Ok(f) => {
-            with_web(|web| web.subscribers.push(f));
-        }
-        Err(_) => report("onConsent() needs a function"),
+    let Ok(listener) = listener.dyn_into::<Function>() else { return report("onConsent() needs a function") };
+    let current = with_web(|web| {
+        web.subscribers.push(listener.clone());
+        web.tracker.consent(Category::Analytics)
+    });
+    if let Some(decision) = current {
+        let _ = listener.call2(&JsValue::NULL, &Category::Analytics.as_str().into(), &decision.as_str().into());
     }
 }
 
