@@ -73,7 +73,23 @@ pub fn build_sdk(root: &Path) -> Result<()> {
         .arg(&wasm))?;
     let bg = out.join("waymark_sdk_bg.wasm");
     run(Command::new(tools::wasm_opt(root)).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
-    Ok(())
+    pack_npm(root)
+}
+
+/// The npm package: the same built SDK under `npm/dist/`, packed by
+/// `npm pack` into `target/npm/waymark-sdk-<version>.tgz`.
+fn pack_npm(root: &Path) -> Result<()> {
+    let dist = root.join("npm/dist");
+    std::fs::create_dir_all(&dist)?;
+    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm"] {
+        std::fs::copy(root.join("www/sdk").join(file), dist.join(file)).with_context(|| format!("copying {file} into npm/dist"))?;
+    }
+    let packed = root.join("target/npm");
+    std::fs::create_dir_all(&packed)?;
+    run(Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&packed)
+        .current_dir(root.join("npm")))
 }
 
 fn serve(root: &Path, args: &[String]) -> Result<()> {
