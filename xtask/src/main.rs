@@ -60,8 +60,8 @@ fn cargo(root: &Path) -> Command {
     cmd
 }
 
-/// Builds the SDK for the browser: release (size-tuned) Wasm, JS glue from
-/// wasm-bindgen, then `wasm-opt -Oz`. Output in `www/sdk/`, which the
+/// Builds the SDK for the browser: release (size-tuned, `no_std`) Wasm, JS
+/// glue from wasm-bindgen (minified), then `wasm-opt -Oz`. Output in `www/sdk/`, which the
 /// collector serves and embeds.
 pub fn build_sdk(root: &Path) -> Result<()> {
     run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk", "--features", "bare"]))?;
@@ -72,7 +72,8 @@ pub fn build_sdk(root: &Path) -> Result<()> {
         .arg(&out)
         .arg(&wasm))?;
     let bg = out.join("waymark_sdk_bg.wasm");
-    run(Command::new(tools::wasm_opt(root)).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+    run(Command::new(tools::wasm_opt(root)).args(["-Oz", "--converge", "--strip-producers"]).arg(&bg).arg("-o").arg(&bg))?;
+    run(Command::new("node").arg(root.join("tests/tools/minify.mjs")).arg(out.join("waymark_sdk.js")))?;
     pack_npm(root)
 }
 
