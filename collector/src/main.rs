@@ -85,11 +85,12 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let sites = config.sites.len();
     let server = waymark_collector::start(config).await?;
+    let stop = waymark_collector::server::shutdown_signal();
     // Tests and scripts read this line to find the port.
     println!("waymark listening on http://{}", server.addr);
     println!("waymark data in {}", server.db_path.display());
     tracing::info!(addr = %server.addr, sites, "collector started");
-    server.run_until_signal().await
+    server.run_until(stop).await
 }
 
 async fn rebuild(config: Config) -> anyhow::Result<()> {

@@ -279,7 +279,8 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
         }
     }
     for ((site, visitor), positions) in &by_visitor {
-        resessionize(&tx, group, &mut outcomes, site, visitor, positions, timeouts.of(site))?;
+        let visit = Visit { site, visitor, positions, timeout: timeouts.of(site) };
+        resessionize(&tx, group, &mut outcomes, &visit)?;
     }
 
     // 4. The new events, with their sessions.
@@ -316,19 +317,22 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
     Ok(outcomes)
 }
 
+/// One visitor's new events in a group: where they are, and the site's
+/// session timeout.
+#[derive(Clone, Copy)]
+struct Visit<'a> {
+    site: &'a str,
+    visitor: &'a str,
+    positions: &'a [(usize, usize)],
+    timeout: i64,
+}
+
 /// Puts the new events at `positions` (one visitor's) into sessions. The
 /// common case — every new event after the visitor's last stored one —
 /// extends the last session from its summary row, reading no old events;
 /// anything else recomputes the window around the new events.
-fn resessionize(
-    tx: &Transaction,
-    group: &mut [Job],
-    outcomes: &mut [Vec<Appended>],
-    site: &str,
-    visitor: &str,
-    positions: &[(usize, usize)],
-    timeout: i64,
-) -> rusqlite::Result<()> {
+fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
     let mut new_events: Vec<(StoredEvent, (usize, usize))> = positions
         .iter()
         .map(|&(j, i)| match &group[j] {
@@ -346,7 +350,7 @@ fn resessionize(
     if let Some(last) = &last
         && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less
     {
-        return recompute_window(tx, group, outcomes, site, visitor, positions, timeout);
+        return recompute_window(tx, group, outcomes, visit);
     }
     let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| e).collect();
     let mut computed = sessions::sessionize(&refs, timeout);
@@ -382,15 +386,8 @@ fn load_session(tx: &Transaction, site: &str, id: &str) -> rusqlite::Result<Sess
 /// the stored sessions within a timeout of them are the only ones the rule
 /// can change (it looks at consecutive pairs; anything further away stays
 /// separated by more than the timeout).
-fn recompute_window(
-    tx: &Transaction,
-    group: &mut [Job],
-    outcomes: &mut [Vec<Appended>],
-    site: &str,
-    visitor: &str,
-    positions: &[(usize, usize)],
-    timeout: i64,
-) -> rusqlite::Result<()> {
+fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
     let event_at = |group: &'_ [Job], (j, i): (usize, usize)| -> StoredEvent {
         match &group[j] {
             Job::Append { events, .. } => events[i].clone(),

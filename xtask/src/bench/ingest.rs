@@ -77,6 +77,7 @@ pub fn section(root: &Path) -> Result<String> {
         };
         for (batch, connections) in [(20, 16), (1, 32)] {
             rows.push(Row { target: "collector", store, load: format!("batches of {batch}, max"), measured: measure(connections, batch, None)? });
+            progress(&rows);
         }
         let half_batched = TARGET_EVENTS_PER_SECOND_BATCHED / 2.0 / 20.0;
         rows.push(Row {
@@ -85,6 +86,7 @@ pub fn section(root: &Path) -> Result<String> {
             load: format!("batches of 20 at {:.0} events/s", half_batched * 20.0),
             measured: measure(16, 20, Some(half_batched))?,
         });
+        progress(&rows);
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
         rows.push(Row {
             target: "collector",
@@ -92,6 +94,7 @@ pub fn section(root: &Path) -> Result<String> {
             load: format!("batches of 1 at {half_single:.0} req/s"),
             measured: measure(32, 1, Some(half_single))?,
         });
+        progress(&rows);
         memory.push((store, collector.peak_rss_kib()?));
         collector.stop()?;
     }
@@ -100,9 +103,26 @@ pub fn section(root: &Path) -> Result<String> {
     for (batch, connections) in [(20, 16), (1, 32)] {
         let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: RUN, rate: None })?;
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured });
+        progress(&rows);
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(report(&rows, &memory))
+}
+
+fn progress(rows: &[Row]) {
+    if let Some(r) = rows.last() {
+        let m = &r.measured;
+        eprintln!(
+            "bench: {} / {} / {}: {:.0} req/s, {:.0} events/s, p50 {:.1} ms, p99 {:.1} ms",
+            r.target,
+            r.store,
+            r.load,
+            m.requests_per_second(),
+            m.events_per_second(),
+            m.percentile(0.5).as_secs_f64() * 1e3,
+            m.percentile(0.99).as_secs_f64() * 1e3
+        );
+    }
 }
 
 fn report(rows: &[Row], memory: &[(&str, u64)]) -> String {
