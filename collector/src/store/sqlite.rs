@@ -7,7 +7,9 @@
 //! then answers each request. `synchronous=FULL` makes a commit survive
 //! power loss and `kill -9`. In the same transaction the writer recomputes
 //! the sessions the new events touch (see [`crate::sessions`]). Reads use
-//! their own connections and run in parallel with the writer.
+//! their own connections and run in parallel with the writer. Checkpoints
+//! (copying the WAL into the database file, with its own fsyncs) run on a
+//! separate thread so that commits never wait for them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -76,6 +78,26 @@ pub struct SqliteStore {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpoint thread.
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// How often the checkpoint thread copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn run_checkpoints(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
+    let conn = match open_connection(&path) {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::error!(error = %err, "checkpoint thread could not open the database; SQLite checkpoints on commit instead");
+            return;
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "checkpoint failed; retrying");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -90,12 +112,25 @@ impl SqliteStore {
         let path = data_dir.join("waymark.db");
         let mut conn = open_connection(&path)?;
         migrate(&mut conn)?;
+        // The checkpoint thread does this work, off the commit path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel();
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("waymark-checkpoint".into())
+            .spawn(move || run_checkpoints(checkpoint_path, checkpoints_stopped))
+            .expect("spawning the checkpoint thread");
         let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
             .spawn(move || Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds }.run(receiver))
             .expect("spawning the writer thread");
-        Ok(SqliteStore { path, sender: Mutex::new(Some(sender)), writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore {
+            path,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            checkpoints: Mutex::new(Some(stop_checkpoints)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -136,6 +171,7 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
 
@@ -664,6 +700,7 @@ impl Store for SqliteStore {
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
+        self.checkpoints.lock().expect("checkpoint lock").take();
     }
 }
 

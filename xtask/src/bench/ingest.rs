@@ -18,8 +18,14 @@ use anyhow::{Context, Result, bail};
 
 use super::loadgen::{self, Load, Measured};
 
-const RUN: Duration = Duration::from_secs(5);
-const SEEDED_EVENTS: u64 = 1_000_000;
+/// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
+/// working on the collector.
+fn run_time() -> Duration {
+    Duration::from_secs(std::env::var("WAYMARK_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5))
+}
+fn seeded_events() -> u64 {
+    std::env::var("WAYMARK_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000)
+}
 /// The bars from the issue, and half of them for the latency runs.
 const TARGET_EVENTS_PER_SECOND_BATCHED: f64 = 100_000.0;
 const TARGET_REQUESTS_PER_SECOND_SINGLE: f64 = 20_000.0;
@@ -62,20 +68,20 @@ pub fn section(root: &Path) -> Result<String> {
             // Migrate with the collector itself, then fill in one transaction.
             Collector::start(&binary, &config, &data)?.stop()?;
             let started = Instant::now();
-            seed(&data.join("waymark.db"), SEEDED_EVENTS)?;
-            eprintln!("bench: seeded {SEEDED_EVENTS} events in {:.1} s", started.elapsed().as_secs_f64());
+            seed(&data.join("waymark.db"), seeded_events())?;
+            eprintln!("bench: seeded {} events in {:.1} s", seeded_events(), started.elapsed().as_secs_f64());
         }
         let collector = Collector::start(&binary, &config, &data)?;
         let mut run = 0u16;
         let mut measure = |connections, batch, rate: Option<f64>| -> Result<Measured> {
             run += 1;
-            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: RUN, rate })?;
+            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate })?;
             if measured.failures > 0 {
                 bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
             }
             Ok(measured)
         };
-        for (batch, connections) in [(20, 16), (1, 32)] {
+        for (batch, connections) in [(20, 64), (1, 256)] {
             rows.push(Row { target: "collector", store, load: format!("batches of {batch}, max"), measured: measure(connections, batch, None)? });
             progress(&rows);
         }
@@ -84,7 +90,7 @@ pub fn section(root: &Path) -> Result<String> {
             target: "collector",
             store,
             load: format!("batches of 20 at {:.0} events/s", half_batched * 20.0),
-            measured: measure(16, 20, Some(half_batched))?,
+            measured: measure(64, 20, Some(half_batched))?,
         });
         progress(&rows);
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
@@ -92,7 +98,7 @@ pub fn section(root: &Path) -> Result<String> {
             target: "collector",
             store,
             load: format!("batches of 1 at {half_single:.0} req/s"),
-            measured: measure(32, 1, Some(half_single))?,
+            measured: measure(256, 1, Some(half_single))?,
         });
         progress(&rows);
         memory.push((store, collector.peak_rss_kib()?));
@@ -100,8 +106,8 @@ pub fn section(root: &Path) -> Result<String> {
     }
 
     let noop = NoopServer::start()?;
-    for (batch, connections) in [(20, 16), (1, 32)] {
-        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: RUN, rate: None })?;
+    for (batch, connections) in [(20, 64), (1, 256)] {
+        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured });
         progress(&rows);
     }
@@ -189,8 +195,16 @@ impl Collector {
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().context("collector stdout")?);
         let mut first = String::new();
-        BufReader::new(child.stdout.take().context("collector stdout")?).read_line(&mut first)?;
+        while !first.starts_with("waymark listening on") {
+            first.clear();
+            if stdout.read_line(&mut first)? == 0 {
+                bail!("the collector exited before listening");
+            }
+        }
+        // Keep reading: a closed pipe would fail the collector's next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = first
             .trim()
             .strip_prefix("waymark listening on http://")
