@@ -377,11 +377,15 @@ fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appende
         })
         .collect();
     new_events.sort_by(|a, b| sessions::order(&a.0, &b.0));
+    // What the rule reads of the visitor's latest event.
     let last: Option<StoredEvent> = tx
-        .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 AND visitor_id = ?2 ORDER BY ts DESC, id DESC LIMIT 1"
-        ))?
-        .query_row(params![site, visitor], event_from_row)
+        .prepare_cached(
+            "SELECT ts, id, client_session_id, session_id FROM events WHERE site = ?1 AND visitor_id = ?2
+             ORDER BY ts DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![site, visitor], |r| {
+            Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, session_id: r.get(3)?, ..StoredEvent::default() })
+        })
         .optional()?;
     if let Some(last) = &last
         && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less

@@ -62,6 +62,7 @@ pub fn section(root: &Path) -> Result<String> {
 
     let mut rows = Vec::new();
     let mut memory = Vec::new();
+    let mut commits = Vec::new();
     for (store, seeded) in [("empty", false), ("1M events", true)] {
         let data = work.join(if seeded { "seeded" } else { "empty" });
         if seeded {
@@ -102,6 +103,7 @@ pub fn section(root: &Path) -> Result<String> {
         });
         progress(&rows);
         memory.push((store, collector.peak_rss_kib()?));
+        commits.push((store, collector.commit_stats()?));
         collector.stop()?;
     }
 
@@ -112,7 +114,7 @@ pub fn section(root: &Path) -> Result<String> {
         progress(&rows);
     }
     let _ = std::fs::remove_dir_all(&work);
-    Ok(report(&rows, &memory))
+    Ok(report(&rows, &memory, &commits))
 }
 
 fn progress(rows: &[Row]) {
@@ -131,7 +133,7 @@ fn progress(rows: &[Row]) {
     }
 }
 
-fn report(rows: &[Row], memory: &[(&str, u64)]) -> String {
+fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)]) -> String {
     let mut s = String::from(
         "## Ingest throughput\n\n\
          `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, `synchronous=FULL`, \
@@ -174,8 +176,22 @@ fn report(rows: &[Row], memory: &[(&str, u64)]) -> String {
     for (store, kib) in memory {
         s.push_str(&format!("Collector peak RSS, {store}: {:.1} MiB.\n", *kib as f64 / 1024.0));
     }
+    for (store, c) in commits {
+        s.push_str(&format!(
+            "Group commits, {store}: {} commits, {:.1} ms each on average, {:.0} events per commit (from `/metrics`).\n",
+            c.commits,
+            c.seconds / c.commits.max(1) as f64 * 1e3,
+            c.events / c.commits.max(1) as f64
+        ));
+    }
     s.push('\n');
     s
+}
+
+struct CommitStats {
+    commits: u64,
+    seconds: f64,
+    events: f64,
 }
 
 struct Collector {
@@ -211,6 +227,23 @@ impl Collector {
             .with_context(|| format!("unexpected first line {first:?}"))?
             .parse()?;
         Ok(Collector { child, addr })
+    }
+
+    /// Commit count and time, and events stored, from `/metrics`.
+    fn commit_stats(&self) -> Result<CommitStats> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr)?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        let value = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        Ok(CommitStats {
+            commits: value("waymark_commit_seconds_count") as u64,
+            seconds: value("waymark_commit_seconds_sum"),
+            events: value("waymark_events_accepted_total"),
+        })
     }
 
     /// The process's high-water mark of resident memory (`VmHWM`).
