@@ -18,6 +18,12 @@ async fn post_server(server: &Running, secret: Option<&str>, body: &Value) -> An
     send(request).await
 }
 
+/// What the shop's pages send from the browser.
+async fn post_from_shop_page(server: &Running, body: &Value) -> Answer {
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
+    send(request.header("origin", "https://shop.example").body(body.to_string())).await
+}
+
 fn server_batch(events: Vec<Value>) -> Value {
     json!({"site": "shop", "events": events})
 }
@@ -52,15 +58,7 @@ async fn the_secret_key_is_required_and_checked() {
 async fn a_server_event_joins_the_browsers_cookieless_visitor_and_session() {
     let mut server = start().await;
     let now = now_ms();
-    let browser = send(
-        server
-            .request("/api/collect")
-            .header("content-type", "text/plain")
-            .header("user-agent", FIREFOX)
-            .header("origin", "https://shop.example")
-            .body(batch("shop", now, vec![cookieless(1, now - MIN, "/cart")]).to_string()),
-    )
-    .await;
+    let browser = post_from_shop_page(&server, &batch("shop", now, vec![cookieless(1, now - MIN, "/cart")])).await;
     assert_eq!(browser.body["accepted"], 1);
     // The backend reports the purchase with the address and browser it saw.
     let answer = post_server(&server, Some(SECRET), &server_batch(vec![purchase(2, now, "127.0.0.1", FIREFOX)])).await;
@@ -96,15 +94,7 @@ async fn past_events_within_the_backfill_window_are_accepted() {
     let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap_or("ok")).collect();
     assert_eq!(reasons, ["ok", "timestamp_too_old", "ok", "ip_invalid", "visitor_unknown"]);
     // Browsers may not backfill that far.
-    let browser = send(
-        server
-            .request("/api/collect")
-            .header("content-type", "text/plain")
-            .header("user-agent", FIREFOX)
-            .header("origin", "https://shop.example")
-            .body(batch("shop", now, vec![cookieless(6, now - 10 * day, "/")]).to_string()),
-    )
-    .await;
+    let browser = post_from_shop_page(&server, &batch("shop", now, vec![cookieless(6, now - 10 * day, "/")])).await;
     assert_eq!(browser.body["results"][0]["reason"], "timestamp_too_old");
     server.shutdown().await;
     assert_eq!(server.query("SELECT count(*) FROM events"), vec![vec![json!(2)]]);

@@ -18,8 +18,14 @@ use anyhow::{Context, Result, bail};
 
 use super::loadgen::{self, Load, Measured};
 
-const RUN: Duration = Duration::from_secs(5);
-const SEEDED_EVENTS: u64 = 1_000_000;
+/// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
+/// working on the collector.
+fn run_time() -> Duration {
+    Duration::from_secs(std::env::var("WAYMARK_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5))
+}
+fn seeded_events() -> u64 {
+    std::env::var("WAYMARK_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000)
+}
 /// The bars from the issue, and half of them for the latency runs.
 const TARGET_EVENTS_PER_SECOND_BATCHED: f64 = 100_000.0;
 const TARGET_REQUESTS_PER_SECOND_SINGLE: f64 = 20_000.0;
@@ -56,56 +62,78 @@ pub fn section(root: &Path) -> Result<String> {
 
     let mut rows = Vec::new();
     let mut memory = Vec::new();
+    let mut commits = Vec::new();
     for (store, seeded) in [("empty", false), ("1M events", true)] {
         let data = work.join(if seeded { "seeded" } else { "empty" });
         if seeded {
             // Migrate with the collector itself, then fill in one transaction.
             Collector::start(&binary, &config, &data)?.stop()?;
             let started = Instant::now();
-            seed(&data.join("waymark.db"), SEEDED_EVENTS)?;
-            eprintln!("bench: seeded {SEEDED_EVENTS} events in {:.1} s", started.elapsed().as_secs_f64());
+            seed(&data.join("waymark.db"), seeded_events())?;
+            eprintln!("bench: seeded {} events in {:.1} s", seeded_events(), started.elapsed().as_secs_f64());
         }
         let collector = Collector::start(&binary, &config, &data)?;
         let mut run = 0u16;
         let mut measure = |connections, batch, rate: Option<f64>| -> Result<Measured> {
             run += 1;
-            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: RUN, rate })?;
+            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate })?;
             if measured.failures > 0 {
                 bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
             }
             Ok(measured)
         };
-        for (batch, connections) in [(20, 16), (1, 32)] {
+        for (batch, connections) in [(20, 64), (1, 256)] {
             rows.push(Row { target: "collector", store, load: format!("batches of {batch}, max"), measured: measure(connections, batch, None)? });
+            progress(&rows);
         }
         let half_batched = TARGET_EVENTS_PER_SECOND_BATCHED / 2.0 / 20.0;
         rows.push(Row {
             target: "collector",
             store,
             load: format!("batches of 20 at {:.0} events/s", half_batched * 20.0),
-            measured: measure(16, 20, Some(half_batched))?,
+            measured: measure(64, 20, Some(half_batched))?,
         });
+        progress(&rows);
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
         rows.push(Row {
             target: "collector",
             store,
             load: format!("batches of 1 at {half_single:.0} req/s"),
-            measured: measure(32, 1, Some(half_single))?,
+            measured: measure(256, 1, Some(half_single))?,
         });
+        progress(&rows);
         memory.push((store, collector.peak_rss_kib()?));
+        commits.push((store, collector.commit_stats()?));
         collector.stop()?;
     }
 
     let noop = NoopServer::start()?;
-    for (batch, connections) in [(20, 16), (1, 32)] {
-        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: RUN, rate: None })?;
+    for (batch, connections) in [(20, 64), (1, 256)] {
+        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured });
+        progress(&rows);
     }
     let _ = std::fs::remove_dir_all(&work);
-    Ok(report(&rows, &memory))
+    Ok(report(&rows, &memory, &commits))
 }
 
-fn report(rows: &[Row], memory: &[(&str, u64)]) -> String {
+fn progress(rows: &[Row]) {
+    if let Some(r) = rows.last() {
+        let m = &r.measured;
+        eprintln!(
+            "bench: {} / {} / {}: {:.0} req/s, {:.0} events/s, p50 {:.1} ms, p99 {:.1} ms",
+            r.target,
+            r.store,
+            r.load,
+            m.requests_per_second(),
+            m.events_per_second(),
+            m.percentile(0.5).as_secs_f64() * 1e3,
+            m.percentile(0.99).as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)]) -> String {
     let mut s = String::from(
         "## Ingest throughput\n\n\
          `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, `synchronous=FULL`, \
@@ -148,8 +176,22 @@ fn report(rows: &[Row], memory: &[(&str, u64)]) -> String {
     for (store, kib) in memory {
         s.push_str(&format!("Collector peak RSS, {store}: {:.1} MiB.\n", *kib as f64 / 1024.0));
     }
+    for (store, c) in commits {
+        s.push_str(&format!(
+            "Group commits, {store}: {} commits, {:.1} ms each on average, {:.0} events per commit (from `/metrics`).\n",
+            c.commits,
+            c.seconds / c.commits.max(1) as f64 * 1e3,
+            c.events / c.commits.max(1) as f64
+        ));
+    }
     s.push('\n');
     s
+}
+
+struct CommitStats {
+    commits: u64,
+    seconds: f64,
+    events: f64,
 }
 
 struct Collector {
@@ -169,14 +211,39 @@ impl Collector {
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().context("collector stdout")?);
         let mut first = String::new();
-        BufReader::new(child.stdout.take().context("collector stdout")?).read_line(&mut first)?;
+        while !first.starts_with("waymark listening on") {
+            first.clear();
+            if stdout.read_line(&mut first)? == 0 {
+                bail!("the collector exited before listening");
+            }
+        }
+        // Keep reading: a closed pipe would fail the collector's next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = first
             .trim()
             .strip_prefix("waymark listening on http://")
             .with_context(|| format!("unexpected first line {first:?}"))?
             .parse()?;
         Ok(Collector { child, addr })
+    }
+
+    /// Commit count and time, and events stored, from `/metrics`.
+    fn commit_stats(&self) -> Result<CommitStats> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr)?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        let value = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        Ok(CommitStats {
+            commits: value("waymark_commit_seconds_count") as u64,
+            seconds: value("waymark_commit_seconds_sum"),
+            events: value("waymark_events_accepted_total"),
+        })
     }
 
     /// The process's high-water mark of resident memory (`VmHWM`).

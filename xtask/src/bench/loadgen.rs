@@ -61,7 +61,7 @@ pub fn run(load: Load) -> Result<Measured> {
     runtime.block_on(async move {
         let started = Instant::now();
         let deadline = started + load.duration;
-        let workers: Vec<_> = (0..load.connections).map(|c| tokio::spawn(connection(load, (u64::from(load.run) << 16) | c as u64, deadline))).collect();
+        let workers: Vec<_> = (0..load.connections).map(|c| tokio::spawn(connection(load, c, deadline))).collect();
         let mut measured = Measured { requests: 0, events: 0, failures: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
         for worker in workers {
             let (requests, failures, latencies) = worker.await??;
@@ -76,14 +76,16 @@ pub fn run(load: Load) -> Result<Measured> {
     })
 }
 
-async fn connection(load: Load, connection: u64, deadline: Instant) -> Result<(u64, u64, Vec<Duration>)> {
+async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64, u64, Vec<Duration>)> {
+    // Ids carry the run and the connection, so that none repeats.
+    let connection = (u64::from(load.run) << 16) | index as u64;
     let stream = TcpStream::connect(load.addr).await.context("connecting to the collector")?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let mut schedule = load.rate.map(|rate| {
         let every = Duration::from_secs_f64(load.connections as f64 / rate);
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every.mul_f64(connection as f64 / load.connections as f64), every);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every.mul_f64(index as f64 / load.connections as f64), every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         interval
     });
