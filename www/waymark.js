@@ -8,21 +8,22 @@
   if (!s || (f && !f.q)) return;
   q = (f && f.q) || [];
   var base = s.src.replace(/[^/]*$/, "");
-  function call(a) {
-    try { return m[a[0]].apply(0, [].slice.call(a, 1)); }
-    catch (e) { console.error("waymark: " + a[0] + "() failed", e); }
+  function call(n, a, b) {
+    try { return m[n](a, b); }
+    catch (e) { console.error("waymark: " + n + "() failed", e); }
   }
-  f = w.waymark = function () { if (m) return call(arguments); q.push(arguments); };
+  f = w.waymark = function (n, a, b) { if (m) return call(n, a, b); q.push([n, a, b]); };
   f.q = q;
   import(base + "sdk/waymark_sdk.js").then(function (x) {
     return x.default({ module_or_path: base + "sdk/waymark_sdk_bg.wasm" }).then(function () {
       var c = {}, k;
       for (k in s.dataset) c[k] = s.dataset[k];
       c.endpoint = c.endpoint || base + "api/collect";
-      m = x;
+      // A plain object: faster to look methods up in than a module namespace.
+      m = Object.assign({}, x);
       delete f.q;
-      call(["start", c]);
-      q.forEach(call);
+      call("start", c);
+      q.forEach(function (a) { call(a[0], a[1], a[2]); });
     });
   }).catch(function (e) { console.error("waymark: could not load the SDK", e); });
 })(window, document);

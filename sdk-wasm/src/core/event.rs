@@ -56,7 +56,7 @@ impl EventError {
             EventError::PropKeyInvalid(k) => ("property key `", k, "` must be 1 to 100 bytes"),
             EventError::PropValueTooLong(k) => ("property `", k, "` is longer than 1000 bytes"),
             EventError::PropValueNotFinite(k) => ("property `", k, "` is not a finite number"),
-            EventError::PropValueUnsupported(k) => ("property `", k, "` must be a string, a number or a boolean"),
+            EventError::PropValueUnsupported(k) => ("property `", k, "` must be a string, a finite number or a boolean"),
             EventError::TooLarge => ("the event is larger than one request may be (about 59 KiB)", "", ""),
         };
         let mut s = String::from(before);
@@ -176,6 +176,127 @@ pub fn encode_props(props: &[(String, Prop)]) -> Result<String, EventError> {
     Ok(out)
 }
 
+/// Checks properties that the platform serialized with `JSON.stringify`
+/// against the protocol's limits, and returns them as they travel (empty
+/// for none). One string crosses from the page instead of one call per
+/// key and value; the JSON needs no re-encoding.
+///
+/// Only a flat object of strings, numbers and booleans passes: `null`
+/// (which is also what `JSON.stringify` makes of `NaN` and `Infinity`),
+/// nested objects and arrays are refused by key.
+pub fn check_props_json(json: &str) -> Result<String, EventError> {
+    let mut scan = Scan { bytes: json.as_bytes(), at: 0 };
+    if !scan.eat(b'{') {
+        return Err(EventError::PropsNotAnObject);
+    }
+    if scan.eat(b'}') {
+        return Ok(String::new());
+    }
+    let mut count = 0;
+    loop {
+        let key_start = scan.at;
+        let key_bytes = scan.string().ok_or(EventError::PropsNotAnObject)?;
+        let key = || json.get(key_start + 1..scan_end(json, key_start)).unwrap_or("").to_owned();
+        count += 1;
+        if count > MAX_PROPS {
+            return Err(EventError::TooManyProps(count));
+        }
+        if key_bytes == 0 || key_bytes > MAX_PROP_KEY_BYTES {
+            return Err(EventError::PropKeyInvalid(key()));
+        }
+        if !scan.eat(b':') {
+            return Err(EventError::PropsNotAnObject);
+        }
+        match scan.peek() {
+            Some(b'"') => {
+                if scan.string().ok_or(EventError::PropsNotAnObject)? > MAX_PROP_VALUE_BYTES {
+                    return Err(EventError::PropValueTooLong(key()));
+                }
+            }
+            Some(b't') if scan.word(b"true") => {}
+            Some(b'f') if scan.word(b"false") => {}
+            Some(b'-' | b'0'..=b'9') => scan.number(),
+            _ => return Err(EventError::PropValueUnsupported(key())),
+        }
+        if scan.eat(b'}') {
+            break;
+        }
+        if !scan.eat(b',') {
+            return Err(EventError::PropsNotAnObject);
+        }
+    }
+    if scan.at == json.len() { Ok(json.to_owned()) } else { Err(EventError::PropsNotAnObject) }
+}
+
+/// Where the JSON string starting at `start` (its opening quote) ends.
+fn scan_end(json: &str, start: usize) -> usize {
+    let mut scan = Scan { bytes: json.as_bytes(), at: start };
+    scan.string();
+    scan.at.saturating_sub(1)
+}
+
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        self.at += found as usize;
+        found
+    }
+
+    fn word(&mut self, word: &[u8]) -> bool {
+        let found = self.bytes.get(self.at..self.at + word.len()) == Some(word);
+        self.at += if found { word.len() } else { 0 };
+        found
+    }
+
+    fn number(&mut self) {
+        while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips a string literal; its length in bytes once unescaped.
+    fn string(&mut self) -> Option<usize> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let mut len = 0;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    return Some(len);
+                }
+                b'\\' => {
+                    let escaped = *self.bytes.get(self.at + 1)?;
+                    if escaped == b'u' {
+                        // `JSON.stringify` escapes control characters and
+                        // lone surrogates: one byte or three once decoded.
+                        let low = self.bytes.get(self.at + 2..self.at + 4)? == b"00";
+                        len += if low { 1 } else { 3 };
+                        self.at += 6;
+                    } else {
+                        len += 1;
+                        self.at += 2;
+                    }
+                }
+                _ => {
+                    len += 1;
+                    self.at += 1;
+                }
+            }
+        }
+    }
+}
+
 /// The longest prefix of `s` of at most `max` bytes that ends on a character.
 pub fn cut(s: &str, max: usize) -> String {
     // Byte by byte from `max` down to a character boundary; `get` cannot
@@ -227,7 +348,7 @@ mod tests {
         assert_eq!(encode_props(&[text("k", &long)]), Err(EventError::PropValueTooLong("k".into())));
         assert_eq!(encode_props(&[text("", "v")]), Err(EventError::PropKeyInvalid(String::new())));
         assert_eq!(encode_props(&[("n".into(), Prop::NotFinite)]), Err(EventError::PropValueNotFinite("n".into())));
-        assert_eq!(encode_props(&[("o".into(), Prop::Unsupported)]).unwrap_err().message(), "property `o` must be a string, a number or a boolean");
+        assert_eq!(encode_props(&[("o".into(), Prop::Unsupported)]).unwrap_err().message(), "property `o` must be a string, a finite number or a boolean");
         let many: Vec<_> = (0..=MAX_PROPS).map(|i| text(&i.to_string(), "v")).collect();
         assert_eq!(encode_props(&many), Err(EventError::TooManyProps(MAX_PROPS + 1)));
     }
@@ -251,5 +372,28 @@ mod tests {
         let mut d = Draft::new("big", 0, "https://example.com/");
         d.props = "x".repeat(MAX_EVENT_BYTES);
         assert_eq!(d.check_size(), Err(EventError::TooLarge));
+    }
+
+    #[test]
+    fn serialized_properties_pass_as_they_are_when_flat_and_within_limits() {
+        let json = r#"{"plan":"pro","seats":3,"ratio":-1.5e-7,"trial":false,"note":"a \"b\"\n"}"#;
+        assert_eq!(check_props_json(json), Ok(json.to_owned()));
+        assert_eq!(check_props_json("{}"), Ok(String::new()));
+    }
+
+    #[test]
+    fn serialized_properties_are_refused_by_key_when_they_break_a_limit() {
+        let long = format!(r#"{{"k":"{}"}}"#, "x".repeat(MAX_PROP_VALUE_BYTES + 1));
+        assert_eq!(check_props_json(&long), Err(EventError::PropValueTooLong("k".into())));
+        let exact = format!(r#"{{"k":"{}"}}"#, "\\".repeat(MAX_PROP_VALUE_BYTES));
+        assert!(check_props_json(&exact).is_ok(), "escapes count once decoded");
+        assert_eq!(check_props_json(r#"{"n":null}"#), Err(EventError::PropValueUnsupported("n".into())));
+        assert_eq!(check_props_json(r#"{"o":{"a":1}}"#), Err(EventError::PropValueUnsupported("o".into())));
+        assert_eq!(check_props_json(r#"{"a":[1]}"#), Err(EventError::PropValueUnsupported("a".into())));
+        assert_eq!(check_props_json(r#"{"":1}"#), Err(EventError::PropKeyInvalid(String::new())));
+        assert_eq!(check_props_json("[1,2]"), Err(EventError::PropsNotAnObject));
+        assert_eq!(check_props_json(r#""text""#), Err(EventError::PropsNotAnObject));
+        let many = format!("{{{}}}", (0..=MAX_PROPS).map(|i| format!(r#""k{i}":1"#)).collect::<Vec<_>>().join(","));
+        assert_eq!(check_props_json(&many), Err(EventError::TooManyProps(MAX_PROPS + 1)));
     }
 }

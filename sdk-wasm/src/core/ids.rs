@@ -4,13 +4,50 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
+/// Random bytes from the CSPRNG, fetched 16 ids at a time: every event
+/// needs a UUID, and one `crypto.getRandomValues` call per event would be
+/// most of the cost of `track()`. Each byte is used once.
+struct Pool {
+    bytes: [u8; 256],
+    used: usize,
+}
+
+struct PoolCell(core::cell::RefCell<Pool>);
+// SAFETY: the pool exists only in the browser build, which is single-threaded
+// (wasm32 without atomics); native tests read getrandom directly.
+unsafe impl Sync for PoolCell {}
+
+#[cfg(target_arch = "wasm32")]
+static POOL: PoolCell = PoolCell(core::cell::RefCell::new(Pool { bytes: [0; 256], used: 256 }));
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = getrandom::fill(&mut out);
+    }
+    #[cfg(target_arch = "wasm32")]
+    if let Ok(mut pool) = POOL.0.try_borrow_mut() {
+        if pool.used + N > pool.bytes.len() {
+            // The browser's CSPRNG does not fail once the page has a
+            // `crypto` object. If it ever did, ids would collide and the
+            // collector would merge those visits: a wrong count, never a
+            // broken page.
+            let _ = getrandom::fill(&mut pool.bytes);
+            pool.used = 0;
+        }
+        let start = pool.used;
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = pool.bytes.get(start + i).copied().unwrap_or(0);
+        }
+        pool.used += N;
+    }
+    out
+}
+
 /// A new random UUID v4 in its hyphenated form.
 pub fn new_uuid_v4() -> String {
-    let mut bytes = [0u8; 16];
-    // The browser's CSPRNG does not fail once the page has a `crypto` object.
-    // If it ever did, the ids would collide and the collector would merge
-    // those visits: a wrong count, never a broken page.
-    let _ = getrandom::fill(&mut bytes);
+    let bytes = random_bytes::<16>();
     let mut text = [0u8; 36];
     // `encode_lower` writes the hyphenated form without `core::fmt`.
     uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().encode_lower(&mut text).to_owned()
@@ -18,9 +55,7 @@ pub fn new_uuid_v4() -> String {
 
 /// A random number in `[0, 1)`, for retry jitter.
 pub fn random_unit() -> f64 {
-    let mut bytes = [0u8; 4];
-    let _ = getrandom::fill(&mut bytes);
-    u32::from_le_bytes(bytes) as f64 / (u32::MAX as f64 + 1.0)
+    u32::from_le_bytes(random_bytes::<4>()) as f64 / (u32::MAX as f64 + 1.0)
 }
 
 #[cfg(test)]

@@ -114,9 +114,29 @@ fn document() -> JsValue {
     get(&window(), "document")
 }
 
+/// `location.href`, read once per turn: a burst of events on one page
+/// crosses into JS for it once. History changes clear it (see `navigated`).
 fn location_href() -> String {
-    get(&get(&window(), "location"), "href").as_string().unwrap_or_default()
+    let cached = CURRENT_URL.0.try_borrow().ok().and_then(|url| url.clone());
+    cached.unwrap_or_else(|| {
+        let url = get(&get(&window(), "location"), "href").as_string().unwrap_or_default();
+        if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
+            *slot = Some(url.clone());
+        }
+        url
+    })
 }
+
+fn forget_location() {
+    if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
+        *slot = None;
+    }
+}
+
+struct UrlCache(RefCell<Option<String>>);
+// SAFETY: as for `Started`.
+unsafe impl Sync for UrlCache {}
+static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
 
 /// `init` options as strings, the form `data-*` attributes have.
 fn read_options(config: &JsValue) -> Vec<(String, String)> {
@@ -228,6 +248,7 @@ fn engagement(web: &mut Web, page_url: Option<String>) {
 
 /// A navigation in a single-page app, or a back-forward-cache restore.
 fn navigated(restored: bool) {
+    forget_location();
     with_web(|web| {
         if !web.tracker.config.auto_pageviews || (!restored && web.tracker.page.current_url() == Some(location_href().as_str())) {
             return;
@@ -299,29 +320,14 @@ pub fn track(name: JsValue, props: JsValue) {
     }
 }
 
+/// Properties, serialized by the browser's `JSON.stringify` and checked in
+/// the core: one call and one string per event, however many keys.
 fn read_props(props: &JsValue) -> Result<String, event::EventError> {
     if props.is_undefined() || props.is_null() {
         return Ok(String::new());
     }
-    if !props.is_object() || Array::is_array(props) {
-        return Err(event::EventError::PropsNotAnObject);
-    }
-    let mut read = Vec::new();
-    for entry in Object::entries(props.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let value = pair.get(1);
-        let prop = if let Some(s) = value.as_string() {
-            Prop::Text(s)
-        } else if let Some(b) = value.as_bool() {
-            Prop::Bool(b)
-        } else if let Some(n) = value.as_f64() {
-            if n.is_finite() { Prop::Number(String::from(js_sys::JSON::stringify(&value).unwrap_or_default())) } else { Prop::NotFinite }
-        } else {
-            Prop::Unsupported
-        };
-        read.push((pair.get(0).as_string().unwrap_or_default(), prop));
-    }
-    event::encode_props(&read)
+    let json = js_sys::JSON::stringify(props).ok().and_then(|j| j.as_string()).ok_or(event::EventError::PropsNotAnObject)?;
+    event::check_props_json(&json)
 }
 
 /// Links this visitor to a user id of the site's own (after consent).
@@ -406,6 +412,7 @@ fn end_turn() {
     let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
     let Some(web) = guard.as_mut() else { return };
     web.turn_end_scheduled = false;
+    forget_location();
     web.tracker.end_turn(&web.stores);
     if web.tracker.batch_is_full() {
         send_next(web);
@@ -495,3 +502,4 @@ fn log_rejections(answer: JsValue) {
         }
     }
 }
+
