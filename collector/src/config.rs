@@ -6,7 +6,10 @@
 //! name a field by its path, `__` between levels:
 //! `WAYMARK_LISTEN=0.0.0.0:8080`, `WAYMARK_LIMITS__PER_IP_PER_SECOND=50`,
 //! `WAYMARK_DASHBOARD__ADMIN_PASSWORD=…`. A value is read as TOML when it
-//! parses as a number, boolean or array, else as a string.
+//! parses as a number, boolean or array, else as a string. A variable whose
+//! first part names no top-level field (`WAYMARK_BIN`, used by tools) is
+//! not configuration: it is skipped with a warning; below a known field,
+//! unknown names are errors like in the file.
 //!
 //! Without a file the collector runs the demo setup: one site, `demo`,
 //! accepting any origin.
@@ -21,6 +24,9 @@ use waymark_protocol::limits;
 pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
 const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
+/// The top-level fields, which environment overrides may start with.
+const TOP_LEVEL_FIELDS: [&str; 8] =
+    ["listen", "data_dir", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -234,6 +240,11 @@ impl Config {
             if !name.starts_with(ENV_PREFIX) || ENV_NOT_FIELDS.contains(&name.as_str()) {
                 continue;
             }
+            let top = name[ENV_PREFIX.len()..].split("__").next().unwrap_or("").to_ascii_lowercase();
+            if !TOP_LEVEL_FIELDS.contains(&top.as_str()) {
+                tracing::warn!(variable = %name, "not a configuration field; ignored");
+                continue;
+            }
             apply_env(&mut table, &name, &value)?;
         }
         let config: Config = table
@@ -404,8 +415,10 @@ mod tests {
         let f = write("[[site]]\nkey = \"a\"\nsession_timout_minutes = 5\n");
         let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
         assert!(err.contains("session_timout_minutes"), "{err}");
-        let err = Config::load(None, env(&[("WAYMARK_LISTN", "x")])).unwrap_err().to_string();
-        assert!(err.contains("listn"), "{err}");
+        let err = Config::load(None, env(&[("WAYMARK_LIMITS__PER_IP", "3")])).unwrap_err().to_string();
+        assert!(err.contains("per_ip"), "{err}");
+        // Other tools' variables with the prefix are not configuration.
+        assert!(Config::load(None, env(&[("WAYMARK_BIN", "/usr/bin/waymark")])).is_ok());
     }
 
     #[test]

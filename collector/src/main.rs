@@ -71,7 +71,9 @@ impl CommonArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout carries only the lines scripts read.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WAYMARK_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
@@ -85,11 +87,12 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let sites = config.sites.len();
     let server = waymark_collector::start(config).await?;
+    let stop = waymark_collector::server::shutdown_signal();
     // Tests and scripts read this line to find the port.
     println!("waymark listening on http://{}", server.addr);
     println!("waymark data in {}", server.db_path.display());
     tracing::info!(addr = %server.addr, sites, "collector started");
-    server.run_until_signal().await
+    server.run_until(stop).await
 }
 
 async fn rebuild(config: Config) -> anyhow::Result<()> {

@@ -99,6 +99,35 @@ pub fn uuid_shaped(bytes: &[u8; 32]) -> String {
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
+/// `session` (the summary of some events) extended by `later` events, all
+/// after them in [`order`] and continuing the session: equal to summarizing
+/// all the events at once, without reading the earlier ones again.
+pub fn extend(session: &Session, later: &[&StoredEvent]) -> Session {
+    let Some(last) = later.last() else { return session.clone() };
+    let mut s = session.clone();
+    let new_pageviews: Vec<&&StoredEvent> = later.iter().filter(|e| e.name == names::PAGEVIEW).collect();
+    if session.pageviews == 0
+        && let Some(first) = new_pageviews.first()
+    {
+        s.entry_path = Some(first.path.clone());
+    }
+    s.exit_path = match new_pageviews.last() {
+        Some(pv) => Some(pv.path.clone()),
+        None if session.pageviews > 0 => session.exit_path.clone(),
+        None => Some(last.path.clone()),
+    };
+    s.pageviews += new_pageviews.len() as i64;
+    s.events += later.len() as i64;
+    s.end_ts = last.ts;
+    s.duration_ms = s.end_ts - s.start_ts;
+    // With at most one pageview in total, the earlier part's bounce flag
+    // says whether it had an interaction.
+    s.bounce = s.pageviews <= 1 && session.bounce && !later.iter().any(|e| is_interaction(&e.name));
+    s.client_session_id = s.client_session_id.or_else(|| later.iter().find_map(|e| e.client_session_id.clone()));
+    s.user_id = s.user_id.or_else(|| later.iter().find_map(|e| e.user_id.clone()));
+    s
+}
+
 fn is_interaction(name: &str) -> bool {
     !matches!(name, names::PAGEVIEW | names::ENGAGEMENT | names::CONSENT | names::IDENTIFY)
 }
@@ -219,6 +248,30 @@ mod tests {
         assert_eq!((s.browser.as_deref(), s.source.as_deref()), (Some("Firefox"), Some("Google")));
         assert_eq!(s.id, session_id("s", "v", &e[0].id));
         assert_eq!(s.client_session_id.as_deref(), Some("c"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn extending_a_session_equals_summarizing_all_its_events(
+            specs in proptest::collection::vec((0..4usize, proptest::option::of(0..2u8), 0..3u8), 1..12),
+            split_at in 0..12usize,
+        ) {
+            let names = ["$pageview", "$engagement", "signup", "$identify"];
+            let events: Vec<StoredEvent> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, &(name, user, path))| {
+                    let mut e = event(n as u32, T0 + n as i64 * MIN, names[name], &format!("/{path}"), Some("c"));
+                    e.user_id = user.map(|u| u.to_string());
+                    e
+                })
+                .collect();
+            let refs: Vec<&StoredEvent> = events.iter().collect();
+            let split_at = split_at.clamp(1, refs.len());
+            let whole = summarize(&refs);
+            let extended = extend(&summarize(&refs[..split_at]), &refs[split_at..]);
+            proptest::prop_assert_eq!(extended, whole);
+        }
     }
 
     #[test]

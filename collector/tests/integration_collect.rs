@@ -229,3 +229,26 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing_ackno
     assert_eq!(stored, refused.unwrap() as i64);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_live_feed_reports_new_sessions_and_enriched_stored_events() {
+    let mut server = start().await;
+    let mut feed = server.state.live.subscribe();
+    let now = now_ms();
+    let mut bad = pageview(3, now, "/");
+    bad["name"] = json!("");
+    server.post_batch(&batch("demo", now, vec![pageview(1, now, "/a"), pageview(2, now + 1, "/b"), bad])).await;
+    server.post_batch(&batch("demo", now, vec![pageview(1, now, "/a")])).await;
+    let mut messages = Vec::new();
+    while let Ok(message) = feed.try_recv() {
+        messages.push(serde_json::to_value(message).unwrap());
+    }
+    let kinds: Vec<_> = messages.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["rejected", "session_started", "stored", "stored", "duplicate"]);
+    let session = messages[1]["session_id"].clone();
+    assert_eq!(messages[2]["event"]["session_id"], session);
+    assert_eq!(messages[3]["event"]["session_id"], session);
+    assert_eq!(messages[2]["event"]["browser"], "Firefox");
+    assert_eq!(messages[2]["event"]["source"], "(direct)");
+    server.shutdown().await;
+}

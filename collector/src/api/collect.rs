@@ -115,6 +115,8 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
     let mut rows: Vec<(usize, StoredEvent)> = Vec::new();
     let mut bots: Vec<BotHit> = Vec::new();
     let mut salts: Option<DaySalts> = None;
+    // A browser's events share one user agent: classify it once.
+    let mut last_agent: Option<(&str, std::sync::Arc<crate::ingest::agent::Client>)> = None;
     for (index, (c, sender)) in checked.into_iter().enumerate() {
         let mut row = match c {
             Checked::Valid(row) => row,
@@ -133,7 +135,15 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
             }
         };
         let result = |outcome, id: &str| EventResult { index, id: id.to_owned(), outcome, reason: None, message: None };
-        if let Err(bot) = state.ingest.enricher.enrich(&mut row, &sender) {
+        let client = sender.user_agent.map(|ua| match &last_agent {
+            Some((seen, client)) if *seen == ua => client.clone(),
+            _ => {
+                let client = state.ingest.enricher.classify(ua);
+                last_agent = Some((ua, client.clone()));
+                client
+            }
+        });
+        if let Err(bot) = state.ingest.enricher.enrich(&mut row, &sender, client.as_deref()) {
             results.push(result(Outcome::Filtered, &row.id));
             let day = day_label(day_of(now));
             match bots.iter_mut().find(|h| h.bot == bot && h.day == day) {
@@ -163,16 +173,23 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
     }
     if !rows.is_empty() {
         let (positions, events): (Vec<usize>, Vec<StoredEvent>) = rows.into_iter().unzip();
-        let appended = state.store.append(events.clone()).await?;
-        for ((index, mut event), appended) in positions.into_iter().zip(events).zip(appended) {
+        // The rows go to the writer; copies are kept only for live listeners.
+        let published = if state.live.has_listeners() { events.clone() } else { Vec::new() };
+        let appended = state.store.append(events).await?;
+        let mut published = published.into_iter();
+        for (index, appended) in positions.into_iter().zip(appended) {
+            let event = published.next();
             let result = results.iter_mut().find(|r| r.index == index).expect("every row has a result");
-            match appended {
-                Appended::Duplicate => {
+            match (appended, event) {
+                (Appended::Duplicate, event) => {
                     result.outcome = Outcome::Duplicate;
                     state.metrics.duplicates.inc();
-                    state.live.publish(LiveMessage::Duplicate { site: event.site, id: event.id });
+                    if let Some(event) = event {
+                        state.live.publish(LiveMessage::Duplicate { site: event.site, id: event.id });
+                    }
                 }
-                Appended::Stored { session_id, visitor_id, session_started } => {
+                (Appended::Stored { .. }, None) => state.metrics.accepted.inc(),
+                (Appended::Stored { session_id, visitor_id, session_started }, Some(mut event)) => {
                     state.metrics.accepted.inc();
                     event.session_id = session_id;
                     event.visitor_id = visitor_id;

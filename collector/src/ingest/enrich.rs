@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::agent::{AgentParser, Client};
 use super::geo::{GeoDb, GeoDbError};
@@ -30,11 +31,18 @@ impl Enricher {
         Ok(Enricher { agents: AgentParser::new(headless_browsers_are_bots), geo: geoip_db.map(GeoDb::open).transpose()? })
     }
 
-    /// Fills in the enrichment columns of `row`; `Err` with the bot's name
-    /// when the sender is a bot (the event is then counted, not stored).
-    pub fn enrich(&self, row: &mut StoredEvent, sender: &Sender) -> Result<(), String> {
-        if let Some(user_agent) = sender.user_agent {
-            match &*self.agents.classify(user_agent) {
+    /// What the user agent is; cached, and called once per request for a
+    /// browser's batch.
+    pub fn classify(&self, user_agent: &str) -> Arc<Client> {
+        self.agents.classify(user_agent)
+    }
+
+    /// Fills in the enrichment columns of `row` from its sender, whose user
+    /// agent (if stated) `client` classified; `Err` with the bot's name when
+    /// the sender is a bot (the event is then counted, not stored).
+    pub fn enrich(&self, row: &mut StoredEvent, sender: &Sender, client: Option<&Client>) -> Result<(), String> {
+        if let Some(client) = client {
+            match client {
                 Client::Bot(name) => return Err(name.clone()),
                 Client::Visitor(agent) => {
                     row.browser = agent.browser.clone();

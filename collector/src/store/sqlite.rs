@@ -7,7 +7,9 @@
 //! then answers each request. `synchronous=FULL` makes a commit survive
 //! power loss and `kill -9`. In the same transaction the writer recomputes
 //! the sessions the new events touch (see [`crate::sessions`]). Reads use
-//! their own connections and run in parallel with the writer.
+//! their own connections and run in parallel with the writer. Checkpoints
+//! (copying the WAL into the database file, with its own fsyncs) run on a
+//! separate thread so that commits never wait for them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,10 @@ const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("query_in
 
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
+
+const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
+    entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
+    utm_term, utm_content, browser, os, device, country, region, city";
 
 const EVENT_COLUMNS: &str = "site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, user_id, url, host, path,
     title, referrer, referrer_host, source, medium, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
@@ -72,6 +78,26 @@ pub struct SqliteStore {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpoint thread.
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// How often the checkpoint thread copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn run_checkpoints(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
+    let conn = match open_connection(&path) {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::error!(error = %err, "checkpoint thread could not open the database; SQLite checkpoints on commit instead");
+            return;
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "checkpoint failed; retrying");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -86,12 +112,25 @@ impl SqliteStore {
         let path = data_dir.join("waymark.db");
         let mut conn = open_connection(&path)?;
         migrate(&mut conn)?;
+        // The checkpoint thread does this work, off the commit path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel();
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("waymark-checkpoint".into())
+            .spawn(move || run_checkpoints(checkpoint_path, checkpoints_stopped))
+            .expect("spawning the checkpoint thread");
         let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
             .spawn(move || Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds }.run(receiver))
             .expect("spawning the writer thread");
-        Ok(SqliteStore { path, sender: Mutex::new(Some(sender)), writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore {
+            path,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            checkpoints: Mutex::new(Some(stop_checkpoints)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -132,6 +171,7 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
 
@@ -275,7 +315,8 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
         }
     }
     for ((site, visitor), positions) in &by_visitor {
-        resessionize(&tx, group, &mut outcomes, site, visitor, positions, timeouts.of(site))?;
+        let visit = Visit { site, visitor, positions, timeout: timeouts.of(site) };
+        resessionize(&tx, group, &mut outcomes, &visit)?;
     }
 
     // 4. The new events, with their sessions.
@@ -312,19 +353,81 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
     Ok(outcomes)
 }
 
+/// One visitor's new events in a group: where they are, and the site's
+/// session timeout.
+#[derive(Clone, Copy)]
+struct Visit<'a> {
+    site: &'a str,
+    visitor: &'a str,
+    positions: &'a [(usize, usize)],
+    timeout: i64,
+}
+
+/// Puts the new events at `positions` (one visitor's) into sessions. The
+/// common case — every new event after the visitor's last stored one —
+/// extends the last session from its summary row, reading no old events;
+/// anything else recomputes the window around the new events.
+fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
+    let mut new_events: Vec<(StoredEvent, (usize, usize))> = positions
+        .iter()
+        .map(|&(j, i)| match &group[j] {
+            Job::Append { events, .. } => (events[i].clone(), (j, i)),
+            _ => unreachable!("positions point at appends"),
+        })
+        .collect();
+    new_events.sort_by(|a, b| sessions::order(&a.0, &b.0));
+    // What the rule reads of the visitor's latest event.
+    let last: Option<StoredEvent> = tx
+        .prepare_cached(
+            "SELECT ts, id, client_session_id, session_id FROM events WHERE site = ?1 AND visitor_id = ?2
+             ORDER BY ts DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![site, visitor], |r| {
+            Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, session_id: r.get(3)?, ..StoredEvent::default() })
+        })
+        .optional()?;
+    if let Some(last) = &last
+        && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less
+    {
+        return recompute_window(tx, group, outcomes, visit);
+    }
+    let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| e).collect();
+    let mut computed = sessions::sessionize(&refs, timeout);
+    let mut continued = None;
+    if let Some(last) = &last
+        && !sessions::starts_new_session(last, refs[0], timeout)
+    {
+        let previous = load_session(tx, site, &last.session_id)?;
+        let (_, range) = &computed[0];
+        computed[0].0 = sessions::extend(&previous, &refs[range.clone()]);
+        continued = Some(0);
+    }
+    for (k, (session, range)) in computed.iter().enumerate() {
+        insert_session(tx, session)?;
+        for (offset, (_, (j, i))) in new_events[range.clone()].iter().enumerate() {
+            let started = continued != Some(k) && offset == 0;
+            if let Job::Append { events, .. } = &mut group[*j] {
+                events[*i].session_id = session.id.clone();
+            }
+            outcomes[*j][*i] =
+                Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started };
+        }
+    }
+    Ok(())
+}
+
+fn load_session(tx: &Transaction, site: &str, id: &str) -> rusqlite::Result<Session> {
+    tx.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND id = ?2"))?
+        .query_row(params![site, id], session_from_row)
+}
+
 /// Recomputes one visitor's sessions around the new events at `positions`:
 /// the stored sessions within a timeout of them are the only ones the rule
 /// can change (it looks at consecutive pairs; anything further away stays
 /// separated by more than the timeout).
-fn resessionize(
-    tx: &Transaction,
-    group: &mut [Job],
-    outcomes: &mut [Vec<Appended>],
-    site: &str,
-    visitor: &str,
-    positions: &[(usize, usize)],
-    timeout: i64,
-) -> rusqlite::Result<()> {
+fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
     let event_at = |group: &'_ [Job], (j, i): (usize, usize)| -> StoredEvent {
         match &group[j] {
             Job::Append { events, .. } => events[i].clone(),
@@ -573,12 +676,7 @@ impl Store for SqliteStore {
     async fn sessions(&self, site: &str) -> Result<Vec<Session>, StoreError> {
         let site = site.to_owned();
         self.read(move |conn| {
-            conn.prepare(
-                "SELECT site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
-                    entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
-                    utm_term, utm_content, browser, os, device, country, region, city
-                 FROM sessions WHERE site = ?1 ORDER BY start_ts, id",
-            )?
+            conn.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 ORDER BY start_ts, id"))?
             .query_map([site], session_from_row)?
             .collect()
         })
@@ -606,6 +704,7 @@ impl Store for SqliteStore {
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
+        self.checkpoints.lock().expect("checkpoint lock").take();
     }
 }
 

@@ -20,6 +20,7 @@ pub const MIN: i64 = 60_000;
 pub const MIDNIGHT: i64 = 1_764_028_800_000;
 
 pub struct Running {
+    pub state: Arc<waymark_collector::api::AppState>,
     pub url: String,
     pub db: PathBuf,
     pub dir: PathBuf,
@@ -54,11 +55,12 @@ pub async fn start_with(mut config: Config, clock: Arc<dyn Clock>) -> Running {
     let server = waymark_collector::start_with_clock(config, clock).await.unwrap();
     let url = format!("http://{}", server.addr);
     let db = server.db_path.clone();
+    let state = server.state();
     let (stop, stopped) = oneshot::channel::<()>();
     let done = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    Running { url, db, dir: dir.path().to_path_buf(), stop: Some(stop), done: Some(done), _dir: dir }
+    Running { state, url, db, dir: dir.path().to_path_buf(), stop: Some(stop), done: Some(done), _dir: dir }
 }
 
 pub async fn start_at(ms: i64) -> (Running, ManualClock) {
