@@ -95,7 +95,8 @@ fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
             let medium = source.map(|_| "referral");
             let campaign = rng.pick(&CAMPAIGNS);
             let (browser, os, device, country) = (rng.pick(&BROWSERS), rng.pick(&OSES), rng.pick(&DEVICES), rng.pick(&COUNTRIES));
-            let start = END_MS - DAYS * 86_400_000 + rng.below((DAYS * 86_400_000 - 3_600_000) as u64) as i64;
+            // Sessions run until "now", so realtime has a live hour to count.
+            let start = END_MS - DAYS * 86_400_000 + rng.below((DAYS * 86_400_000 - 35 * 60_000) as u64) as i64;
             let (mut ts, mut pageviews, mut entry, mut exit) = (start, 0, "", "");
             for i in 0..count {
                 let path = rng.pick(&PATHS);
@@ -278,8 +279,11 @@ async fn ingest_section(dir: &Path, out: &mut String) -> anyhow::Result<()> {
     let running = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
+    let wal = || std::fs::metadata(dir.join("waymark.db-wal")).map_or(0, |m| m.len() / 1_048_576);
     let (alone, _) = ingest_rate(&url, 0).await;
+    eprintln!("WAL after ingest alone: {} MiB", wal());
     let (with_queries, queries) = ingest_rate(&url, 2).await;
+    eprintln!("WAL after ingest with queries: {} MiB", wal());
     let _ = stop.send(());
     running.await??;
     out.push_str(&format!(

@@ -67,16 +67,21 @@ impl Site {
     }
 }
 
-/// Runs queries on pooled read-only connections to the store's file.
+/// Runs queries on pooled read-only connections to the store's file, at
+/// most half the machine's cores at once: however many people look at the
+/// dashboard, ingest keeps the other half.
 pub struct Queries {
     db_path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    running: tokio::sync::Semaphore,
     clock: SharedClock,
 }
 
 impl Queries {
     pub fn new(db_path: &Path, clock: SharedClock) -> Queries {
-        Queries { db_path: db_path.to_path_buf(), pool: Mutex::new(Vec::new()), clock }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let running = tokio::sync::Semaphore::new((cores / 2).max(1));
+        Queries { db_path: db_path.to_path_buf(), pool: Mutex::new(Vec::new()), running, clock }
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -89,6 +94,7 @@ impl Queries {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, QueryError> + Send + 'static,
     {
+        let _turn = self.running.acquire().await.map_err(|_| QueryError::Interrupted)?;
         let queries = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = queries.take()?;
