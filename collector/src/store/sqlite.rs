@@ -27,7 +27,7 @@ use crate::sessions::{self, Session};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_v2.sql")];
 
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
@@ -171,6 +171,10 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Index pages of a large store stay in memory; reads map the file.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -721,6 +725,28 @@ mod tests {
     }
 
     const MIN: i64 = 60_000;
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = open_connection(&dir.path().join("waymark.db")).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, url) VALUES ('site', 'e1', 5, 5, '$pageview', 's1', 'v1', 'https://a.example/')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let events = store.events("site").await.unwrap();
+        assert_eq!((events.len(), events[0].id.as_str(), events[0].session_id.as_str()), (1, "e1", "s1"));
+        store.close().await;
+        let conn = Connection::open(dir.path().join("waymark.db")).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
 
     /// Events of two visitors over two hours, some with client session ids,
     /// sent in any order and any chunking.
