@@ -11,6 +11,7 @@ pub mod config;
 pub mod ingest;
 pub mod live;
 pub mod metrics;
+pub mod query;
 pub mod server;
 pub mod sessions;
 pub mod store;

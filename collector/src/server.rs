@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::collect::Ingest;
+use crate::api::dashboard::Dashboard;
 use crate::api::{AppState, router};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -38,7 +39,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let db_path = store.path().to_path_buf();
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest });
+    let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);
+    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest, dashboard });
     Ok(Server { addr, db_path, listener, state })
 }
 
@@ -64,6 +66,11 @@ impl Server {
     /// Serves until `shutdown` completes, then commits what is queued.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = router(self.state.clone());
+        let dashboard = self.state.dashboard.clone();
+        let shutdown = async move {
+            shutdown.await;
+            dashboard.end_streams();
+        };
         let forget = {
             let state = self.state.clone();
             tokio::spawn(async move {

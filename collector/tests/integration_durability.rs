@@ -21,8 +21,10 @@ async fn an_acknowledged_event_survives_kill_9() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.strip_prefix("waymark listening on ").expect(&first).to_owned();
+    // Other lines (a generated dashboard password) may come first.
+    let url = lines
+        .find_map(|line| line.unwrap().strip_prefix("waymark listening on ").map(str::to_owned))
+        .expect("the collector says where it listens");
 
     let now = now_ms();
     let answer = send(

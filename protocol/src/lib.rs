@@ -6,6 +6,12 @@
 //! refuses what breaks them, event by event, with a [`Rejection`] the sender
 //! can act on. Nothing in this crate does I/O.
 
+// `no_std` (with `alloc`) so that the browser SDK, which is `no_std` to
+// stay small, can share these definitions; the collector uses it with std.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
 pub mod limits;
 mod validate;
 mod wire;

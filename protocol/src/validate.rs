@@ -4,6 +4,8 @@
 //! a message a developer can act on. Validation is pure: the caller passes
 //! the arrival time and the clock offset it measured.
 
+use alloc::string::String;
+
 use crate::limits::*;
 use crate::{Event, PropValue, names};
 
@@ -58,8 +60,8 @@ impl Rejection {
     }
 }
 
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Rejection::IdInvalid => write!(f, "`id` must be a UUID (8-4-4-4-12 hex digits)"),
             Rejection::NameEmpty => write!(f, "`name` is empty"),

@@ -12,7 +12,9 @@
 //! An event without `session_id` and `visitor_id` is cookieless: the
 //! collector derives a daily visitor key for it.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Reserved event names start with `$`; custom events may not.
 pub mod names {

@@ -1,10 +1,29 @@
 //! Waymark's browser SDK.
 //!
-//! `core` is plain Rust over data: the session rule, ids, and the event
-//! queue, with the clock and storage passed in, tested natively.
-//! `web` holds one thin adapter per browser API (storage, transport) and
-//! the `#[wasm_bindgen]` entry points the loader and the npm package call.
+//! `core` is plain Rust over data: configuration, consent, the session
+//! rule, the queue and the retry policy, with the clock and storage passed
+//! in, tested natively. `web` holds one thin adapter per browser API
+//! (storage, cookies, transport, page events) and the `#[wasm_bindgen]`
+//! entry points the loader and the npm package call.
+//!
+//! In the browser build (feature `bare`) the crate is `no_std`: a panic becomes a trap
+//! (caught by the loader, never thrown into the page) instead of pulling
+//! in std's panic formatting, which would triple the download.
+
+#![cfg_attr(all(target_arch = "wasm32", feature = "bare"), no_std)]
+
+extern crate alloc;
 
 pub mod core;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+#[cfg(all(target_arch = "wasm32", feature = "bare"))]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+#[cfg(all(target_arch = "wasm32", feature = "bare"))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

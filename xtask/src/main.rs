@@ -60,11 +60,11 @@ fn cargo(root: &Path) -> Command {
     cmd
 }
 
-/// Builds the SDK for the browser: release (size-tuned) Wasm, JS glue from
-/// wasm-bindgen, then `wasm-opt -Oz`. Output in `www/sdk/`, which the
+/// Builds the SDK for the browser: release (size-tuned, `no_std`) Wasm, JS
+/// glue from wasm-bindgen (minified), then `wasm-opt -Oz`. Output in `www/sdk/`, which the
 /// collector serves and embeds.
 pub fn build_sdk(root: &Path) -> Result<()> {
-    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk"]))?;
+    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk", "--features", "bare"]))?;
     let out = root.join("www/sdk");
     let wasm = root.join("target/wasm32-unknown-unknown/release/waymark_sdk.wasm");
     run(Command::new("wasm-bindgen")
@@ -72,13 +72,44 @@ pub fn build_sdk(root: &Path) -> Result<()> {
         .arg(&out)
         .arg(&wasm))?;
     let bg = out.join("waymark_sdk_bg.wasm");
-    run(Command::new(tools::wasm_opt(root)).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+    run(Command::new(tools::wasm_opt(root)).args(["-Oz", "--converge", "--strip-producers"]).arg(&bg).arg("-o").arg(&bg))?;
+    run(Command::new("node").arg(root.join("tests/tools/minify.mjs")).arg(out.join("waymark_sdk.js")))?;
+    pack_npm(root)
+}
+
+/// The npm package: the same built SDK under `npm/dist/`, packed by
+/// `npm pack` into `target/npm/waymark-sdk-<version>.tgz`.
+fn pack_npm(root: &Path) -> Result<()> {
+    let dist = root.join("npm/dist");
+    std::fs::create_dir_all(&dist)?;
+    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm"] {
+        std::fs::copy(root.join("www/sdk").join(file), dist.join(file)).with_context(|| format!("copying {file} into npm/dist"))?;
+    }
+    let packed = root.join("target/npm");
+    std::fs::create_dir_all(&packed)?;
+    run(Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&packed)
+        .current_dir(root.join("npm")))
+}
+
+/// Copies the dashboard's chart library (uPlot, from the committed npm
+/// lockfile) into `www/dashboard/vendor/`, which the collector serves and
+/// embeds. Kept out of git: npm is its source.
+pub fn build_dashboard_assets(root: &Path) -> Result<()> {
+    let dist = root.join("tests/node_modules/uplot/dist");
+    let vendor = root.join("www/dashboard/vendor");
+    std::fs::create_dir_all(&vendor)?;
+    for file in ["uPlot.iife.min.js", "uPlot.min.css"] {
+        std::fs::copy(dist.join(file), vendor.join(file)).with_context(|| format!("copying {file} from {}", dist.display()))?;
+    }
     Ok(())
 }
 
 fn serve(root: &Path, args: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
     run(cargo(root).args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
     let mut collector = Command::new(root.join("target/server/waymark"));
     collector.current_dir(root).arg("serve").args(args);
@@ -89,6 +120,7 @@ fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
 
     // 1. Pure logic and HTTP integration tests, natively.
     run(cargo(root).args(["test", "--workspace"]))?;
@@ -104,7 +136,7 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .current_dir(root.join("tests"))
-        .env("WAYMARK_BIN", root.join("target/debug/waymark")))?;
+        .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark")))?;
     eprintln!("xtask test: every suite passed");
     Ok(())
 }
@@ -112,5 +144,6 @@ fn test(root: &Path) -> Result<()> {
 fn bench(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
     bench::run(root)
 }

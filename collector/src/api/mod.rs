@@ -1,10 +1,15 @@
 //! HTTP: the routes, and the one place where errors become status codes.
 
+pub mod auth;
 pub mod collect;
+pub mod dashboard;
 pub mod error;
 pub mod ops;
 pub mod rate_limit;
 pub mod server_collect;
+pub mod export;
+pub mod live;
+pub mod query;
 
 use std::sync::Arc;
 
@@ -25,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub ingest: collect::Ingest,
+    /// Sign-in, the read-side queries and the live streams' end.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -43,6 +50,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/api/auth/sign-in", post(auth::sign_in))
+        .route("/api/auth/sign-out", post(auth::sign_out))
+        .route("/api/auth/session", get(auth::session))
+        .route("/api/sites", get(dashboard::sites))
+        .route("/api/query/realtime", get(query::realtime_route))
+        .route("/api/query/overview", get(query::overview_route))
+        .route("/api/query/breakdown", get(query::breakdown_route))
+        .route("/api/query/sessions", get(query::sessions_route))
+        .route("/api/query/sessions/{id}", get(query::journey_route))
+        .route("/api/live", get(live::live_route))
         .with_state(state)
         .merge(crate::www::router())
 }

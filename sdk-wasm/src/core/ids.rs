@@ -1,15 +1,61 @@
 //! Identifiers: UUID v4 from the platform CSPRNG (`crypto.getRandomValues`
 //! in the browser, through getrandom).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
+/// Random bytes from the CSPRNG, fetched 16 ids at a time: every event
+/// needs a UUID, and one `crypto.getRandomValues` call per event would be
+/// most of the cost of `track()`. Each byte is used once.
+struct Pool {
+    bytes: [u8; 256],
+    used: usize,
+}
+
+struct PoolCell(core::cell::RefCell<Pool>);
+// SAFETY: the pool exists only in the browser build, which is single-threaded
+// (wasm32 without atomics); native tests read getrandom directly.
+unsafe impl Sync for PoolCell {}
+
+#[cfg(target_arch = "wasm32")]
+static POOL: PoolCell = PoolCell(core::cell::RefCell::new(Pool { bytes: [0; 256], used: 256 }));
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = getrandom::fill(&mut out);
+    }
+    #[cfg(target_arch = "wasm32")]
+    if let Ok(mut pool) = POOL.0.try_borrow_mut() {
+        if pool.used + N > pool.bytes.len() {
+            // The browser's CSPRNG does not fail once the page has a
+            // `crypto` object. If it ever did, ids would collide and the
+            // collector would merge those visits: a wrong count, never a
+            // broken page.
+            let _ = getrandom::fill(&mut pool.bytes);
+            pool.used = 0;
+        }
+        let start = pool.used;
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = pool.bytes.get(start + i).copied().unwrap_or(0);
+        }
+        pool.used += N;
+    }
+    out
+}
+
 /// A new random UUID v4 in its hyphenated form.
 pub fn new_uuid_v4() -> String {
-    let mut bytes = [0u8; 16];
-    // The browser's CSPRNG does not fail once the page has a `crypto` object;
-    // if it ever did, an all-zero id would collide, so fall back loudly to a
-    // distinct time-free pattern is not possible: we keep zeros and the
-    // collector rejects nothing for it, it only merges such visits.
-    let _ = getrandom::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
+    let bytes = random_bytes::<16>();
+    let mut text = [0u8; 36];
+    // `encode_lower` writes the hyphenated form without `core::fmt`.
+    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().encode_lower(&mut text).to_owned()
+}
+
+/// A random number in `[0, 1)`, for retry jitter.
+pub fn random_unit() -> f64 {
+    u32::from_le_bytes(random_bytes::<4>()) as f64 / (u32::MAX as f64 + 1.0)
 }
 
 #[cfg(test)]
@@ -24,5 +70,10 @@ mod tests {
         assert!(waymark_protocol::is_uuid(&a));
         assert_eq!(&a[14..15], "4", "version nibble");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "variant bits");
+    }
+
+    #[test]
+    fn random_units_stay_below_one() {
+        assert!((0..1000).map(|_| random_unit()).all(|x| (0.0..1.0).contains(&x)));
     }
 }

@@ -1,8 +1,13 @@
 //! Where the SDK keeps its ids: behind one small trait, so the core decides
-//! what is stored and when, and the web adapter only moves strings.
+//! what is stored and when, and the web adapters only move strings.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use core::cell::RefCell;
+#[cfg(test)]
+use core::cell::Cell;
 
 pub trait KeyValue {
     fn get(&self, key: &str) -> Option<String>;
@@ -10,10 +15,11 @@ pub trait KeyValue {
     fn remove(&self, key: &str);
 }
 
-/// An in-memory store: for tests, and for the `none` storage mode.
+/// An in-memory store: for tests, and for the `none` storage mode. A
+/// handful of keys: a list is smaller than a map and as fast.
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: RefCell<BTreeMap<String, String>>,
+    entries: RefCell<Vec<(String, String)>>,
 }
 
 impl MemoryStore {
@@ -28,12 +34,49 @@ impl MemoryStore {
 
 impl KeyValue for MemoryStore {
     fn get(&self, key: &str) -> Option<String> {
-        self.entries.borrow().get(key).cloned()
+        self.entries.borrow().iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     }
     fn set(&self, key: &str, value: &str) {
-        self.entries.borrow_mut().insert(key.to_owned(), value.to_owned());
+        self.remove(key);
+        self.entries.borrow_mut().push((key.to_owned(), value.to_owned()));
     }
     fn remove(&self, key: &str) {
-        self.entries.borrow_mut().remove(key);
+        self.entries.borrow_mut().retain(|(k, _)| k != key);
+    }
+}
+
+/// A memory store that counts every access, for tests of what touches storage.
+#[cfg(test)]
+#[derive(Default)]
+pub struct CountingStore {
+    inner: MemoryStore,
+    reads: Cell<usize>,
+    writes: Cell<usize>,
+}
+
+#[cfg(test)]
+impl CountingStore {
+    /// (reads, writes and removals) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.reads.get(), self.writes.get())
+    }
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.entries.borrow().iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+impl KeyValue for CountingStore {
+    fn get(&self, key: &str) -> Option<String> {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &str) {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.set(key, value)
+    }
+    fn remove(&self, key: &str) {
+        self.writes.set(self.writes.get() + 1);
+        self.inner.remove(key)
     }
 }

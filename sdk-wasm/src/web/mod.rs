@@ -1,79 +1,505 @@
-//! The browser edge: entry points for the loader and the npm package, and
-//! one adapter per browser API. No policy here: it lives in `core`.
+//! The browser edge: the entry points the loader and the npm package call,
+//! and one adapter per browser API. No policy here: it lives in `core`.
+//!
+//! Work is done in turns: an API call updates the tracker in memory, and
+//! one microtask at the end of the turn writes storage and decides whether
+//! to send, so a burst of `track()` calls costs one storage write.
+//! Nothing here throws into the host page: bad input is reported with one
+//! `console.error` and ignored.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+mod cookie;
+mod page;
 mod storage;
 mod transport;
 
-use std::cell::RefCell;
+use core::cell::RefCell;
 
-use js_sys::{Date, Reflect};
+use js_sys::{Array, Date, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use waymark_protocol::{limits, names};
 
-use crate::core::{ids::new_uuid_v4, session};
+use crate::core::config::{self, StorageMode};
+use crate::core::consent::{Category, Decision};
+use crate::core::event::{self, Draft, Prop};
+use crate::core::ids::random_unit;
+use crate::core::storage::{KeyValue, MemoryStore};
+use crate::core::tracker::{Env, Tracker};
+use cookie::CookieStore;
 use storage::LocalStorage;
 
-struct Tracker {
-    site: String,
-    endpoint: String,
+struct Stores {
+    ids: Box<dyn KeyValue>,
+    backlog: Option<LocalStorage>,
 }
 
-thread_local! {
-    static TRACKER: RefCell<Option<Tracker>> = const { RefCell::new(None) };
+impl Env for Stores {
+    fn ids(&self) -> &dyn KeyValue {
+        self.ids.as_ref()
+    }
+    fn backlog(&self) -> Option<&dyn KeyValue> {
+        self.backlog.as_ref().map(|b| b as &dyn KeyValue)
+    }
 }
 
-fn config_string(config: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(config, &JsValue::from_str(key)).ok().and_then(|v| v.as_string())
+struct Web {
+    tracker: Tracker,
+    stores: Stores,
+    turn_end_scheduled: bool,
+    /// The armed `setTimeout` and when it fires.
+    timer: Option<(JsValue, f64)>,
+    subscribers: Vec<Function>,
+    on_turn_end: Closure<dyn FnMut(JsValue)>,
+    on_timer: Closure<dyn FnMut()>,
+    on_answer: Closure<dyn FnMut(JsValue)>,
+    on_network_error: Closure<dyn FnMut(JsValue)>,
+    on_answer_body: Closure<dyn FnMut(JsValue)>,
 }
 
-/// Starts tracking with `{ site, endpoint }` and sends the first pageview.
+/// The started SDK. A page runs Wasm on one thread, so a plain static
+/// cell is enough (the `no_std` build has no `thread_local!`).
+struct Started(RefCell<Option<Web>>);
+// SAFETY: wasm32-unknown-unknown without the atomics feature is single-threaded.
+unsafe impl Sync for Started {}
+static WEB: Started = Started(RefCell::new(None));
+
+fn console(method: &str, message: &str) {
+    let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap_or(JsValue::UNDEFINED);
+    if let Ok(log) = Reflect::get(&console, &method.into()).and_then(|f| f.dyn_into::<Function>()) {
+        let _ = log.call2(&console, &"waymark:".into(), &message.into());
+    }
+}
+
+fn report(message: &str) {
+    console("error", message);
+}
+
+/// Runs `f` on the started SDK, then prints its debug lines. `None` when
+/// the SDK is not started (bad config) or is busy (a re-entrant call).
+fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
+    let mut guard = WEB.0.try_borrow_mut().ok()?;
+    let web = guard.as_mut()?;
+    let result = f(web);
+    print_debug_lines(web);
+    if !web.turn_end_scheduled {
+        web.turn_end_scheduled = true;
+        let _ = Promise::resolve(&JsValue::UNDEFINED).then(&web.on_turn_end);
+    }
+    Some(result)
+}
+
+fn print_debug_lines(web: &mut Web) {
+    for line in web.tracker.debug_lines.drain(..) {
+        console("log", &line);
+    }
+}
+
+fn now() -> i64 {
+    Date::now() as i64
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn window() -> JsValue {
+    js_sys::global().into()
+}
+
+fn document() -> JsValue {
+    get(&window(), "document")
+}
+
+/// `location.href`, read once per turn: a burst of events on one page
+/// crosses into JS for it once. History changes clear it (see `navigated`).
+fn location_href() -> String {
+    let cached = CURRENT_URL.0.try_borrow().ok().and_then(|url| url.clone());
+    cached.unwrap_or_else(|| {
+        let url = get(&get(&window(), "location"), "href").as_string().unwrap_or_default();
+        if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
+            *slot = Some(url.clone());
+        }
+        url
+    })
+}
+
+fn forget_location() {
+    if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
+        *slot = None;
+    }
+}
+
+struct UrlCache(RefCell<Option<String>>);
+// SAFETY: as for `Started`.
+unsafe impl Sync for UrlCache {}
+static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
+
+/// `init` options as strings, the form `data-*` attributes have.
+fn read_options(config: &JsValue) -> Vec<(String, String)> {
+    let mut options = Vec::new();
+    if !config.is_object() {
+        return options;
+    }
+    for entry in Object::entries(config.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let (key, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
+        let text = if let Some(s) = value.as_string() {
+            s
+        } else if let Some(b) = value.as_bool() {
+            if b { "true".into() } else { "false".into() }
+        } else if value.as_f64().is_some() {
+            String::from(js_sys::JSON::stringify(&value).unwrap_or_default())
+        } else if value.is_undefined() || value.is_null() {
+            continue;
+        } else {
+            "(not a string, number or boolean)".into()
+        };
+        options.push((key, text));
+    }
+    options
+}
+
+/// Starts tracking. Options are those of `data-*` attributes in camelCase
+/// (`site`, `endpoint`, `consent`, `storage`, …; see the README).
 #[wasm_bindgen]
 pub fn start(config: JsValue) {
-    let Some(site) = config_string(&config, "site").filter(|s| !s.is_empty()) else {
-        web_sys::console::error_1(&"waymark: `site` is missing; nothing is tracked".into());
-        return;
+    let options = read_options(&config);
+    let config = match config::parse(&options, "/api/collect") {
+        Ok(config) => config,
+        Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
-    let endpoint = config_string(&config, "endpoint").unwrap_or_else(|| "/api/collect".into());
-    TRACKER.with(|t| *t.borrow_mut() = Some(Tracker { site, endpoint }));
-    page();
-}
-
-/// Tracks a pageview of the current location.
-#[wasm_bindgen]
-pub fn page() {
-    send(names::PAGEVIEW);
-}
-
-fn send(name: &str) {
-    TRACKER.with(|t| {
-        let tracker = t.borrow();
-        let Some(tracker) = tracker.as_ref() else { return };
-        let Some(window) = web_sys::window() else { return };
-        let now = Date::now() as i64;
-        let store = LocalStorage::new(&window);
-        let (session, _) = session::touch(&store, now, limits::DEFAULT_SESSION_TIMEOUT_MS);
-        let url = window.location().href().unwrap_or_default();
-        let referrer = window.document().map(|d| d.referrer()).unwrap_or_default();
-
-        let event = js_sys::Object::new();
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&event, &JsValue::from_str(k), &v);
-        };
-        set("id", new_uuid_v4().into());
-        set("name", name.into());
-        set("ts", JsValue::from_f64(now as f64));
-        set("session_id", session.id.into());
-        set("url", url.into());
-        if !referrer.is_empty() {
-            set("referrer", referrer.into());
+    if WEB.0.borrow().is_some() {
+        return report("already started; start() and init() run once per page");
+    }
+    let window = window();
+    let navigator = get(&window, "navigator");
+    let privacy_signal = get(&navigator, "globalPrivacyControl").is_truthy()
+        || get(&navigator, "doNotTrack").as_string().as_deref() == Some("1")
+        || get(&window, "doNotTrack").as_string().as_deref() == Some("1");
+    let https = location_href().starts_with("https:");
+    let ids: Box<dyn KeyValue> = match config.storage {
+        StorageMode::LocalStorage => Box::new(LocalStorage::new()),
+        StorageMode::Cookie => Box::new(CookieStore::new(document(), https, config.cookie_domain.as_deref(), config.cookie_days)),
+        StorageMode::None => Box::new(MemoryStore::default()),
+    };
+    let backlog = (config.storage != StorageMode::None).then(LocalStorage::new);
+    let stores = Stores { ids, backlog };
+    let auto_pageviews = config.auto_pageviews;
+    let clicks = config.outbound_links || config.file_downloads;
+    let tracker = Tracker::new(config, privacy_signal, &stores);
+    let web = Web {
+        tracker,
+        stores,
+        turn_end_scheduled: false,
+        timer: None,
+        subscribers: Vec::new(),
+        on_turn_end: Closure::new(|_| end_turn()),
+        on_timer: Closure::new(timer_fired),
+        on_answer: Closure::new(answered),
+        on_network_error: Closure::new(|_| settle_delivery(None, None)),
+        on_answer_body: Closure::new(log_rejections),
+    };
+    *WEB.0.borrow_mut() = Some(web);
+    page::listen(clicks);
+    with_web(|web| {
+        if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
+            web.tracker.page.shown(now());
         }
-        let events = js_sys::Array::of1(&event);
-        let batch = js_sys::Object::new();
-        let _ = Reflect::set(&batch, &"site".into(), &tracker.site.as_str().into());
-        let _ = Reflect::set(&batch, &"sent_at".into(), &JsValue::from_f64(Date::now()));
-        let _ = Reflect::set(&batch, &"events".into(), &events);
-        if let Ok(body) = js_sys::JSON::stringify(&batch) {
-            transport::post(&window, &tracker.endpoint, &String::from(body));
+        if auto_pageviews {
+            pageview(web, false);
         }
     });
 }
+
+/// Tracks a pageview of the current location (automatic unless
+/// `autoPageviews` is false).
+#[wasm_bindgen]
+pub fn page() {
+    with_web(|web| pageview(web, true));
+}
+
+/// Records a pageview if the location changed (or `force`), after the
+/// engagement of the page left.
+fn pageview(web: &mut Web, force: bool) {
+    let url = location_href();
+    if !web.tracker.page.navigated(&url, force) {
+        return;
+    }
+    let ts = now();
+    let mut draft = Draft::new(names::PAGEVIEW, ts, &url);
+    let document = document();
+    draft.referrer = get(&document, "referrer").as_string().map(|r| event::cut(&r, limits::MAX_URL_BYTES));
+    draft.title = get(&document, "title").as_string().map(|t| event::cut(&t, limits::MAX_TEXT_BYTES));
+    web.tracker.record(draft, &web.stores);
+}
+
+/// Sends the visible time on the page being left, if any.
+fn engagement(web: &mut Web, page_url: Option<String>) {
+    let ts = now();
+    let (Some(ms), Some(url)) = (web.tracker.page.take_engagement(ts), page_url) else { return };
+    let mut draft = Draft::new(names::ENGAGEMENT, ts, &url);
+    draft.engaged_ms = Some(ms);
+    web.tracker.record(draft, &web.stores);
+}
+
+/// A navigation in a single-page app, or a back-forward-cache restore.
+fn navigated(restored: bool) {
+    forget_location();
+    with_web(|web| {
+        if !web.tracker.config.auto_pageviews || (!restored && web.tracker.page.current_url() == Some(location_href().as_str())) {
+            return;
+        }
+        let left = web.tracker.page.current_url().map(str::to_owned);
+        engagement(web, left);
+        pageview(web, restored);
+    });
+}
+
+/// The page is hidden or left: report engagement, write storage, and hand
+/// every unsent event to `sendBeacon` (they stay queued until acknowledged).
+fn hidden() {
+    with_web(|web| {
+        let current = web.tracker.page.current_url().map(str::to_owned);
+        engagement(web, current);
+        web.tracker.page.hidden(now());
+        web.tracker.end_turn(&web.stores);
+        let endpoint = web.tracker.config.endpoint.clone();
+        for body in web.tracker.batches_for_page_hide(now()) {
+            if !transport::beacon(&endpoint, &body) {
+                let _ = transport::post(&endpoint, &body);
+            }
+        }
+    });
+}
+
+fn shown() {
+    with_web(|web| web.tracker.page.shown(now()));
+}
+
+/// A click on a link: outbound or download, if those are switched on.
+fn link_clicked(href: String) {
+    with_web(|web| {
+        let config = &web.tracker.config;
+        let host = get(&get(&window(), "location"), "host").as_string().unwrap_or_default();
+        let Some(kind) = crate::core::page::classify_link(&href, &host, config.outbound_links, config.file_downloads) else { return };
+        let name = match kind {
+            crate::core::page::LinkClick::Outbound => names::OUTBOUND_CLICK,
+            crate::core::page::LinkClick::Download => names::FILE_DOWNLOAD,
+        };
+        let mut draft = Draft::new(name, now(), &location_href());
+        draft.props = event::encode_props(&[("url".into(), Prop::Text(event::cut(&href, limits::MAX_PROP_VALUE_BYTES)))]).unwrap_or_default();
+        web.tracker.record(draft, &web.stores);
+    });
+}
+
+/// Tracks a custom event: `track("signup", { plan: "pro" })`. Property
+/// values are strings, numbers or booleans, within the protocol's limits.
+#[wasm_bindgen]
+pub fn track(name: JsValue, props: JsValue) {
+    let name = name.as_string().unwrap_or_default();
+    let checked = event::check_name(&name).and_then(|()| read_props(&props)).and_then(|props| {
+        let mut draft = Draft::new(&name, now(), &location_href());
+        draft.props = props;
+        draft.check_size().map(|()| draft)
+    });
+    match checked {
+        Ok(draft) => {
+            with_web(|web| web.tracker.record(draft, &web.stores));
+        }
+        Err(err) => {
+            let mut message = String::from("track(\"");
+            message.push_str(&name);
+            message.push_str("\") ignored: ");
+            message.push_str(&err.message());
+            report(&message);
+        }
+    }
+}
+
+/// Properties, serialized by the browser's `JSON.stringify` and checked in
+/// the core: one call and one string per event, however many keys.
+fn read_props(props: &JsValue) -> Result<String, event::EventError> {
+    if props.is_undefined() || props.is_null() {
+        return Ok(String::new());
+    }
+    let json = js_sys::JSON::stringify(props).ok().and_then(|j| j.as_string()).ok_or(event::EventError::PropsNotAnObject)?;
+    event::check_props_json(&json)
+}
+
+/// Links this visitor to a user id of the site's own (after consent).
+#[wasm_bindgen]
+pub fn identify(user_id: JsValue) {
+    match user_id.as_string().filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
+        Some(user) => {
+            with_web(|web| web.tracker.identify(&user, now(), &location_href(), &web.stores));
+        }
+        None => report("identify() needs a user id: a non-empty string of at most 1000 bytes"),
+    }
+}
+
+/// At logout: a new visitor and session, without the user id.
+#[wasm_bindgen]
+pub fn reset() {
+    with_web(|web| web.tracker.reset(now()));
+}
+
+fn category(name: &JsValue) -> Option<Category> {
+    let found = Category::parse(&name.as_string().unwrap_or_default());
+    if found.is_none() {
+        report("unknown consent category; known: analytics");
+    }
+    found
+}
+
+fn decide(name: JsValue, decision: Decision) {
+    let Some(category) = category(&name) else { return };
+    let notify = with_web(|web| {
+        let changed = web.tracker.decide(category, decision, now(), &location_href(), &web.stores);
+        if changed { web.subscribers.clone() } else { Vec::new() }
+    });
+    // Outside the borrow: a subscriber may call back into the SDK.
+    for subscriber in notify.unwrap_or_default() {
+        let _ = subscriber.call2(&JsValue::NULL, &category.as_str().into(), &decision.as_str().into());
+    }
+}
+
+/// The person granted consent (`"analytics"` when no category is given).
+#[wasm_bindgen]
+pub fn grant(category: JsValue) {
+    decide(category, Decision::Granted);
+}
+
+/// The person refused consent; their ids are removed from storage.
+#[wasm_bindgen]
+pub fn deny(category: JsValue) {
+    decide(category, Decision::Denied);
+}
+
+/// `"pending"`, `"granted"` or `"denied"`.
+#[wasm_bindgen]
+pub fn consent(category: JsValue) -> String {
+    let Some(category) = self::category(&category) else { return String::new() };
+    with_web(|web| web.tracker.consent(category).as_str().to_owned()).unwrap_or_default()
+}
+
+/// Calls `listener(category, decision)` now with the current state, and
+/// again on every change: a consent banner shows itself on `"pending"`.
+#[wasm_bindgen(js_name = onConsent)]
+pub fn on_consent(listener: JsValue) {
+    let Ok(listener) = listener.dyn_into::<Function>() else { return report("onConsent() needs a function") };
+    let current = with_web(|web| {
+        web.subscribers.push(listener.clone());
+        web.tracker.consent(Category::Analytics)
+    });
+    if let Some(decision) = current {
+        let _ = listener.call2(&JsValue::NULL, &Category::Analytics.as_str().into(), &decision.as_str().into());
+    }
+}
+
+/// Sends what is queued now rather than at the next interval.
+#[wasm_bindgen]
+pub fn flush() {
+    with_web(send_next);
+}
+
+/// The end of a turn: storage catches up once, then the queue is sent if
+/// it is full, or at the flush interval.
+fn end_turn() {
+    let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
+    let Some(web) = guard.as_mut() else { return };
+    web.turn_end_scheduled = false;
+    forget_location();
+    web.tracker.end_turn(&web.stores);
+    if web.tracker.batch_is_full() {
+        send_next(web);
+    } else if web.tracker.has_unsent() {
+        let interval = web.tracker.config.flush_interval_ms;
+        arm_timer(web, interval);
+    }
+    print_debug_lines(web);
+}
+
+fn arm_timer(web: &mut Web, delay_ms: i64) {
+    let at = Date::now() + delay_ms as f64;
+    if web.timer.as_ref().is_some_and(|(_, armed_at)| *armed_at <= at) {
+        return;
+    }
+    let window = window();
+    if let Some((id, _)) = web.timer.take() {
+        if let Ok(clear) = Reflect::get(&window, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>()) {
+            let _ = clear.call1(&window, &id);
+        }
+    }
+    let set: Option<Function> = Reflect::get(&window, &"setTimeout".into()).ok().and_then(|f| f.dyn_into().ok());
+    if let Some(id) = set.and_then(|set| set.call2(&window, web.on_timer.as_ref(), &JsValue::from_f64(delay_ms as f64)).ok()) {
+        web.timer = Some((id, at));
+    }
+}
+
+fn timer_fired() {
+    with_web(|web| {
+        web.timer = None;
+        send_next(web);
+    });
+}
+
+fn send_next(web: &mut Web) {
+    let Some(body) = web.tracker.next_batch(now()) else { return };
+    match transport::post(&web.tracker.config.endpoint, &body) {
+        Some(request) => {
+            let _ = request.then2(&web.on_answer, &web.on_network_error);
+        }
+        None => {
+            if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
+                arm_timer(web, delay);
+            }
+        }
+    }
+}
+
+fn answered(response: JsValue) {
+    let (status, retry_after) = transport::read_answer(&response, Date::now());
+    let debug = with_web(|web| web.tracker.config.debug).unwrap_or(false);
+    if debug && status == Some(200) {
+        if let Ok(body) = Reflect::get(&response, &"json".into()).and_then(|f| f.dyn_into::<Function>()) {
+            if let Some(read) = body.call0(&response).ok().and_then(|p| p.dyn_into::<Promise>().ok()) {
+                with_web(|web| {
+                    let _ = read.then(&web.on_answer_body);
+                });
+            }
+        }
+    }
+    settle_delivery(status, retry_after);
+}
+
+/// Handles the collector's answer (a network error is `None`): settle the
+/// batch, or retry it later.
+fn settle_delivery(status: Option<u16>, retry_after: Option<i64>) {
+    with_web(|web| match web.tracker.answered(status, retry_after, now(), random_unit()) {
+        Some(delay) => arm_timer(web, delay),
+        None => {
+            if web.tracker.has_unsent() {
+                let interval = web.tracker.config.flush_interval_ms;
+                arm_timer(web, interval);
+            }
+        }
+    });
+}
+
+/// Debug mode: names each event the collector rejected, with its reason.
+fn log_rejections(answer: JsValue) {
+    for result in Array::from(&get(&answer, "results")).iter() {
+        if get(&result, "outcome").as_string().as_deref() == Some("rejected") {
+            let mut line = String::from("the collector rejected event ");
+            line.push_str(&get(&result, "id").as_string().unwrap_or_default());
+            line.push_str(": ");
+            line.push_str(&get(&result, "message").as_string().unwrap_or_default());
+            console("warn", &line);
+        }
+    }
+}
+

@@ -1,13 +1,16 @@
 //! `localStorage` as a [`KeyValue`]. Browsers may refuse storage (private
-//! modes, quotas): every failure reads as "absent" and writes are dropped.
+//! modes, quotas, blocked third-party frames): every failure reads as
+//! "absent" and writes are dropped, never thrown.
+
+use alloc::string::String;
 
 use crate::core::storage::KeyValue;
 
 pub struct LocalStorage(Option<web_sys::Storage>);
 
 impl LocalStorage {
-    pub fn new(window: &web_sys::Window) -> Self {
-        LocalStorage(window.local_storage().ok().flatten())
+    pub fn new() -> Self {
+        LocalStorage(web_sys::window().and_then(|w| w.local_storage().ok().flatten()))
     }
 }
 
@@ -36,11 +39,23 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn local_storage_round_trips_a_value() {
-        let window = web_sys::window().unwrap();
-        let store = LocalStorage::new(&window);
+        let store = LocalStorage::new();
         store.set("waymark.test", "v1");
         assert_eq!(store.get("waymark.test").as_deref(), Some("v1"));
         store.remove("waymark.test");
         assert_eq!(store.get("waymark.test"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_session_written_in_one_turn_is_read_by_another_tracker_as_another_tab_would() {
+        use crate::core::session::Sessions;
+        let store = LocalStorage::new();
+        store.remove(crate::core::session::SESSION_KEY);
+        let mut tab_a = Sessions::new(30 * 60_000, 24 * 3_600_000);
+        let id = tab_a.touch(&store, 1_000).0.session.id.clone();
+        tab_a.end_turn(&store);
+        let mut tab_b = Sessions::new(30 * 60_000, 24 * 3_600_000);
+        assert_eq!(tab_b.touch(&store, 2_000).0.session.id, id);
+        tab_b.forget(&store);
     }
 }

@@ -1,0 +1,46 @@
+// The npm entry point: loads the Wasm SDK once, queues calls made before it
+// is ready, and never throws into the app (errors go to the console).
+import load, * as sdk from "./dist/waymark_sdk.js";
+
+let ready = null;
+let running = false;
+const waiting = [];
+
+function call(name, args) {
+  if (!running) {
+    waiting.push([name, args]);
+    return undefined;
+  }
+  try {
+    return sdk[name](...args);
+  } catch (error) {
+    console.error(`waymark: ${name}() failed`, error);
+    return undefined;
+  }
+}
+
+/** Starts Waymark; resolves once the SDK runs. Call once per page. */
+export function init(options) {
+  if (ready) {
+    console.error("waymark: init() runs once per page");
+    return ready;
+  }
+  ready = load({ module_or_path: new URL("./dist/waymark_sdk_bg.wasm", import.meta.url) })
+    .then(() => {
+      running = true;
+      call("start", [options]);
+      for (const [name, args] of waiting.splice(0)) call(name, args);
+    })
+    .catch((error) => console.error("waymark: could not load the SDK", error));
+  return ready;
+}
+
+export const track = (name, props) => void call("track", [name, props]);
+export const page = () => void call("page", []);
+export const identify = (userId) => void call("identify", [userId]);
+export const reset = () => void call("reset", []);
+export const grant = (category) => void call("grant", [category]);
+export const deny = (category) => void call("deny", [category]);
+export const consent = (category) => call("consent", [category]);
+export const onConsent = (listener) => void call("onConsent", [listener]);
+export const flush = () => void call("flush", []);

@@ -1,0 +1,166 @@
+// `cargo xtask bench` (SDK section): what Waymark's SDK costs a page in
+// Chromium, side by side with posthog-js and @snowplow/browser-tracker
+// from npm, loaded in the same browser run. Prints one JSON object.
+//
+// - track(): median cost of one call, from 200 samples of 100 calls each
+//   (after 20 warm-up samples), each sample in its own task so the SDKs'
+//   own batching runs between samples. The page is cross-origin isolated,
+//   which gives performance.now() 5 µs resolution (0.05 µs per call here).
+// - longest task: the longest main-thread task (Chromium trace, RunTask on
+//   CrRendererMain) between the SDK's script starting and the SDK being
+//   ready; the page has nothing else on it.
+// Every request the SDKs make is answered 200 by a local sink.
+import { createServer } from "node:http";
+import { readFileSync, existsSync } from "node:fs";
+import { join, dirname, extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { launchChromium } from "../e2e/harness.mjs";
+
+const tests = join(dirname(fileURLToPath(import.meta.url)), "..");
+const www = join(tests, "..", "www");
+const files = {
+  "/waymark.js": join(www, "waymark.js"),
+  "/sdk/waymark_sdk.js": join(www, "sdk", "waymark_sdk.js"),
+  "/sdk/waymark_sdk_bg.wasm": join(www, "sdk", "waymark_sdk_bg.wasm"),
+  "/posthog.js": join(tests, "node_modules", "posthog-js", "dist", "array.js"),
+  "/snowplow.js": join(tests, "node_modules", "@snowplow", "browser-tracker", "dist", "index.umd.min.js"),
+};
+const RUNS = Number(process.env.WAYMARK_BENCH_RUNS ?? 5);
+const ONLY = process.env.WAYMARK_BENCH_ONLY;
+const SAMPLES = Number(process.env.WAYMARK_BENCH_SAMPLES ?? 100);
+
+const ready = `performance.mark("sdk-ready"); window.__ready = true;`;
+const pages = {
+  waymark: {
+    head: `<script>window.waymark = function () { (waymark.q = waymark.q || []).push(arguments); }; waymark.q = [];
+      waymark("onConsent", function () { ${ready} });</script>
+      <script>performance.mark("sdk-start")</script>
+      <script src="/waymark.js" data-site="bench" data-endpoint="/sink/collect"></script>`,
+    track: `(i) => waymark("track", "bench_event", { i: i, plan: "pro" })`,
+  },
+  "posthog-js": {
+    head: `<script>performance.mark("sdk-start")</script><script src="/posthog.js"></script>
+      <script>posthog.init("phc_bench", { api_host: location.origin + "/sink", autocapture: false, disable_session_recording: true,
+        advanced_disable_decide: true, disable_surveys: true, loaded: function () { ${ready} } });</script>`,
+    track: `(i) => posthog.capture("bench_event", { i: i, plan: "pro" })`,
+  },
+  "@snowplow/browser-tracker": {
+    head: `<script>performance.mark("sdk-start")</script><script src="/snowplow.js"></script>
+      <script>snowplowBrowserTracking.newTracker("sp", location.origin + "/sink", { appId: "bench", eventMethod: "post" });
+        snowplowBrowserTracking.trackPageView(); ${ready}</script>`,
+    track: `(i) => snowplowBrowserTracking.trackStructEvent({ category: "bench", action: "bench_event", property: "pro", value: i })`,
+  },
+};
+
+function serve() {
+  const types = { ".js": "text/javascript", ".wasm": "application/wasm" };
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const isolation = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+    if (path.startsWith("/sink")) {
+      req.resume();
+      return res.writeHead(200, { "content-type": "application/json", ...isolation }).end("{}");
+    }
+    const name = path.match(/^\/bench\/(.+)\.html$/)?.[1];
+    if (name && pages[decodeURIComponent(name)]) {
+      const html = `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">${pages[decodeURIComponent(name)].head}</head><body>bench</body></html>`;
+      return res.writeHead(200, { "content-type": "text/html", ...isolation }).end(html);
+    }
+    const file = files[path];
+    if (!file || !existsSync(file)) return res.writeHead(404, isolation).end();
+    res.writeHead(200, { "content-type": types[extname(file)], ...isolation }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+/** The longest RunTask on the renderer's main thread between the two marks, in ms. */
+function longestTask(trace) {
+  const events = JSON.parse(trace.toString()).traceEvents;
+  const mains = new Set(events.filter((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain").map((e) => `${e.pid}:${e.tid}`));
+  const mark = (n) => events.find((e) => e.name === n && String(e.cat).includes("blink.user_timing"));
+  const start = mark("sdk-start")?.ts;
+  const end = mark("sdk-ready")?.ts;
+  if (start === undefined || end === undefined) throw new Error("the trace lacks the sdk-start/sdk-ready marks");
+  const tasks = events.filter((e) => e.ph === "X" && e.name === "RunTask" && mains.has(`${e.pid}:${e.tid}`) && e.ts + e.dur >= start && e.ts <= end);
+  return { longest_task_ms: Math.max(0, ...tasks.map((e) => e.dur)) / 1000, ready_ms: (end - start) / 1000 };
+}
+
+async function measure(browser, origin, name) {
+  const context = await browser.newContext();
+  try {
+    return await measureIn(context, browser, origin, name);
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+async function measureIn(context, browser, origin, name) {
+  const page = await context.newPage();
+  await browser.startTracing(page, { categories: ["toplevel", "disabled-by-default-devtools.timeline", "blink.user_timing"] });
+  await page.goto(`${origin}/bench/${encodeURIComponent(name)}.html`);
+  await page.waitForFunction(() => window.__ready === true, null, { timeout: 30_000 });
+  const timing = longestTask(await browser.stopTracing());
+  const isolated = await page.evaluate(() => crossOriginIsolated);
+  const track = await page.evaluate(async ([source, { SAMPLES }]) => {
+    const track = (0, eval)(source);
+    const samples = [];
+    for (let s = 0; s < SAMPLES + 10; s++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 100; i++) track(i);
+      if (s >= 10) samples.push(((performance.now() - t0) / 100) * 1000);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    samples.sort((a, b) => a - b);
+    return { median_us: samples[samples.length >> 1], p90_us: samples[Math.floor(samples.length * 0.9)] };
+  }, [pages[name].track, { SAMPLES }]);
+  return { ...timing, track_median_us: track.median_us, track_p90_us: track.p90_us, isolated };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+const server = await serve();
+const origin = `http://127.0.0.1:${server.address().port}`;
+const browser = await launchChromium();
+const results = [];
+const failures = [];
+try {
+  const runs = Object.fromEntries(Object.keys(pages).map((n) => [n, []]));
+  // Interleaved, so that background load on the machine hits every SDK alike.
+  for (let run = 0; run < RUNS; run++) {
+    for (const name of Object.keys(pages)) {
+      if (ONLY && ONLY !== name) continue;
+      // A renderer occasionally dies under an SDK's load (snowplow keeps its
+      // whole queue in localStorage); such a run is retried, then skipped.
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        try {
+          runs[name].push(await measure(browser, origin, name));
+          break;
+        } catch (error) {
+          failures.push({ name, attempt, error: String(error.message ?? error).split("\n")[0] });
+        }
+      }
+    }
+  }
+  for (const [name, rs] of Object.entries(runs)) {
+    if (!rs.length) continue;
+    results.push({
+      name,
+      runs: rs.length,
+      isolated: rs.every((r) => r.isolated),
+      track_median_us: median(rs.map((r) => r.track_median_us)),
+      track_p90_us: median(rs.map((r) => r.track_p90_us)),
+      longest_task_ms: median(rs.map((r) => r.longest_task_ms)),
+      longest_task_max_ms: Math.max(...rs.map((r) => r.longest_task_ms)),
+      ready_ms: median(rs.map((r) => r.ready_ms)),
+    });
+  }
+  console.log(JSON.stringify({
+    chromium: browser.version(),
+    files: { "posthog-js": files["/posthog.js"], "@snowplow/browser-tracker": files["/snowplow.js"] },
+    sdks: results,
+    failures,
+  }));
+} finally {
+  await browser.close();
+  server.close();
+}

@@ -1,0 +1,76 @@
+// Pageviews in a real browser: single-page-app navigations counted once
+// each, back-forward-cache restores, engagement time, link autocapture.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startCollector, launchChromium } from "./harness.mjs";
+import { openSite, eventually, sdkReady } from "./sdk_site.mjs";
+
+let collector, browser;
+before(async () => {
+  collector = await startCollector();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+const pageviews = () => collector.query("SELECT url FROM events WHERE name = '$pageview' ORDER BY ts").map((r) => new URL(r.url).pathname + new URL(r.url).hash);
+
+test("each single-page-app navigation is one pageview, however many history events it fires", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(collector.url + "/demo/spa.html");
+  await sdkReady(page);
+  await page.click("text=Pricing"); // pushState + replaceState of the same URL
+  await page.click("text=Docs");
+  await page.click("#hash"); // hashchange and popstate for one navigation
+  await page.goBack(); // popstate back to /docs
+  await page.evaluate(() => history.replaceState({}, "", location.href)); // same URL: not a navigation
+  await page.evaluate(() => waymark("flush"));
+  const expected = ["/demo/spa.html", "/demo/spa/pricing", "/demo/spa/docs", "/demo/spa/docs#details", "/demo/spa/docs"];
+  const seen = await eventually(pageviews, (v) => v.length >= expected.length, "5 pageviews");
+  assert.deepEqual([...seen].sort(), [...expected].sort());
+  await context.close();
+});
+
+test("a page restored from the back-forward cache counts again, and visible time is reported as engagement", async () => {
+  const page = await openSite(browser, collector, { path: "/site/bfcache" });
+  await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+  await page.evaluate(() => waymark("flush"));
+  const views = await eventually(
+    () => collector.query("SELECT name FROM events WHERE url LIKE '%/site/bfcache' AND name = '$pageview'"),
+    (r) => r.length >= 2,
+    "2 pageviews",
+  );
+  assert.equal(views.length, 2);
+  await page.close({ runBeforeUnload: true });
+  const engagement = await eventually(
+    () => collector.query("SELECT engaged_ms FROM events WHERE url LIKE '%/site/bfcache' AND name = '$engagement'"),
+    (r) => r.length >= 1,
+    "an $engagement event",
+  );
+  assert.ok(engagement.every((r) => r.engaged_ms > 0));
+});
+
+test("outbound links and file downloads are captured when switched on", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(collector.url + "/demo/spa.html");
+  await sdkReady(page);
+  await page.click("#outbound");
+  await page.click("#download");
+  await page.click("text=Sign up (custom event)");
+  await page.evaluate(() => waymark("flush"));
+  const rows = await eventually(
+    () => collector.query("SELECT name, props FROM events WHERE name IN ('$outbound', '$download', 'signup') ORDER BY ts"),
+    (r) => r.length >= 3,
+    "3 events",
+  );
+  assert.deepEqual(rows.map((r) => [r.name, JSON.parse(r.props)]), [
+    ["$outbound", { url: "https://example.org/" }],
+    ["$download", { url: collector.url + "/demo/files/report.pdf" }],
+    ["signup", { plan: "pro", seats: 3 }],
+  ]);
+  await context.close();
+});
