@@ -2,13 +2,31 @@
 //! `WAYMARK_*` environment variables, checked once at start.
 //!
 //! Every struct rejects unknown fields, so a typo fails at start with the
-//! field's name instead of being silently ignored.
+//! field's name instead of being silently ignored. Environment overrides
+//! name a field by its path, `__` between levels:
+//! `WAYMARK_LISTEN=0.0.0.0:8080`, `WAYMARK_LIMITS__PER_IP_PER_SECOND=50`,
+//! `WAYMARK_DASHBOARD__ADMIN_PASSWORD=…`. A value is read as TOML when it
+//! parses as a number, boolean or array, else as a string. A variable whose
+//! first part names no top-level field (`WAYMARK_BIN`, used by tools) is
+//! not configuration: it is skipped with a warning; below a known field,
+//! unknown names are errors like in the file.
+//!
+//! Without a file the collector runs the demo setup: one site, `demo`,
+//! accepting any origin.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use waymark_protocol::limits;
+
+/// The prefix of environment overrides.
+pub const ENV_PREFIX: &str = "WAYMARK_";
+/// Variables with the prefix that are not configuration fields.
+const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
+/// The top-level fields, which environment overrides may start with.
+const TOP_LEVEL_FIELDS: [&str; 8] =
+    ["listen", "data_dir", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +38,18 @@ pub struct Config {
     /// A MaxMind-format `.mmdb` file for country (and region/city) lookups.
     #[serde(default)]
     pub geoip_db: Option<PathBuf>,
+    /// Take the client address from this request header (the rightmost
+    /// entry of e.g. `x-forwarded-for`) instead of the TCP peer: set it only
+    /// behind a reverse proxy that writes the header.
+    #[serde(default)]
+    pub client_ip_header: Option<String>,
+    /// Headless browsers (`HeadlessChrome`) are mostly scrapers and are
+    /// counted as bots; the demo setup counts them as visitors so that
+    /// automated browsers show up in it.
+    #[serde(default = "default_true")]
+    pub headless_browsers_are_bots: bool,
+    #[serde(default)]
+    pub limits: LimitsConfig,
     #[serde(default)]
     pub dashboard: DashboardConfig,
     /// `[[site]]` tables.
@@ -50,6 +80,30 @@ pub struct SiteConfig {
     pub time_zone: String,
 }
 
+/// What one sender may ask of the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body, after decompression.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Sustained requests per second from one client address, and the burst
+    /// above it.
+    #[serde(default = "default_per_ip_per_second")]
+    pub per_ip_per_second: u32,
+    #[serde(default = "default_per_ip_burst")]
+    pub per_ip_burst: u32,
+    /// Sustained requests per second to one site, and the burst above it.
+    #[serde(default = "default_per_site_per_second")]
+    pub per_site_per_second: u32,
+    #[serde(default = "default_per_site_burst")]
+    pub per_site_burst: u32,
+    /// Requests waiting for the database writer; past this the collector
+    /// answers 503 with `Retry-After` instead of queueing without bound.
+    #[serde(default = "default_write_queue")]
+    pub write_queue: usize,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardConfig {
@@ -62,6 +116,9 @@ pub struct DashboardConfig {
     pub api_tokens: Vec<String>,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_listen() -> SocketAddr {
     "127.0.0.1:8080".parse().expect("a valid address")
 }
@@ -74,6 +131,24 @@ fn default_session_timeout_minutes() -> u32 {
 fn default_time_zone() -> String {
     "UTC".into()
 }
+fn default_max_body_bytes() -> usize {
+    limits::MAX_BODY_BYTES
+}
+fn default_per_ip_per_second() -> u32 {
+    50
+}
+fn default_per_ip_burst() -> u32 {
+    200
+}
+fn default_per_site_per_second() -> u32 {
+    5_000
+}
+fn default_per_site_burst() -> u32 {
+    20_000
+}
+fn default_write_queue() -> usize {
+    4_096
+}
 fn demo_sites() -> Vec<SiteConfig> {
     vec![SiteConfig {
         key: "demo".into(),
@@ -85,19 +160,294 @@ fn demo_sites() -> Vec<SiteConfig> {
     }]
 }
 
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: default_max_body_bytes(),
+            per_ip_per_second: default_per_ip_per_second(),
+            per_ip_burst: default_per_ip_burst(),
+            per_site_per_second: default_per_site_per_second(),
+            per_site_burst: default_per_site_burst(),
+            write_queue: default_write_queue(),
+        }
+    }
+}
+
 impl SiteConfig {
     pub fn session_timeout_ms(&self) -> i64 {
         i64::from(self.session_timeout_minutes) * 60_000
     }
+
+    /// True when a browser on `origin` may send this site's events.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.is_empty() {
+            return true;
+        }
+        let Some(origin) = origin else { return false };
+        self.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read the config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
 }
 
 impl Config {
     /// The out-of-the-box setup: one site, `demo`, as used by the demo page.
     pub fn demo(listen: SocketAddr, data_dir: PathBuf) -> Config {
-        Config { listen, data_dir, geoip_db: None, dashboard: DashboardConfig::default(), sites: demo_sites() }
+        Config {
+            listen,
+            data_dir,
+            geoip_db: None,
+            client_ip_header: None,
+            headless_browsers_are_bots: false,
+            limits: LimitsConfig::default(),
+            dashboard: DashboardConfig::default(),
+            sites: demo_sites(),
+        }
     }
 
     pub fn site(&self, key: &str) -> Option<&SiteConfig> {
         self.sites.iter().find(|s| s.key == key)
+    }
+
+    /// Reads `file` (if any), applies the `WAYMARK_*` variables of `env` on
+    /// top, and checks the result.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                let table = toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| ConfigError::Parse { origin: path.display().to_string(), message: e.to_string() })?;
+                (table, path.display().to_string())
+            }
+            None => {
+                let mut table = toml::Table::new();
+                table.insert("headless_browsers_are_bots".into(), false.into());
+                (table, "the demo configuration".to_string())
+            }
+        };
+        for (name, value) in env {
+            if !name.starts_with(ENV_PREFIX) || ENV_NOT_FIELDS.contains(&name.as_str()) {
+                continue;
+            }
+            let top = name[ENV_PREFIX.len()..].split("__").next().unwrap_or("").to_ascii_lowercase();
+            if !TOP_LEVEL_FIELDS.contains(&top.as_str()) {
+                tracing::warn!(variable = %name, "not a configuration field; ignored");
+                continue;
+            }
+            apply_env(&mut table, &name, &value)?;
+        }
+        let config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot; the first problem is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.sites.is_empty() {
+            return invalid("no [[site]] is configured".into());
+        }
+        for (i, site) in self.sites.iter().enumerate() {
+            if site.key.is_empty() || !site.key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return invalid(format!("site {i}: `key` {:?} must be non-empty letters, digits, `-`, `_` or `.`", site.key));
+            }
+            if self.sites[..i].iter().any(|s| s.key == site.key) {
+                return invalid(format!("site key {:?} is configured twice", site.key));
+            }
+            if !(1..=24 * 60).contains(&site.session_timeout_minutes) {
+                return invalid(format!("site {:?}: `session_timeout_minutes` must be 1 to 1440", site.key));
+            }
+            if site.time_zone.is_empty() {
+                return invalid(format!("site {:?}: `time_zone` is empty", site.key));
+            }
+            if let Some(secret) = &site.secret_key
+                && secret.len() < 16
+            {
+                return invalid(format!("site {:?}: `secret_key` must be at least 16 characters", site.key));
+            }
+            for origin in &site.allowed_origins {
+                if !is_origin(origin) {
+                    return invalid(format!(
+                        "site {:?}: allowed origin {origin:?} must be scheme://host[:port] with no path, e.g. https://example.com",
+                        site.key
+                    ));
+                }
+            }
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0 || l.max_body_bytes > 16 * limits::MAX_BODY_BYTES {
+            return invalid(format!("limits.max_body_bytes must be 1 to {}", 16 * limits::MAX_BODY_BYTES));
+        }
+        for (name, value) in [
+            ("per_ip_per_second", l.per_ip_per_second),
+            ("per_ip_burst", l.per_ip_burst),
+            ("per_site_per_second", l.per_site_per_second),
+            ("per_site_burst", l.per_site_burst),
+        ] {
+            if value == 0 {
+                return invalid(format!("limits.{name} must be at least 1"));
+            }
+        }
+        if l.write_queue == 0 {
+            return invalid("limits.write_queue must be at least 1".into());
+        }
+        if let Some(path) = &self.geoip_db
+            && !path.is_file()
+        {
+            return invalid(format!("geoip_db {} is not a file", path.display()));
+        }
+        Ok(())
+    }
+}
+
+/// `https://example.com` or `http://localhost:3000`: what browsers send as
+/// `Origin`, nothing more.
+fn is_origin(origin: &str) -> bool {
+    url::Url::parse(origin).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == origin.trim_end_matches('/')
+    })
+}
+
+/// `WAYMARK_LIMITS__PER_IP_BURST=5` → `limits.per_ip_burst = 5`.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
+    let env_error = |message: String| ConfigError::Env { name: name.to_owned(), message };
+    let (last, parents) = path.split_last().expect("split yields at least one part");
+    let mut at = table;
+    for part in parents {
+        let entry = at.entry(part.clone()).or_insert_with(|| toml::Table::new().into());
+        at = entry.as_table_mut().ok_or_else(|| env_error(format!("`{part}` is not a table")))?;
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_str() && !v.is_table() && !v.is_datetime())
+        .unwrap_or_else(|| value.into());
+    at.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const TWO_SITES: &str = r#"
+        listen = "0.0.0.0:9000"
+        data_dir = "/var/lib/waymark"
+        [limits]
+        per_ip_per_second = 5
+        [[site]]
+        key = "shop"
+        allowed_origins = ["https://shop.example"]
+        secret_key = "0123456789abcdef0123"
+        session_timeout_minutes = 45
+        [[site]]
+        key = "blog"
+    "#;
+
+    #[test]
+    fn a_file_sets_sites_limits_and_defaults_the_rest() {
+        let f = write(TWO_SITES);
+        let config = Config::load(Some(f.path()), []).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.sites.len(), 2);
+        assert_eq!(config.site("shop").unwrap().session_timeout_ms(), 45 * 60_000);
+        assert_eq!(config.site("blog").unwrap().session_timeout_minutes, 30);
+        assert_eq!(config.limits.per_ip_per_second, 5);
+        assert_eq!(config.limits.max_body_bytes, limits::MAX_BODY_BYTES);
+        assert!(config.headless_browsers_are_bots);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_by_path() {
+        let f = write(TWO_SITES);
+        let vars = env(&[
+            ("WAYMARK_LISTEN", "127.0.0.1:7000"),
+            ("WAYMARK_LIMITS__PER_IP_BURST", "9"),
+            ("WAYMARK_DASHBOARD__ADMIN_PASSWORD", "hunter2hunter2"),
+            ("WAYMARK_DASHBOARD__API_TOKENS", r#"["a", "b"]"#),
+            ("WAYMARK_LOG", "debug"),
+            ("PATH", "/bin"),
+        ]);
+        let config = Config::load(Some(f.path()), vars).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.limits.per_ip_burst, 9);
+        assert_eq!(config.limits.per_ip_per_second, 5);
+        assert_eq!(config.dashboard.admin_password.as_deref(), Some("hunter2hunter2"));
+        assert_eq!(config.dashboard.api_tokens, ["a", "b"]);
+    }
+
+    #[test]
+    fn without_a_file_the_demo_site_accepts_any_origin() {
+        let config = Config::load(None, env(&[("WAYMARK_DATA_DIR", "/tmp/w")])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/w"));
+        let demo = config.site("demo").unwrap();
+        assert!(demo.allows_origin(Some("https://anything.example")));
+        assert!(demo.allows_origin(None));
+        assert!(!config.headless_browsers_are_bots);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_in_the_error() {
+        let f = write("[[site]]\nkey = \"a\"\nsession_timout_minutes = 5\n");
+        let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
+        assert!(err.contains("session_timout_minutes"), "{err}");
+        let err = Config::load(None, env(&[("WAYMARK_LIMITS__PER_IP", "3")])).unwrap_err().to_string();
+        assert!(err.contains("per_ip"), "{err}");
+        // Other tools' variables with the prefix are not configuration.
+        assert!(Config::load(None, env(&[("WAYMARK_BIN", "/usr/bin/waymark")])).is_ok());
+    }
+
+    #[test]
+    fn invalid_values_fail_at_start_with_the_site_and_field() {
+        let cases = [
+            ("[[site]]\nkey = \"a\"\nallowed_origins = [\"https://a.example/path\"]\n", "allowed origin"),
+            ("[[site]]\nkey = \"a\"\nsession_timeout_minutes = 0\n", "session_timeout_minutes"),
+            ("[[site]]\nkey = \"a\"\nsecret_key = \"short\"\n", "secret_key"),
+            ("[[site]]\nkey = \"a\"\n[[site]]\nkey = \"a\"\n", "configured twice"),
+            ("[[site]]\nkey = \"\"\n", "`key`"),
+            ("geoip_db = \"/nonexistent.mmdb\"\n", "geoip_db"),
+            ("[limits]\nper_site_burst = 0\n", "per_site_burst"),
+            ("listen = \"not an address\"\n", "listen"),
+        ];
+        for (text, expected) in cases {
+            let f = write(text);
+            let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn origins_are_matched_exactly_when_listed() {
+        let f = write(TWO_SITES);
+        let config = Config::load(Some(f.path()), []).unwrap();
+        let shop = config.site("shop").unwrap();
+        assert!(shop.allows_origin(Some("https://shop.example")));
+        assert!(!shop.allows_origin(Some("https://evil.example")));
+        assert!(!shop.allows_origin(Some("http://shop.example")));
+        assert!(!shop.allows_origin(None));
     }
 }

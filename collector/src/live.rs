@@ -51,6 +51,11 @@ impl LiveFeed {
         let _ = self.sender.send(message);
     }
 
+    /// False when nobody listens: publishers may skip building messages.
+    pub fn has_listeners(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
         self.sender.subscribe()
     }

@@ -1,107 +1,254 @@
-//! `POST /api/collect` over real HTTP against a real SQLite file.
+//! `POST /api/collect` (browsers) over real HTTP against a real SQLite file.
 
-use std::path::PathBuf;
+mod support;
 
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use waymark_collector::config::Config;
+use std::io::Write;
 
-struct Running {
-    url: String,
-    db: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let server = waymark_collector::start(Config::demo("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf())).await.unwrap();
-    let url = format!("http://{}", server.addr);
-    let db = server.db_path.clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(server.run_until(async move { let _ = stopped.await; }));
-    Running { url, db, stop: Some(stop), done, _dir: dir }
-}
-
-impl Running {
-    async fn post(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}/api/collect", self.url))
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    async fn shutdown(&mut self) -> PathBuf {
-        self.stop.take().unwrap().send(()).unwrap();
-        (&mut self.done).await.unwrap().unwrap();
-        self.db.clone()
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-fn event(id: &str, name: &str) -> Value {
-    json!({"id": id, "name": name, "ts": now_ms(), "session_id": "6f1c8b3e-8f1e-4c1a-9d7a-0a1b2c3d4e5f", "url": "https://example.com/pricing?x=1"})
-}
-
-const ID_A: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
-const ID_B: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+use serde_json::json;
+use support::*;
 
 #[tokio::test]
 async fn a_mixed_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     let mut server = start().await;
-    let batch = json!({"site": "demo", "sent_at": now_ms(), "events": [event(ID_A, "$pageview"), event("not-a-uuid", "signup"), event(ID_B, "")]});
-    let (status, body) = server.post(batch.to_string()).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["accepted"], 1);
-    assert_eq!(body["rejected"], 2);
-    assert_eq!(body["results"][1]["reason"], "id_invalid");
-    assert_eq!(body["results"][2]["reason"], "name_empty");
-    assert_eq!(body["results"][2]["message"], "event 2: `name` is empty");
+    let now = now_ms();
+    let mut bad_id = pageview(2, now, "/");
+    bad_id["id"] = json!("not-a-uuid");
+    let mut no_name = pageview(3, now, "/");
+    no_name["name"] = json!("");
+    let mut bad_url = pageview(4, now, "/");
+    bad_url["url"] = json!("javascript:alert(1)");
+    let mut bad_prop = pageview(5, now, "/");
+    bad_prop["props"] = json!({"nested": {"no": 1}});
+    let answer = server.post_batch(&batch("demo", now, vec![pageview(1, now, "/pricing?x=1"), bad_id, no_name, bad_url])).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!((answer.body["accepted"].as_u64(), answer.body["rejected"].as_u64()), (Some(1), Some(3)));
+    let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap_or("")).collect();
+    assert_eq!(reasons, ["", "id_invalid", "name_empty", "url_invalid"]);
+    assert_eq!(answer.body["results"][2]["message"], "event 2: `name` is empty");
+
+    // A property that is not a string, number or boolean makes the whole
+    // body unreadable as a batch: it is refused as malformed, naming it.
+    let answer = server.post_batch(&batch("demo", now, vec![bad_prop])).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("malformed")));
 
     let db = server.shutdown().await;
-    let conn = rusqlite_count(&db);
-    assert_eq!(conn, vec![(ID_A.to_string(), "/pricing".to_string())]);
+    let rows = query(&db, "SELECT id, path, browser, device, source FROM events");
+    assert_eq!(rows, vec![vec![json!(id(1)), json!("/pricing"), json!("Firefox"), json!("desktop"), json!("(direct)")]]);
 }
 
 #[tokio::test]
 async fn a_resent_event_is_acknowledged_as_a_duplicate_and_stored_once() {
     let mut server = start().await;
-    let batch = json!({"site": "demo", "sent_at": now_ms(), "events": [event(ID_A, "$pageview")]}).to_string();
-    assert_eq!(server.post(batch.clone()).await.1["accepted"], 1);
-    let (status, again) = server.post(batch).await;
-    assert_eq!(status, 200);
-    assert_eq!(again["duplicates"], 1);
-    assert_eq!(again["results"][0]["outcome"], "duplicate");
-    let db = server.shutdown().await;
-    assert_eq!(rusqlite_count(&db).len(), 1);
+    let now = now_ms();
+    let body = batch("demo", now, vec![pageview(1, now, "/")]);
+    assert_eq!(server.post_batch(&body).await.body["accepted"], 1);
+    let again = server.post_batch(&body).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["duplicates"], 1);
+    assert_eq!(again.body["results"][0]["outcome"], "duplicate");
+    // The same id twice in one batch is also stored once.
+    let twice = server.post_batch(&batch("demo", now, vec![pageview(2, now, "/"), pageview(2, now, "/")])).await;
+    assert_eq!((twice.body["accepted"].as_u64(), twice.body["duplicates"].as_u64()), (Some(1), Some(1)));
+    server.shutdown().await;
+    assert_eq!(query(&server.db, "SELECT count(*) FROM events"), vec![vec![json!(2)]]);
 }
 
 #[tokio::test]
 async fn malformed_bodies_and_unknown_sites_are_refused_with_a_reason() {
     let mut server = start().await;
-    let (status, body) = server.post("{not json").await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("malformed")));
-    let (status, body) = server.post(json!({"site": "demo", "events": []}).to_string()).await;
-    assert_eq!(status, 400);
-    assert!(body["message"].as_str().unwrap().contains("missing field `sent_at`"), "{body}");
-    let (status, body) = server.post(json!({"site": "nope", "sent_at": 0, "events": []}).to_string()).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("unknown_site")));
+    let answer = server.post("{not json").await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("malformed")));
+    let answer = server.post(json!({"site": "demo", "events": []}).to_string()).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.body["message"].as_str().unwrap().contains("missing field `sent_at`"), "{}", answer.body);
+    let answer = server.post(b"{\"site\":\"d\xffmo\"}".to_vec()).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("utf8_invalid")));
+    let answer = server.post(json!({"site": "nope", "sent_at": 0, "events": []}).to_string()).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (401, Some("unknown_site")));
     // Still serving.
-    let (status, _) = server.post(json!({"site": "demo", "sent_at": now_ms(), "events": [event(ID_A, "$pageview")]}).to_string()).await;
-    assert_eq!(status, 200);
+    let now = now_ms();
+    assert_eq!(server.post_batch(&batch("demo", now, vec![pageview(1, now, "/")])).await.status, 200);
     server.shutdown().await;
 }
 
-fn rusqlite_count(db: &std::path::Path) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT id, path FROM events ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+#[tokio::test]
+async fn only_text_and_json_bodies_are_accepted() {
+    let mut server = start().await;
+    let now = now_ms();
+    let body = batch("demo", now, vec![pageview(1, now, "/")]).to_string();
+    let with_type = |t: &str| server.request("/api/collect").header("user-agent", FIREFOX).header("content-type", t).body(body.clone());
+    let answer = send(with_type("application/x-www-form-urlencoded")).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (415, Some("unsupported_content_type")));
+    assert!(answer.body["message"].as_str().unwrap().contains("text/plain"));
+    assert_eq!(send(with_type("application/json")).await.status, 200);
+    assert_eq!(send(with_type("text/plain;charset=UTF-8")).await.body["duplicates"], 1);
+    let answer = send(with_type("text/plain").header("content-encoding", "br")).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (415, Some("unsupported_content_encoding")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gzipped_batch_is_read_like_a_plain_one() {
+    let mut server = start().await;
+    let now = now_ms();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(batch("demo", now, vec![pageview(1, now, "/")]).to_string().as_bytes()).unwrap();
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("content-encoding", "gzip");
+    let answer = send(request.header("user-agent", FIREFOX).body(gz.finish().unwrap())).await;
+    assert_eq!((answer.status, answer.body["accepted"].as_u64()), (200, Some(1)));
+    let answer = send(server.request("/api/collect").header("content-type", "text/plain").header("content-encoding", "gzip").body("not gzip")).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("gzip_invalid")));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_allowed_origins_may_send_for_a_site() {
+    let mut server = start().await;
+    let now = now_ms();
+    let body = batch("shop", now, vec![pageview(1, now, "/")]).to_string();
+    let from = |origin: Option<&str>| {
+        let r = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX).body(body.clone());
+        match origin {
+            Some(o) => r.header("origin", o),
+            None => r,
+        }
+    };
+    let answer = send(from(Some("https://evil.example"))).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (403, Some("origin_not_allowed")));
+    assert!(answer.body["message"].as_str().unwrap().contains("https://evil.example"));
+    assert_eq!(send(from(None)).await.status, 403);
+    assert_eq!(send(from(Some("https://shop.example"))).await.body["accepted"], 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_clock_two_hours_behind_is_corrected_and_far_times_are_refused() {
+    let mut server = start().await;
+    let now = now_ms();
+    let behind = now - 120 * MIN;
+    let mut future = pageview(2, now + 60 * MIN, "/");
+    future["ts"] = json!(now + 60 * MIN);
+    let answer = server
+        .post_batch(&json!({"site": "demo", "sent_at": behind, "events": [pageview(1, behind - 1000, "/")]}))
+        .await;
+    assert_eq!(answer.body["accepted"], 1);
+    let answer = server.post_batch(&batch("demo", now, vec![future, pageview(3, now - 8 * 24 * 60 * MIN, "/")])).await;
+    let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].clone()).collect();
+    assert_eq!(reasons, [json!("timestamp_in_future"), json!("timestamp_too_old")]);
+    server.shutdown().await;
+    let ts = server.query("SELECT ts FROM events")[0][0].as_i64().unwrap();
+    assert!((ts - (now - 1000)).abs() < 5_000, "stored at {ts}, expected about {}", now - 1000);
+}
+
+#[tokio::test]
+async fn bots_are_counted_not_stored() {
+    let mut server = start().await;
+    let now = now_ms();
+    let body = batch("demo", now, vec![pageview(1, now, "/"), pageview(2, now, "/a")]).to_string();
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", GOOGLEBOT);
+    let answer = send(request.body(body)).await;
+    assert_eq!((answer.status, answer.body["filtered"].as_u64(), answer.body["accepted"].as_u64()), (200, Some(2), Some(0)));
+    assert_eq!(answer.body["results"][0]["outcome"], "filtered");
+    server.shutdown().await;
+    assert_eq!(server.query("SELECT count(*) FROM events"), vec![vec![json!(0)]]);
+    assert_eq!(server.query("SELECT site, bot, hits FROM bot_hits"), vec![vec![json!("demo"), json!("Googlebot"), json!(2)]]);
+}
+
+#[tokio::test]
+async fn events_are_enriched_with_device_source_and_campaign() {
+    let mut server = start().await;
+    let now = now_ms();
+    let mut event = pageview(1, now, "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring");
+    event["referrer"] = json!("https://mail.google.com/");
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", CHROME_ANDROID);
+    send(request.body(batch("demo", now, vec![event]).to_string())).await;
+    let mut from_search = pageview(2, now + 1, "/b");
+    from_search["session_id"] = json!(session(2));
+    from_search["referrer"] = json!("https://www.google.com/");
+    server.post_batch(&batch("demo", now, vec![from_search])).await;
+    server.shutdown().await;
+    let rows = server.query("SELECT browser, os, device, source, medium, utm_campaign, referrer_host FROM events ORDER BY id");
+    assert_eq!(rows[0], vec![json!("Chrome"), json!("Android"), json!("mobile"), json!("newsletter"), json!("email"), json!("spring"), json!("mail.google.com")]);
+    assert_eq!(rows[1][3..5], [json!("Google"), json!("organic")]);
+}
+
+#[tokio::test]
+async fn a_sender_over_its_rate_is_told_when_to_retry() {
+    let mut config = config();
+    config.limits.per_ip_per_second = 1;
+    config.limits.per_ip_burst = 2;
+    let mut server = start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
+    let now = now_ms();
+    let body = batch("demo", now, vec![pageview(1, now, "/")]);
+    assert_eq!(server.post_batch(&body).await.status, 200);
+    assert_eq!(server.post_batch(&body).await.status, 200);
+    let answer = server.post_batch(&body).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing_acknowledged() {
+    let mut config = config();
+    config.limits.write_queue = 1;
+    let mut server = start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
+    // Another process holds the write lock: the writer waits on it.
+    let blocker = rusqlite::Connection::open(&server.db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let now = now_ms();
+    let url = server.url.clone();
+    let mut pending = Vec::new();
+    let mut refused = None;
+    for n in 0..20 {
+        let body = batch("demo", now, vec![pageview(n, now, "/")]).to_string();
+        let request = reqwest::Client::new()
+            .post(format!("{url}/api/collect"))
+            .header("content-type", "text/plain")
+            .header("user-agent", FIREFOX)
+            .body(body);
+        let task = tokio::spawn(send(request));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if task.is_finished() {
+            let answer = task.await.unwrap();
+            assert_eq!((answer.status, answer.body["error"].as_str()), (503, Some("store_busy")));
+            assert_eq!(answer.retry_after.as_deref(), Some("1"));
+            refused = Some(n);
+            break;
+        }
+        pending.push((n, task));
+    }
+    assert!(refused.is_some(), "no request was refused while the writer was blocked");
+    assert_eq!(server.get("/readyz").await.0, 503, "not ready while the queue is full");
+    blocker.execute_batch("COMMIT").unwrap();
+    for (_, task) in pending {
+        assert_eq!(task.await.unwrap().status, 200);
+    }
+    assert_eq!(server.get("/readyz").await.0, 200);
+    let stored = server.query("SELECT count(*) FROM events")[0][0].as_i64().unwrap();
+    assert_eq!(stored, refused.unwrap() as i64);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_live_feed_reports_new_sessions_and_enriched_stored_events() {
+    let mut server = start().await;
+    let mut feed = server.state.live.subscribe();
+    let now = now_ms();
+    let mut bad = pageview(3, now, "/");
+    bad["name"] = json!("");
+    server.post_batch(&batch("demo", now, vec![pageview(1, now, "/a"), pageview(2, now + 1, "/b"), bad])).await;
+    server.post_batch(&batch("demo", now, vec![pageview(1, now, "/a")])).await;
+    let mut messages = Vec::new();
+    while let Ok(message) = feed.try_recv() {
+        messages.push(serde_json::to_value(message).unwrap());
+    }
+    let kinds: Vec<_> = messages.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["rejected", "session_started", "stored", "stored", "duplicate"]);
+    let session = messages[1]["session_id"].clone();
+    assert_eq!(messages[2]["event"]["session_id"], session);
+    assert_eq!(messages[3]["event"]["session_id"], session);
+    assert_eq!(messages[2]["event"]["browser"], "Firefox");
+    assert_eq!(messages[2]["event"]["source"], "(direct)");
+    server.shutdown().await;
 }

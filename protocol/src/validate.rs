@@ -27,6 +27,11 @@ pub enum Rejection {
     PropValueNotFinite(String),
     TimestampInFuture,
     TimestampTooOld,
+    /// Server-to-server only: `ip` is not an IPv4 or IPv6 address.
+    IpInvalid,
+    /// Server-to-server only: neither `visitor_id` nor `ip` and
+    /// `user_agent`, so the event cannot be given a visitor.
+    VisitorUnknown,
 }
 
 impl Rejection {
@@ -49,6 +54,8 @@ impl Rejection {
             Rejection::PropValueNotFinite(_) => "prop_value_not_finite",
             Rejection::TimestampInFuture => "timestamp_in_future",
             Rejection::TimestampTooOld => "timestamp_too_old",
+            Rejection::IpInvalid => "ip_invalid",
+            Rejection::VisitorUnknown => "visitor_unknown",
         }
     }
 }
@@ -72,6 +79,8 @@ impl core::fmt::Display for Rejection {
             Rejection::PropValueNotFinite(k) => write!(f, "property {k:?} is not a finite number"),
             Rejection::TimestampInFuture => write!(f, "`ts` lies more than {} minutes in the future after clock-skew correction", MAX_FUTURE_SKEW_MS / 60_000),
             Rejection::TimestampTooOld => write!(f, "`ts` is older than this endpoint accepts"),
+            Rejection::IpInvalid => write!(f, "`ip` must be an IPv4 or IPv6 address"),
+            Rejection::VisitorUnknown => write!(f, "a server-sent event needs `visitor_id`, or `ip` and `user_agent` for a cookieless visitor"),
         }
     }
 }

@@ -91,6 +91,9 @@ pub enum Outcome {
     Accepted,
     Duplicate,
     Rejected,
+    /// Sent by a bot or crawler: counted as a bot hit, not stored as an
+    /// event. Not an error; resending changes nothing.
+    Filtered,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,5 +118,45 @@ pub struct BatchResponse {
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: usize,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub filtered: usize,
     pub results: Vec<EventResult>,
+}
+
+/// A batch sent server-to-server (`POST /api/server/collect`, with
+/// `Authorization: Bearer <site secret>`): a backend or an offline store
+/// reporting on behalf of its visitors.
+///
+/// ```json
+/// {"site":"shop","events":[{"id":"…","name":"purchase","ts":1732399999000,
+///   "url":"https://shop.example/checkout","ip":"203.0.113.9",
+///   "user_agent":"Mozilla/5.0 …","props":{"total":42}}]}
+/// ```
+///
+/// `sent_at` is optional: a server's clock is trusted unless it says when
+/// it sent. Timestamps may lie as far back as
+/// [`limits::MAX_BACKFILL_AGE_MS`](crate::limits::MAX_BACKFILL_AGE_MS).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ServerBatch {
+    pub site: String,
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub sent_at: Option<i64>,
+    pub events: Vec<ServerEvent>,
+}
+
+/// An event with the visitor's address and browser, which only a trusted
+/// sender may state: the browser endpoint ignores these fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ServerEvent {
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub event: Event,
+    /// The visitor's IP address, for the cookieless visitor key and the
+    /// country; never stored.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub ip: Option<String>,
+    /// The visitor's `User-Agent`.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub user_agent: Option<String>,
 }

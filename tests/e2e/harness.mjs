@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const collectorBin = process.env.WAYMARK_BIN ?? join(root, "target", "debug", "waymark");
+const collectorBin = process.env.E2E_COLLECTOR_BIN ?? join(root, "target", "debug", "waymark");
 
 /** Starts the collector; resolves once it prints where it listens. */
 export async function startCollector(extraArgs = []) {

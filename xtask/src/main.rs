@@ -93,9 +93,23 @@ fn pack_npm(root: &Path) -> Result<()> {
         .current_dir(root.join("npm")))
 }
 
+/// Copies the dashboard's chart library (uPlot, from the committed npm
+/// lockfile) into `www/dashboard/vendor/`, which the collector serves and
+/// embeds. Kept out of git: npm is its source.
+pub fn build_dashboard_assets(root: &Path) -> Result<()> {
+    let dist = root.join("tests/node_modules/uplot/dist");
+    let vendor = root.join("www/dashboard/vendor");
+    std::fs::create_dir_all(&vendor)?;
+    for file in ["uPlot.iife.min.js", "uPlot.min.css"] {
+        std::fs::copy(dist.join(file), vendor.join(file)).with_context(|| format!("copying {file} from {}", dist.display()))?;
+    }
+    Ok(())
+}
+
 fn serve(root: &Path, args: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
     run(cargo(root).args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
     let mut collector = Command::new(root.join("target/server/waymark"));
     collector.current_dir(root).arg("serve").args(args);
@@ -106,6 +120,7 @@ fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
 
     // 1. Pure logic and HTTP integration tests, natively.
     run(cargo(root).args(["test", "--workspace"]))?;
@@ -121,7 +136,7 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .current_dir(root.join("tests"))
-        .env("WAYMARK_BIN", root.join("target/debug/waymark")))?;
+        .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark")))?;
     eprintln!("xtask test: every suite passed");
     Ok(())
 }
@@ -129,5 +144,6 @@ fn test(root: &Path) -> Result<()> {
 fn bench(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
+    build_dashboard_assets(root)?;
     bench::run(root)
 }

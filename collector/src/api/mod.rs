@@ -1,21 +1,37 @@
 //! HTTP: the routes, and the one place where errors become status codes.
 
+pub mod auth;
 pub mod collect;
+pub mod dashboard;
 pub mod error;
+pub mod ops;
+pub mod rate_limit;
+pub mod server_collect;
+pub mod export;
+pub mod live;
+pub mod query;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::live::LiveFeed;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub live: LiveFeed,
+    /// The collector's time: event windows, salts, bot days.
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub ingest: collect::Ingest,
+    /// Sign-in, the read-side queries and the live streams' end.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -26,9 +42,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_origin(tower_http::cors::AllowOrigin::mirror_request())
         .allow_methods([axum::http::Method::POST])
         .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::CONTENT_ENCODING]);
+    // The ingest handlers take the raw body and enforce the size limit
+    // themselves, after decompression, with their own error.
     Router::new()
         .route("/api/collect", post(collect::browser_batch).layer(cors))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/server/collect", post(server_collect::server_batch))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/auth/sign-in", post(auth::sign_in))
+        .route("/api/auth/sign-out", post(auth::sign_out))
+        .route("/api/auth/session", get(auth::session))
+        .route("/api/sites", get(dashboard::sites))
+        .route("/api/query/realtime", get(query::realtime_route))
+        .route("/api/query/overview", get(query::overview_route))
+        .route("/api/query/breakdown", get(query::breakdown_route))
+        .route("/api/query/sessions", get(query::sessions_route))
+        .route("/api/query/sessions/{id}", get(query::journey_route))
+        .route("/api/live", get(live::live_route))
         .with_state(state)
         .merge(crate::www::router())
 }

@@ -1,12 +1,29 @@
-//! Bytes to a [`Batch`]. A body that is not a batch at all is refused whole;
-//! per-event problems are left to validation so that valid events are kept.
+//! Bytes to a batch. A body that is not a batch at all is refused whole
+//! (wrong type, too large, not gzip, not UTF-8, not JSON); per-event problems
+//! are left to validation so that valid events are kept.
+//!
+//! Policy: `text/plain` (beacons: no CORS preflight) and `application/json`
+//! bodies, identity or `gzip`. The size limit applies to the decompressed
+//! body: decompression stops one byte past it, so a gzip bomb costs the
+//! collector at most the limit in memory.
 
-use waymark_protocol::{Batch, limits};
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+use waymark_protocol::{Batch, ServerBatch, limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("body is {0} bytes; at most {max} are accepted", max = limits::MAX_BODY_BYTES)]
-    TooLarge(usize),
+    #[error("body is larger than {limit} bytes (after decompression)")]
+    TooLarge { limit: usize },
+    #[error("content type {0:?} is not accepted; send `text/plain` or `application/json`")]
+    UnsupportedType(String),
+    #[error("content encoding {0:?} is not accepted; send `gzip` or no encoding")]
+    UnsupportedEncoding(String),
+    #[error("body is not valid gzip: {0}")]
+    Gzip(String),
+    #[error("body is not valid UTF-8 (at byte {0})")]
+    NotUtf8(usize),
     #[error("body is not a JSON batch: {0}")]
     Json(String),
     #[error("batch has {0} events; at most {max} are accepted", max = limits::MAX_EVENTS_PER_BATCH)]
@@ -15,23 +32,81 @@ pub enum DecodeError {
     SiteMissing,
 }
 
-pub fn decode(body: &[u8]) -> Result<Batch, DecodeError> {
-    if body.len() > limits::MAX_BODY_BYTES {
-        return Err(DecodeError::TooLarge(body.len()));
+/// Checks the request's `Content-Type`: a missing one is refused too, since
+/// every browser API the SDK uses sets it.
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), DecodeError> {
+    let essence = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "text/plain" | "application/json" => Ok(()),
+        _ => Err(DecodeError::UnsupportedType(content_type.unwrap_or("").to_owned())),
     }
-    let batch: Batch = serde_json::from_slice(body).map_err(|e| DecodeError::Json(e.to_string()))?;
-    if batch.site.is_empty() {
+}
+
+/// The body as sent, decompressed when `Content-Encoding: gzip`, refused
+/// past `limit` bytes.
+pub fn decompress<'b>(content_encoding: Option<&str>, body: &'b [u8], limit: usize) -> Result<std::borrow::Cow<'b, [u8]>, DecodeError> {
+    let too_large = DecodeError::TooLarge { limit };
+    match content_encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("identity") => {
+            if body.len() > limit {
+                return Err(too_large);
+            }
+            Ok(std::borrow::Cow::Borrowed(body))
+        }
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::with_capacity((body.len() * 4).min(limit + 1));
+            flate2::read::MultiGzDecoder::new(body)
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+            if out.len() > limit {
+                return Err(too_large);
+            }
+            Ok(std::borrow::Cow::Owned(out))
+        }
+        Some(other) => Err(DecodeError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+/// A browser batch.
+pub fn decode(body: &[u8]) -> Result<Batch, DecodeError> {
+    let batch: Batch = parse(body)?;
+    check_shape(&batch.site, batch.events.len())?;
+    Ok(batch)
+}
+
+/// A server-to-server batch.
+pub fn decode_server(body: &[u8]) -> Result<ServerBatch, DecodeError> {
+    let batch: ServerBatch = parse(body)?;
+    check_shape(&batch.site, batch.events.len())?;
+    Ok(batch)
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    let text = std::str::from_utf8(body).map_err(|e| DecodeError::NotUtf8(e.valid_up_to()))?;
+    serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))
+}
+
+fn check_shape(site: &str, events: usize) -> Result<(), DecodeError> {
+    if site.is_empty() {
         return Err(DecodeError::SiteMissing);
     }
-    if batch.events.len() > limits::MAX_EVENTS_PER_BATCH {
-        return Err(DecodeError::TooManyEvents(batch.events.len()));
+    if events > limits::MAX_EVENTS_PER_BATCH {
+        return Err(DecodeError::TooManyEvents(events));
     }
-    Ok(batch)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
 
     #[test]
     fn invalid_json_names_the_problem() {
@@ -43,5 +118,35 @@ mod tests {
     fn a_missing_field_is_named() {
         let err = decode(br#"{"site":"demo","events":[]}"#).unwrap_err();
         assert!(err.to_string().contains("sent_at"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_with_its_position() {
+        let err = decode(b"{\"site\":\"d\xff\"}").unwrap_err();
+        assert!(matches!(err, DecodeError::NotUtf8(10)), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_one_byte_past_the_limit() {
+        let bomb = gzip(&vec![b' '; 64 * 1024 * 1024]);
+        assert!(bomb.len() < 100 * 1024, "the bomb is small on the wire");
+        let err = decompress(Some("gzip"), &bomb, limits::MAX_BODY_BYTES).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn gzip_bodies_within_the_limit_are_decompressed() {
+        let body = br#"{"site":"demo","sent_at":1,"events":[]}"#;
+        assert_eq!(&*decompress(Some("gzip"), &gzip(body), 1000).unwrap(), body);
+        assert!(matches!(decompress(Some("gzip"), b"plain", 1000), Err(DecodeError::Gzip(_))));
+        assert!(matches!(decompress(Some("br"), b"x", 1000), Err(DecodeError::UnsupportedEncoding(_))));
+    }
+
+    #[test]
+    fn only_text_and_json_content_types_are_accepted() {
+        assert!(check_content_type(Some("text/plain;charset=UTF-8")).is_ok());
+        assert!(check_content_type(Some("application/json")).is_ok());
+        assert!(check_content_type(Some("application/x-www-form-urlencoded")).is_err());
+        assert!(check_content_type(None).is_err());
     }
 }

@@ -1,8 +1,15 @@
 //! Validation of a decoded batch, event by event, against `protocol`'s
 //! rules. Valid events become [`StoredEvent`]s; each invalid one gets its
 //! reason, and the rest of the batch is kept.
+//!
+//! Policy: browsers' timestamps are corrected by `sent_at` against arrival
+//! and may be [`limits::MAX_BROWSER_AGE_MS`] old; server-sent events may
+//! backfill [`limits::MAX_BACKFILL_AGE_MS`] and, when they name a visitor by
+//! address instead of id, must give both `ip` and `user_agent`.
 
-use waymark_protocol::{Batch, Event, EventResult, Outcome, limits, validate_event};
+use std::net::IpAddr;
+
+use waymark_protocol::{Batch, Event, EventResult, Outcome, Rejection, ServerBatch, limits, validate_event};
 
 use crate::store::StoredEvent;
 
@@ -21,25 +28,58 @@ pub fn check_batch(batch: Batch, now_ms: i64) -> Vec<Checked> {
         .enumerate()
         .map(|(index, event)| match validate_event(&event, now_ms, offset, limits::MAX_BROWSER_AGE_MS) {
             Ok(ts) => Checked::Valid(to_row(&site, event, ts, now_ms)),
-            Err(rejection) => Checked::Invalid(EventResult {
-                index,
-                id: event.id,
-                outcome: Outcome::Rejected,
-                reason: Some(rejection.code().into()),
-                message: Some(format!("event {index}: {rejection}")),
-            }),
+            Err(rejection) => Checked::Invalid(rejected(index, event.id, rejection)),
         })
         .collect()
 }
 
+/// A server-sent event's visitor as the sender described it.
+pub struct StatedSender {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+pub fn check_server_batch(batch: ServerBatch, now_ms: i64) -> Vec<(Checked, StatedSender)> {
+    let offset = batch.sent_at.map_or(0, |sent_at| now_ms - sent_at);
+    let site = batch.site;
+    batch
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(index, stated)| {
+            let ip = stated.ip.as_deref().map(str::parse::<IpAddr>);
+            let sender = StatedSender { ip: ip.clone().and_then(Result::ok), user_agent: stated.user_agent.clone() };
+            let event = stated.event;
+            let checked = match validate_event(&event, now_ms, offset, limits::MAX_BACKFILL_AGE_MS) {
+                Err(rejection) => Checked::Invalid(rejected(index, event.id, rejection)),
+                Ok(_) if matches!(ip, Some(Err(_))) => Checked::Invalid(rejected(index, event.id, Rejection::IpInvalid)),
+                Ok(_) if event.visitor_id.is_none() && (sender.ip.is_none() || sender.user_agent.is_none()) => {
+                    Checked::Invalid(rejected(index, event.id, Rejection::VisitorUnknown))
+                }
+                Ok(ts) => Checked::Valid(to_row(&site, event, ts, now_ms)),
+            };
+            (checked, sender)
+        })
+        .collect()
+}
+
+fn rejected(index: usize, id: String, rejection: Rejection) -> EventResult {
+    EventResult {
+        index,
+        id,
+        outcome: Outcome::Rejected,
+        reason: Some(rejection.code().into()),
+        message: Some(format!("event {index}: {rejection}")),
+    }
+}
+
 fn to_row(site: &str, e: Event, ts: i64, now_ms: i64) -> StoredEvent {
     let (host, path) = split_url(&e.url);
-    let visitor_id = e.visitor_id.clone().or_else(|| e.session_id.clone()).unwrap_or_default();
     StoredEvent {
         site: site.to_owned(),
-        session_id: e.session_id.clone().unwrap_or_default(),
         client_session_id: e.session_id,
-        visitor_id,
+        // Empty for cookieless events: the pipeline derives the key.
+        visitor_id: e.visitor_id.unwrap_or_default(),
         user_id: e.user_id,
         props: props_json(&e.props),
         id: e.id,
@@ -52,6 +92,7 @@ fn to_row(site: &str, e: Event, ts: i64, now_ms: i64) -> StoredEvent {
         referrer: e.referrer,
         title: e.title,
         engaged_ms: e.engaged_ms,
+        ..StoredEvent::default()
     }
 }
 

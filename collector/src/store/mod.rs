@@ -1,12 +1,19 @@
 //! Durable storage behind one trait. A backend acknowledges an append only
 //! once the events are committed: the HTTP layer answers 2xx after that.
+//! Sessions are the store's to keep consistent with events: an append
+//! updates the sessions it touches in the same transaction, by the rule in
+//! [`crate::sessions`]. Every backend passes [`conformance`].
 
+#[cfg(test)]
+pub mod conformance;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-/// An event as it is stored: validated, with its time on the collector's
-/// clock and the ids the collector assigned.
+use crate::sessions::Session;
+
+/// An event as it is stored: validated, enriched, with its time on the
+/// collector's clock and the ids the collector assigned.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct StoredEvent {
     pub site: String,
@@ -15,12 +22,17 @@ pub struct StoredEvent {
     pub ts: i64,
     pub received_ms: i64,
     pub name: String,
-    /// The server-side session this event belongs to.
+    /// The server-side session this event belongs to (set by the store).
     pub session_id: String,
     /// The session id the SDK sent, if any.
     pub client_session_id: Option<String>,
     /// The SDK's visitor id, or the collector's daily cookieless key.
     pub visitor_id: String,
+    /// For a cookieless event shortly after midnight: the visitor's key
+    /// under yesterday's salt. The store uses it instead of `visitor_id`
+    /// when that visitor is still in a session, so visits span midnight.
+    #[serde(skip)]
+    pub visitor_id_yesterday: Option<String>,
     pub user_id: Option<String>,
     pub url: String,
     pub host: String,
@@ -30,14 +42,63 @@ pub struct StoredEvent {
     /// Custom properties as a JSON object.
     pub props: String,
     pub engaged_ms: Option<i64>,
+    pub referrer_host: Option<String>,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    pub browser: Option<String>,
+    pub browser_version: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
 }
 
 /// What became of one appended event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    Stored,
+    /// Committed, in this session, for this visitor (the store may have
+    /// continued yesterday's cookieless visitor).
+    Stored { session_id: String, visitor_id: String, session_started: bool },
     /// The site already holds an event with this id; nothing was written.
     Duplicate,
+}
+
+/// Requests from bots on one day, counted instead of stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotHit {
+    pub site: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub bot: String,
+    pub hits: i64,
+}
+
+/// The secrets that key cookieless visitor ids: today's and, for visits
+/// that span midnight, yesterday's. Older ones are deleted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DaySalts {
+    /// UTC day number of `today`.
+    pub day: i64,
+    pub today: [u8; 32],
+    pub yesterday: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for DaySalts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DaySalts {{ day: {}, secrets hidden }}", self.day)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub events: usize,
+    pub sessions: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +109,39 @@ pub enum StoreError {
     Commit(String),
     #[error("the store is shutting down")]
     Closed,
+    #[error("the database writer is behind ({0} requests queued)")]
+    Busy(usize),
     #[error("could not open the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores the events durably, in order, and says for each whether it was
-    /// new. Returns only after the commit.
+    /// Stores the events durably and updates their visitors' sessions; says
+    /// for each whether it was new. Returns only after the commit.
     async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError>;
+
+    /// Adds bot requests to the per-day counts.
+    async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError>;
+
+    /// Today's and yesterday's salts, creating today's and deleting older
+    /// ones as the day changes. `day` is a UTC day number.
+    async fn salts(&self, day: i64) -> Result<DaySalts, StoreError>;
+
+    /// Recomputes every session from the stored events.
+    async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError>;
+
+    /// A site's events in (time, id) order.
+    async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// A site's sessions in (start, id) order.
+    async fn sessions(&self, site: &str) -> Result<Vec<Session>, StoreError>;
+
+    /// A site's bot counts.
+    async fn bot_hits(&self, site: &str) -> Result<Vec<BotHit>, StoreError>;
+
+    /// Requests waiting to be committed.
+    fn queue_depth(&self) -> usize;
 
     /// Commits whatever is queued and stops accepting appends.
     async fn close(&self);

@@ -84,3 +84,11 @@ CREATE TABLE bot_hits (
     hits              INTEGER NOT NULL,
     PRIMARY KEY (site, day, bot)
 ) WITHOUT ROWID;
+
+-- The secrets behind cookieless visitor keys, one per UTC day. Today's and
+-- yesterday's are kept (visits span midnight); older ones are deleted, so
+-- no key can be recomputed or linked across days.
+CREATE TABLE salts (
+    day               INTEGER PRIMARY KEY,  -- days since 1970-01-01, UTC
+    secret            BLOB    NOT NULL
+);

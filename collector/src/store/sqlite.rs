@@ -1,55 +1,136 @@
 //! The embedded default store: SQLite in WAL mode.
 //!
 //! Mechanism: one writer thread owns the write connection. Appends from
-//! many requests queue on a channel; the writer takes everything queued,
-//! commits it in one transaction (group commit) and only then answers each
-//! request. `synchronous=FULL` makes a commit survive power loss and
-//! `kill -9`.
+//! many requests queue on a bounded channel (full → [`StoreError::Busy`],
+//! which the API turns into 503 with `Retry-After`); the writer takes
+//! everything queued, commits it in one transaction (group commit) and only
+//! then answers each request. `synchronous=FULL` makes a commit survive
+//! power loss and `kill -9`. In the same transaction the writer recomputes
+//! the sessions the new events touch (see [`crate::sessions`]). Reads use
+//! their own connections and run in parallel with the writer. Checkpoints
+//! (copying the WAL into the database file, with its own fsyncs) run on a
+//! separate thread so that commits never wait for them.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
+use waymark_protocol::limits;
 
-use super::{Appended, Store, StoreError, StoredEvent};
+use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
+use crate::sessions::{self, Session};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 
-/// Appends taken into one transaction at most.
-const MAX_GROUP: usize = 256;
+/// Requests taken into one transaction at most.
+const MAX_GROUP: usize = 512;
 
-type Reply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
+const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
+    entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
+    utm_term, utm_content, browser, os, device, country, region, city";
 
-struct Append {
-    events: Vec<StoredEvent>,
-    reply: Reply,
+const EVENT_COLUMNS: &str = "site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, user_id, url, host, path,
+    title, referrer, referrer_host, source, medium, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+    browser, browser_version, os, device, country, region, city, props, engaged_ms";
+
+/// How the store is run; [`StoreOptions::default`] suits tests.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// Requests that may wait for the writer before appends are refused.
+    pub write_queue: usize,
+    /// Idle time that ends a session, per site key; others get the default.
+    pub session_timeouts: HashMap<String, i64>,
+    /// Observes each commit's duration, in seconds.
+    pub commit_seconds: Option<prometheus::Histogram>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { write_queue: 4096, session_timeouts: HashMap::new(), commit_seconds: None }
+    }
+}
+
+struct Timeouts(HashMap<String, i64>);
+
+impl Timeouts {
+    fn of(&self, site: &str) -> i64 {
+        self.0.get(site).copied().unwrap_or(limits::DEFAULT_SESSION_TIMEOUT_MS)
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Job {
+    Append { events: Vec<StoredEvent>, reply: Reply<Vec<Appended>> },
+    CountBots { hits: Vec<BotHit>, reply: Reply<()> },
+    Salts { day: i64, reply: Reply<DaySalts> },
+    Rebuild { reply: Reply<Rebuilt> },
 }
 
 pub struct SqliteStore {
     path: PathBuf,
-    sender: Mutex<Option<mpsc::UnboundedSender<Append>>>,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpoint thread.
+    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// How often the checkpoint thread copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn run_checkpoints(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
+    let conn = match open_connection(&path) {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::error!(error = %err, "checkpoint thread could not open the database; SQLite checkpoints on commit instead");
+            return;
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "checkpoint failed; retrying");
+        }
+    }
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) `waymark.db` in `data_dir` and migrates it.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(data_dir, StoreOptions::default())
+    }
+
+    pub fn open_with(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
         let path = data_dir.join("waymark.db");
         let mut conn = open_connection(&path)?;
         migrate(&mut conn)?;
-        let (sender, receiver) = mpsc::unbounded_channel();
+        // The checkpoint thread does this work, off the commit path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel();
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("waymark-checkpoint".into())
+            .spawn(move || run_checkpoints(checkpoint_path, checkpoints_stopped))
+            .expect("spawning the checkpoint thread");
+        let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
-            .spawn(move || write_loop(conn, receiver))
+            .spawn(move || Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds }.run(receiver))
             .expect("spawning the writer thread");
-        Ok(SqliteStore { path, sender: Mutex::new(Some(sender)), writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore {
+            path,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            checkpoints: Mutex::new(Some(stop_checkpoints)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -62,6 +143,27 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(conn)
     }
+
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let sender = self.sender.lock().expect("sender lock");
+            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
+            sender.try_send(job(reply)).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Busy(sender.max_capacity()),
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
+        }
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.reader()?;
+        tokio::task::spawn_blocking(move || query(&conn).map_err(StoreError::from)).await.map_err(|_| StoreError::Closed)?
+    }
 }
 
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -69,13 +171,14 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (version, sql) in (0i64..).zip(MIGRATIONS).skip(applied as usize) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
@@ -83,66 +186,515 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn write_loop(mut conn: Connection, mut receiver: mpsc::UnboundedReceiver<Append>) {
-    while let Some(first) = receiver.blocking_recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+struct Writer {
+    conn: Connection,
+    timeouts: Timeouts,
+    commit_seconds: Option<prometheus::Histogram>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
+        let mut next: Option<Job> = None;
+        loop {
+            let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else { break };
+            match first {
+                Job::Salts { day, reply } => {
+                    let _ = reply.send(rotate_salts(&mut self.conn, day).map_err(StoreError::from));
+                }
+                Job::Rebuild { reply } => {
+                    let _ = reply.send(rebuild(&mut self.conn, &self.timeouts).map_err(StoreError::from));
+                }
+                write => {
+                    let mut group = vec![write];
+                    while group.len() < MAX_GROUP {
+                        match receiver.try_recv() {
+                            Ok(job @ (Job::Append { .. } | Job::CountBots { .. })) => group.push(job),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit(group);
+                }
             }
         }
-        match commit_group(&mut conn, &group) {
-            Ok(outcomes) => {
-                for (append, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = append.reply.send(Ok(outcome));
+    }
+
+    fn commit(&mut self, mut group: Vec<Job>) {
+        let started = Instant::now();
+        let result = commit_group(&mut self.conn, &mut group, &self.timeouts);
+        if let Some(h) = &self.commit_seconds {
+            h.observe(started.elapsed().as_secs_f64());
+        }
+        match result {
+            Ok(mut outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes.iter_mut()) {
+                    match job {
+                        Job::Append { reply, .. } => {
+                            let _ = reply.send(Ok(std::mem::take(outcome)));
+                        }
+                        Job::CountBots { reply, .. } => {
+                            let _ = reply.send(Ok(()));
+                        }
+                        Job::Salts { .. } | Job::Rebuild { .. } => unreachable!("only writes are grouped"),
+                    }
                 }
             }
             Err(err) => {
                 tracing::error!(error = %err, "commit failed; the requests are answered with an error");
-                for append in group {
-                    let _ = append.reply.send(Err(StoreError::Commit(err.to_string())));
+                for job in group {
+                    let failed = || StoreError::Commit(err.to_string());
+                    match job {
+                        Job::Append { reply, .. } => drop(reply.send(Err(failed()))),
+                        Job::CountBots { reply, .. } => drop(reply.send(Err(failed()))),
+                        Job::Salts { .. } | Job::Rebuild { .. } => {}
+                    }
                 }
             }
         }
     }
 }
 
-fn commit_group(conn: &mut Connection, group: &[Append]) -> Result<Vec<Vec<Appended>>, rusqlite::Error> {
-    let tx = conn.transaction()?;
-    let mut outcomes = Vec::with_capacity(group.len());
+/// Where an event of a visitor's session window comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// Already stored.
+    Stored,
+    /// Arriving now: (job, event) in the group.
+    New(usize, usize),
+}
+
+fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -> rusqlite::Result<Vec<Vec<Appended>>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut outcomes: Vec<Vec<Appended>> = group
+        .iter()
+        .map(|job| match job {
+            Job::Append { events, .. } => vec![Appended::Duplicate; events.len()],
+            _ => Vec::new(),
+        })
+        .collect();
+
+    // 1. Which events are new: not stored yet, and not earlier in this group.
+    let mut new: Vec<(usize, usize)> = Vec::new();
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (site, id, ts, received_ms, name, session_id, client_session_id,
-                visitor_id, user_id, url, host, path, referrer, title, props, engaged_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?;
-        for append in group {
-            let mut results = Vec::with_capacity(append.events.len());
-            for e in &append.events {
-                let changed = insert.execute(params![
-                    e.site, e.id, e.ts, e.received_ms, e.name, e.session_id, e.client_session_id,
-                    e.visitor_id, e.user_id, e.url, e.host, e.path, e.referrer, e.title, e.props, e.engaged_ms
-                ])?;
-                results.push(if changed == 1 { Appended::Stored } else { Appended::Duplicate });
+        let mut exists = tx.prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND id = ?2")?;
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        for (j, job) in group.iter().enumerate() {
+            if let Job::Append { events, .. } = job {
+                for (i, e) in events.iter().enumerate() {
+                    if seen.insert((&e.site, &e.id)) && !exists.exists(params![e.site, e.id])? {
+                        new.push((j, i));
+                    }
+                }
             }
-            outcomes.push(results);
+        }
+    }
+
+    // 2. Cookieless visitors still in yesterday's session keep yesterday's key.
+    {
+        let mut near = tx.prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND visitor_id = ?2 AND ts BETWEEN ?3 AND ?4 LIMIT 1")?;
+        for &(j, i) in &new {
+            let Job::Append { events, .. } = &mut group[j] else { continue };
+            let e = &mut events[i];
+            if let Some(previous) = e.visitor_id_yesterday.take() {
+                let timeout = timeouts.of(&e.site);
+                if near.exists(params![e.site, previous, e.ts - timeout, e.ts + timeout])? {
+                    e.visitor_id = previous;
+                }
+            }
+        }
+    }
+
+    // 3. Sessions, visitor by visitor.
+    let mut by_visitor: BTreeMap<(String, String), Vec<(usize, usize)>> = BTreeMap::new();
+    for &(j, i) in &new {
+        if let Job::Append { events, .. } = &group[j] {
+            by_visitor.entry((events[i].site.clone(), events[i].visitor_id.clone())).or_default().push((j, i));
+        }
+    }
+    for ((site, visitor), positions) in &by_visitor {
+        let visit = Visit { site, visitor, positions, timeout: timeouts.of(site) };
+        resessionize(&tx, group, &mut outcomes, &visit)?;
+    }
+
+    // 4. The new events, with their sessions.
+    {
+        let mut insert = tx.prepare_cached(&format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ({})", placeholders(31)))?;
+        for &(j, i) in &new {
+            if let Job::Append { events, .. } = &group[j] {
+                let e = &events[i];
+                insert.execute(params![
+                    e.site, e.id, e.ts, e.received_ms, e.name, e.session_id, e.client_session_id, e.visitor_id, e.user_id,
+                    e.url, e.host, e.path, e.title, e.referrer, e.referrer_host, e.source, e.medium, e.utm_source,
+                    e.utm_medium, e.utm_campaign, e.utm_term, e.utm_content, e.browser, e.browser_version, e.os,
+                    e.device, e.country, e.region, e.city, e.props, e.engaged_ms
+                ])?;
+            }
+        }
+    }
+
+    // 5. Bots.
+    {
+        let mut count = tx.prepare_cached(
+            "INSERT INTO bot_hits (site, day, bot, hits) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (site, day, bot) DO UPDATE SET hits = hits + excluded.hits",
+        )?;
+        for job in group.iter() {
+            if let Job::CountBots { hits, .. } = job {
+                for h in hits {
+                    count.execute(params![h.site, h.day, h.bot, h.hits])?;
+                }
+            }
         }
     }
     tx.commit()?;
     Ok(outcomes)
 }
 
+/// One visitor's new events in a group: where they are, and the site's
+/// session timeout.
+#[derive(Clone, Copy)]
+struct Visit<'a> {
+    site: &'a str,
+    visitor: &'a str,
+    positions: &'a [(usize, usize)],
+    timeout: i64,
+}
+
+/// Puts the new events at `positions` (one visitor's) into sessions. The
+/// common case — every new event after the visitor's last stored one —
+/// extends the last session from its summary row, reading no old events;
+/// anything else recomputes the window around the new events.
+fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
+    let mut new_events: Vec<(StoredEvent, (usize, usize))> = positions
+        .iter()
+        .map(|&(j, i)| match &group[j] {
+            Job::Append { events, .. } => (events[i].clone(), (j, i)),
+            _ => unreachable!("positions point at appends"),
+        })
+        .collect();
+    new_events.sort_by(|a, b| sessions::order(&a.0, &b.0));
+    // What the rule reads of the visitor's latest event.
+    let last: Option<StoredEvent> = tx
+        .prepare_cached(
+            "SELECT ts, id, client_session_id, session_id FROM events WHERE site = ?1 AND visitor_id = ?2
+             ORDER BY ts DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![site, visitor], |r| {
+            Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, session_id: r.get(3)?, ..StoredEvent::default() })
+        })
+        .optional()?;
+    if let Some(last) = &last
+        && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less
+    {
+        return recompute_window(tx, group, outcomes, visit);
+    }
+    let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| e).collect();
+    let mut computed = sessions::sessionize(&refs, timeout);
+    let mut continued = None;
+    if let Some(last) = &last
+        && !sessions::starts_new_session(last, refs[0], timeout)
+    {
+        let previous = load_session(tx, site, &last.session_id)?;
+        let (_, range) = &computed[0];
+        computed[0].0 = sessions::extend(&previous, &refs[range.clone()]);
+        continued = Some(0);
+    }
+    for (k, (session, range)) in computed.iter().enumerate() {
+        insert_session(tx, session)?;
+        for (offset, (_, (j, i))) in new_events[range.clone()].iter().enumerate() {
+            let started = continued != Some(k) && offset == 0;
+            if let Job::Append { events, .. } = &mut group[*j] {
+                events[*i].session_id = session.id.clone();
+            }
+            outcomes[*j][*i] =
+                Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started };
+        }
+    }
+    Ok(())
+}
+
+fn load_session(tx: &Transaction, site: &str, id: &str) -> rusqlite::Result<Session> {
+    tx.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 AND id = ?2"))?
+        .query_row(params![site, id], session_from_row)
+}
+
+/// Recomputes one visitor's sessions around the new events at `positions`:
+/// the stored sessions within a timeout of them are the only ones the rule
+/// can change (it looks at consecutive pairs; anything further away stays
+/// separated by more than the timeout).
+fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+    let Visit { site, visitor, positions, timeout } = *visit;
+    let event_at = |group: &'_ [Job], (j, i): (usize, usize)| -> StoredEvent {
+        match &group[j] {
+            Job::Append { events, .. } => events[i].clone(),
+            _ => unreachable!("positions point at appends"),
+        }
+    };
+    let new_events: Vec<StoredEvent> = positions.iter().map(|&p| event_at(group, p)).collect();
+    let lo = new_events.iter().map(|e| e.ts).min().unwrap_or_default();
+    let hi = new_events.iter().map(|e| e.ts).max().unwrap_or_default();
+
+    let old_sessions: Vec<String> = tx
+        .prepare_cached("SELECT id FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND end_ts >= ?3 AND start_ts <= ?4")?
+        .query_map(params![site, visitor, lo.saturating_sub(timeout), hi.saturating_add(timeout)], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stored: Vec<StoredEvent> = Vec::new();
+    {
+        let mut load = tx.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 AND session_id = ?2"))?;
+        for id in &old_sessions {
+            for e in load.query_map(params![site, id], event_from_row)? {
+                stored.push(e?);
+            }
+        }
+    }
+
+    let mut window: Vec<(&StoredEvent, Origin)> = stored.iter().map(|e| (e, Origin::Stored)).collect();
+    window.extend(new_events.iter().zip(positions).map(|(e, &(j, i))| (e, Origin::New(j, i))));
+    window.sort_by(|a, b| sessions::order(a.0, b.0));
+    let refs: Vec<&StoredEvent> = window.iter().map(|(e, _)| *e).collect();
+    let computed = sessions::sessionize(&refs, timeout);
+
+    let mut moved: Vec<(&str, String)> = Vec::new();
+    let mut assigned: Vec<((usize, usize), Appended)> = Vec::new();
+    for (session, range) in &computed {
+        let started = window[range.clone()].iter().all(|(_, o)| matches!(o, Origin::New(..)));
+        for (k, (e, origin)) in window[range.clone()].iter().enumerate() {
+            match *origin {
+                Origin::Stored if e.session_id != session.id => moved.push((&e.id, session.id.clone())),
+                Origin::Stored => {}
+                Origin::New(j, i) => assigned.push((
+                    (j, i),
+                    Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started && k == 0 },
+                )),
+            }
+        }
+    }
+    {
+        let mut update = tx.prepare_cached("UPDATE events SET session_id = ?3 WHERE site = ?1 AND id = ?2")?;
+        for (id, session_id) in &moved {
+            update.execute(params![site, id, session_id])?;
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM sessions WHERE site = ?1 AND id = ?2")?;
+        for id in &old_sessions {
+            delete.execute(params![site, id])?;
+        }
+        for (session, _) in &computed {
+            insert_session(tx, session)?;
+        }
+    }
+    for ((j, i), appended) in assigned {
+        if let (Job::Append { events, .. }, Appended::Stored { session_id, .. }) = (&mut group[j], &appended) {
+            events[i].session_id = session_id.clone();
+        }
+        outcomes[j][i] = appended;
+    }
+    Ok(())
+}
+
+fn insert_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO sessions (site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms,
+            pageviews, events, entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium,
+            utm_campaign, utm_term, utm_content, browser, os, device, country, region, city)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+    )?
+    .execute(params![
+        s.site, s.id, s.visitor_id, s.client_session_id, s.user_id, s.start_ts, s.end_ts, s.duration_ms, s.pageviews,
+        s.events, s.entry_path, s.exit_path, s.bounce, s.referrer_host, s.source, s.medium, s.utm_source, s.utm_medium,
+        s.utm_campaign, s.utm_term, s.utm_content, s.browser, s.os, s.device, s.country, s.region, s.city
+    ])?;
+    Ok(())
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn event_from_row(r: &Row) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        site: r.get(0)?,
+        id: r.get(1)?,
+        ts: r.get(2)?,
+        received_ms: r.get(3)?,
+        name: r.get(4)?,
+        session_id: r.get(5)?,
+        client_session_id: r.get(6)?,
+        visitor_id: r.get(7)?,
+        visitor_id_yesterday: None,
+        user_id: r.get(8)?,
+        url: r.get(9)?,
+        host: r.get(10)?,
+        path: r.get(11)?,
+        title: r.get(12)?,
+        referrer: r.get(13)?,
+        referrer_host: r.get(14)?,
+        source: r.get(15)?,
+        medium: r.get(16)?,
+        utm_source: r.get(17)?,
+        utm_medium: r.get(18)?,
+        utm_campaign: r.get(19)?,
+        utm_term: r.get(20)?,
+        utm_content: r.get(21)?,
+        browser: r.get(22)?,
+        browser_version: r.get(23)?,
+        os: r.get(24)?,
+        device: r.get(25)?,
+        country: r.get(26)?,
+        region: r.get(27)?,
+        city: r.get(28)?,
+        props: r.get(29)?,
+        engaged_ms: r.get(30)?,
+    })
+}
+
+fn session_from_row(r: &Row) -> rusqlite::Result<Session> {
+    Ok(Session {
+        site: r.get(0)?,
+        id: r.get(1)?,
+        visitor_id: r.get(2)?,
+        client_session_id: r.get(3)?,
+        user_id: r.get(4)?,
+        start_ts: r.get(5)?,
+        end_ts: r.get(6)?,
+        duration_ms: r.get(7)?,
+        pageviews: r.get(8)?,
+        events: r.get(9)?,
+        entry_path: r.get(10)?,
+        exit_path: r.get(11)?,
+        bounce: r.get(12)?,
+        referrer_host: r.get(13)?,
+        source: r.get(14)?,
+        medium: r.get(15)?,
+        utm_source: r.get(16)?,
+        utm_medium: r.get(17)?,
+        utm_campaign: r.get(18)?,
+        utm_term: r.get(19)?,
+        utm_content: r.get(20)?,
+        browser: r.get(21)?,
+        os: r.get(22)?,
+        device: r.get(23)?,
+        country: r.get(24)?,
+        region: r.get(25)?,
+        city: r.get(26)?,
+    })
+}
+
+/// Every session, recomputed from `events` in one transaction; events whose
+/// session changed are updated.
+fn rebuild(conn: &mut Connection, timeouts: &Timeouts) -> rusqlite::Result<Rebuilt> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM sessions", [])?;
+    let mut report = Rebuilt { events: 0, sessions: 0 };
+    let mut moved: Vec<(String, String, String)> = Vec::new();
+    {
+        let mut scan = tx.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY site, visitor_id, ts, id"))?;
+        let mut rows = scan.query([])?;
+        let mut visitor_events: Vec<StoredEvent> = Vec::new();
+        let mut flush = |events: &mut Vec<StoredEvent>, report: &mut Rebuilt| -> rusqlite::Result<()> {
+            let Some(first) = events.first() else { return Ok(()) };
+            let refs: Vec<&StoredEvent> = events.iter().collect();
+            for (session, range) in sessions::sessionize(&refs, timeouts.of(&first.site)) {
+                for e in &events[range] {
+                    if e.session_id != session.id {
+                        moved.push((e.site.clone(), e.id.clone(), session.id.clone()));
+                    }
+                }
+                insert_session(&tx, &session)?;
+                report.sessions += 1;
+            }
+            report.events += events.len();
+            events.clear();
+            Ok(())
+        };
+        while let Some(row) = rows.next()? {
+            let e = event_from_row(row)?;
+            if visitor_events.first().is_some_and(|f| f.site != e.site || f.visitor_id != e.visitor_id) {
+                flush(&mut visitor_events, &mut report)?;
+            }
+            visitor_events.push(e);
+        }
+        flush(&mut visitor_events, &mut report)?;
+    }
+    {
+        let mut update = tx.prepare_cached("UPDATE events SET session_id = ?3 WHERE site = ?1 AND id = ?2")?;
+        for (site, id, session_id) in &moved {
+            update.execute(params![site, id, session_id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+fn rotate_salts(conn: &mut Connection, day: i64) -> rusqlite::Result<DaySalts> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM salts WHERE day < ?1", [day - 1])?;
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).expect("the operating system's random source");
+    tx.execute("INSERT OR IGNORE INTO salts (day, secret) VALUES (?1, ?2)", params![day, fresh.as_slice()])?;
+    let secret = |d: i64| -> rusqlite::Result<Option<[u8; 32]>> {
+        let blob: Option<Vec<u8>> = tx.query_row("SELECT secret FROM salts WHERE day = ?1", [d], |r| r.get(0)).optional()?;
+        Ok(blob.and_then(|b| b.try_into().ok()))
+    };
+    let today = secret(day)?.expect("inserted above");
+    let yesterday = secret(day - 1)?;
+    tx.commit()?;
+    Ok(DaySalts { day, today, yesterday })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let sender = self.sender.lock().expect("sender lock");
-            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
-            sender.send(Append { events, reply }).map_err(|_| StoreError::Closed)?;
-        }
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.submit(|reply| Job::Append { events, reply }).await
+    }
+
+    async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
+        self.submit(|reply| Job::CountBots { hits, reply }).await
+    }
+
+    async fn salts(&self, day: i64) -> Result<DaySalts, StoreError> {
+        self.submit(|reply| Job::Salts { day, reply }).await
+    }
+
+    async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {
+        self.submit(|reply| Job::Rebuild { reply }).await
+    }
+
+    async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let site = site.to_owned();
+        self.read(move |conn| {
+            conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 ORDER BY ts, id"))?
+                .query_map([site], event_from_row)?
+                .collect()
+        })
+        .await
+    }
+
+    async fn sessions(&self, site: &str) -> Result<Vec<Session>, StoreError> {
+        let site = site.to_owned();
+        self.read(move |conn| {
+            conn.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE site = ?1 ORDER BY start_ts, id"))?
+            .query_map([site], session_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn bot_hits(&self, site: &str) -> Result<Vec<BotHit>, StoreError> {
+        let site = site.to_owned();
+        self.read(move |conn| {
+            conn.prepare("SELECT site, day, bot, hits FROM bot_hits WHERE site = ?1 ORDER BY day, bot")?
+                .query_map([site], |r| Ok(BotHit { site: r.get(0)?, day: r.get(1)?, bot: r.get(2)?, hits: r.get(3)? }))?
+                .collect()
+        })
+        .await
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.sender.lock().expect("sender lock").as_ref().map_or(0, |s| s.max_capacity() - s.capacity())
     }
 
     async fn close(&self) {
@@ -151,6 +703,67 @@ impl Store for SqliteStore {
         let writer = self.writer.lock().expect("writer lock").take();
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        self.checkpoints.lock().expect("checkpoint lock").take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::conformance::{self, T0, pageview};
+
+    #[tokio::test]
+    async fn the_sqlite_store_passes_the_conformance_suite() {
+        conformance::run(|dir| SqliteStore::open(dir).unwrap()).await;
+    }
+
+    const MIN: i64 = 60_000;
+
+    /// Events of two visitors over two hours, some with client session ids,
+    /// sent in any order and any chunking.
+    fn streams() -> impl Strategy<Value = Vec<Vec<StoredEvent>>> {
+        let event = (0..2usize, 0..120i64, 0..4u8, prop::option::of(0..2u8));
+        (prop::collection::vec(event, 1..24), any::<prop::sample::Index>(), prop::collection::vec(1..5usize, 1..24)).prop_map(
+            |(specs, _, chunk_sizes)| {
+                let events: Vec<StoredEvent> = specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (visitor, minute, second, client_session))| {
+                        let mut e = pageview(n as u64, ["anna", "ben"][visitor], T0 + minute * MIN + i64::from(second) * 15_000);
+                        e.client_session_id = client_session.map(|c| format!("{visitor}-{c}"));
+                        e
+                    })
+                    .collect();
+                let mut chunks = Vec::new();
+                let mut rest = events.as_slice();
+                for size in chunk_sizes.into_iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                    chunks.push(chunk.to_vec());
+                    rest = tail;
+                }
+                chunks
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in streams().prop_shuffle()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(dir.path()).unwrap();
+                conformance::live_equals_rebuild(&store, chunks, limits::DEFAULT_SESSION_TIMEOUT_MS).await;
+                store.close().await;
+            });
         }
     }
 }

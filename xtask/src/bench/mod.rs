@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: each module measures one part and returns its
 //! section of `BENCHMARKS.md`, with the command that reproduces it.
 
+mod ingest;
+mod loadgen;
 mod sdk;
 
 use std::path::Path;
@@ -16,7 +18,19 @@ pub fn run(root: &Path) -> Result<()> {
         date.trim(),
         crate::tools::machine_description()
     );
+    // `WAYMARK_BENCH_ONLY=ingest` runs one section and prints it, leaving
+    // BENCHMARKS.md alone: for working on that part.
+    if let Ok(only) = std::env::var("WAYMARK_BENCH_ONLY") {
+        let section = match only.as_str() {
+            "ingest" => ingest::section(root)?,
+            "sdk" => sdk::section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, sdk"),
+        };
+        eprintln!("{section}");
+        return Ok(());
+    }
     report.push_str(&sdk::section(root)?);
+    report.push_str(&ingest::section(root)?);
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
     eprintln!("{report}");
     Ok(())

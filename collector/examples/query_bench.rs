@@ -1,0 +1,307 @@
+//! The query benchmark behind `cargo xtask bench` (see
+//! `xtask/src/bench/query.rs`): seeds a SQLite store with synthetic events
+//! and their sessions over 90 days, times the dashboard's queries on it, then
+//! measures ingest throughput over HTTP with and without dashboard queries
+//! running. Prints a markdown section on stdout.
+//!
+//! `cargo run --profile server -p waymark-collector --example query_bench -- 1000000 [10000000 …]`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use waymark_collector::config::Config;
+use waymark_collector::query::breakdown::{BreakdownRequest, breakdown};
+use waymark_collector::query::filter::{Dimension, Filter};
+use waymark_collector::query::overview::{OverviewRequest, overview};
+use waymark_collector::query::period::{Interval, Period};
+use waymark_collector::query::realtime::realtime;
+use waymark_collector::query::{Site, open_reader};
+use waymark_collector::store::Store;
+use waymark_collector::store::sqlite::SqliteStore;
+
+const SITE: &str = "bench";
+const TIME_ZONE: &str = "Europe/Berlin";
+const DAYS: i64 = 90;
+/// The end of the seeded history (2026-01-01T00:00Z): "now" for the queries.
+const END_MS: i64 = 1_767_225_600_000;
+const RUNS: usize = 15;
+const TOKEN: &str = "bench-token";
+/// How long each ingest phase runs.
+const INGEST_SECONDS: u64 = 5;
+const INGEST_CLIENTS: usize = 8;
+const BATCH: usize = 20;
+
+const PATHS: [&str; 12] = ["/", "/pricing", "/docs", "/docs/install", "/docs/api", "/blog", "/blog/launch", "/blog/privacy", "/about", "/contact", "/signup", "/login"];
+const SOURCES: [Option<&str>; 6] = [None, Some("Google"), Some("news.example"), Some("Bing"), Some("GitHub"), Some("Newsletter")];
+const COUNTRIES: [&str; 10] = ["DE", "US", "FR", "GB", "NL", "IN", "BR", "JP", "CA", "ES"];
+const DEVICES: [&str; 3] = ["desktop", "mobile", "tablet"];
+const BROWSERS: [&str; 5] = ["Chrome", "Firefox", "Safari", "Edge", "Samsung Internet"];
+const OSES: [&str; 5] = ["Windows", "macOS", "Android", "iOS", "Linux"];
+const CAMPAIGNS: [Option<&str>; 4] = [None, None, Some("spring"), Some("launch")];
+const CUSTOM: [&str; 3] = ["signup", "download", "outbound"];
+const PLANS: [&str; 3] = ["free", "pro", "team"];
+
+/// xorshift64*: synthetic data needs speed and repeatability, not quality.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        format!("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, 0x8000 | (b >> 48) & 0x3fff, b & 0xffff_ffff_ffff)
+    }
+}
+
+/// Writes `events` events in sessions of 1–7, one transaction.
+fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut conn = Connection::open(db)?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    conn.pragma_update(None, "cache_size", -512_000)?;
+    let tx = conn.transaction()?;
+    let mut sessions = 0;
+    {
+        let mut insert_event = tx.prepare(
+            "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, url, host, path, source, medium,
+                utm_campaign, browser, os, device, country, props)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, 'bench.example', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?;
+        let mut insert_session = tx.prepare(
+            "INSERT INTO sessions (site, id, visitor_id, start_ts, end_ts, duration_ms, pageviews, events, entry_path,
+                exit_path, bounce, source, medium, utm_campaign, browser, os, device, country)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let visitors = (events / 8).max(1);
+        let mut written = 0;
+        while written < events {
+            let session = rng.uuid();
+            let visitor = format!("visitor-{}", rng.below(visitors));
+            let count = (1 + rng.below(7)).min(events - written);
+            let source = rng.pick(&SOURCES);
+            let medium = source.map(|_| "referral");
+            let campaign = rng.pick(&CAMPAIGNS);
+            let (browser, os, device, country) = (rng.pick(&BROWSERS), rng.pick(&OSES), rng.pick(&DEVICES), rng.pick(&COUNTRIES));
+            let start = END_MS - DAYS * 86_400_000 + rng.below((DAYS * 86_400_000 - 3_600_000) as u64) as i64;
+            let (mut ts, mut pageviews, mut entry, mut exit) = (start, 0, "", "");
+            for i in 0..count {
+                let path = rng.pick(&PATHS);
+                let (name, props) = if i == 0 || rng.below(10) < 7 {
+                    ("$pageview", "{}".to_owned())
+                } else {
+                    (rng.pick(&CUSTOM), format!("{{\"plan\":\"{}\"}}", rng.pick(&PLANS)))
+                };
+                if name == "$pageview" {
+                    pageviews += 1;
+                    if entry.is_empty() {
+                        entry = path;
+                    }
+                    exit = path;
+                }
+                insert_event.execute(params![
+                    SITE, rng.uuid(), ts, name, session, visitor, format!("https://bench.example{path}"), path, source, medium,
+                    campaign, browser, os, device, country, props
+                ])?;
+                if i + 1 < count {
+                    ts += 10_000 + rng.below(300_000) as i64;
+                }
+            }
+            insert_session.execute(params![
+                SITE, session, visitor, start, ts, ts - start, pageviews, count as i64, entry, exit, count == 1, source, medium,
+                campaign, browser, os, device, country
+            ])?;
+            written += count;
+            sessions += 1;
+        }
+    }
+    tx.commit()?;
+    conn.execute_batch("ANALYZE")?;
+    Ok((sessions, started.elapsed()))
+}
+
+struct Timing {
+    median_ms: f64,
+    max_ms: f64,
+}
+
+fn time<T>(mut query: impl FnMut() -> T) -> Timing {
+    query(); // warm the page cache and the statement cache
+    let mut ms: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(query());
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    Timing { median_ms: ms[RUNS / 2], max_ms: ms[RUNS - 1] }
+}
+
+fn latencies(db: &Path, events: u64, sessions: u64, seeded: Duration, out: &mut String) -> anyhow::Result<()> {
+    let conn = open_reader(db)?;
+    let site = Site::new(SITE, TIME_ZONE)?;
+    let month = Period::last_days(30, END_MS - 1, &site.time_zone);
+    let filtered = |dimension: Dimension, filter: Filter| BreakdownRequest { period: month.clone(), dimension, filters: vec![filter], limit: 10 };
+    let cases: Vec<(&str, f64, Box<dyn Fn() -> anyhow::Result<()>>)> = vec![
+        ("realtime (active visitors, 60 minutes)", 20.0, Box::new(|| Ok(drop(realtime(&conn, &site, END_MS)?)))),
+        (
+            "30-day overview, daily, with previous period",
+            100.0,
+            Box::new(|| Ok(drop(overview(&conn, &site, &OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] })?))),
+        ),
+        (
+            "30-day breakdown: pages where country = DE",
+            200.0,
+            Box::new(|| Ok(drop(breakdown(&conn, &site, &filtered(Dimension::Page, Filter::new(Dimension::Country, "DE")))?))),
+        ),
+        (
+            "30-day breakdown: sources where device = mobile",
+            200.0,
+            Box::new(|| Ok(drop(breakdown(&conn, &site, &filtered(Dimension::Source, Filter::new(Dimension::Device, "mobile")))?))),
+        ),
+        (
+            "30-day breakdown: countries where page = /pricing",
+            200.0,
+            Box::new(|| Ok(drop(breakdown(&conn, &site, &filtered(Dimension::Country, Filter::new(Dimension::Page, "/pricing")))?))),
+        ),
+    ];
+    out.push_str(&format!(
+        "\n### {events} events ({sessions} sessions) over {DAYS} days\n\nSeeded in {:.1} s (one transaction). \
+         Median and slowest of {RUNS} runs after one warm-up, on one read-only connection.\n\n\
+         | query | median ms | slowest ms | bar (at 1M) |\n| --- | ---: | ---: | ---: |\n",
+        seeded.as_secs_f64()
+    ));
+    for (name, bar, query) in &cases {
+        query()?;
+        let t = time(|| query().expect("query"));
+        out.push_str(&format!("| {name} | {:.1} | {:.1} | ≤ {bar:.0} |\n", t.median_ms, t.max_ms));
+    }
+    Ok(())
+}
+
+/// Events/s accepted over HTTP by `INGEST_CLIENTS` concurrent senders, while
+/// `readers` clients loop the dashboard's queries.
+async fn ingest_rate(url: &str, readers: usize) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let queries = Arc::new(AtomicU64::new(0));
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for n in 0..INGEST_CLIENTS {
+        let (stop, accepted, client, url) = (stop.clone(), accepted.clone(), client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xA5A5_0000 + n as u64 + 1);
+            while !stop.load(Ordering::Relaxed) {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+                let session = rng.uuid();
+                let events: Vec<_> = (0..BATCH)
+                    .map(|_| serde_json::json!({"id": rng.uuid(), "name": "$pageview", "ts": now, "session_id": session, "url": "https://bench.example/load"}))
+                    .collect();
+                let body = serde_json::json!({"site": SITE, "sent_at": now, "events": events}).to_string();
+                let r = client.post(format!("{url}/api/collect")).header("content-type", "text/plain").body(body).send().await;
+                if let Ok(r) = r {
+                    if let Ok(answer) = r.json::<serde_json::Value>().await {
+                        accepted.fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    let routes = [
+        "/api/query/overview?site=bench&from=2025-12-02&to=2025-12-31",
+        "/api/query/breakdown?site=bench&from=2025-12-02&to=2025-12-31&dimension=page&filter.country=DE",
+        "/api/query/realtime?site=bench",
+    ];
+    for _ in 0..readers {
+        let (stop, queries, client, url) = (stop.clone(), queries.clone(), client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let r = client.get(format!("{url}{}", routes[i % routes.len()])).bearer_auth(TOKEN).send().await;
+                if r.map(|r| r.status().is_success()).unwrap_or(false) {
+                    queries.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+            }
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(INGEST_SECONDS)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    for t in tasks {
+        let _ = t.await;
+    }
+    (accepted.load(Ordering::Relaxed) as f64 / elapsed, queries.load(Ordering::Relaxed))
+}
+
+async fn ingest_section(dir: &Path, out: &mut String) -> anyhow::Result<()> {
+    let mut config = Config::demo("127.0.0.1:0".parse()?, dir.to_path_buf());
+    let mut bench = config.sites[0].clone();
+    bench.key = SITE.into();
+    bench.time_zone = TIME_ZONE.into();
+    config.sites.push(bench);
+    config.dashboard.admin_password = Some("bench".into());
+    config.dashboard.api_tokens = vec![TOKEN.into()];
+    let server = waymark_collector::start(config).await?;
+    let url = format!("http://{}", server.addr);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let (alone, _) = ingest_rate(&url, 0).await;
+    let (with_queries, queries) = ingest_rate(&url, 2).await;
+    let _ = stop.send(());
+    running.await??;
+    out.push_str(&format!(
+        "\n### Ingest while the dashboard queries\n\n{INGEST_CLIENTS} clients post batches of {BATCH} events over HTTP for \
+         {INGEST_SECONDS} s, first alone, then with 2 clients looping the overview, a filtered breakdown and realtime \
+         on the largest store above. Load generator, collector and queries share this machine's cores.\n\n\
+         | | events/s |\n| --- | ---: |\n| ingest alone | {alone:.0} |\n| ingest with queries ({:.1} queries/s) | {with_queries:.0} |\n\
+         | ratio | **{:.2}** |\n",
+        queries as f64 / INGEST_SECONDS as f64,
+        with_queries / alone.max(1.0)
+    ));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let sizes: Vec<u64> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let sizes = if sizes.is_empty() { vec![1_000_000] } else { sizes };
+    let mut out = String::from("## Query latency\n\nSynthetic site: 12 pages, 6 sources, 10 countries; sessions of 1–7 events spread over 90 days, reported in Europe/Berlin.\n");
+    let mut last_dir = None;
+    for events in sizes {
+        let dir = tempfile::tempdir()?;
+        // Opening the store creates the schema and every migration.
+        let store = SqliteStore::open(dir.path())?;
+        let db = store.path().to_path_buf();
+        store.close().await;
+        eprintln!("seeding {events} events…");
+        let (sessions, seeded) = seed(&db, events)?;
+        if let Ok(keep) = std::env::var("QUERY_BENCH_KEEP") {
+            std::fs::copy(&db, keep)?;
+        }
+        eprintln!("seeded {sessions} sessions in {:.1} s", seeded.as_secs_f64());
+        latencies(&db, events, sessions, seeded, &mut out)?;
+        last_dir = Some(dir);
+    }
+    if let Some(dir) = &last_dir {
+        ingest_section(dir.path(), &mut out).await?;
+    }
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `GET /api/query/…`: the numbers, for the dashboard and for scripts.
+//! Every route takes `site`, a period (`from`, `to`: local dates, both
+//! included; default the last 7 days), filters (`filter.<dimension>=<value>`,
+//! repeatable over dimensions) and `format=json|csv`. Documented in
+//! `www/openapi.yaml`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::dashboard::DashboardError;
+use super::export::{Format, reply};
+use crate::query::breakdown::{BreakdownRequest, breakdown};
+use crate::query::filter::{Dimension, Filter};
+use crate::query::overview::{OverviewRequest, overview};
+use crate::query::period::{Interval, Period};
+use crate::query::realtime::realtime;
+use crate::query::sessions::{SessionsRequest, journey, sessions};
+use crate::query::Site;
+
+/// Days shown when a request names no period.
+const DEFAULT_DAYS: i64 = 7;
+/// Hour buckets are offered for periods up to this long.
+const MAX_HOURLY_DAYS: i64 = 31;
+
+type Pairs = Query<Vec<(String, String)>>;
+
+/// The query string, read once per request.
+struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn site(&self, state: &AppState) -> Result<Site, DashboardError> {
+        let key = self.get("site").ok_or_else(|| DashboardError::BadRequest("`site` is required".into()))?;
+        Ok(state.dashboard.site(key)?.clone())
+    }
+
+    fn format(&self) -> Result<Format, DashboardError> {
+        Format::parse(self.get("format"))
+    }
+
+    fn period(&self, site: &Site, now_ms: i64) -> Result<Period, DashboardError> {
+        match (self.get("from"), self.get("to")) {
+            (Some(from), Some(to)) => Ok(Period::parse(from, to)?),
+            (None, None) => Ok(Period::last_days(DEFAULT_DAYS, now_ms, &site.time_zone)),
+            _ => Err(DashboardError::BadRequest("give both `from` and `to`, or neither".into())),
+        }
+    }
+
+    fn filters(&self) -> Result<Vec<Filter>, DashboardError> {
+        self.pairs
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("filter.")?, v)))
+            .map(|(dimension, value)| Ok(Filter::new(Dimension::parse(dimension)?, value)))
+            .collect()
+    }
+
+    fn number(&self, key: &str, default: usize) -> Result<usize, DashboardError> {
+        self.get(key).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| DashboardError::BadRequest(format!("`{key}` must be a whole number, got {v:?}")))
+        })
+    }
+
+    fn interval(&self, period: &Period) -> Result<Interval, DashboardError> {
+        match self.get("interval") {
+            None => Ok(period.default_interval()),
+            Some("day") => Ok(Interval::Day),
+            Some("hour") if period.days() <= MAX_HOURLY_DAYS => Ok(Interval::Hour),
+            Some("hour") => Err(DashboardError::BadRequest(format!("hourly buckets cover at most {MAX_HOURLY_DAYS} days"))),
+            Some(other) => Err(DashboardError::BadRequest(format!("`interval` is hour or day, got {other:?}"))),
+        }
+    }
+}
+
+/// `GET /api/query/realtime`
+pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let queries = state.dashboard.queries.clone();
+    let now = queries.now_ms();
+    let result = queries.run(move |conn| realtime(conn, &site, now)).await?;
+    reply(params.format()?, "realtime", result)
+}
+
+/// `GET /api/query/overview`
+pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let queries = state.dashboard.queries.clone();
+    let period = params.period(&site, queries.now_ms())?;
+    let request = OverviewRequest { interval: params.interval(&period)?, period, filters: params.filters()? };
+    let result = queries.run(move |conn| overview(conn, &site, &request)).await?;
+    reply(params.format()?, "overview", result)
+}
+
+/// `GET /api/query/breakdown?dimension=…`
+pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let queries = state.dashboard.queries.clone();
+    let dimension = params.get("dimension").ok_or_else(|| DashboardError::BadRequest("`dimension` is required".into()))?;
+    let request = BreakdownRequest {
+        period: params.period(&site, queries.now_ms())?,
+        dimension: Dimension::parse(dimension)?,
+        filters: params.filters()?,
+        limit: params.number("limit", 10)?,
+    };
+    let name = format!("breakdown-{}", request.dimension.name().replace(':', "-"));
+    let result = queries.run(move |conn| breakdown(conn, &site, &request)).await?;
+    reply(params.format()?, &name, result)
+}
+
+/// `GET /api/query/sessions`
+pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let queries = state.dashboard.queries.clone();
+    let request = SessionsRequest {
+        period: params.period(&site, queries.now_ms())?,
+        filters: params.filters()?,
+        page: params.number("page", 0)?,
+        per_page: params.number("per_page", 50)?,
+    };
+    let result = queries.run(move |conn| sessions(conn, &site, &request)).await?;
+    reply(params.format()?, "sessions", result)
+}
+
+/// `GET /api/query/sessions/{id}`: one session's journey.
+pub async fn journey_route(
+    _: Authenticated,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Response, DashboardError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let name = format!("session-{}", id.chars().filter(char::is_ascii_alphanumeric).take(40).collect::<String>());
+    let result = state.dashboard.queries.run(move |conn| journey(conn, &site, &id)).await?;
+    reply(params.format()?, &name, result)
+}
+

@@ -1,0 +1,162 @@
+//! Where a visit came from: the referrer → source and medium, and the UTM
+//! parameters of the page's URL.
+//!
+//! Policy, in order: UTM parameters win (`utm_source`, `utm_medium`; a
+//! `gclid`/`msclkid` means paid search); a referrer on the page's own host is
+//! internal navigation (`(internal)`, not a new source); a known search
+//! engine, social network or webmail gives its name and `organic`,
+//! `social` or `email`; any other referrer is a `referral` from its host; no
+//! referrer is `(direct)` / `(none)`.
+
+use url::Url;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub referrer_host: Option<String>,
+    pub source: String,
+    pub medium: String,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+}
+
+/// Known referrers: a host suffix, the source name and the medium.
+const KNOWN: &[(&str, &str, &str)] = &[
+    ("google.", "Google", "organic"),
+    ("bing.com", "Bing", "organic"),
+    ("duckduckgo.com", "DuckDuckGo", "organic"),
+    ("search.yahoo.", "Yahoo", "organic"),
+    ("yandex.", "Yandex", "organic"),
+    ("baidu.com", "Baidu", "organic"),
+    ("ecosia.org", "Ecosia", "organic"),
+    ("search.brave.com", "Brave", "organic"),
+    ("qwant.com", "Qwant", "organic"),
+    ("startpage.com", "Startpage", "organic"),
+    ("kagi.com", "Kagi", "organic"),
+    ("facebook.com", "Facebook", "social"),
+    ("fb.com", "Facebook", "social"),
+    ("instagram.com", "Instagram", "social"),
+    ("t.co", "Twitter", "social"),
+    ("twitter.com", "Twitter", "social"),
+    ("x.com", "Twitter", "social"),
+    ("linkedin.com", "LinkedIn", "social"),
+    ("lnkd.in", "LinkedIn", "social"),
+    ("reddit.com", "Reddit", "social"),
+    ("youtube.com", "YouTube", "social"),
+    ("pinterest.", "Pinterest", "social"),
+    ("tiktok.com", "TikTok", "social"),
+    ("news.ycombinator.com", "Hacker News", "social"),
+    ("mastodon.social", "Mastodon", "social"),
+    ("bsky.app", "Bluesky", "social"),
+    ("threads.net", "Threads", "social"),
+    ("mail.google.com", "Gmail", "email"),
+    ("outlook.live.com", "Outlook", "email"),
+    ("outlook.office.com", "Outlook", "email"),
+    ("mail.yahoo.com", "Yahoo Mail", "email"),
+    ("mail.proton.me", "Proton Mail", "email"),
+];
+
+pub const DIRECT: &str = "(direct)";
+pub const INTERNAL: &str = "(internal)";
+
+/// Attribution of an event on `page_url` (absolute http(s), validated)
+/// reached from `referrer`.
+pub fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
+    let page = Url::parse(page_url).ok();
+    let mut a = Attribution::default();
+    if let Some(page) = &page {
+        for (key, value) in page.query_pairs() {
+            let value = Some(value.chars().take(200).collect::<String>()).filter(|v| !v.is_empty());
+            match key.as_ref() {
+                "utm_source" => a.utm_source = value,
+                "utm_medium" => a.utm_medium = value,
+                "utm_campaign" => a.utm_campaign = value,
+                "utm_term" => a.utm_term = value,
+                "utm_content" => a.utm_content = value,
+                "gclid" | "msclkid" if a.utm_medium.is_none() => a.utm_medium = Some("cpc".into()),
+                _ => {}
+            }
+        }
+    }
+    let page_host = page.as_ref().and_then(|p| p.host_str()).map(strip_www);
+    let referrer_host =
+        referrer.filter(|r| !r.is_empty()).and_then(|r| Url::parse(r).ok()).and_then(|r| r.host_str().map(str::to_ascii_lowercase));
+    a.referrer_host = referrer_host.clone();
+
+    let (source, medium) = match (&referrer_host, page_host) {
+        (Some(r), Some(p)) if strip_www(r) == p => (INTERNAL.to_owned(), "internal".to_owned()),
+        // The most specific pattern wins: `mail.google.com` over `google.`.
+        (Some(r), _) => match KNOWN.iter().filter(|(pattern, _, _)| host_matches(r, pattern)).max_by_key(|(p, _, _)| p.len()) {
+            Some((_, name, medium)) => ((*name).to_owned(), (*medium).to_owned()),
+            None => (strip_www(r).to_owned(), "referral".to_owned()),
+        },
+        (None, _) => (DIRECT.to_owned(), "(none)".to_owned()),
+    };
+    a.source = a.utm_source.clone().unwrap_or(source);
+    a.medium = a.utm_medium.clone().unwrap_or(medium);
+    a
+}
+
+fn strip_www(host: &str) -> &str {
+    host.strip_prefix("www.").unwrap_or(host)
+}
+
+/// `www.google.co.uk` matches `google.`; `mail.google.com` matches
+/// `mail.google.com`; `notgoogle.com` matches neither.
+fn host_matches(host: &str, pattern: &str) -> bool {
+    let labels_start = |at: usize| at == 0 || host.as_bytes()[at - 1] == b'.';
+    if pattern.ends_with('.') {
+        host.match_indices(pattern).any(|(at, _)| labels_start(at))
+    } else {
+        host.ends_with(pattern) && labels_start(host.len() - pattern.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source_medium(url: &str, referrer: Option<&str>) -> (String, String) {
+        let a = attribute(url, referrer);
+        (a.source, a.medium)
+    }
+
+    #[test]
+    fn referrers_become_sources_and_media() {
+        let page = "https://shop.example/item";
+        let cases = [
+            (None, "(direct)", "(none)"),
+            (Some(""), "(direct)", "(none)"),
+            (Some("https://www.google.co.uk/"), "Google", "organic"),
+            (Some("https://duckduckgo.com/"), "DuckDuckGo", "organic"),
+            (Some("https://t.co/abc"), "Twitter", "social"),
+            (Some("https://old.reddit.com/r/rust"), "Reddit", "social"),
+            (Some("https://mail.google.com/mail/u/0"), "Gmail", "email"),
+            (Some("https://www.news.example/story"), "news.example", "referral"),
+            (Some("https://notgoogle.com/"), "notgoogle.com", "referral"),
+            (Some("https://www.shop.example/cart"), "(internal)", "internal"),
+        ];
+        for (referrer, source, medium) in cases {
+            assert_eq!(source_medium(page, referrer), (source.into(), medium.into()), "{referrer:?}");
+        }
+    }
+
+    #[test]
+    fn utm_parameters_override_the_referrer() {
+        let a = attribute(
+            "https://shop.example/?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=shoes&utm_content=top",
+            Some("https://mail.google.com/"),
+        );
+        assert_eq!((a.source.as_str(), a.medium.as_str()), ("newsletter", "email"));
+        assert_eq!(a.utm_campaign.as_deref(), Some("spring sale"));
+        assert_eq!((a.utm_term.as_deref(), a.utm_content.as_deref()), (Some("shoes"), Some("top")));
+        assert_eq!(a.referrer_host.as_deref(), Some("mail.google.com"));
+    }
+
+    #[test]
+    fn a_click_id_marks_paid_search() {
+        assert_eq!(source_medium("https://shop.example/?gclid=abc", Some("https://www.google.com/")), ("Google".into(), "cpc".into()));
+    }
+}

@@ -1,0 +1,80 @@
+//! Cookieless visitors: without consent the SDK sends no ids, and the
+//! collector derives a visitor key from what the request carries anyway.
+//!
+//! Policy: key = keyed BLAKE3 of (site, IP, user agent) under a random
+//! secret salt for the current UTC day. The salt lives in the database for
+//! two days (yesterday's is kept so a visit spans midnight), then is
+//! deleted: after that nobody, the operator included, can recompute a key
+//! or link a person across days. The IP is only hashed here, never stored.
+
+use std::net::IpAddr;
+
+use crate::clock::{DAY_MS, day_of};
+use crate::sessions::uuid_shaped;
+use crate::store::DaySalts;
+
+/// The cookieless visitor key under one salt.
+pub fn cookieless_key(salt: &[u8; 32], site: &str, ip: IpAddr, user_agent: &str) -> String {
+    let mut hasher = blake3::Hasher::new_keyed(salt);
+    hasher.update(site.as_bytes());
+    hasher.update(&[0]);
+    match ip {
+        IpAddr::V4(v4) => hasher.update(&v4.octets()),
+        IpAddr::V6(v6) => hasher.update(&v6.octets()),
+    };
+    hasher.update(&[0]);
+    hasher.update(user_agent.as_bytes());
+    uuid_shaped(hasher.finalize().as_bytes())
+}
+
+/// Today's key, and yesterday's when the event lies within a session
+/// timeout of midnight (the store keeps yesterday's if that visitor is still
+/// in a session).
+pub fn cookieless_keys(
+    salts: &DaySalts,
+    site: &str,
+    ip: IpAddr,
+    user_agent: &str,
+    event_ts: i64,
+    timeout_ms: i64,
+) -> (String, Option<String>) {
+    let today = cookieless_key(&salts.today, site, ip, user_agent);
+    let near_midnight = event_ts < salts.day * DAY_MS + timeout_ms || day_of(event_ts) < salts.day;
+    let yesterday = salts.yesterday.filter(|_| near_midnight).map(|salt| cookieless_key(&salt, site, ip, user_agent));
+    (today, yesterday)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IP: &str = "203.0.113.9";
+    const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
+
+    fn salts(day: i64) -> DaySalts {
+        DaySalts { day, today: [day as u8; 32], yesterday: Some([(day - 1) as u8; 32]) }
+    }
+
+    #[test]
+    fn the_key_depends_on_site_ip_agent_and_salt() {
+        let ip = IP.parse().unwrap();
+        let key = cookieless_key(&[1; 32], "a", ip, UA);
+        assert_eq!(key, cookieless_key(&[1; 32], "a", ip, UA));
+        assert!(waymark_protocol::is_uuid(&key));
+        assert_ne!(key, cookieless_key(&[2; 32], "a", ip, UA));
+        assert_ne!(key, cookieless_key(&[1; 32], "b", ip, UA));
+        assert_ne!(key, cookieless_key(&[1; 32], "a", "203.0.113.10".parse().unwrap(), UA));
+        assert_ne!(key, cookieless_key(&[1; 32], "a", ip, "curl/8"));
+    }
+
+    #[test]
+    fn yesterdays_key_is_offered_only_near_midnight() {
+        let day = 20_000;
+        let midnight = day * DAY_MS;
+        let ip = IP.parse().unwrap();
+        let (_, at_0010) = cookieless_keys(&salts(day), "s", ip, UA, midnight + 10 * 60_000, 30 * 60_000);
+        assert!(at_0010.is_some());
+        let (_, at_0040) = cookieless_keys(&salts(day), "s", ip, UA, midnight + 40 * 60_000, 30 * 60_000);
+        assert!(at_0040.is_none());
+    }
+}

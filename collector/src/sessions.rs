@@ -1,0 +1,286 @@
+//! The session rule, one definition for live ingest and for `waymark
+//! sessions rebuild`.
+//!
+//! Policy: a visitor's events, ordered by (time, id), form one session
+//! until either more than the site's timeout (30 minutes by default) passes
+//! between two consecutive events, or the SDK's session id changes (a new
+//! client session id is always a new session). A session's id is derived
+//! from the site, the visitor and its first event's id, so recomputing the
+//! sessions from the same events always gives the same ids.
+//!
+//! Mechanism: the rule looks only at consecutive pairs, so an event that
+//! arrives late can only change the sessions within a timeout of it; the
+//! store recomputes that window (`store::sqlite`) and the result equals a
+//! full rebuild.
+
+use std::ops::Range;
+
+use serde::Serialize;
+use waymark_protocol::names;
+
+use crate::ingest::referrer;
+use crate::store::StoredEvent;
+
+/// One row of the `sessions` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Session {
+    pub site: String,
+    pub id: String,
+    pub visitor_id: String,
+    pub client_session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub start_ts: i64,
+    pub end_ts: i64,
+    pub duration_ms: i64,
+    pub pageviews: i64,
+    pub events: i64,
+    pub entry_path: Option<String>,
+    pub exit_path: Option<String>,
+    /// At most one pageview and no interaction (custom event, outbound
+    /// click, download).
+    pub bounce: bool,
+    pub referrer_host: Option<String>,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+}
+
+/// The order the rule reads a visitor's events in.
+pub fn order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {
+    (a.ts, &a.id).cmp(&(b.ts, &b.id))
+}
+
+/// True when `next`, following `previous` in order, starts a new session.
+pub fn starts_new_session(previous: &StoredEvent, next: &StoredEvent, timeout_ms: i64) -> bool {
+    next.ts - previous.ts > timeout_ms
+        || matches!((&previous.client_session_id, &next.client_session_id), (Some(a), Some(b)) if a != b)
+}
+
+/// Splits one visitor's events, already in [`order`], into sessions; each
+/// comes with the range of `events` it covers.
+pub fn sessionize(events: &[&StoredEvent], timeout_ms: i64) -> Vec<(Session, Range<usize>)> {
+    let mut sessions = Vec::new();
+    let mut start = 0;
+    for i in 1..=events.len() {
+        if i == events.len() || starts_new_session(events[i - 1], events[i], timeout_ms) {
+            if i > start {
+                sessions.push((summarize(&events[start..i]), start..i));
+            }
+            start = i;
+        }
+    }
+    sessions
+}
+
+/// The id of the session that begins with `first`.
+pub fn session_id(site: &str, visitor_id: &str, first_event_id: &str) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key("waymark session id v1");
+    for part in [site, visitor_id, first_event_id] {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    }
+    uuid_shaped(hasher.finalize().as_bytes())
+}
+
+/// The first 16 bytes of a hash, written like a UUID so that every id in
+/// the database has one shape.
+pub fn uuid_shaped(bytes: &[u8; 32]) -> String {
+    let hex: String = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// `session` (the summary of some events) extended by `later` events, all
+/// after them in [`order`] and continuing the session: equal to summarizing
+/// all the events at once, without reading the earlier ones again.
+pub fn extend(session: &Session, later: &[&StoredEvent]) -> Session {
+    let Some(last) = later.last() else { return session.clone() };
+    let mut s = session.clone();
+    let new_pageviews: Vec<&&StoredEvent> = later.iter().filter(|e| e.name == names::PAGEVIEW).collect();
+    if session.pageviews == 0
+        && let Some(first) = new_pageviews.first()
+    {
+        s.entry_path = Some(first.path.clone());
+    }
+    s.exit_path = match new_pageviews.last() {
+        Some(pv) => Some(pv.path.clone()),
+        None if session.pageviews > 0 => session.exit_path.clone(),
+        None => Some(last.path.clone()),
+    };
+    s.pageviews += new_pageviews.len() as i64;
+    s.events += later.len() as i64;
+    s.end_ts = last.ts;
+    s.duration_ms = s.end_ts - s.start_ts;
+    // With at most one pageview in total, the earlier part's bounce flag
+    // says whether it had an interaction.
+    s.bounce = s.pageviews <= 1 && session.bounce && !later.iter().any(|e| is_interaction(&e.name));
+    s.client_session_id = s.client_session_id.or_else(|| later.iter().find_map(|e| e.client_session_id.clone()));
+    s.user_id = s.user_id.or_else(|| later.iter().find_map(|e| e.user_id.clone()));
+    s
+}
+
+fn is_interaction(name: &str) -> bool {
+    !matches!(name, names::PAGEVIEW | names::ENGAGEMENT | names::CONSENT | names::IDENTIFY)
+}
+
+fn summarize(events: &[&StoredEvent]) -> Session {
+    let first = events[0];
+    let last = events[events.len() - 1];
+    let pageviews: Vec<&&StoredEvent> = events.iter().filter(|e| e.name == names::PAGEVIEW).collect();
+    let entry = pageviews.first().copied().unwrap_or(&first);
+    let exit = pageviews.last().copied().unwrap_or(&last);
+    // A visit that resumes on the site after the timeout came from the
+    // site itself: for the session that is a direct visit.
+    let internal = first.source.as_deref() == Some(referrer::INTERNAL);
+    Session {
+        site: first.site.clone(),
+        id: session_id(&first.site, &first.visitor_id, &first.id),
+        visitor_id: first.visitor_id.clone(),
+        client_session_id: events.iter().find_map(|e| e.client_session_id.clone()),
+        user_id: events.iter().find_map(|e| e.user_id.clone()),
+        start_ts: first.ts,
+        end_ts: last.ts,
+        duration_ms: last.ts - first.ts,
+        pageviews: pageviews.len() as i64,
+        events: events.len() as i64,
+        entry_path: Some(entry.path.clone()),
+        exit_path: Some(exit.path.clone()),
+        bounce: pageviews.len() <= 1 && !events.iter().any(|e| is_interaction(&e.name)),
+        referrer_host: if internal { None } else { first.referrer_host.clone() },
+        source: if internal { Some(referrer::DIRECT.into()) } else { first.source.clone() },
+        medium: if internal { Some("(none)".into()) } else { first.medium.clone() },
+        utm_source: first.utm_source.clone(),
+        utm_medium: first.utm_medium.clone(),
+        utm_campaign: first.utm_campaign.clone(),
+        utm_term: first.utm_term.clone(),
+        utm_content: first.utm_content.clone(),
+        browser: first.browser.clone(),
+        os: first.os.clone(),
+        device: first.device.clone(),
+        country: first.country.clone(),
+        region: first.region.clone(),
+        city: first.city.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    const T0: i64 = 1_764_028_800_000; // 2025-11-25 00:00 UTC
+    const TIMEOUT: i64 = 30 * MIN;
+
+    fn event(n: u32, ts: i64, name: &str, path: &str, client_session: Option<&str>) -> StoredEvent {
+        StoredEvent {
+            site: "s".into(),
+            id: format!("00000000-0000-4000-8000-{n:012}"),
+            ts,
+            name: name.into(),
+            visitor_id: "v".into(),
+            client_session_id: client_session.map(Into::into),
+            path: path.into(),
+            source: Some("Google".into()),
+            ..StoredEvent::default()
+        }
+    }
+
+    fn split(events: &[StoredEvent]) -> Vec<Vec<usize>> {
+        let mut sorted: Vec<&StoredEvent> = events.iter().collect();
+        sorted.sort_by(|a, b| order(a, b));
+        sessionize(&sorted, TIMEOUT).into_iter().map(|(_, r)| r.map(|i| sorted[i].id[24..].parse().unwrap()).collect()).collect()
+    }
+
+    #[test]
+    fn a_gap_of_29_59_continues_the_session_and_30_01_starts_a_new_one() {
+        let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + 29 * MIN + 59_000, "$pageview", "/a", None)];
+        assert_eq!(split(&e), vec![vec![1, 2]]);
+        let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + 30 * MIN + 1_000, "$pageview", "/a", None)];
+        assert_eq!(split(&e), vec![vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn a_session_spans_midnight() {
+        let e = [event(1, T0 - 10 * MIN, "$pageview", "/", None), event(2, T0 + 10 * MIN, "$pageview", "/a", None)];
+        assert_eq!(split(&e), vec![vec![1, 2]]);
+    }
+
+    #[test]
+    fn a_new_client_session_id_always_starts_a_new_session() {
+        let e = [event(1, T0, "$pageview", "/", Some("a")), event(2, T0 + MIN, "$pageview", "/", Some("b"))];
+        assert_eq!(split(&e), vec![vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn out_of_order_events_are_sessionized_by_their_time() {
+        let e = [
+            event(3, T0 + 50 * MIN, "$pageview", "/c", None),
+            event(1, T0, "$pageview", "/a", None),
+            event(2, T0 + 25 * MIN, "$pageview", "/b", None),
+        ];
+        assert_eq!(split(&e), vec![vec![1, 2, 3]]);
+    }
+
+    #[test]
+    fn a_session_summarizes_its_events() {
+        let mut e = vec![
+            event(1, T0, "$pageview", "/in", Some("c")),
+            event(2, T0 + MIN, "signup", "/in", Some("c")),
+            event(3, T0 + 2 * MIN, "$pageview", "/out", Some("c")),
+            event(4, T0 + 3 * MIN, "$engagement", "/out", Some("c")),
+        ];
+        e[0].browser = Some("Firefox".into());
+        let refs: Vec<&StoredEvent> = e.iter().collect();
+        let (s, range) = sessionize(&refs, TIMEOUT).remove(0);
+        assert_eq!(range, 0..4);
+        assert_eq!((s.start_ts, s.end_ts, s.duration_ms), (T0, T0 + 3 * MIN, 3 * MIN));
+        assert_eq!((s.pageviews, s.events, s.bounce), (2, 4, false));
+        assert_eq!((s.entry_path.as_deref(), s.exit_path.as_deref()), (Some("/in"), Some("/out")));
+        assert_eq!((s.browser.as_deref(), s.source.as_deref()), (Some("Firefox"), Some("Google")));
+        assert_eq!(s.id, session_id("s", "v", &e[0].id));
+        assert_eq!(s.client_session_id.as_deref(), Some("c"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn extending_a_session_equals_summarizing_all_its_events(
+            specs in proptest::collection::vec((0..4usize, proptest::option::of(0..2u8), 0..3u8), 1..12),
+            split_at in 0..12usize,
+        ) {
+            let names = ["$pageview", "$engagement", "signup", "$identify"];
+            let events: Vec<StoredEvent> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, &(name, user, path))| {
+                    let mut e = event(n as u32, T0 + n as i64 * MIN, names[name], &format!("/{path}"), Some("c"));
+                    e.user_id = user.map(|u| u.to_string());
+                    e
+                })
+                .collect();
+            let refs: Vec<&StoredEvent> = events.iter().collect();
+            let split_at = split_at.clamp(1, refs.len());
+            let whole = summarize(&refs);
+            let extended = extend(&summarize(&refs[..split_at]), &refs[split_at..]);
+            proptest::prop_assert_eq!(extended, whole);
+        }
+    }
+
+    #[test]
+    fn one_pageview_with_engagement_is_a_bounce_and_a_custom_event_is_not() {
+        let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + MIN, "$engagement", "/", None)];
+        let refs: Vec<&StoredEvent> = e.iter().collect();
+        assert!(sessionize(&refs, TIMEOUT)[0].0.bounce);
+        let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + MIN, "play", "/", None)];
+        let refs: Vec<&StoredEvent> = e.iter().collect();
+        assert!(!sessionize(&refs, TIMEOUT)[0].0.bounce);
+    }
+}

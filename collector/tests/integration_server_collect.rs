@@ -1,0 +1,131 @@
+//! `POST /api/server/collect` (backends, offline stores) over real HTTP
+//! against a real SQLite file.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use support::*;
+use waymark_collector::clock::SystemClock;
+
+async fn post_server(server: &Running, secret: Option<&str>, body: &Value) -> Answer {
+    let mut request = server.request("/api/server/collect").header("content-type", "application/json").body(body.to_string());
+    if let Some(secret) = secret {
+        request = request.header("authorization", format!("Bearer {secret}"));
+    }
+    send(request).await
+}
+
+/// What the shop's pages send from the browser.
+async fn post_from_shop_page(server: &Running, body: &Value) -> Answer {
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
+    send(request.header("origin", "https://shop.example").body(body.to_string())).await
+}
+
+fn server_batch(events: Vec<Value>) -> Value {
+    json!({"site": "shop", "events": events})
+}
+
+/// A purchase recorded by the shop's backend for the visitor at `ip`.
+fn purchase(n: u64, ts: i64, ip: &str, user_agent: &str) -> Value {
+    json!({"id": id(n), "name": "purchase", "ts": ts, "url": "https://shop.example/checkout",
+           "ip": ip, "user_agent": user_agent, "props": {"total": 42.5}})
+}
+
+#[tokio::test]
+async fn the_secret_key_is_required_and_checked() {
+    let mut server = start().await;
+    let body = server_batch(vec![purchase(1, now_ms(), "203.0.113.7", FIREFOX)]);
+    for secret in [None, Some("wrong-wrong-wrong-wrong")] {
+        let answer = post_server(&server, secret, &body).await;
+        assert_eq!((answer.status, answer.body["error"].as_str()), (401, Some("bad_secret")));
+        assert!(answer.body["message"].as_str().unwrap().contains("Authorization: Bearer"));
+    }
+    let mut unknown = body.clone();
+    unknown["site"] = json!("nope");
+    assert_eq!(post_server(&server, Some(SECRET), &unknown).await.body["error"], "unknown_site");
+    // The demo site has no secret: its server endpoint is closed.
+    let mut demo = body.clone();
+    demo["site"] = json!("demo");
+    assert_eq!(post_server(&server, Some(SECRET), &demo).await.status, 401);
+    assert_eq!(post_server(&server, Some(SECRET), &body).await.body["accepted"], 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_event_joins_the_browsers_cookieless_visitor_and_session() {
+    let mut server = start().await;
+    let now = now_ms();
+    let browser = post_from_shop_page(&server, &batch("shop", now, vec![cookieless(1, now - MIN, "/cart")])).await;
+    assert_eq!(browser.body["accepted"], 1);
+    // The backend reports the purchase with the address and browser it saw.
+    let answer = post_server(&server, Some(SECRET), &server_batch(vec![purchase(2, now, "127.0.0.1", FIREFOX)])).await;
+    assert_eq!(answer.body["accepted"], 1, "{}", answer.body);
+    server.shutdown().await;
+    let rows = server.query("SELECT name, visitor_id, session_id, browser FROM events ORDER BY ts");
+    assert_eq!(rows[0][1], rows[1][1], "same visitor");
+    assert_eq!(rows[0][2], rows[1][2], "same session");
+    assert_eq!(rows[1][3], json!("Firefox"), "enriched from the stated user agent");
+    assert_eq!(server.query("SELECT events, bounce FROM sessions"), vec![vec![json!(2), json!(0)]]);
+}
+
+#[tokio::test]
+async fn past_events_within_the_backfill_window_are_accepted() {
+    let mut server = start().await;
+    let now = now_ms();
+    let day = 24 * 60 * MIN;
+    let mut known_visitor = purchase(3, now - 2 * day, "", "");
+    known_visitor.as_object_mut().unwrap().retain(|k, _| k != "ip" && k != "user_agent");
+    known_visitor["visitor_id"] = json!(visitor(9));
+    let answer = post_server(
+        &server,
+        Some(SECRET),
+        &server_batch(vec![
+            purchase(1, now - 10 * day, "203.0.113.7", FIREFOX),
+            purchase(2, now - 40 * day, "203.0.113.7", FIREFOX),
+            known_visitor,
+            purchase(4, now, "not-an-ip", FIREFOX),
+            json!({"id": id(5), "name": "refund", "ts": now, "url": "https://shop.example/"}),
+        ]),
+    )
+    .await;
+    let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap_or("ok")).collect();
+    assert_eq!(reasons, ["ok", "timestamp_too_old", "ok", "ip_invalid", "visitor_unknown"]);
+    // Browsers may not backfill that far.
+    let browser = post_from_shop_page(&server, &batch("shop", now, vec![cookieless(6, now - 10 * day, "/")])).await;
+    assert_eq!(browser.body["results"][0]["reason"], "timestamp_too_old");
+    server.shutdown().await;
+    assert_eq!(server.query("SELECT count(*) FROM events"), vec![vec![json!(2)]]);
+}
+
+#[tokio::test]
+async fn the_browser_endpoint_ignores_a_stated_address() {
+    let mut server = start().await;
+    let now = now_ms();
+    let mut event = cookieless(1, now, "/");
+    event["ip"] = json!("8.8.8.8");
+    event["user_agent"] = json!(GOOGLEBOT);
+    let answer = server.post_batch(&batch("demo", now, vec![event])).await;
+    assert_eq!(answer.body["accepted"], 1, "the request's own user agent counts, not the stated one");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_country_comes_from_the_address_which_is_then_dropped() {
+    let mut config = config();
+    config.geoip_db = Some(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"),
+    );
+    let mut server = start_with(config, Arc::new(SystemClock)).await;
+    let now = now_ms();
+    let answer = post_server(&server, Some(SECRET), &server_batch(vec![purchase(1, now, "8.8.8.8", FIREFOX)])).await;
+    assert_eq!(answer.body["accepted"], 1);
+    server.shutdown().await;
+    assert_eq!(server.query("SELECT country FROM events"), vec![vec![json!("US")]]);
+    assert_eq!(server.query("SELECT country FROM sessions"), vec![vec![json!("US")]]);
+    let file = std::fs::read(&server.db).unwrap();
+    assert!(!file.windows(7).any(|w| w == b"8.8.8.8"), "the address is not in the database");
+}

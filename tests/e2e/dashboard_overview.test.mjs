@@ -1,0 +1,82 @@
+// The overview in Chromium shows the numbers the query API gives, before
+// and after a filter clicked from a table; a screenshot is kept.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { launchChromium } from "./harness.mjs";
+import { startDashboardCollector, signIn, send, eventually } from "./dashboard_harness.mjs";
+
+const artifacts = join(dirname(fileURLToPath(import.meta.url)), "..", "artifacts");
+
+let collector, browser;
+before(async () => {
+  collector = await startDashboardCollector();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+const fmt = {
+  visitors: (n) => n.toLocaleString("en-US"),
+  sessions: (n) => n.toLocaleString("en-US"),
+  pageviews: (n) => n.toLocaleString("en-US"),
+  events: (n) => n.toLocaleString("en-US"),
+  bounce_rate: (r) => `${Math.round(r * 100)}%`,
+};
+
+async function shownTotals(page) {
+  return page.$$eval("#totals .total", (cards) => Object.fromEntries(cards.map((c) => [c.dataset.metric, c.querySelector(".value").textContent])));
+}
+
+async function apiTotals(page, query) {
+  const body = await page.evaluate(async (q) => (await fetch(`/api/query/overview?${q}`)).json(), query);
+  return Object.fromEntries(Object.entries(fmt).map(([k, f]) => [k, f(body.current.totals[k])]));
+}
+
+function range() {
+  const today = new Date().toISOString().slice(0, 10);
+  const d = new Date(`${today}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - 6);
+  return `site=demo&from=${d.toISOString().slice(0, 10)}&to=${today}`;
+}
+
+test("the overview's totals equal the API's, also after filtering by a clicked page", async () => {
+  const sessionA = crypto.randomUUID();
+  const sessionB = crypto.randomUUID();
+  await send(collector.url, [
+    { name: "$pageview", url: "https://demo.example/", session: sessionA },
+    { name: "$pageview", url: "https://demo.example/pricing", session: sessionA },
+    { name: "signup", url: "https://demo.example/pricing", session: sessionA, props: { plan: "pro" } },
+    { name: "$pageview", url: "https://demo.example/pricing", session: sessionB },
+    { name: "$pageview", url: "https://demo.example/docs", session: sessionB },
+  ]);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.waitForSelector("#totals .total");
+  const expected = await apiTotals(page, range());
+  assert.equal(expected.pageviews, "4");
+  await eventually(async () => {
+    const shown = await shownTotals(page);
+    for (const key of Object.keys(fmt)) assert.equal(shown[key], expected[key], key);
+  });
+  await page.waitForSelector("#chart .uplot");
+
+  await page.locator("#panels tr.clickable", { hasText: "/pricing" }).first().click();
+  await page.waitForSelector("#filters .chip");
+  assert.equal(await page.textContent("#filters .chip"), "page is /pricing ×");
+  const filtered = await apiTotals(page, range() + "&filter.page=%2Fpricing");
+  assert.equal(filtered.pageviews, "2");
+  await eventually(async () => {
+    const shown = await shownTotals(page);
+    for (const key of Object.keys(fmt)) assert.equal(shown[key], filtered[key], key);
+  });
+
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, "dashboard-overview.png"), fullPage: true });
+  await page.close();
+});

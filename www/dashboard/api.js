@@ -1,0 +1,34 @@
+// The query API as the dashboard uses it: same-origin fetches carrying the
+// session cookie. A 401 anywhere sends the user back to sign-in.
+
+export class SignedOut extends Error {}
+
+export function queryString(params) {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (key === "filters") for (const [dimension, v] of value) q.append(`filter.${dimension}`, v);
+    else if (value !== undefined && value !== null && value !== "") q.append(key, value);
+  }
+  return q.toString();
+}
+
+export async function get(path, params = {}) {
+  const response = await fetch(`/api/${path}?${queryString(params)}`, { credentials: "same-origin" });
+  if (response.status === 401) throw new SignedOut();
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.message ?? `${path}: ${response.status}`);
+  return body;
+}
+
+export async function post(path, body) {
+  const response = await fetch(`/api/${path}`, {
+    method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.message ?? `${path}: ${response.status}`);
+  return answer;
+}
+
+export function csvLink(path, params) {
+  return `/api/${path}?${queryString({ ...params, format: "csv" })}`;
+}

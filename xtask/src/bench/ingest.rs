@@ -1,0 +1,332 @@
+//! Ingest throughput to durable SQLite: the collector (built with
+//! `--profile server`) on this machine, the load generator beside it.
+//!
+//! For an empty store and for one already holding a million events: the
+//! highest rate with batches of 20 and of 1 (closed loop), then latency at
+//! half the target rates (open loop), and the collector's peak memory. The
+//! same closed-loop load against a no-op axum handler that only parses the
+//! JSON shows what validation, enrichment, sessions and the fsynced commit
+//! cost on top of HTTP itself.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+use super::loadgen::{self, Load, Measured};
+
+/// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
+/// working on the collector.
+fn run_time() -> Duration {
+    Duration::from_secs(std::env::var("WAYMARK_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5))
+}
+fn seeded_events() -> u64 {
+    std::env::var("WAYMARK_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000)
+}
+/// The bars from the issue, and half of them for the latency runs.
+const TARGET_EVENTS_PER_SECOND_BATCHED: f64 = 100_000.0;
+const TARGET_REQUESTS_PER_SECOND_SINGLE: f64 = 20_000.0;
+
+/// Rate limits out of the way: the load comes from one address.
+const CONFIG: &str = r#"
+headless_browsers_are_bots = true
+[limits]
+per_ip_per_second = 100000000
+per_ip_burst = 100000000
+per_site_per_second = 100000000
+per_site_burst = 100000000
+[[site]]
+key = "demo"
+"#;
+
+struct Row {
+    target: &'static str,
+    store: &'static str,
+    load: String,
+    measured: Measured,
+}
+
+pub fn section(root: &Path) -> Result<String> {
+    crate::run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
+    let binary = root.join("target/server/waymark");
+    let work = std::env::temp_dir().join(format!("waymark-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let config = work.join("bench.toml");
+    std::fs::write(&config, CONFIG)?;
+
+    let mut rows = Vec::new();
+    let mut memory = Vec::new();
+    let mut commits = Vec::new();
+    for (store, seeded) in [("empty", false), ("1M events", true)] {
+        let data = work.join(if seeded { "seeded" } else { "empty" });
+        if seeded {
+            // Migrate with the collector itself, then fill in one transaction.
+            Collector::start(&binary, &config, &data)?.stop()?;
+            let started = Instant::now();
+            seed(&data.join("waymark.db"), seeded_events())?;
+            eprintln!("bench: seeded {} events in {:.1} s", seeded_events(), started.elapsed().as_secs_f64());
+        }
+        let collector = Collector::start(&binary, &config, &data)?;
+        let mut run = 0u16;
+        let mut measure = |connections, batch, rate: Option<f64>| -> Result<Measured> {
+            run += 1;
+            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate })?;
+            if measured.failures > 0 {
+                bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
+            }
+            Ok(measured)
+        };
+        for (batch, connections) in [(20, 64), (1, 256)] {
+            rows.push(Row { target: "collector", store, load: format!("batches of {batch}, max"), measured: measure(connections, batch, None)? });
+            progress(&rows);
+        }
+        let half_batched = TARGET_EVENTS_PER_SECOND_BATCHED / 2.0 / 20.0;
+        rows.push(Row {
+            target: "collector",
+            store,
+            load: format!("batches of 20 at {:.0} events/s", half_batched * 20.0),
+            measured: measure(64, 20, Some(half_batched))?,
+        });
+        progress(&rows);
+        let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
+        rows.push(Row {
+            target: "collector",
+            store,
+            load: format!("batches of 1 at {half_single:.0} req/s"),
+            measured: measure(256, 1, Some(half_single))?,
+        });
+        progress(&rows);
+        memory.push((store, collector.peak_rss_kib()?));
+        commits.push((store, collector.commit_stats()?));
+        collector.stop()?;
+    }
+
+    let noop = NoopServer::start()?;
+    for (batch, connections) in [(20, 64), (1, 256)] {
+        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
+        rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured });
+        progress(&rows);
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(report(&rows, &memory, &commits))
+}
+
+fn progress(rows: &[Row]) {
+    if let Some(r) = rows.last() {
+        let m = &r.measured;
+        eprintln!(
+            "bench: {} / {} / {}: {:.0} req/s, {:.0} events/s, p50 {:.1} ms, p99 {:.1} ms",
+            r.target,
+            r.store,
+            r.load,
+            m.requests_per_second(),
+            m.events_per_second(),
+            m.percentile(0.5).as_secs_f64() * 1e3,
+            m.percentile(0.99).as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)]) -> String {
+    let mut s = String::from(
+        "## Ingest throughput\n\n\
+         `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, `synchronous=FULL`, \
+         group commit; every 200 answer is after the fsync) on this machine, the load generator \
+         (HTTP/1.1 keep-alive, one core) beside it. Each row runs 5 s.\n\n\
+         | target | store | load | requests/s | events/s | p50 | p99 |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for r in rows {
+        let m = &r.measured;
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |\n",
+            r.target,
+            r.store,
+            r.load,
+            m.requests_per_second(),
+            m.events_per_second(),
+            m.percentile(0.5).as_secs_f64() * 1e3,
+            m.percentile(0.99).as_secs_f64() * 1e3
+        ));
+    }
+    let find = |target: &str, store: &str, load: &str| {
+        rows.iter().find(|r| r.target == target && r.store == store && r.load == load).map(|r| &r.measured)
+    };
+    s.push('\n');
+    if let Some(best) = find("collector", "empty", "batches of 20, max") {
+        s.push_str(&format!("Batches of 20, empty store: **{:.0} events/s**.\n", best.events_per_second()));
+    }
+    for (batch, load) in [(20, "batches of 20, max"), (1, "batches of 1, max")] {
+        if let (Some(empty), Some(full), Some(noop)) =
+            (find("collector", "empty", load), find("collector", "1M events", load), find("no-op axum", "-", load))
+        {
+            s.push_str(&format!(
+                "Batches of {batch}: with 1M events stored the rate is {:.0}% of the empty store's; \
+                 the collector reaches {:.0}% of the no-op handler's rate.\n",
+                100.0 * full.events_per_second() / empty.events_per_second(),
+                100.0 * empty.events_per_second() / noop.events_per_second()
+            ));
+        }
+    }
+    for (store, kib) in memory {
+        s.push_str(&format!("Collector peak RSS, {store}: {:.1} MiB.\n", *kib as f64 / 1024.0));
+    }
+    for (store, c) in commits {
+        s.push_str(&format!(
+            "Group commits, {store}: {} commits, {:.1} ms each on average, {:.0} events per commit (from `/metrics`).\n",
+            c.commits,
+            c.seconds / c.commits.max(1) as f64 * 1e3,
+            c.events / c.commits.max(1) as f64
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+struct CommitStats {
+    commits: u64,
+    seconds: f64,
+    events: f64,
+}
+
+struct Collector {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Collector {
+    fn start(binary: &Path, config: &Path, data: &Path) -> Result<Collector> {
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("WAYMARK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().context("collector stdout")?);
+        let mut first = String::new();
+        while !first.starts_with("waymark listening on") {
+            first.clear();
+            if stdout.read_line(&mut first)? == 0 {
+                bail!("the collector exited before listening");
+            }
+        }
+        // Keep reading: a closed pipe would fail the collector's next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = first
+            .trim()
+            .strip_prefix("waymark listening on http://")
+            .with_context(|| format!("unexpected first line {first:?}"))?
+            .parse()?;
+        Ok(Collector { child, addr })
+    }
+
+    /// Commit count and time, and events stored, from `/metrics`.
+    fn commit_stats(&self) -> Result<CommitStats> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr)?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        let value = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        Ok(CommitStats {
+            commits: value("waymark_commit_seconds_count") as u64,
+            seconds: value("waymark_commit_seconds_sum"),
+            events: value("waymark_events_accepted_total"),
+        })
+    }
+
+    /// The process's high-water mark of resident memory (`VmHWM`).
+    fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmHWM in /proc/PID/status")
+    }
+
+    /// SIGTERM, then wait: the collector commits what is queued and exits.
+    fn stop(mut self) -> Result<()> {
+        crate::run(Command::new("kill").arg("-TERM").arg(self.child.id().to_string()))?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the collector exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+/// `events` pageviews of `events / 10` visitors, one ten-pageview session
+/// each, spread over the last 23 days, with their sessions: written with
+/// SQL in one transaction into the schema the collector created.
+fn seed(db: &PathBuf, events: u64) -> Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    let start = now - 2 * 60 * 60 * 1000 - (events as i64 / 10) * 20_000;
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")?;
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last})
+         INSERT INTO events (site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, url, host, path,
+             title, referrer, referrer_host, source, medium, browser, browser_version, os, device, country, props)
+         SELECT 'demo', lower(hex(randomblob(16))), {start} + (i / 10) * 20000 + (i % 10) * 60000, {start} + (i / 10) * 20000,
+             '$pageview', printf('seed-session-%07d', i / 10), printf('seed-client-%07d', i / 10), printf('seed-visitor-%07d', i / 10),
+             printf('https://bench.example/page/%d', i % 50), 'bench.example', printf('/page/%d', i % 50),
+             'Seeded page', 'https://www.google.com/', 'www.google.com', 'Google', 'organic',
+             'Firefox', '133.0', 'Linux', 'desktop', 'FR', '{{}}'
+         FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last_session})
+         INSERT INTO sessions (site, id, visitor_id, client_session_id, start_ts, end_ts, duration_ms, pageviews, events,
+             entry_path, exit_path, bounce, referrer_host, source, medium, browser, os, device, country)
+         SELECT 'demo', printf('seed-session-%07d', i), printf('seed-visitor-%07d', i), printf('seed-client-%07d', i),
+             {start} + i * 20000, {start} + i * 20000 + 540000, 540000, 10, 10, '/page/0', '/page/9', 0,
+             'www.google.com', 'Google', 'organic', 'Firefox', 'Linux', 'desktop', 'FR'
+         FROM n;
+         COMMIT;",
+        last = events - 1,
+        last_session = events / 10 - 1,
+    ))?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    Ok(())
+}
+
+/// The comparison: axum, the same routes' HTTP work, and parsing the batch
+/// into the protocol's types — nothing else.
+struct NoopServer {
+    addr: SocketAddr,
+}
+
+impl NoopServer {
+    fn start() -> Result<NoopServer> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                tx.send(listener.local_addr().expect("address")).expect("report address");
+                let app = axum::Router::new().route(
+                    "/api/collect",
+                    axum::routing::post(|body: bytes::Bytes| async move {
+                        match serde_json::from_slice::<waymark_protocol::Batch>(&body) {
+                            Ok(batch) => (axum::http::StatusCode::OK, format!(r#"{{"accepted":{}}}"#, batch.events.len())),
+                            Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()),
+                        }
+                    }),
+                );
+                axum::serve(listener, app).await.expect("serve");
+            });
+        });
+        Ok(NoopServer { addr: rx.recv_timeout(Duration::from_secs(10))? })
+    }
+}

@@ -1,0 +1,133 @@
+//! A load generator for the collector's ingest endpoint: HTTP/1.1
+//! keep-alive connections, each sending batches one after another (closed
+//! loop, for the highest rate) or on a schedule (open loop, for latency at
+//! a given rate). Every event has a fresh id, so nothing is a duplicate;
+//! each visitor sends a few requests then makes way for a new one.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+#[derive(Clone, Copy)]
+pub struct Load {
+    pub addr: SocketAddr,
+    /// Distinguishes the runs against one store, so that no id repeats.
+    pub run: u16,
+    pub connections: usize,
+    pub batch: usize,
+    pub duration: Duration,
+    /// Requests per second over all connections; `None` sends as fast as
+    /// the server answers.
+    pub rate: Option<f64>,
+}
+
+pub struct Measured {
+    pub requests: u64,
+    pub events: u64,
+    pub failures: u64,
+    pub elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    pub fn requests_per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
+        self.latencies[at]
+    }
+}
+
+/// Runs `load` against `POST /api/collect` on a single-threaded runtime:
+/// the generator takes at most one of the machine's cores.
+pub fn run(load: Load) -> Result<Measured> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let started = Instant::now();
+        let deadline = started + load.duration;
+        let workers: Vec<_> = (0..load.connections).map(|c| tokio::spawn(connection(load, c, deadline))).collect();
+        let mut measured = Measured { requests: 0, events: 0, failures: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+        for worker in workers {
+            let (requests, failures, latencies) = worker.await??;
+            measured.requests += requests;
+            measured.failures += failures;
+            measured.latencies.extend(latencies);
+        }
+        measured.elapsed = started.elapsed();
+        measured.events = measured.requests * load.batch as u64;
+        measured.latencies.sort_unstable();
+        Ok(measured)
+    })
+}
+
+async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64, u64, Vec<Duration>)> {
+    // Ids carry the run and the connection, so that none repeats.
+    let connection = (u64::from(load.run) << 16) | index as u64;
+    let stream = TcpStream::connect(load.addr).await.context("connecting to the collector")?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut schedule = load.rate.map(|rate| {
+        let every = Duration::from_secs_f64(load.connections as f64 / rate);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every.mul_f64(index as f64 / load.connections as f64), every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    let (mut requests, mut failures, mut latencies) = (0u64, 0u64, Vec::new());
+    let mut body = String::new();
+    while Instant::now() < deadline {
+        if let Some(interval) = &mut schedule {
+            interval.tick().await;
+        }
+        write_batch(&mut body, connection, requests, load.batch);
+        let request = Request::post("/api/collect")
+            .header("host", "bench")
+            .header("content-type", "text/plain")
+            .header("user-agent", USER_AGENT)
+            .body(Full::new(Bytes::from(body.clone())))?;
+        let sent = Instant::now();
+        let response = sender.send_request(request).await?;
+        let ok = response.status().is_success();
+        response.into_body().collect().await?;
+        latencies.push(sent.elapsed());
+        requests += 1;
+        failures += u64::from(!ok);
+    }
+    Ok((requests, failures, latencies))
+}
+
+/// A batch of `size` pageviews; a visitor sends ten requests.
+fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let visitor = request / 10;
+    body.clear();
+    let _ = write!(body, r#"{{"site":"demo","sent_at":{now},"events":["#);
+    for n in 0..size as u64 {
+        if n > 0 {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"id":"{connection:08x}-{:04x}-4000-8000-{:012x}","name":"$pageview","ts":{now},"session_id":"{connection:08x}-0000-4000-8000-{visitor:012x}","visitor_id":"{connection:08x}-0001-4000-8000-{visitor:012x}","url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}"}}"#,
+            n & 0xffff,
+            request
+        );
+    }
+    body.push_str("]}");
+}
