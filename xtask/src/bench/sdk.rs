@@ -85,7 +85,7 @@ pub fn section(root: &Path) -> Result<String> {
         "### Main-thread cost in Chromium {} (same run, interleaved)\n\n\
          `track()`: median of 100 samples of 100 calls each, each sample in its own task, on a cross-origin-isolated page \
          (5 µs timer resolution, so 0.05 µs per call); the median over runs. Longest task: the longest `RunTask` on the \
-         renderer's main thread from the SDK's script starting to the SDK being ready, median (and worst) over runs. \
+         renderer's main thread that runs script, from the SDK's script starting to the SDK being ready, median (and worst) over runs. \
          Every SDK sends to a local sink answering 200; defaults otherwise (posthog-js `array.js` with autocapture and \
          recording off; snowplow's UMD bundle with `eventMethod: \"post\"`).\n\n\
          | SDK | runs | `track()` median µs | p90 µs | × Waymark | longest task ms | worst ms | × Waymark | ready ms |\n\
