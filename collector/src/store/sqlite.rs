@@ -27,12 +27,16 @@ use crate::sessions::{self, Session};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("query_indexes.sql"),
+];
 
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
 
-const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
+pub(crate) const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
     entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
     utm_term, utm_content, browser, os, device, country, region, city";
 
@@ -580,7 +584,7 @@ fn event_from_row(r: &Row) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-fn session_from_row(r: &Row) -> rusqlite::Result<Session> {
+pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<Session> {
     Ok(Session {
         site: r.get(0)?,
         id: r.get(1)?,

@@ -85,7 +85,12 @@ impl Tracker {
 
     fn log(&mut self, parts: &[&str]) {
         if self.config.debug {
-            self.debug_lines.push(parts.concat());
+            // A plain loop: `concat` brings a generic join into the module.
+            let mut line = String::new();
+            for part in parts {
+                line.push_str(part);
+            }
+            self.debug_lines.push(line);
         }
     }
 
