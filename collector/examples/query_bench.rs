@@ -198,7 +198,11 @@ async fn ingest_rate(url: &str, readers: usize) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicU64::new(0));
     let queries = Arc::new(AtomicU64::new(0));
-    let client = reqwest::Client::new();
+    // A browser's user agent: without one, the collector counts a bot.
+    let client = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36")
+        .build()
+        .expect("an HTTP client");
     let mut tasks = Vec::new();
     for n in 0..INGEST_CLIENTS {
         let (stop, accepted, client, url) = (stop.clone(), accepted.clone(), client.clone(), url.to_owned());
@@ -212,10 +216,17 @@ async fn ingest_rate(url: &str, readers: usize) -> (f64, u64) {
                     .collect();
                 let body = serde_json::json!({"site": SITE, "sent_at": now, "events": events}).to_string();
                 let r = client.post(format!("{url}/api/collect")).header("content-type", "text/plain").body(body).send().await;
-                if let Ok(r) = r {
-                    if let Ok(answer) = r.json::<serde_json::Value>().await {
-                        accepted.fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        if let Ok(answer) = r.json::<serde_json::Value>().await {
+                            accepted.fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                        }
                     }
+                    Ok(r) => {
+                        eprintln!("ingest refused: {} {}", r.status(), r.text().await.unwrap_or_default());
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => eprintln!("ingest failed: {e}"),
                 }
             }
         }));
@@ -256,6 +267,11 @@ async fn ingest_section(dir: &Path, out: &mut String) -> anyhow::Result<()> {
     config.sites.push(bench);
     config.dashboard.admin_password = Some("bench".into());
     config.dashboard.api_tokens = vec![TOKEN.into()];
+    // One address sends everything here: measure the store, not the limiter.
+    config.limits.per_ip_per_second = 1_000_000;
+    config.limits.per_ip_burst = 1_000_000;
+    config.limits.per_site_per_second = 1_000_000;
+    config.limits.per_site_burst = 1_000_000;
     let server = waymark_collector::start(config).await?;
     let url = format!("http://{}", server.addr);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

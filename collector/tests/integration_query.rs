@@ -65,6 +65,21 @@ async fn a_visitor_on_two_days_counts_once_in_the_period_and_once_in_each_day() 
 }
 
 #[tokio::test]
+async fn the_unfiltered_counts_follow_events_removed_from_the_store() {
+    let mut server = seeded::start().await;
+    let day = "/api/query/overview?site=shop&from=2024-01-15&to=2024-01-15";
+    // S3's /docs pageview (E6) and engagement (E7) go, as retention would remove them.
+    let conn = rusqlite::Connection::open(&server.db).unwrap();
+    conn.execute("DELETE FROM events WHERE site = 'shop' AND id IN ('E6', 'E7')", []).unwrap();
+    let (_, body) = server.get(day).await;
+    assert_eq!((totals(&body["current"]).2, totals(&body["current"]).3), (3, 3));
+    // The filtered path counts the events themselves and agrees.
+    let (_, body) = server.get(&format!("{day}&filter.page=/")).await;
+    assert_eq!((totals(&body["current"]).2, totals(&body["current"]).3), (1, 1));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn filters_narrow_sessions_and_events_and_combine() {
     let mut server = seeded::start().await;
     let day = "site=shop&from=2024-01-15&to=2024-01-15";

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::filter::{Dimension, Filter, PROPERTY_TEXT, json_path, on_events, on_sessions};
+use super::filter::{Dimension, Filter, PROPERTY_TEXT, Scope, json_path, on_events, on_sessions};
 use super::period::Period;
 use super::table::{Table, cell};
 use super::{QueryError, Site, ratio};
@@ -44,7 +44,7 @@ pub fn breakdown(conn: &Connection, site: &Site, request: &BreakdownRequest) -> 
     let mut params = vec![Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)];
     let (sql, metric) = match request.dimension.session_column() {
         Some(column) => {
-            let clause = on_sessions(&request.filters);
+            let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
             params.extend(clause.params);
             let sql = format!(
                 "SELECT {column}, count(DISTINCT s.visitor_id), count(*), sum(s.bounce) FROM sessions s
@@ -55,7 +55,7 @@ pub fn breakdown(conn: &Connection, site: &Site, request: &BreakdownRequest) -> 
             (sql, "sessions")
         }
         None => {
-            let clause = on_events(&request.filters);
+            let clause = on_events(&request.filters, Scope { site: &site.key, lo, hi });
             let (expression, only, metric) = match &request.dimension {
                 Dimension::Page => ("e.path".to_owned(), " AND e.name = '$pageview'".to_owned(), "pageviews"),
                 Dimension::Property(key) => {

@@ -9,6 +9,10 @@
 //! /pricing). Filtering events by a session dimension keeps the events of
 //! matching sessions, except for device, browser, OS and place, which every
 //! event carries itself. The value `(none)` matches a missing value.
+//!
+//! Mechanism: the cross-table conditions are uncorrelated `IN` subqueries
+//! over a time range, which SQLite evaluates once from the time indexes;
+//! the range assumes no session lasts longer than [`MAX_SESSION_SPAN_MS`].
 
 use rusqlite::types::Value;
 
@@ -16,6 +20,18 @@ use super::QueryError;
 
 /// How a missing value is shown, and how a filter asks for one.
 pub const NONE_VALUE: &str = "(none)";
+
+/// The longest a session is assumed to last, from its first event to its
+/// last: a session needs an event at least every 30 minutes to go on.
+pub const MAX_SESSION_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What the filtered query covers: a site and `[lo, hi)`, ms UTC.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub site: &'a str,
+    pub lo: i64,
+    pub hi: i64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dimension {
@@ -150,9 +166,6 @@ impl Dimension {
         Some((column.into(), None))
     }
 
-    fn is_event_dimension(&self) -> bool {
-        self.session_column().is_none()
-    }
 }
 
 /// A property's value as text: numbers and booleans compare with the text
@@ -197,8 +210,8 @@ impl Clause {
     }
 }
 
-/// Conditions on `sessions s`.
-pub fn on_sessions(filters: &[Filter]) -> Clause {
+/// Conditions on `sessions s` started in `scope`.
+pub fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
     let mut clause = Clause::default();
     let mut on_event = Clause::default();
     for f in filters {
@@ -211,17 +224,19 @@ pub fn on_sessions(filters: &[Filter]) -> Clause {
         }
     }
     if !on_event.sql.is_empty() {
+        // Events of sessions started in the scope happen from its start on.
         clause.sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM events e WHERE e.site = s.site AND e.session_id = s.id{})",
+            " AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{})",
             on_event.sql
         ));
+        clause.params.extend(scope_params(scope.site, scope.lo, scope.hi + MAX_SESSION_SPAN_MS));
         clause.params.extend(on_event.params);
     }
     clause
 }
 
-/// Conditions on `events e`.
-pub fn on_events(filters: &[Filter]) -> Clause {
+/// Conditions on `events e` that happened in `scope`.
+pub fn on_events(filters: &[Filter], scope: Scope) -> Clause {
     let mut clause = Clause::default();
     let mut on_session = Clause::default();
     for f in filters {
@@ -234,23 +249,26 @@ pub fn on_events(filters: &[Filter]) -> Clause {
         }
     }
     if !on_session.sql.is_empty() {
+        // Events in the scope belong to sessions started before its end.
         clause.sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM sessions s WHERE s.site = e.site AND s.id = e.session_id{})",
+            " AND e.session_id IN (SELECT s.id FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{})",
             on_session.sql
         ));
+        clause.params.extend(scope_params(scope.site, scope.lo - MAX_SESSION_SPAN_MS, scope.hi));
         clause.params.extend(on_session.params);
     }
     clause
 }
 
-/// Whether any filter needs the events of a session (the slower path).
-pub fn needs_events(filters: &[Filter]) -> bool {
-    filters.iter().any(|f| f.dimension.is_event_dimension())
+fn scope_params(site: &str, lo: i64, hi: i64) -> [Value; 3] {
+    [Value::Text(site.to_owned()), Value::Integer(lo), Value::Integer(hi)]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SCOPE: Scope = Scope { site: "shop", lo: 1000, hi: 2000 };
 
     #[test]
     fn an_event_filter_on_sessions_asks_for_one_matching_event() {
@@ -259,21 +277,32 @@ mod tests {
             Filter::new(Dimension::Page, "/pricing"),
             Filter::new(Dimension::Property("plan".into()), "pro"),
         ];
-        let clause = on_sessions(&filters);
+        let clause = on_sessions(&filters, SCOPE);
         assert_eq!(
             clause.sql,
-            " AND s.country = ? AND EXISTS (SELECT 1 FROM events e WHERE e.site = s.site AND e.session_id = s.id \
+            " AND s.country = ? AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ? \
              AND e.path = ? AND CAST(json_extract(e.props, ?) AS TEXT) = ?)"
         );
-        assert_eq!(clause.params.len(), 4);
-        assert_eq!(clause.params[2], Value::Text("$.\"plan\"".into()));
+        let day = MAX_SESSION_SPAN_MS;
+        assert_eq!(
+            clause.params,
+            vec![
+                Value::Text("DE".into()),
+                Value::Text("shop".into()),
+                Value::Integer(1000),
+                Value::Integer(2000 + day),
+                Value::Text("/pricing".into()),
+                Value::Text("$.\"plan\"".into()),
+                Value::Text("pro".into()),
+            ]
+        );
     }
 
     #[test]
     fn none_matches_a_missing_value() {
-        let clause = on_events(&[Filter::new(Dimension::Source, NONE_VALUE)]);
-        assert!(clause.sql.ends_with("s.id = e.session_id AND s.source IS NULL)"), "{}", clause.sql);
-        assert!(clause.params.is_empty());
+        let clause = on_events(&[Filter::new(Dimension::Source, NONE_VALUE)], SCOPE);
+        assert!(clause.sql.ends_with("s.start_ts < ? AND s.source IS NULL)"), "{}", clause.sql);
+        assert_eq!(clause.params[1], Value::Integer(1000 - MAX_SESSION_SPAN_MS));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! average session duration for a period, as totals and as a time series,
 //! with the same for the previous period.
 
-use rusqlite::{Connection, params_from_iter, types::Value};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
-use super::filter::{Filter, on_events, on_sessions};
+use super::filter::{Filter, Scope, on_events, on_sessions};
 use super::period::{Bucket, Interval, Period};
 use super::table::Table;
 use super::{QueryError, Site, ratio};
@@ -64,43 +65,82 @@ fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, 
         .iter()
         .map(|b| Point { label: b.label.clone(), start_ms: b.start_ms, metrics: Metrics::default() })
         .collect();
-    let mut totals = Metrics::default();
-    let mut durations = vec![0i64; series.len()];
-    let mut total_duration = 0;
+    let (lo, hi) = period.bounds(&site.time_zone);
+    let scope = Scope { site: &site.key, lo, hi };
 
-    // Sessions by the bucket they started in.
-    let clause = on_sessions(filters);
-    let sql = format!(
-        "WITH b(idx, lo, hi) AS ({BUCKETS})
-         SELECT b.idx, count(*), count(DISTINCT s.visitor_id), sum(s.bounce), sum(s.duration_ms)
-         FROM b CROSS JOIN sessions s
-         WHERE s.site = ? AND s.start_ts >= b.lo AND s.start_ts < b.hi{}
-         GROUP BY b.idx",
-        clause.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(bucket_params(&buckets, site, clause.params.clone())))?;
-    while let Some(row) = rows.next()? {
-        let idx = bucket_index(row.get(0)?, series.len())?;
-        let m = &mut series[idx].metrics;
-        (m.sessions, m.visitors, m.bounces) = (row.get(1)?, row.get(2)?, row.get(3)?);
-        durations[idx] = row.get(4)?;
-        totals.sessions += m.sessions;
-        totals.bounces += m.bounces;
-        total_duration += durations[idx];
+    let (visitors, durations) = count_sessions(conn, scope, filters, &buckets, &mut series)?;
+    if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {
+        count_events_from_slots(conn, site, &buckets, &mut series)?;
+    } else {
+        count_events(conn, site, scope, filters, &buckets, &mut series)?;
     }
 
-    // Visitors over the whole period: one visitor in two buckets counts once.
-    let (lo, hi) = period.bounds(&site.time_zone);
+    let mut totals = Metrics { visitors, ..Metrics::default() };
+    for (point, duration) in series.iter_mut().zip(&durations) {
+        let m = &mut point.metrics;
+        totals.sessions += m.sessions;
+        totals.bounces += m.bounces;
+        totals.pageviews += m.pageviews;
+        totals.events += m.events;
+        m.derive_rates(*duration);
+    }
+    totals.derive_rates(durations.iter().sum());
+    Ok(Figures { from: period.from.to_string(), to: period.to.to_string(), totals, series })
+}
+
+/// Sessions, bounces and visitors per bucket, by when each session started,
+/// in one pass over the period in time order; returns the period's distinct
+/// visitors and each bucket's summed duration. A visitor counts once per
+/// bucket and once in the period, however many sessions they had.
+fn count_sessions(
+    conn: &Connection,
+    scope: Scope,
+    filters: &[Filter],
+    buckets: &[Bucket],
+    series: &mut [Point],
+) -> Result<(i64, Vec<i64>), QueryError> {
+    let clause = on_sessions(filters, scope);
     let sql = format!(
-        "SELECT count(DISTINCT s.visitor_id) FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}",
+        "SELECT s.start_ts, s.visitor_id, s.bounce, s.duration_ms FROM sessions s
+         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{} ORDER BY s.start_ts",
         clause.sql
     );
-    let params = [Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)].into_iter().chain(clause.params.iter().cloned());
-    totals.visitors = conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?;
+    let params = [Value::Text(scope.site.to_owned()), Value::Integer(scope.lo), Value::Integer(scope.hi)].into_iter().chain(clause.params);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    // Visitor → the last bucket they were counted in. Exact: whole ids as
+    // keys, with a hash fast on short strings (this loop is the overview's cost).
+    let mut seen: foldhash::HashMap<Box<str>, usize> = foldhash::HashMap::default();
+    let mut durations = vec![0i64; buckets.len()];
+    let mut bucket = 0;
+    while let Some(row) = rows.next()? {
+        let start: i64 = row.get(0)?;
+        while bucket + 1 < buckets.len() && start >= buckets[bucket].end_ms {
+            bucket += 1;
+        }
+        let m = &mut series[bucket].metrics;
+        let visitor = row.get_ref(1)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
+        match seen.get_mut(visitor) {
+            Some(last) if *last == bucket => {}
+            Some(last) => {
+                *last = bucket;
+                m.visitors += 1;
+            }
+            None => {
+                seen.insert(visitor.into(), bucket);
+                m.visitors += 1;
+            }
+        }
+        m.sessions += 1;
+        m.bounces += row.get::<_, i64>(2)?;
+        durations[bucket] += row.get::<_, i64>(3)?;
+    }
+    Ok((seen.len() as i64, durations))
+}
 
-    // Pageviews and events by their own time.
-    let clause = on_events(filters);
+/// Pageviews and events per bucket, by their own time, from every event.
+fn count_events(conn: &Connection, site: &Site, scope: Scope, filters: &[Filter], buckets: &[Bucket], series: &mut [Point]) -> Result<(), QueryError> {
+    let clause = on_events(filters, scope);
     let sql = format!(
         "WITH b(idx, lo, hi) AS ({BUCKETS})
          SELECT b.idx, count(*), sum(e.name = '$pageview')
@@ -109,22 +149,35 @@ fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, 
          GROUP BY b.idx",
         clause.sql
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(bucket_params(&buckets, site, clause.params)))?;
+    add_event_counts(conn, &sql, bucket_params(buckets, site, clause.params), series)
+}
+
+/// The same counts from the quarter-hour slots kept at ingest; only for an
+/// unfiltered overview whose buckets start on quarter hours.
+fn count_events_from_slots(conn: &Connection, site: &Site, buckets: &[Bucket], series: &mut [Point]) -> Result<(), QueryError> {
+    let sql = format!(
+        "WITH b(idx, lo, hi) AS ({BUCKETS})
+         SELECT b.idx, sum(x.events), sum(x.pageviews)
+         FROM b CROSS JOIN event_slots x
+         WHERE x.site = ? AND x.slot >= b.lo / {SLOT_MS} AND x.slot < b.hi / {SLOT_MS}
+         GROUP BY b.idx"
+    );
+    add_event_counts(conn, &sql, bucket_params(buckets, site, Vec::new()), series)
+}
+
+fn add_event_counts(conn: &Connection, sql: &str, params: Vec<Value>, series: &mut [Point]) -> Result<(), QueryError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         let idx = bucket_index(row.get(0)?, series.len())?;
         let m = &mut series[idx].metrics;
         (m.events, m.pageviews) = (row.get(1)?, row.get(2)?);
-        totals.events += m.events;
-        totals.pageviews += m.pageviews;
     }
-
-    for (point, duration) in series.iter_mut().zip(durations) {
-        point.metrics.derive_rates(duration);
-    }
-    totals.derive_rates(total_duration);
-    Ok(Figures { from: period.from.to_string(), to: period.to.to_string(), totals, series })
+    Ok(())
 }
+
+/// The width of a slot in `event_slots`, ms.
+const SLOT_MS: i64 = 15 * 60_000;
 
 /// The buckets as rows `(idx, lo, hi)` from one JSON parameter, so a query
 /// scans the time index once per bucket.

@@ -1,13 +1,15 @@
 //! The session explorer: sessions of a period, newest first, a page at a
 //! time; and one session's journey, its events in the order they happened.
 
-use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params, params_from_iter, types::Value};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::filter::{Filter, on_sessions};
+use super::filter::{Filter, Scope, on_sessions};
 use super::period::Period;
 use super::table::{Table, cell};
 use super::{QueryError, Site};
+use crate::sessions::Session;
+use crate::store::sqlite::{SESSION_COLUMNS, session_from_row};
 
 /// Sessions one page holds at most.
 pub const MAX_PER_PAGE: usize = 200;
@@ -22,32 +24,11 @@ pub struct SessionsRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionSummary {
-    pub id: String,
-    pub visitor_id: String,
-    pub user_id: Option<String>,
-    pub start_ts: i64,
-    pub end_ts: i64,
-    pub duration_ms: i64,
-    pub pageviews: i64,
-    pub events: i64,
-    pub entry_path: Option<String>,
-    pub exit_path: Option<String>,
-    pub bounce: bool,
-    pub source: Option<String>,
-    pub referrer_host: Option<String>,
-    pub country: Option<String>,
-    pub device: Option<String>,
-    pub browser: Option<String>,
-    pub os: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionPage {
     pub total: i64,
     pub page: usize,
     pub per_page: usize,
-    pub sessions: Vec<SessionSummary>,
+    pub sessions: Vec<Session>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,38 +48,13 @@ pub struct JourneyStep {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Journey {
     /// Missing while the session's row is not yet derived.
-    pub session: Option<SessionSummary>,
+    pub session: Option<Session>,
     pub events: Vec<JourneyStep>,
-}
-
-const SUMMARY_COLUMNS: &str = "s.id, s.visitor_id, s.user_id, s.start_ts, s.end_ts, s.duration_ms, s.pageviews, s.events,
-    s.entry_path, s.exit_path, s.bounce, s.source, s.referrer_host, s.country, s.device, s.browser, s.os";
-
-fn summary(r: &SqlRow) -> rusqlite::Result<SessionSummary> {
-    Ok(SessionSummary {
-        id: r.get(0)?,
-        visitor_id: r.get(1)?,
-        user_id: r.get(2)?,
-        start_ts: r.get(3)?,
-        end_ts: r.get(4)?,
-        duration_ms: r.get(5)?,
-        pageviews: r.get(6)?,
-        events: r.get(7)?,
-        entry_path: r.get(8)?,
-        exit_path: r.get(9)?,
-        bounce: r.get(10)?,
-        source: r.get(11)?,
-        referrer_host: r.get(12)?,
-        country: r.get(13)?,
-        device: r.get(14)?,
-        browser: r.get(15)?,
-        os: r.get(16)?,
-    })
 }
 
 pub fn sessions(conn: &Connection, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
     let (lo, hi) = request.period.bounds(&site.time_zone);
-    let clause = on_sessions(&request.filters);
+    let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
     let mut params = vec![Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)];
     params.extend(clause.params);
     let from = format!("FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}", clause.sql);
@@ -107,15 +63,15 @@ pub fn sessions(conn: &Connection, site: &Site, request: &SessionsRequest) -> Re
     let per_page = request.per_page.clamp(1, MAX_PER_PAGE);
     params.push(Value::Integer(per_page as i64));
     params.push(Value::Integer((request.page * per_page) as i64));
-    let sql = format!("SELECT {SUMMARY_COLUMNS} {from} ORDER BY s.start_ts DESC, s.id LIMIT ? OFFSET ?");
-    let sessions = conn.prepare_cached(&sql)?.query_map(params_from_iter(params), summary)?.collect::<Result<Vec<_>, _>>()?;
+    let sql = format!("SELECT {SESSION_COLUMNS} {from} ORDER BY s.start_ts DESC, s.id LIMIT ? OFFSET ?");
+    let sessions = conn.prepare_cached(&sql)?.query_map(params_from_iter(params), session_from_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(SessionPage { total, page: request.page, per_page, sessions })
 }
 
 pub fn journey(conn: &Connection, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
     let session = conn
-        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM sessions s WHERE s.site = ?1 AND s.id = ?2"))?
-        .query_row(params![site.key, session_id], summary)
+        .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.site = ?1 AND s.id = ?2"))?
+        .query_row(params![site.key, session_id], session_from_row)
         .optional()?;
     let events = conn
         .prepare_cached(

@@ -3,6 +3,7 @@
 
 mod ingest;
 mod loadgen;
+mod query;
 mod sdk;
 
 use std::path::Path;
@@ -24,13 +25,15 @@ pub fn run(root: &Path) -> Result<()> {
         let section = match only.as_str() {
             "ingest" => ingest::section(root)?,
             "sdk" => sdk::section(root)?,
-            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, sdk"),
+            "query" => query::section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, query, sdk"),
         };
         eprintln!("{section}");
         return Ok(());
     }
     report.push_str(&sdk::section(root)?);
     report.push_str(&ingest::section(root)?);
+    report.push_str(&query::section(root)?);
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
     eprintln!("{report}");
     Ok(())
