@@ -272,6 +272,7 @@ fn hidden() {
         let current = web.tracker.page.current_url().map(str::to_owned);
         engagement(web, current);
         web.tracker.page.hidden(now());
+        web.tracker.page_hidden();
         web.tracker.end_turn(&web.stores);
         let endpoint = web.tracker.config.endpoint.clone();
         for body in web.tracker.batches_for_page_hide(now()) {
