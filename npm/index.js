@@ -2,6 +2,8 @@
 // is ready, and never throws into the app (errors go to the console).
 import load, * as sdk from "./dist/waymark_sdk.js";
 
+const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+
 let ready = null;
 let running = false;
 const waiting = [];
@@ -26,9 +28,20 @@ export function init(options) {
     return ready;
   }
   ready = load({ module_or_path: new URL("./dist/waymark_sdk_bg.wasm", import.meta.url) })
+    // Instantiating, starting (whose first pageview comes in a task of its
+    // own) and replaying the calls made meanwhile each run in their own
+    // task, so that none makes a long task on the app's main thread.
+    .then(nextTask)
+    .then(() => {
+      try {
+        sdk.start(options);
+      } catch (error) {
+        console.error("waymark: start() failed", error);
+      }
+    })
+    .then(nextTask)
     .then(() => {
       running = true;
-      call("start", [options]);
       for (const [name, args] of waiting.splice(0)) call(name, args);
     })
     .catch((error) => console.error("waymark: could not load the SDK", error));

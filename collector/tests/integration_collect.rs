@@ -19,17 +19,17 @@ async fn a_mixed_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
     bad_url["url"] = json!("javascript:alert(1)");
     let mut bad_prop = pageview(5, now, "/");
     bad_prop["props"] = json!({"nested": {"no": 1}});
-    let answer = server.post_batch(&batch("demo", now, vec![pageview(1, now, "/pricing?x=1"), bad_id, no_name, bad_url])).await;
+    let answer =
+        server.post_batch(&batch("demo", now, vec![pageview(1, now, "/pricing?x=1"), bad_id, no_name, bad_url, bad_prop])).await;
     assert_eq!(answer.status, 200);
-    assert_eq!((answer.body["accepted"].as_u64(), answer.body["rejected"].as_u64()), (Some(1), Some(3)));
+    assert_eq!((answer.body["accepted"].as_u64(), answer.body["rejected"].as_u64()), (Some(1), Some(4)));
     let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap_or("")).collect();
-    assert_eq!(reasons, ["", "id_invalid", "name_empty", "url_invalid"]);
+    assert_eq!(reasons, ["", "id_invalid", "name_empty", "url_invalid", "event_malformed"]);
     assert_eq!(answer.body["results"][2]["message"], "event 2: `name` is empty");
-
-    // A property that is not a string, number or boolean makes the whole
-    // body unreadable as a batch: it is refused as malformed, naming it.
-    let answer = server.post_batch(&batch("demo", now, vec![bad_prop])).await;
-    assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("malformed")));
+    // A property that is not a string, number or boolean: that event alone
+    // is refused, with its id and where the reader stopped.
+    assert_eq!(answer.body["results"][4]["id"], json!(id(5)));
+    assert!(answer.body["results"][4]["message"].as_str().unwrap().starts_with("event 4: not an event:"));
 
     let db = server.shutdown().await;
     let rows = query(&db, "SELECT id, path, browser, device, source FROM events");

@@ -129,3 +129,25 @@ async fn the_country_comes_from_the_address_which_is_then_dropped() {
     let file = std::fs::read(&server.db).unwrap();
     assert!(!file.windows(7).any(|w| w == b"8.8.8.8"), "the address is not in the database");
 }
+
+#[tokio::test]
+async fn a_backend_is_held_to_its_sites_rate_and_a_guesser_to_its_address() {
+    let mut config = config();
+    config.limits.per_ip_per_second = 1;
+    config.limits.per_ip_burst = 2;
+    let mut server = start_with(config, Arc::new(SystemClock)).await;
+    let now = now_ms();
+    for n in 0..5 {
+        let answer = post_server(&server, Some(SECRET), &server_batch(vec![purchase(n, now, "203.0.113.7", FIREFOX)])).await;
+        assert_eq!(answer.status, 200, "request {n} from the backend: {}", answer.body);
+    }
+    let guesses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(post_server(&server, Some("guess-guess-guess-guess"), &server_batch(vec![])).await.status);
+        }
+        statuses
+    };
+    assert_eq!(guesses, [401, 401, 429]);
+    server.shutdown().await;
+}

@@ -29,6 +29,9 @@ pub enum Rejection {
     TimestampTooOld,
     /// Server-to-server only: `ip` is not an IPv4 or IPv6 address.
     IpInvalid,
+    /// The event is not an event object (a field of the wrong type, a
+    /// nested property value); the JSON reader's message says where.
+    Malformed(String),
     /// Server-to-server only: neither `visitor_id` nor `ip` and
     /// `user_agent`, so the event cannot be given a visitor.
     VisitorUnknown,
@@ -55,6 +58,7 @@ impl Rejection {
             Rejection::TimestampInFuture => "timestamp_in_future",
             Rejection::TimestampTooOld => "timestamp_too_old",
             Rejection::IpInvalid => "ip_invalid",
+            Rejection::Malformed(_) => "event_malformed",
             Rejection::VisitorUnknown => "visitor_unknown",
         }
     }
@@ -80,6 +84,7 @@ impl core::fmt::Display for Rejection {
             Rejection::TimestampInFuture => write!(f, "`ts` lies more than {} minutes in the future after clock-skew correction", MAX_FUTURE_SKEW_MS / 60_000),
             Rejection::TimestampTooOld => write!(f, "`ts` is older than this endpoint accepts"),
             Rejection::IpInvalid => write!(f, "`ip` must be an IPv4 or IPv6 address"),
+            Rejection::Malformed(why) => write!(f, "not an event: {why}"),
             Rejection::VisitorUnknown => write!(f, "a server-sent event needs `visitor_id`, or `ip` and `user_agent` for a cookieless visitor"),
         }
     }

@@ -94,9 +94,7 @@ pub(super) fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) 
 
 pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large { ApiError::Decode(crate::ingest::decode::DecodeError::TooLarge { limit }) } else { ApiError::BodyUnreadable(e.to_string()) }
     })
 }

@@ -3,7 +3,8 @@
 //! (`Authorization: Bearer <secret_key>`). Such a sender may state each
 //! event's visitor address and user agent and send events up to
 //! `MAX_BACKFILL_AGE_MS` old, so they join the same visitors and sessions as
-//! the browser's events. Origin is not checked: this is not a browser.
+//! the browser's events. Origin is not checked: this is not a browser. The
+//! per-site rate applies; the per-address rate only to failed attempts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,7 +35,6 @@ pub async fn server_batch(
 }
 
 async fn server_batch_inner(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<BatchResponse, ApiError> {
-    state.ingest.rate_limits.check_ip(client_ip(&state.config, peer, headers)).map_err(ApiError::RateLimited)?;
     check_content_type(header(headers, CONTENT_TYPE.as_str()))?;
     let raw = read_body(body, state.config.limits.max_body_bytes).await?;
     let bytes = decompress(header(headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
@@ -43,6 +43,9 @@ async fn server_batch_inner(state: &AppState, peer: SocketAddr, headers: &Header
     let presented = header(headers, AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
     let authorized = matches!((presented, &site.secret_key), (Some(p), Some(secret)) if constant_time_eq(p.as_bytes(), secret.as_bytes()));
     if !authorized {
+        // Only failed attempts count against the address: a backend sends
+        // from one address at its site's rate, a guesser gets 429s.
+        state.ingest.rate_limits.check_ip(client_ip(&state.config, peer, headers)).map_err(ApiError::RateLimited)?;
         return Err(ApiError::BadSecret(site.key.clone()));
     }
     state.ingest.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;

@@ -1,6 +1,7 @@
 //! Bytes to a batch. A body that is not a batch at all is refused whole
-//! (wrong type, too large, not gzip, not UTF-8, not JSON); per-event problems
-//! are left to validation so that valid events are kept.
+//! (wrong type, too large, not gzip, not UTF-8, not JSON, no `site`); each
+//! event is read on its own, so that one malformed event (a nested property
+//! value, a number for a string) is rejected alone and the rest are kept.
 //!
 //! Policy: `text/plain` (beacons: no CORS preflight) and `application/json`
 //! bodies, identity or `gzip`. The size limit applies to the decompressed
@@ -9,8 +10,10 @@
 
 use std::io::Read;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use waymark_protocol::{Batch, ServerBatch, limits};
+use serde_json::value::RawValue;
+use waymark_protocol::{Event, ServerEvent, limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -68,23 +71,62 @@ pub fn decompress<'b>(content_encoding: Option<&str>, body: &'b [u8], limit: usi
     }
 }
 
-/// A browser batch.
-pub fn decode(body: &[u8]) -> Result<Batch, DecodeError> {
-    let batch: Batch = parse(body)?;
-    check_shape(&batch.site, batch.events.len())?;
+/// A decoded batch: the envelope, and each event or why it could not be
+/// read.
+pub struct Decoded<E> {
+    pub site: String,
+    pub sent_at: Option<i64>,
+    pub events: Vec<Result<E, Unreadable>>,
+}
+
+/// An event that is JSON but not an event.
+pub struct Unreadable {
+    /// Its `id`, when it has a string one.
+    pub id: String,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    site: String,
+    #[serde(default)]
+    sent_at: Option<i64>,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// A browser batch: `sent_at` is required, for clock-skew correction.
+pub fn decode(body: &[u8]) -> Result<Decoded<Event>, DecodeError> {
+    let batch = decode_events(body)?;
+    if batch.sent_at.is_none() {
+        return Err(DecodeError::Json("missing field `sent_at`".into()));
+    }
     Ok(batch)
 }
 
 /// A server-to-server batch.
-pub fn decode_server(body: &[u8]) -> Result<ServerBatch, DecodeError> {
-    let batch: ServerBatch = parse(body)?;
-    check_shape(&batch.site, batch.events.len())?;
-    Ok(batch)
+pub fn decode_server(body: &[u8]) -> Result<Decoded<ServerEvent>, DecodeError> {
+    decode_events(body)
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+fn decode_events<E: DeserializeOwned>(body: &[u8]) -> Result<Decoded<E>, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|e| DecodeError::NotUtf8(e.valid_up_to()))?;
-    serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
+    check_shape(&envelope.site, envelope.events.len())?;
+    let events = envelope
+        .events
+        .iter()
+        .map(|raw| {
+            serde_json::from_str::<E>(raw.get()).map_err(|e| Unreadable {
+                id: serde_json::from_str::<serde_json::Value>(raw.get())
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
+                    .unwrap_or_default(),
+                message: e.to_string(),
+            })
+        })
+        .collect();
+    Ok(Decoded { site: envelope.site, sent_at: envelope.sent_at, events })
 }
 
 fn check_shape(site: &str, events: usize) -> Result<(), DecodeError> {
@@ -110,20 +152,32 @@ mod tests {
 
     #[test]
     fn invalid_json_names_the_problem() {
-        let err = decode(b"{not json").unwrap_err();
+        let err = decode(b"{not json").err().unwrap();
         assert!(err.to_string().starts_with("body is not a JSON batch"), "{err}");
     }
 
     #[test]
     fn a_missing_field_is_named() {
-        let err = decode(br#"{"site":"demo","events":[]}"#).unwrap_err();
+        let err = decode(br#"{"site":"demo","events":[]}"#).err().unwrap();
         assert!(err.to_string().contains("sent_at"), "{err}");
     }
 
     #[test]
     fn invalid_utf8_is_refused_with_its_position() {
-        let err = decode(b"{\"site\":\"d\xff\"}").unwrap_err();
+        let err = decode(b"{\"site\":\"d\xff\"}").err().unwrap();
         assert!(matches!(err, DecodeError::NotUtf8(10)), "{err}");
+    }
+
+    #[test]
+    fn one_malformed_event_leaves_the_others_readable() {
+        let body = br#"{"site":"demo","sent_at":1,"events":[{"id":"a","name":"x","url":"https://a.example/"},
+            {"id":"b","name":"x","props":{"nested":{"no":1}}},{"id":"c","ts":"yesterday"}]}"#;
+        let batch = decode(body).ok().unwrap();
+        assert!(batch.events[0].is_ok());
+        let Err(nested) = &batch.events[1] else { panic!("a nested property is not readable") };
+        assert_eq!(nested.id, "b");
+        let Err(wrong_type) = &batch.events[2] else { panic!("a string `ts` is not readable") };
+        assert!(wrong_type.message.contains("invalid type"), "{}", wrong_type.message);
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 use std::net::IpAddr;
 
-use waymark_protocol::{Batch, Event, EventResult, Outcome, Rejection, ServerBatch, limits, validate_event};
+use waymark_protocol::{Event, EventResult, Outcome, Rejection, ServerEvent, limits, validate_event};
+
+use super::decode::Decoded;
 
 use crate::store::StoredEvent;
 
@@ -19,16 +21,19 @@ pub enum Checked {
     Invalid(EventResult),
 }
 
-pub fn check_batch(batch: Batch, now_ms: i64) -> Vec<Checked> {
-    let offset = now_ms - batch.sent_at;
+pub fn check_batch(batch: Decoded<Event>, now_ms: i64) -> Vec<Checked> {
+    let offset = now_ms - batch.sent_at.unwrap_or(now_ms);
     let site = batch.site;
     batch
         .events
         .into_iter()
         .enumerate()
-        .map(|(index, event)| match validate_event(&event, now_ms, offset, limits::MAX_BROWSER_AGE_MS) {
-            Ok(ts) => Checked::Valid(to_row(&site, event, ts, now_ms)),
-            Err(rejection) => Checked::Invalid(rejected(index, event.id, rejection)),
+        .map(|(index, event)| match event {
+            Err(unreadable) => Checked::Invalid(rejected(index, unreadable.id, Rejection::Malformed(unreadable.message))),
+            Ok(event) => match validate_event(&event, now_ms, offset, limits::MAX_BROWSER_AGE_MS) {
+                Ok(ts) => Checked::Valid(to_row(&site, event, ts, now_ms)),
+                Err(rejection) => Checked::Invalid(rejected(index, event.id, rejection)),
+            },
         })
         .collect()
 }
@@ -39,7 +44,7 @@ pub struct StatedSender {
     pub user_agent: Option<String>,
 }
 
-pub fn check_server_batch(batch: ServerBatch, now_ms: i64) -> Vec<(Checked, StatedSender)> {
+pub fn check_server_batch(batch: Decoded<ServerEvent>, now_ms: i64) -> Vec<(Checked, StatedSender)> {
     let offset = batch.sent_at.map_or(0, |sent_at| now_ms - sent_at);
     let site = batch.site;
     batch
@@ -47,6 +52,13 @@ pub fn check_server_batch(batch: ServerBatch, now_ms: i64) -> Vec<(Checked, Stat
         .into_iter()
         .enumerate()
         .map(|(index, stated)| {
+            let stated = match stated {
+                Ok(stated) => stated,
+                Err(unreadable) => {
+                    let rejection = Rejection::Malformed(unreadable.message);
+                    return (Checked::Invalid(rejected(index, unreadable.id, rejection)), StatedSender { ip: None, user_agent: None });
+                }
+            };
             let ip = stated.ip.as_deref().map(str::parse::<IpAddr>);
             let sender = StatedSender { ip: ip.clone().and_then(Result::ok), user_agent: stated.user_agent.clone() };
             let event = stated.event;

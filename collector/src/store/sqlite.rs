@@ -11,7 +11,7 @@
 //! (copying the WAL into the database file, with its own fsyncs) run on a
 //! separate thread so that commits never wait for them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -27,7 +27,11 @@ use crate::sessions::{self, Session};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("query_indexes.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("query_indexes.sql"),
+];
 
 /// Requests taken into one transaction at most.
 const MAX_GROUP: usize = 512;
@@ -171,6 +175,10 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Index pages of a large store stay in memory; reads map the file.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -307,14 +315,22 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
         }
     }
 
-    // 3. Sessions, visitor by visitor.
-    let mut by_visitor: BTreeMap<(String, String), Vec<(usize, usize)>> = BTreeMap::new();
-    for &(j, i) in &new {
-        if let Job::Append { events, .. } = &group[j] {
-            by_visitor.entry((events[i].site.clone(), events[i].visitor_id.clone())).or_default().push((j, i));
-        }
-    }
-    for ((site, visitor), positions) in &by_visitor {
+    // 3. Sessions, visitor by visitor: the new events sorted by visitor,
+    // then each visitor's run.
+    let key = |&(j, i): &(usize, usize)| match &group[j] {
+        Job::Append { events, .. } => (events[i].site.as_str(), events[i].visitor_id.as_str()),
+        _ => unreachable!("positions point at appends"),
+    };
+    let mut by_visitor = new.clone();
+    by_visitor.sort_by(|a, b| key(a).cmp(&key(b)));
+    let runs: Vec<(String, String, Vec<(usize, usize)>)> = by_visitor
+        .chunk_by(|a, b| key(a) == key(b))
+        .map(|run| {
+            let (site, visitor) = key(&run[0]);
+            (site.to_owned(), visitor.to_owned(), run.to_vec())
+        })
+        .collect();
+    for (site, visitor, positions) in &runs {
         let visit = Visit { site, visitor, positions, timeout: timeouts.of(site) };
         resessionize(&tx, group, &mut outcomes, &visit)?;
     }
@@ -369,14 +385,6 @@ struct Visit<'a> {
 /// anything else recomputes the window around the new events.
 fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
     let Visit { site, visitor, positions, timeout } = *visit;
-    let mut new_events: Vec<(StoredEvent, (usize, usize))> = positions
-        .iter()
-        .map(|&(j, i)| match &group[j] {
-            Job::Append { events, .. } => (events[i].clone(), (j, i)),
-            _ => unreachable!("positions point at appends"),
-        })
-        .collect();
-    new_events.sort_by(|a, b| sessions::order(&a.0, &b.0));
     // What the rule reads of the visitor's latest event.
     let last: Option<StoredEvent> = tx
         .prepare_cached(
@@ -387,31 +395,56 @@ fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appende
             Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, session_id: r.get(3)?, ..StoredEvent::default() })
         })
         .optional()?;
-    if let Some(last) = &last
-        && sessions::order(last, &new_events[0].0) != std::cmp::Ordering::Less
-    {
-        return recompute_window(tx, group, outcomes, visit);
-    }
-    let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| e).collect();
-    let mut computed = sessions::sessionize(&refs, timeout);
-    let mut continued = None;
-    if let Some(last) = &last
-        && !sessions::starts_new_session(last, refs[0], timeout)
-    {
-        let previous = load_session(tx, site, &last.session_id)?;
-        let (_, range) = &computed[0];
-        computed[0].0 = sessions::extend(&previous, &refs[range.clone()]);
-        continued = Some(0);
-    }
-    for (k, (session, range)) in computed.iter().enumerate() {
-        insert_session(tx, session)?;
-        for (offset, (_, (j, i))) in new_events[range.clone()].iter().enumerate() {
-            let started = continued != Some(k) && offset == 0;
-            if let Job::Append { events, .. } = &mut group[*j] {
-                events[*i].session_id = session.id.clone();
+
+    // Sessions for the new events, read in place; written back below.
+    let planned: Option<Vec<(Session, bool, Vec<(usize, usize)>)>> = {
+        let mut new_events: Vec<(&StoredEvent, (usize, usize))> = positions
+            .iter()
+            .map(|&(j, i)| match &group[j] {
+                Job::Append { events, .. } => (&events[i], (j, i)),
+                _ => unreachable!("positions point at appends"),
+            })
+            .collect();
+        new_events.sort_by(|a, b| sessions::order(a.0, b.0));
+        if last.as_ref().is_some_and(|last| sessions::order(last, new_events[0].0) != std::cmp::Ordering::Less) {
+            None
+        } else {
+            let refs: Vec<&StoredEvent> = new_events.iter().map(|(e, _)| *e).collect();
+            let mut computed = sessions::sessionize(&refs, timeout);
+            let mut continued = false;
+            if let Some(last) = &last
+                && !sessions::starts_new_session(last, refs[0], timeout)
+            {
+                let previous = load_session(tx, site, &last.session_id)?;
+                let range = computed[0].1.clone();
+                computed[0].0 = sessions::extend(&previous, &refs[range]);
+                continued = true;
             }
-            outcomes[*j][*i] =
-                Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started };
+            Some(
+                computed
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, (session, range))| {
+                        let started = !(continued && k == 0);
+                        (session, started, new_events[range].iter().map(|(_, p)| *p).collect())
+                    })
+                    .collect(),
+            )
+        }
+    };
+    // A new event before the visitor's latest stored one: the window.
+    let Some(planned) = planned else { return recompute_window(tx, group, outcomes, visit) };
+    for (session, started, members) in planned {
+        insert_session(tx, &session)?;
+        for (offset, (j, i)) in members.into_iter().enumerate() {
+            if let Job::Append { events, .. } = &mut group[j] {
+                events[i].session_id = session.id.clone();
+            }
+            outcomes[j][i] = Appended::Stored {
+                session_id: session.id.clone(),
+                visitor_id: visitor.to_owned(),
+                session_started: started && offset == 0,
+            };
         }
     }
     Ok(())
@@ -721,6 +754,28 @@ mod tests {
     }
 
     const MIN: i64 = 60_000;
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = open_connection(&dir.path().join("waymark.db")).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, url) VALUES ('site', 'e1', 5, 5, '$pageview', 's1', 'v1', 'https://a.example/')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let events = store.events("site").await.unwrap();
+        assert_eq!((events.len(), events[0].id.as_str(), events[0].session_id.as_str()), (1, "e1", "s1"));
+        store.close().await;
+        let conn = Connection::open(dir.path().join("waymark.db")).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
 
     /// Events of two visitors over two hours, some with client session ids,
     /// sent in any order and any chunking.

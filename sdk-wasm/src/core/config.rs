@@ -76,7 +76,12 @@ impl ConfigError {
                 let mut s = String::from("unknown option `");
                 s.push_str(name);
                 s.push_str("`; known: ");
-                s.push_str(&OPTIONS.join(", "));
+                for (i, option) in OPTIONS.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    s.push_str(option);
+                }
                 s
             }
             ConfigError::BadValue { option, expected } => {

@@ -4,8 +4,11 @@
 //! the I/O the tracker asks for.
 //!
 //! Consent policy at the gate:
-//! - `granted`: events get the visitor, session and user ids; the queue is
-//!   persisted so a reload resends what was not acknowledged;
+//! - `granted`: events get the visitor, session and user ids; unsent events
+//!   are persisted, so a reload resends what was not acknowledged, once it
+//!   matters: when a delivery failed or the page is hidden (while the
+//!   collector answers, events are acknowledged within a request and the
+//!   storage is left alone);
 //! - `pending`: with `cookieless`, events are sent without client ids;
 //!   otherwise they are held in memory (at most [`MAX_HELD_EVENTS`]) and
 //!   sent with ids on a grant or dropped on a denial;
@@ -49,6 +52,9 @@ pub struct Tracker {
     backoff: Backoff,
     retry_at: Option<i64>,
     sent_once: bool,
+    /// Unsent events are to be kept in storage (a delivery failed, the page
+    /// was hidden, or a previous page left some).
+    persist: bool,
     /// Debug output not yet printed: every event, consent decision and
     /// session roll with its reason (kept only with `debug` on).
     pub debug_lines: Vec<String>,
@@ -68,6 +74,7 @@ impl Tracker {
             backoff: Backoff::default(),
             retry_at: None,
             sent_once: false,
+            persist: false,
             debug_lines: Vec::new(),
         };
         let decision = tracker.consent.get(Category::Analytics);
@@ -76,6 +83,7 @@ impl Tracker {
             if let Some(backlog) = env.backlog() {
                 let restored = tracker.queue.restore(backlog);
                 if restored > 0 {
+                    tracker.persist = true;
                     tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
                 }
             }
@@ -85,7 +93,12 @@ impl Tracker {
 
     fn log(&mut self, parts: &[&str]) {
         if self.config.debug {
-            self.debug_lines.push(parts.concat());
+            // A plain loop: `concat` brings a generic join into the module.
+            let mut line = String::new();
+            for part in parts {
+                line.push_str(part);
+            }
+            self.debug_lines.push(line);
         }
     }
 
@@ -180,12 +193,23 @@ impl Tracker {
             return;
         }
         self.sessions.end_turn(env.ids());
+        if !self.persist {
+            return;
+        }
+        if self.queue.is_empty() {
+            self.persist = false;
+        }
         if let Some(backlog) = env.backlog() {
             let skipped = self.queue.save(backlog);
             if skipped > 0 {
                 self.log(&["persisted queue full: the ", &int_string(skipped as i64), " oldest unsent events are kept in memory only"]);
             }
         }
+    }
+
+    /// The page is being hidden, maybe for good: unsent events go to storage.
+    pub fn page_hidden(&mut self) {
+        self.persist = true;
     }
 
     /// Send now rather than at the interval: enough events wait, or this
@@ -233,6 +257,7 @@ impl Tracker {
                 None
             }
             Delivery::Retry => {
+                self.persist = true;
                 self.queue.retry_later();
                 let delay = self.backoff.next_delay(retry_after_ms, unit);
                 self.retry_at = Some(now_ms + delay);
@@ -375,6 +400,7 @@ mod tests {
         first.end_turn(&env);
         assert!(first.next_batch(2).is_some());
         assert_eq!(first.answered(None, None, 2, 0.0), Some(500), "network error: retried");
+        first.end_turn(&env);
         // The page is reloaded before the retry.
         let mut second = Tracker::new(config(&[]), false, &env);
         assert!(second.debug_lines.iter().any(|l| l == "resending 1 events a previous page left unsent"));
@@ -409,5 +435,25 @@ mod tests {
         t.record(pageview(31 * 60_000), &env);
         assert_eq!(t.debug_lines.iter().filter(|l| l.starts_with("new session ")).count(), 2);
         assert!(t.debug_lines.iter().any(|l| l.ends_with(": idle timeout passed")));
+    }
+
+    #[test]
+    fn while_the_collector_answers_the_queue_is_not_written_to_storage() {
+        let env = TestEnv { store: CountingStore::default() };
+        let mut t = Tracker::new(config(&[]), false, &env);
+        for ts in 0..5 {
+            t.record(pageview(ts), &env);
+            t.end_turn(&env);
+            sent(&mut t, ts);
+            t.end_turn(&env);
+        }
+        assert!(!env.store.keys().contains(&QUEUE_KEY.to_owned()));
+        t.record(pageview(10), &env);
+        t.page_hidden();
+        t.end_turn(&env);
+        assert!(env.store.keys().contains(&QUEUE_KEY.to_owned()), "kept when the page is hidden");
+        sent(&mut t, 11);
+        t.end_turn(&env);
+        assert!(!env.store.keys().contains(&QUEUE_KEY.to_owned()), "and removed once acknowledged");
     }
 }

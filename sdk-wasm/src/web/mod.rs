@@ -2,8 +2,10 @@
 //! and one adapter per browser API. No policy here: it lives in `core`.
 //!
 //! Work is done in turns: an API call updates the tracker in memory, and
-//! one microtask at the end of the turn writes storage and decides whether
-//! to send, so a burst of `track()` calls costs one storage write.
+//! one task right after (`setTimeout(0)`) writes storage and decides
+//! whether to send, so a burst of `track()` calls costs one storage write
+//! and none of that work lengthens the caller's task. A page being hidden
+//! does it at once.
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
@@ -53,7 +55,7 @@ struct Web {
     /// The armed `setTimeout` and when it fires.
     timer: Option<(JsValue, f64)>,
     subscribers: Vec<Function>,
-    on_turn_end: Closure<dyn FnMut(JsValue)>,
+    on_turn_end: Closure<dyn FnMut()>,
     on_timer: Closure<dyn FnMut()>,
     on_answer: Closure<dyn FnMut(JsValue)>,
     on_network_error: Closure<dyn FnMut(JsValue)>,
@@ -87,7 +89,7 @@ fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
     print_debug_lines(web);
     if !web.turn_end_scheduled {
         web.turn_end_scheduled = true;
-        let _ = Promise::resolve(&JsValue::UNDEFINED).then(&web.on_turn_end);
+        set_timeout(web.on_turn_end.as_ref(), 0);
     }
     Some(result)
 }
@@ -197,7 +199,7 @@ pub fn start(config: JsValue) {
         turn_end_scheduled: false,
         timer: None,
         subscribers: Vec::new(),
-        on_turn_end: Closure::new(|_| end_turn()),
+        on_turn_end: Closure::new(end_turn),
         on_timer: Closure::new(timer_fired),
         on_answer: Closure::new(answered),
         on_network_error: Closure::new(|_| settle_delivery(None, None)),
@@ -205,14 +207,18 @@ pub fn start(config: JsValue) {
     };
     *WEB.0.borrow_mut() = Some(web);
     page::listen(clicks);
-    with_web(|web| {
-        if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
-            web.tracker.page.shown(now());
-        }
-        if auto_pageviews {
-            pageview(web, false);
-        }
+    // The first pageview in a task of its own: starting stays short.
+    let first_view = Closure::once_into_js(move || {
+        with_web(|web| {
+            if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
+                web.tracker.page.shown(now());
+            }
+            if auto_pageviews {
+                pageview(web, false);
+            }
+        });
     });
+    set_timeout(&first_view, 0);
 }
 
 /// Tracks a pageview of the current location (automatic unless
@@ -266,6 +272,7 @@ fn hidden() {
         let current = web.tracker.page.current_url().map(str::to_owned);
         engagement(web, current);
         web.tracker.page.hidden(now());
+        web.tracker.page_hidden();
         web.tracker.end_turn(&web.stores);
         let endpoint = web.tracker.config.endpoint.clone();
         for body in web.tracker.batches_for_page_hide(now()) {
@@ -423,6 +430,13 @@ fn end_turn() {
     print_debug_lines(web);
 }
 
+/// `setTimeout(callback, delay_ms)`; its id.
+fn set_timeout(callback: &JsValue, delay_ms: i64) -> Option<JsValue> {
+    let window = window();
+    let set: Function = Reflect::get(&window, &"setTimeout".into()).ok()?.dyn_into().ok()?;
+    set.call2(&window, callback, &JsValue::from_f64(delay_ms as f64)).ok()
+}
+
 fn arm_timer(web: &mut Web, delay_ms: i64) {
     let at = Date::now() + delay_ms as f64;
     if web.timer.as_ref().is_some_and(|(_, armed_at)| *armed_at <= at) {
@@ -434,8 +448,7 @@ fn arm_timer(web: &mut Web, delay_ms: i64) {
             let _ = clear.call1(&window, &id);
         }
     }
-    let set: Option<Function> = Reflect::get(&window, &"setTimeout".into()).ok().and_then(|f| f.dyn_into().ok());
-    if let Some(id) = set.and_then(|set| set.call2(&window, web.on_timer.as_ref(), &JsValue::from_f64(delay_ms as f64)).ok()) {
+    if let Some(id) = set_timeout(web.on_timer.as_ref(), delay_ms) {
         web.timer = Some((id, at));
     }
 }

@@ -63,6 +63,8 @@ pub fn section(root: &Path) -> Result<String> {
     let mut rows = Vec::new();
     let mut memory = Vec::new();
     let mut commits = Vec::new();
+    // Other work on the machine shows in every figure: say how busy it was.
+    let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     for (store, seeded) in [("empty", false), ("1M events", true)] {
         let data = work.join(if seeded { "seeded" } else { "empty" });
         if seeded {
@@ -114,22 +116,31 @@ pub fn section(root: &Path) -> Result<String> {
         progress(&rows);
     }
     let _ = std::fs::remove_dir_all(&work);
-    Ok(report(&rows, &memory, &commits))
+    let mut section = report(&rows, &memory, &commits);
+    if let Some(one_minute) = load_average.split_whitespace().next() {
+        section.push_str(&format!("Load average when the section started: {one_minute} (on {} cores).\n\n", std::thread::available_parallelism().map_or(0, |n| n.get())));
+    }
+    Ok(section)
+}
+
+/// The row as a table line: `| target | store | load | req/s | events/s | p50 | p99 |`.
+fn table_line(r: &Row) -> String {
+    let m = &r.measured;
+    format!(
+        "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |",
+        r.target,
+        r.store,
+        r.load,
+        m.requests_per_second(),
+        m.events_per_second(),
+        m.percentile(0.5).as_secs_f64() * 1e3,
+        m.percentile(0.99).as_secs_f64() * 1e3
+    )
 }
 
 fn progress(rows: &[Row]) {
     if let Some(r) = rows.last() {
-        let m = &r.measured;
-        eprintln!(
-            "bench: {} / {} / {}: {:.0} req/s, {:.0} events/s, p50 {:.1} ms, p99 {:.1} ms",
-            r.target,
-            r.store,
-            r.load,
-            m.requests_per_second(),
-            m.events_per_second(),
-            m.percentile(0.5).as_secs_f64() * 1e3,
-            m.percentile(0.99).as_secs_f64() * 1e3
-        );
+        eprintln!("bench: {}", table_line(r));
     }
 }
 
@@ -138,21 +149,13 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
         "## Ingest throughput\n\n\
          `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, `synchronous=FULL`, \
          group commit; every 200 answer is after the fsync) on this machine, the load generator \
-         (HTTP/1.1 keep-alive, one core) beside it. Each row runs 5 s.\n\n\
+         (HTTP/1.1 keep-alive, one core) beside it. Each row runs 5 s; `max` rows send as fast as answers come \
+         (64 connections for batches of 20, 256 for single events), the others at a fixed rate.\n\n\
          | target | store | load | requests/s | events/s | p50 | p99 |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
-        let m = &r.measured;
-        s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |\n",
-            r.target,
-            r.store,
-            r.load,
-            m.requests_per_second(),
-            m.events_per_second(),
-            m.percentile(0.5).as_secs_f64() * 1e3,
-            m.percentile(0.99).as_secs_f64() * 1e3
-        ));
+        s.push_str(&table_line(r));
+        s.push('\n');
     }
     let find = |target: &str, store: &str, load: &str| {
         rows.iter().find(|r| r.target == target && r.store == store && r.load == load).map(|r| &r.measured)
