@@ -122,6 +122,25 @@ async fn only_allowed_origins_may_send_for_a_site() {
 }
 
 #[tokio::test]
+async fn a_page_on_another_origin_may_read_the_answer_and_its_retry_after() {
+    let mut server = start().await;
+    let now = now_ms();
+    let r = server
+        .request("/api/collect")
+        .header("content-type", "text/plain")
+        .header("user-agent", FIREFOX)
+        .header("origin", "https://shop.example")
+        .body(batch("shop", now, vec![pageview(1, now, "/")]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://shop.example");
+    assert_eq!(r.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase(), "retry-after");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_client_clock_two_hours_behind_is_corrected_and_far_times_are_refused() {
     let mut server = start().await;
     let now = now_ms();

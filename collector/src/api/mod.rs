@@ -41,7 +41,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::AllowOrigin::mirror_request())
         .allow_methods([axum::http::Method::POST])
-        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::CONTENT_ENCODING]);
+        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::CONTENT_ENCODING])
+        // Pages on other origins must read `Retry-After` to back off as told.
+        .expose_headers([axum::http::header::RETRY_AFTER]);
     // The ingest handlers take the raw body and enforce the size limit
     // themselves, after decompression, with their own error.
     Router::new()
