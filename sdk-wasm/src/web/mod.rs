@@ -195,7 +195,8 @@ pub fn start(config: JsValue) {
         Ok(config) => config,
         Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
-    if WEB.0.borrow().is_some() {
+    // `try_borrow`: a panicking borrow would pull `core::fmt` into the module.
+    if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
     let window = window();
@@ -226,7 +227,9 @@ pub fn start(config: JsValue) {
         on_network_error: Closure::new(|_| settle_delivery(None, None)),
         on_answer_body: Closure::new(log_rejections),
     };
-    *WEB.0.borrow_mut() = Some(web);
+    if let Ok(mut slot) = WEB.0.try_borrow_mut() {
+        *slot = Some(web);
+    }
     page::listen(clicks);
     // The first pageview in a task of its own: starting stays short.
     let first_view = Closure::once_into_js(move || {
