@@ -5,7 +5,9 @@
 //! one task right after (`setTimeout(0)`) writes storage and decides
 //! whether to send, so a burst of `track()` calls costs one storage write
 //! and none of that work lengthens the caller's task. A page being hidden
-//! does it at once.
+//! does it at once. Before that, `track()` itself never enters Wasm: the
+//! loader and the npm package queue its calls in JS and hand each burst
+//! over in one `trackQueued` call (see there).
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
