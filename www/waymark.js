@@ -14,9 +14,8 @@
     try { return o[n](a, b); }
     catch (e) { console.error("waymark: " + n + "() failed", e); }
   }
-  // track() only queues: the event's name, a copy of its properties (a
-  // plain object's, as they are now), time and page. One microtask per
-  // burst (or the SDK itself, before any other work) hands them to Wasm.
+  // track() only queues (name, props as now, time, page); Wasm takes a
+  // burst at once, a microtask later or before its own next work.
   function own(o) {
     var t = o && typeof o == "object" ? Object.getPrototypeOf(o) : 0;
     return t === Object.prototype || t === null ? Object.assign({}, o) : o;
