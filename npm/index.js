@@ -7,6 +7,18 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve));
 let ready = null;
 let running = false;
 const waiting = [];
+// Once running, track() only queues the event's name, a copy of its
+// properties (a plain object's, as they are now), time and page; one
+// microtask per burst (or the SDK itself, before any other work) hands
+// them to Wasm, so that a call never crosses into it.
+const queued = [];
+const drain = () => {
+  if (queued.length) call("trackQueued", [queued.splice(0)]);
+};
+const own = (props) => {
+  const proto = props && typeof props === "object" ? Object.getPrototypeOf(props) : 0;
+  return proto === Object.prototype || proto === null ? { ...props } : props;
+};
 
 function call(name, args) {
   if (!running) {
@@ -34,6 +46,7 @@ export function init(options) {
     .then(nextTask)
     .then(() => {
       try {
+        sdk.useQueue(drain);
         sdk.start(options);
       } catch (error) {
         console.error("waymark: start() failed", error);
@@ -48,7 +61,11 @@ export function init(options) {
   return ready;
 }
 
-export const track = (name, props) => void call("track", [name, props]);
+export const track = (name, props) => {
+  if (!running) return void waiting.push(["track", [name, props]]);
+  if (!queued.length) queueMicrotask(drain);
+  queued.push(name, own(props), Date.now(), location.href);
+};
 export const page = () => void call("page", []);
 export const identify = (userId) => void call("identify", [userId]);
 export const reset = () => void call("reset", []);

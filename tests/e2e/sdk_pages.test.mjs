@@ -74,3 +74,50 @@ test("outbound links and file downloads are captured when switched on", async ()
   ]);
   await context.close();
 });
+
+test("events tracked just before a navigation keep their order, page and properties as they were at the call", async () => {
+  const page = await openSite(browser, collector, { path: "/site/before-nav" });
+  await sdkReady(page);
+  await page.evaluate(() => {
+    // One task: track() only queues, and the navigation must not overtake it.
+    const props = { step: 1 };
+    waymark("track", "queued_first", props);
+    props.step = 2;
+    waymark("track", "queued_second", props);
+    history.pushState({}, "", "/site/after-nav");
+    waymark("flush");
+  });
+  const rows = await eventually(
+    () => collector.query("SELECT name, url, props FROM events WHERE name IN ('queued_first', 'queued_second') OR url LIKE '%/site/after-nav' ORDER BY rowid"),
+    (r) => r.length >= 3,
+    "2 events and the pageview",
+  );
+  assert.deepEqual(rows.map((r) => [r.name, new URL(r.url).pathname, JSON.parse(r.props)]), [
+    ["queued_first", "/site/before-nav", { step: 1 }],
+    ["queued_second", "/site/before-nav", { step: 2 }],
+    ["$pageview", "/site/after-nav", {}],
+  ]);
+  await page.context().close();
+});
+
+test("an event tracked in the same task as the page being hidden is sent with the page-hide flush", async () => {
+  const page = await openSite(browser, collector, { path: "/site/hide-same-task" });
+  await sdkReady(page);
+  const beaconed = await page.evaluate(async () => {
+    // What the page-hide flush hands to sendBeacon, still sent for real.
+    const bodies = [];
+    const send = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (url, body) => (bodies.push(body), send(url, body));
+    waymark("track", "tracked_then_hidden");
+    window.dispatchEvent(new PageTransitionEvent("pagehide"));
+    return (await Promise.all(bodies.map((b) => new Response(b).text()))).join("\n");
+  });
+  assert.match(beaconed, /tracked_then_hidden/);
+  const rows = await eventually(
+    () => collector.query("SELECT name FROM events WHERE name = 'tracked_then_hidden'"),
+    (r) => r.length >= 1,
+    "the event tracked as the page was hidden",
+  );
+  assert.equal(rows.length, 1);
+  await page.context().close();
+});

@@ -5,7 +5,9 @@
 //! one task right after (`setTimeout(0)`) writes storage and decides
 //! whether to send, so a burst of `track()` calls costs one storage write
 //! and none of that work lengthens the caller's task. A page being hidden
-//! does it at once.
+//! does it at once. Before that, `track()` itself never enters Wasm: the
+//! loader and the npm package queue its calls in JS and hand each burst
+//! over in one `trackQueued` call (see there).
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
@@ -80,9 +82,30 @@ fn report(message: &str) {
     console("error", message);
 }
 
+/// The wrapper's function that hands its queued `track()` calls to
+/// `trackQueued` (see `use_queue`).
+struct QueueDrain(RefCell<Option<Function>>);
+// SAFETY: as for `Started`.
+unsafe impl Sync for QueueDrain {}
+static QUEUE_DRAIN: QueueDrain = QueueDrain(RefCell::new(None));
+
+/// Hands the wrapper's queued `track()` calls over before any other work,
+/// so that events keep the order they were made in. Not while the SDK is
+/// busy: the queued calls would find it so and be lost.
+fn take_queued() {
+    if WEB.0.try_borrow_mut().is_err() {
+        return;
+    }
+    let drain = QUEUE_DRAIN.0.try_borrow().ok().and_then(|d| d.clone());
+    if let Some(drain) = drain {
+        let _ = drain.call0(&JsValue::NULL);
+    }
+}
+
 /// Runs `f` on the started SDK, then prints its debug lines. `None` when
 /// the SDK is not started (bad config) or is busy (a re-entrant call).
 fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
+    take_queued();
     let mut guard = WEB.0.try_borrow_mut().ok()?;
     let web = guard.as_mut()?;
     let result = f(web);
@@ -174,7 +197,8 @@ pub fn start(config: JsValue) {
         Ok(config) => config,
         Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
-    if WEB.0.borrow().is_some() {
+    // `try_borrow`: a panicking borrow would pull `core::fmt` into the module.
+    if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
     let window = window();
@@ -205,7 +229,9 @@ pub fn start(config: JsValue) {
         on_network_error: Closure::new(|_| settle_delivery(None, None)),
         on_answer_body: Closure::new(log_rejections),
     };
-    *WEB.0.borrow_mut() = Some(web);
+    if let Ok(mut slot) = WEB.0.try_borrow_mut() {
+        *slot = Some(web);
+    }
     page::listen(clicks);
     // The first pageview in a task of its own: starting stays short.
     let first_view = Closure::once_into_js(move || {
@@ -307,9 +333,38 @@ fn link_clicked(href: String) {
 /// values are strings, numbers or booleans, within the protocol's limits.
 #[wasm_bindgen]
 pub fn track(name: JsValue, props: JsValue) {
+    track_at(name, props, now(), location_href());
+}
+
+/// The wrappers' fast `track()`: a call only appends
+/// `name, props, Date.now(), location.href` to a JS array, and one
+/// `trackQueued(array)` per burst (a microtask later, or sooner through
+/// the function given to `useQueue`) records them all, in order, with the
+/// time and page each was tracked at. A call then never crosses into Wasm.
+#[wasm_bindgen(js_name = trackQueued)]
+pub fn track_queued(calls: Array) {
+    let mut i = 0;
+    while i + 3 < calls.length() {
+        let (ts, url) = (calls.get(i + 2).as_f64().unwrap_or_else(Date::now), calls.get(i + 3).as_string().unwrap_or_default());
+        track_at(calls.get(i), calls.get(i + 1), ts as i64, url);
+        i += 4;
+    }
+}
+
+/// Registers the wrapper's `drain()`, which calls `trackQueued` with what
+/// it holds: the SDK calls it before any other work (a navigation, the
+/// page being hidden, `flush()`…) so that no event overtakes a queued one.
+#[wasm_bindgen(js_name = useQueue)]
+pub fn use_queue(drain: Function) {
+    if let Ok(mut slot) = QUEUE_DRAIN.0.try_borrow_mut() {
+        *slot = Some(drain);
+    }
+}
+
+fn track_at(name: JsValue, props: JsValue, ts: i64, url: String) {
     let name = name.as_string().unwrap_or_default();
     let checked = event::check_name(&name).and_then(|()| read_props(&props)).and_then(|props| {
-        let mut draft = Draft::new(&name, now(), &location_href());
+        let mut draft = Draft::new(&name, ts, &url);
         draft.props = props;
         draft.check_size().map(|()| draft)
     });
@@ -416,6 +471,7 @@ pub fn flush() {
 /// The end of a turn: storage catches up once, then the queue is sent if
 /// it is full, or at the flush interval.
 fn end_turn() {
+    take_queued();
     let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
     let Some(web) = guard.as_mut() else { return };
     web.turn_end_scheduled = false;
