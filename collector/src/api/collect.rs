@@ -177,7 +177,8 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
         let mut published = published.into_iter();
         for (index, appended) in positions.into_iter().zip(appended) {
             let event = published.next();
-            let result = results.iter_mut().find(|r| r.index == index).expect("every row has a result");
+            // Every event of the batch pushed exactly one result, in order.
+            let result = &mut results[index];
             match (appended, event) {
                 (Appended::Duplicate, event) => {
                     result.outcome = Outcome::Duplicate;
