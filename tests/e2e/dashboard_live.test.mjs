@@ -2,18 +2,12 @@
 // installation checker, and tracked text shown as text.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 import { startDashboardCollector, signIn, send, eventually } from "./dashboard_harness.mjs";
 
 let collector, browser;
-before(async () => {
-  collector = await startDashboardCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser(startDashboardCollector)));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 test("a wrong password is refused and the right one sets a strict, secure, http-only session cookie", async () => {
   const context = await browser.newContext();

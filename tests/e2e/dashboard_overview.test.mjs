@@ -5,20 +5,14 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 import { startDashboardCollector, signIn, send, eventually } from "./dashboard_harness.mjs";
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), "..", "artifacts");
 
 let collector, browser;
-before(async () => {
-  collector = await startDashboardCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser(startDashboardCollector)));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 const fmt = {
   visitors: (n) => n.toLocaleString("en-US"),

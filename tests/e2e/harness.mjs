@@ -55,3 +55,14 @@ export const chromiumArgs = [
 export function launchChromium() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: chromiumArgs });
 }
+
+/** A collector (from `start`) and Chromium for one test file's `before`. */
+export async function openCollectorAndBrowser(start = startCollector) {
+  return { collector: await start(), browser: await launchChromium() };
+}
+
+/** Closes what `openCollectorAndBrowser` opened, in the file's `after`. */
+export async function closeCollectorAndBrowser({ collector, browser }) {
+  await browser?.close();
+  await collector?.stop();
+}

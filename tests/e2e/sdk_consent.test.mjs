@@ -2,18 +2,12 @@
 // visitor decides; on "Accept" the held events arrive with ids.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startCollector, launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 import { openSite, browserStorage, eventually, recordBatches, sdkReady } from "./sdk_site.mjs";
 
 let collector, browser;
-before(async () => {
-  collector = await startCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 const rows = (sql) => collector.query(sql);
 

@@ -3,18 +3,12 @@
 // and the 30-minute session rule on Playwright's clock.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startCollector, launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 import { openSite, eventually, recordBatches, browserStorage, sitePage, sdkReady } from "./sdk_site.mjs";
 
 let collector, browser;
-before(async () => {
-  collector = await startCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 const named = (name) => collector.query(`SELECT name, client_session_id FROM events WHERE name = '${name}'`);
 const collect = (collector) => `${collector.url}/api/collect`;

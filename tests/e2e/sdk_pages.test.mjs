@@ -2,18 +2,12 @@
 // each, back-forward-cache restores, engagement time, link autocapture.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startCollector, launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 import { openSite, eventually, sdkReady } from "./sdk_site.mjs";
 
 let collector, browser;
-before(async () => {
-  collector = await startCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 const pageviews = () => collector.query("SELECT url FROM events WHERE name = '$pageview' ORDER BY ts").map((r) => new URL(r.url).pathname + new URL(r.url).hash);
 

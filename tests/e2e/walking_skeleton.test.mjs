@@ -1,17 +1,11 @@
 // The whole path with one event: script tag → SDK in Chromium → collector → SQLite.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startCollector, launchChromium } from "./harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
 
 let collector, browser;
-before(async () => {
-  collector = await startCollector();
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
+after(() => closeCollectorAndBrowser({ collector, browser }));
 
 test("the demo page's pageview is stored with the session id the page keeps", async () => {
   const page = await browser.newPage();
