@@ -128,6 +128,7 @@ fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
             sessions += 1;
         }
     }
+    waymark_collector::store::sqlite::recount_event_slots(&tx)?;
     tx.commit()?;
     conn.execute_batch("ANALYZE")?;
     Ok((sessions, started.elapsed()))

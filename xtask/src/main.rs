@@ -142,6 +142,12 @@ fn test(root: &Path) -> Result<()> {
 }
 
 fn bench(root: &Path) -> Result<()> {
+    // The load generator and the no-op server run inside this process: an
+    // unoptimized build would measure itself, not the collector. So the
+    // benchmark runs from an optimized build of xtask.
+    if cfg!(debug_assertions) {
+        return run(cargo(root).args(["run", "--quiet", "--profile", "server", "--package", "xtask", "--", "bench"]));
+    }
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
     build_dashboard_assets(root)?;

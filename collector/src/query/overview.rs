@@ -10,6 +10,7 @@ use super::filter::{Filter, Scope, on_events, on_sessions};
 use super::period::{Bucket, Interval, Period};
 use super::table::Table;
 use super::{QueryError, Site, ratio};
+use crate::store::sqlite::SLOT_MS;
 
 #[derive(Debug, Clone)]
 pub struct OverviewRequest {
@@ -176,8 +177,6 @@ fn add_event_counts(conn: &Connection, sql: &str, params: Vec<Value>, series: &m
     Ok(())
 }
 
-/// The width of a slot in `event_slots`, ms.
-const SLOT_MS: i64 = 15 * 60_000;
 
 /// The buckets as rows `(idx, lo, hi)` from one JSON parameter, so a query
 /// scans the time index once per bucket.

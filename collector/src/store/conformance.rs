@@ -37,6 +37,7 @@ pub fn pageview(n: u64, visitor: &str, ts: i64) -> StoredEvent {
 pub async fn run<S: Store, F: Fn(&Path) -> S>(open: F) {
     appends_report_new_and_duplicate_events(&open).await;
     committed_events_are_there_after_reopening(&open).await;
+    a_session_continues_across_a_reopening(&open).await;
     events_within_the_timeout_share_a_session(&open).await;
     a_late_event_that_bridges_two_sessions_merges_them(&open).await;
     salts_rotate_daily_and_only_yesterdays_is_kept(&open).await;
@@ -66,6 +67,30 @@ async fn committed_events_are_there_after_reopening<S: Store>(open: &impl Fn(&Pa
     let events = store.events("site").await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].country.as_deref(), Some("FR"));
+    store.close().await;
+}
+
+/// A backend may remember recent visitors in memory; after a restart it
+/// must find where each visitor left off in what it stored.
+async fn a_session_continues_across_a_reopening<S: Store>(open: &impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // Two sessions ending at the same moment: the later event by id decides.
+    let mut other_tab = pageview(2, "v", T0 + 5 * MIN);
+    other_tab.client_session_id = Some("tab-2".into());
+    let mut first_tab = pageview(1, "v", T0 + 5 * MIN);
+    first_tab.client_session_id = Some("tab-1".into());
+    store.append(vec![first_tab, other_tab]).await.unwrap();
+    store.close().await;
+    let store = open(dir.path());
+    let mut next = pageview(3, "v", T0 + 20 * MIN);
+    next.client_session_id = Some("tab-2".into());
+    let outcomes = store.append(vec![next]).await.unwrap();
+    assert!(matches!(outcomes[0], Appended::Stored { session_started: false, .. }), "{outcomes:?}");
+    let sessions = store.sessions("site").await.unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let continued = sessions.iter().find(|s| s.client_session_id.as_deref() == Some("tab-2")).unwrap();
+    assert_eq!((continued.pageviews, continued.duration_ms, continued.exit_path.as_deref()), (2, 15 * MIN, Some("/p3")));
     store.close().await;
 }
 

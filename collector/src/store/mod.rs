@@ -7,6 +7,7 @@
 #[cfg(test)]
 pub mod conformance;
 pub mod sqlite;
+mod tails;
 
 use async_trait::async_trait;
 

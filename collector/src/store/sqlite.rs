@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::limits;
 
+use super::tails::{Change, Tail, Tails};
 use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
 use crate::sessions::{self, Session};
 
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("query_indexes.sql"),
+    include_str!("lighter_writes.sql"),
 ];
 
 /// Requests taken into one transaction at most.
@@ -127,7 +129,10 @@ impl SqliteStore {
         let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
-            .spawn(move || Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds }.run(receiver))
+            .spawn(move || {
+                Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds, tails: Tails::default() }
+                    .run(receiver)
+            })
             .expect("spawning the writer thread");
         Ok(SqliteStore {
             path,
@@ -198,6 +203,8 @@ struct Writer {
     conn: Connection,
     timeouts: Timeouts,
     commit_seconds: Option<prometheus::Histogram>,
+    /// Recent visitors' latest events and sessions, as committed.
+    tails: Tails,
 }
 
 impl Writer {
@@ -210,6 +217,7 @@ impl Writer {
                     let _ = reply.send(rotate_salts(&mut self.conn, day).map_err(StoreError::from));
                 }
                 Job::Rebuild { reply } => {
+                    self.tails.clear();
                     let _ = reply.send(rebuild(&mut self.conn, &self.timeouts).map_err(StoreError::from));
                 }
                 write => {
@@ -232,12 +240,13 @@ impl Writer {
 
     fn commit(&mut self, mut group: Vec<Job>) {
         let started = Instant::now();
-        let result = commit_group(&mut self.conn, &mut group, &self.timeouts);
+        let result = commit_group(&mut self.conn, &mut group, &self.timeouts, &self.tails);
         if let Some(h) = &self.commit_seconds {
             h.observe(started.elapsed().as_secs_f64());
         }
         match result {
-            Ok(mut outcomes) => {
+            Ok((mut outcomes, changes)) => {
+                self.tails.apply(changes, |site| self.timeouts.of(site));
                 for (job, outcome) in group.into_iter().zip(outcomes.iter_mut()) {
                     match job {
                         Job::Append { reply, .. } => {
@@ -274,7 +283,14 @@ enum Origin {
     New(usize, usize),
 }
 
-fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -> rusqlite::Result<Vec<Vec<Appended>>> {
+/// Commits a group of writes; returns each append's outcomes and the
+/// changes to the visitors' tails, to apply now that they are committed.
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut [Job],
+    timeouts: &Timeouts,
+    tails: &Tails,
+) -> rusqlite::Result<(Vec<Vec<Appended>>, Vec<Change>)> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes: Vec<Vec<Appended>> = group
         .iter()
@@ -302,7 +318,12 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
 
     // 2. Cookieless visitors still in yesterday's session keep yesterday's key.
     {
-        let mut near = tx.prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND visitor_id = ?2 AND ts BETWEEN ?3 AND ?4 LIMIT 1")?;
+        // An event of the visitor within a timeout of `ts` exists exactly when
+        // one of its sessions overlaps that window: a session's events are at
+        // most a timeout apart, so one spanning the window has one inside.
+        let mut near = tx.prepare_cached(
+            "SELECT 1 FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND end_ts >= ?3 AND start_ts <= ?4 LIMIT 1",
+        )?;
         for &(j, i) in &new {
             let Job::Append { events, .. } = &mut group[j] else { continue };
             let e = &mut events[i];
@@ -330,9 +351,10 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
             (site.to_owned(), visitor.to_owned(), run.to_vec())
         })
         .collect();
+    let mut changes = Vec::with_capacity(runs.len());
     for (site, visitor, positions) in &runs {
         let visit = Visit { site, visitor, positions, timeout: timeouts.of(site) };
-        resessionize(&tx, group, &mut outcomes, &visit)?;
+        changes.push(resessionize(&tx, group, &mut outcomes, &visit, tails.get(site, visitor))?);
     }
 
     // 4. The new events, with their sessions.
@@ -351,7 +373,27 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
         }
     }
 
-    // 5. Bots.
+    // 5. The quarter-hour counts the overview adds up.
+    {
+        let mut slots: HashMap<(&str, i64), (i64, i64)> = HashMap::new();
+        for &(j, i) in &new {
+            if let Job::Append { events, .. } = &group[j] {
+                let e = &events[i];
+                let count = slots.entry((e.site.as_str(), e.ts / SLOT_MS)).or_default();
+                count.0 += 1;
+                count.1 += i64::from(e.name == waymark_protocol::names::PAGEVIEW);
+            }
+        }
+        let mut add = tx.prepare_cached(
+            "INSERT INTO event_slots (site, slot, events, pageviews) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (site, slot) DO UPDATE SET events = events + excluded.events, pageviews = pageviews + excluded.pageviews",
+        )?;
+        for ((site, slot), (events, pageviews)) in slots {
+            add.execute(params![site, slot, events, pageviews])?;
+        }
+    }
+
+    // 6. Bots.
     {
         let mut count = tx.prepare_cached(
             "INSERT INTO bot_hits (site, day, bot, hits) VALUES (?1, ?2, ?3, ?4)
@@ -366,7 +408,7 @@ fn commit_group(conn: &mut Connection, group: &mut [Job], timeouts: &Timeouts) -
         }
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok((outcomes, changes))
 }
 
 /// One visitor's new events in a group: where they are, and the site's
@@ -381,20 +423,22 @@ struct Visit<'a> {
 
 /// Puts the new events at `positions` (one visitor's) into sessions. The
 /// common case — every new event after the visitor's last stored one —
-/// extends the last session from its summary row, reading no old events;
-/// anything else recomputes the window around the new events.
-fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appended>], visit: &Visit) -> rusqlite::Result<()> {
+/// extends the last session from its summary (`tail`, the writer's memory
+/// of it, or its row), reading no old events; anything else recomputes the
+/// window around the new events. Returns the change to the visitor's tail.
+fn resessionize(
+    tx: &Transaction,
+    group: &mut [Job],
+    outcomes: &mut [Vec<Appended>],
+    visit: &Visit,
+    tail: Option<&Tail>,
+) -> rusqlite::Result<Change> {
     let Visit { site, visitor, positions, timeout } = *visit;
     // What the rule reads of the visitor's latest event.
-    let last: Option<StoredEvent> = tx
-        .prepare_cached(
-            "SELECT ts, id, client_session_id, session_id FROM events WHERE site = ?1 AND visitor_id = ?2
-             ORDER BY ts DESC, id DESC LIMIT 1",
-        )?
-        .query_row(params![site, visitor], |r| {
-            Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, session_id: r.get(3)?, ..StoredEvent::default() })
-        })
-        .optional()?;
+    let last: Option<StoredEvent> = match tail {
+        Some(tail) => Some(tail.last.clone()),
+        None => latest_event(tx, site, visitor)?,
+    };
 
     // Sessions for the new events, read in place; written back below.
     let planned: Option<Vec<(Session, bool, Vec<(usize, usize)>)>> = {
@@ -415,7 +459,10 @@ fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appende
             if let Some(last) = &last
                 && !sessions::starts_new_session(last, refs[0], timeout)
             {
-                let previous = load_session(tx, site, &last.session_id)?;
+                let previous = match tail {
+                    Some(tail) => tail.session.clone(),
+                    None => load_session(tx, site, &last.session_id)?,
+                };
                 let range = computed[0].1.clone();
                 computed[0].0 = sessions::extend(&previous, &refs[range]);
                 continued = true;
@@ -433,9 +480,19 @@ fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appende
         }
     };
     // A new event before the visitor's latest stored one: the window.
-    let Some(planned) = planned else { return recompute_window(tx, group, outcomes, visit) };
+    let Some(planned) = planned else {
+        recompute_window(tx, group, outcomes, visit)?;
+        return Ok(Change::Forget { site: site.to_owned(), visitor: visitor.to_owned() });
+    };
+    // The newest event (the last of the last session) and its session.
+    let mut newest: Option<((usize, usize), Session)> = None;
     for (session, started, members) in planned {
-        insert_session(tx, &session)?;
+        if started {
+            insert_session(tx, &session)?;
+        } else {
+            update_session(tx, &session)?;
+        }
+        let last_member = members.last().copied();
         for (offset, (j, i)) in members.into_iter().enumerate() {
             if let Job::Append { events, .. } = &mut group[j] {
                 events[i].session_id = session.id.clone();
@@ -446,8 +503,45 @@ fn resessionize(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<Appende
                 session_started: started && offset == 0,
             };
         }
+        newest = last_member.map(|position| (position, session));
     }
-    Ok(())
+    Ok(match newest {
+        Some(((j, i), session)) => match &group[j] {
+            Job::Append { events, .. } => Change::Set(Tail::new(&events[i], session)),
+            _ => unreachable!("positions point at appends"),
+        },
+        None => Change::Forget { site: site.to_owned(), visitor: visitor.to_owned() },
+    })
+}
+
+/// What the session rule reads of the visitor's latest stored event. It
+/// is in the visitor's session that ends last (the one with the latest
+/// `end_ts`; with a tie, the latest of their last events).
+fn latest_event(tx: &Transaction, site: &str, visitor: &str) -> rusqlite::Result<Option<StoredEvent>> {
+    let last_sessions: Vec<String> = tx
+        .prepare_cached(
+            "SELECT id FROM sessions WHERE site = ?1 AND visitor_id = ?2
+               AND end_ts = (SELECT max(end_ts) FROM sessions WHERE site = ?1 AND visitor_id = ?2)",
+        )?
+        .query_map(params![site, visitor], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut last_event = tx.prepare_cached(
+        "SELECT ts, id, client_session_id FROM events WHERE site = ?1 AND session_id = ?2 ORDER BY ts DESC, id DESC LIMIT 1",
+    )?;
+    let mut latest: Option<StoredEvent> = None;
+    for session_id in last_sessions {
+        let event = last_event
+            .query_row(params![site, session_id], |r| {
+                Ok(StoredEvent { ts: r.get(0)?, id: r.get(1)?, client_session_id: r.get(2)?, ..StoredEvent::default() })
+            })
+            .optional()?;
+        if let Some(event) = event
+            && latest.as_ref().is_none_or(|l| sessions::order(l, &event).is_lt())
+        {
+            latest = Some(StoredEvent { session_id, ..event });
+        }
+    }
+    Ok(latest)
 }
 
 fn load_session(tx: &Transaction, site: &str, id: &str) -> rusqlite::Result<Session> {
@@ -528,6 +622,21 @@ fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<App
     Ok(())
 }
 
+/// Writes what [`sessions::extend`] changes of a stored session, in place:
+/// its row and the index entries keyed by its id stay where they are.
+fn update_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE sessions SET client_session_id = ?3, user_id = ?4, end_ts = ?5, duration_ms = ?6, pageviews = ?7,
+            events = ?8, entry_path = ?9, exit_path = ?10, bounce = ?11
+         WHERE site = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        s.site, s.id, s.client_session_id, s.user_id, s.end_ts, s.duration_ms, s.pageviews, s.events, s.entry_path,
+        s.exit_path, s.bounce
+    ])?;
+    Ok(())
+}
+
 fn insert_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO sessions (site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms,
@@ -541,6 +650,19 @@ fn insert_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
         s.utm_campaign, s.utm_term, s.utm_content, s.browser, s.os, s.device, s.country, s.region, s.city
     ])?;
     Ok(())
+}
+
+/// The width of an `event_slots` slot: a quarter hour, in ms.
+pub const SLOT_MS: i64 = 15 * 60_000;
+
+/// Counts `event_slots` anew from `events`: for whoever writes events
+/// other than the writer (seeding a store in tests and benchmarks).
+pub fn recount_event_slots(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "DELETE FROM event_slots;
+         INSERT INTO event_slots (site, slot, events, pageviews)
+             SELECT site, ts / {SLOT_MS}, count(*), sum(name = '$pageview') FROM events GROUP BY 1, 2;"
+    ))
 }
 
 fn placeholders(n: usize) -> String {
@@ -617,8 +739,17 @@ pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<Session> {
 }
 
 /// Every session, recomputed from `events` in one transaction; events whose
-/// session changed are updated.
+/// session changed are updated. The scan sorts every event by visitor (no
+/// index keeps that order): the sort spills to temporary files rather
+/// than memory.
 fn rebuild(conn: &mut Connection, timeouts: &Timeouts) -> rusqlite::Result<Rebuilt> {
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    let rebuilt = rebuild_sessions(conn, timeouts);
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    rebuilt
+}
+
+fn rebuild_sessions(conn: &mut Connection, timeouts: &Timeouts) -> rusqlite::Result<Rebuilt> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute("DELETE FROM sessions", [])?;
     let mut report = Rebuilt { events: 0, sessions: 0 };

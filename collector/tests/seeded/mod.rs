@@ -179,4 +179,5 @@ fn seed(conn: &Connection) {
         )
         .unwrap();
     }
+    waymark_collector::store::sqlite::recount_event_slots(conn).unwrap();
 }

@@ -271,8 +271,9 @@ impl Collector {
 }
 
 /// `events` pageviews of `events / 10` visitors, one ten-pageview session
-/// each, spread over the last 23 days, with their sessions: written with
-/// SQL in one transaction into the schema the collector created.
+/// each, spread over the last 23 days, with their sessions and quarter-hour
+/// counts: written with SQL in one transaction into the schema the
+/// collector created.
 fn seed(db: &PathBuf, events: u64) -> Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     let start = now - 2 * 60 * 60 * 1000 - (events as i64 / 10) * 20_000;
@@ -296,6 +297,8 @@ fn seed(db: &PathBuf, events: u64) -> Result<()> {
              {start} + i * 20000, {start} + i * 20000 + 540000, 540000, 10, 10, '/page/0', '/page/9', 0,
              'www.google.com', 'Google', 'organic', 'Firefox', 'Linux', 'desktop', 'FR'
          FROM n;
+         INSERT INTO event_slots (site, slot, events, pageviews)
+             SELECT site, ts / 900000, count(*), sum(name = '$pageview') FROM events GROUP BY 1, 2;
          COMMIT;",
         last = events - 1,
         last_session = events / 10 - 1,

@@ -78,7 +78,7 @@ pub fn run(load: Load) -> Result<Measured> {
 
 async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64, u64, Vec<Duration>)> {
     // Ids carry the run and the connection, so that none repeats.
-    let connection = (u64::from(load.run) << 16) | index as u64;
+    let connection = (u64::from(load.run) << 8) | (index as u64 & 0xff);
     let stream = TcpStream::connect(load.addr).await.context("connecting to the collector")?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await?;
@@ -112,7 +112,10 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
     Ok((requests, failures, latencies))
 }
 
-/// A batch of `size` pageviews; a visitor sends ten requests.
+/// A batch of `size` pageviews; a visitor sends ten requests. Event ids
+/// are UUID v7 like the SDK's (time first); the bits browsers fill at
+/// random hold the run, connection, request and position here, so that
+/// none repeats.
 fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let visitor = request / 10;
@@ -124,9 +127,11 @@ fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
         }
         let _ = write!(
             body,
-            r#"{{"id":"{connection:08x}-{:04x}-4000-8000-{:012x}","name":"$pageview","ts":{now},"session_id":"{connection:08x}-0000-4000-8000-{visitor:012x}","visitor_id":"{connection:08x}-0001-4000-8000-{visitor:012x}","url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}"}}"#,
-            n & 0xffff,
-            request
+            r#"{{"id":"{:08x}-{:04x}-7{:03x}-8000-{connection:06x}{:06x}","name":"$pageview","ts":{now},"session_id":"{connection:08x}-0000-4000-8000-{visitor:012x}","visitor_id":"{connection:08x}-0001-4000-8000-{visitor:012x}","url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}"}}"#,
+            now >> 16,
+            now & 0xffff,
+            n & 0xfff,
+            request & 0xff_ffff
         );
     }
     body.push_str("]}");
