@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod sqlite;
 mod tails;
+mod wal_sync;
 
 use async_trait::async_trait;
 

@@ -3,9 +3,11 @@
 //! Mechanism: one writer thread owns the write connection. Appends from
 //! many requests queue on a bounded channel (full → [`StoreError::Busy`],
 //! which the API turns into 503 with `Retry-After`); the writer takes
-//! everything queued, commits it in one transaction (group commit) and only
-//! then answers each request. `synchronous=FULL` makes a commit survive
-//! power loss and `kill -9`. In the same transaction the writer recomputes
+//! everything queued, commits it in one transaction (group commit) and hands
+//! the answers to [`super::wal_sync`], which flushes the WAL to disk and
+//! only then answers each request: an answered commit survives power loss
+//! and `kill -9`, and the writer goes on with the next group while the
+//! disk flushes. In the same transaction the writer recomputes
 //! the sessions the new events touch (see [`crate::sessions`]). Reads use
 //! their own connections and run in parallel with the writer. Checkpoints
 //! (copying the WAL into the database file, with its own fsyncs) run on a
@@ -23,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::limits;
 
 use super::tails::{Change, Tail, Tails};
+use super::wal_sync::{Answer, WalSync};
 use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
 use crate::sessions::{self, Session};
 
@@ -126,12 +129,21 @@ impl SqliteStore {
             .name("waymark-checkpoint".into())
             .spawn(move || run_checkpoints(checkpoint_path, checkpoints_stopped))
             .expect("spawning the checkpoint thread");
+        // The writer commits without flushing; `WalSync` flushes, then answers.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let wal_sync = WalSync::start(data_dir.join("waymark.db-wal"));
         let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
             .spawn(move || {
-                Writer { conn, timeouts: Timeouts(options.session_timeouts), commit_seconds: options.commit_seconds, tails: Tails::default() }
-                    .run(receiver)
+                Writer {
+                    conn,
+                    timeouts: Timeouts(options.session_timeouts),
+                    commit_seconds: options.commit_seconds,
+                    tails: Tails::default(),
+                    wal_sync,
+                }
+                .run(receiver)
             })
             .expect("spawning the writer thread");
         Ok(SqliteStore {
@@ -205,6 +217,8 @@ struct Writer {
     commit_seconds: Option<prometheus::Histogram>,
     /// Recent visitors' latest events and sessions, as committed.
     tails: Tails,
+    /// Answers requests once their commit is on disk.
+    wal_sync: WalSync,
 }
 
 impl Writer {
@@ -214,11 +228,13 @@ impl Writer {
             let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else { break };
             match first {
                 Job::Salts { day, reply } => {
-                    let _ = reply.send(rotate_salts(&mut self.conn, day).map_err(StoreError::from));
+                    let salts = rotate_salts(&mut self.conn, day);
+                    self.answer_after_flush(reply, salts);
                 }
                 Job::Rebuild { reply } => {
                     self.tails.clear();
-                    let _ = reply.send(rebuild(&mut self.conn, &self.timeouts).map_err(StoreError::from));
+                    let rebuilt = rebuild(&mut self.conn, &self.timeouts);
+                    self.answer_after_flush(reply, rebuilt);
                 }
                 write => {
                     let mut group = vec![write];
@@ -238,6 +254,14 @@ impl Writer {
         }
     }
 
+    /// Sends a transaction's result once it is on disk (at once if it failed).
+    fn answer_after_flush<T: Send + 'static>(&self, reply: Reply<T>, result: rusqlite::Result<T>) {
+        match result {
+            Ok(value) => self.wal_sync.after_flush(vec![Box::new(move |flushed| drop(reply.send(flushed.map(|()| value))))]),
+            Err(err) => drop(reply.send(Err(StoreError::from(err)))),
+        }
+    }
+
     fn commit(&mut self, mut group: Vec<Job>) {
         let started = Instant::now();
         let result = commit_group(&mut self.conn, &mut group, &self.timeouts, &self.tails);
@@ -245,19 +269,25 @@ impl Writer {
             h.observe(started.elapsed().as_secs_f64());
         }
         match result {
-            Ok((mut outcomes, changes)) => {
+            Ok((outcomes, changes)) => {
                 self.tails.apply(changes, |site| self.timeouts.of(site));
-                for (job, outcome) in group.into_iter().zip(outcomes.iter_mut()) {
-                    match job {
-                        Job::Append { reply, .. } => {
-                            let _ = reply.send(Ok(std::mem::take(outcome)));
+                // The answers own the group's events: they are freed on the
+                // flush thread, not here.
+                let answers = group
+                    .into_iter()
+                    .zip(outcomes)
+                    .map(|(job, outcome)| -> Answer {
+                        match job {
+                            Job::Append { reply, events } => Box::new(move |flushed| {
+                                let _ = reply.send(flushed.map(|()| outcome));
+                                drop(events);
+                            }),
+                            Job::CountBots { reply, .. } => Box::new(move |flushed| drop(reply.send(flushed))),
+                            Job::Salts { .. } | Job::Rebuild { .. } => unreachable!("only writes are grouped"),
                         }
-                        Job::CountBots { reply, .. } => {
-                            let _ = reply.send(Ok(()));
-                        }
-                        Job::Salts { .. } | Job::Rebuild { .. } => unreachable!("only writes are grouped"),
-                    }
-                }
+                    })
+                    .collect();
+                self.wal_sync.after_flush(answers);
             }
             Err(err) => {
                 tracing::error!(error = %err, "commit failed; the requests are answered with an error");
