@@ -14,3 +14,11 @@
 -- answers, one entry per session instead of per event.
 DROP TRIGGER event_slots_count_insert;
 DROP INDEX events_by_visitor;
+
+-- `sessions_by_visitor` is keyed by start instead of end: a session's start
+-- never changes, so extending a session (most events) no longer moves its
+-- entry. A visitor's last session is the one that starts last (its
+-- sessions follow one another), and one overlaps a window when it starts
+-- before the window ends and ends after it starts, as before.
+DROP INDEX sessions_by_visitor;
+CREATE INDEX sessions_by_visitor ON sessions (site, visitor_id, start_ts);

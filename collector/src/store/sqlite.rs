@@ -545,13 +545,14 @@ fn resessionize(
 }
 
 /// What the session rule reads of the visitor's latest stored event. It
-/// is in the visitor's session that ends last (the one with the latest
-/// `end_ts`; with a tie, the latest of their last events).
+/// is in the visitor's session that starts last (sessions follow one
+/// another; when two start at the same moment, the one whose last event
+/// comes later).
 fn latest_event(tx: &Transaction, site: &str, visitor: &str) -> rusqlite::Result<Option<StoredEvent>> {
     let last_sessions: Vec<String> = tx
         .prepare_cached(
             "SELECT id FROM sessions WHERE site = ?1 AND visitor_id = ?2
-               AND end_ts = (SELECT max(end_ts) FROM sessions WHERE site = ?1 AND visitor_id = ?2)",
+               AND start_ts = (SELECT max(start_ts) FROM sessions WHERE site = ?1 AND visitor_id = ?2)",
         )?
         .query_map(params![site, visitor], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
