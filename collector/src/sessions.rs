@@ -104,8 +104,9 @@ pub fn session_id(site: &str, visitor_id: &str, first: &StoredEvent) -> String {
 /// The first 16 bytes of a hash, written like a UUID so that every id in
 /// the database has one shape.
 pub fn uuid_shaped(bytes: &[u8; 32]) -> String {
-    let hex: String = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&bytes[..16]);
+    uuid::Uuid::from_bytes(first).hyphenated().to_string()
 }
 
 /// `session` (the summary of some events) extended by `later` events, all
