@@ -147,9 +147,10 @@ fn progress(rows: &[Row]) {
 fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)]) -> String {
     let mut s = String::from(
         "## Ingest throughput\n\n\
-         `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, `synchronous=FULL`, \
-         group commit; every 200 answer is after the fsync) on this machine, the load generator \
-         (HTTP/1.1 keep-alive, one core) beside it. Each row runs 5 s; `max` rows send as fast as answers come \
+         `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, group commit; every 200 \
+         answer comes after an `fdatasync` of the WAL that began after its commit) on this machine, the load generator \
+         (HTTP/1.1 keep-alive, one thread, optimized build) beside it, sending pageviews with UUID v7 event ids as the \
+         SDK does. Each row runs 5 s; `max` rows send as fast as answers come \
          (64 connections for batches of 20, 256 for single events), the others at a fixed rate.\n\n\
          | target | store | load | requests/s | events/s | p50 | p99 |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n",
     );
