@@ -65,9 +65,17 @@ impl Tails {
             match change {
                 Change::Set(tail) => {
                     self.newest_end = self.newest_end.max(tail.session.end_ts);
-                    let visitors = self.sites.entry(tail.session.site.clone()).or_default();
-                    if visitors.insert(tail.session.visitor_id.clone(), tail).is_none() {
-                        self.len += 1;
+                    // Keys are copied only for a site or visitor not seen before.
+                    if !self.sites.contains_key(&tail.session.site) {
+                        self.sites.insert(tail.session.site.clone(), HashMap::new());
+                    }
+                    let visitors = self.sites.get_mut(&tail.session.site).expect("inserted above");
+                    match visitors.get_mut(&tail.session.visitor_id) {
+                        Some(slot) => *slot = tail,
+                        None => {
+                            visitors.insert(tail.session.visitor_id.clone(), tail);
+                            self.len += 1;
+                        }
                     }
                 }
                 Change::Forget { site, visitor } => {
