@@ -20,7 +20,7 @@ pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[panic_handler]
