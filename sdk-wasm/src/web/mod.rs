@@ -1,6 +1,9 @@
 //! The browser edge: the entry points the loader and the npm package call,
 //! and one adapter per browser API. No policy here: it lives in `core`.
 //!
+//! The browser itself is reached through `js/browser.js` (see `browser`):
+//! page events, timers and answers come back through the exports below.
+//!
 //! Work is done in turns: an API call updates the tracker in memory, and
 //! one task right after (`setTimeout(0)`) writes storage and decides
 //! whether to send, so a burst of `track()` calls costs one storage write
@@ -16,14 +19,12 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-mod cookie;
-mod page;
+mod browser;
 mod storage;
-mod transport;
 
 use core::cell::RefCell;
 
-use js_sys::{Array, Date, Function, Object, Promise, Reflect};
+use js_sys::{Array, Date, Function, Object};
 use wasm_bindgen::prelude::*;
 use waymark_protocol::{limits, names};
 
@@ -33,12 +34,11 @@ use crate::core::event::{self, Draft, Prop};
 use crate::core::ids::random_unit;
 use crate::core::storage::{KeyValue, MemoryStore};
 use crate::core::tracker::{Env, Tracker};
-use cookie::CookieStore;
-use storage::LocalStorage;
+use storage::BrowserStore;
 
 struct Stores {
     ids: Box<dyn KeyValue>,
-    backlog: Option<LocalStorage>,
+    backlog: Option<BrowserStore>,
 }
 
 impl Env for Stores {
@@ -54,15 +54,15 @@ struct Web {
     tracker: Tracker,
     stores: Stores,
     turn_end_scheduled: bool,
-    /// The armed `setTimeout` and when it fires.
-    timer: Option<(JsValue, f64)>,
+    /// When the armed flush timer fires.
+    timer_at: Option<f64>,
     subscribers: Vec<Function>,
-    on_turn_end: Closure<dyn FnMut()>,
-    on_timer: Closure<dyn FnMut()>,
-    on_answer: Closure<dyn FnMut(JsValue)>,
-    on_network_error: Closure<dyn FnMut(JsValue)>,
-    on_answer_body: Closure<dyn FnMut(JsValue)>,
 }
+
+/// The timers `browser::schedule` arms; each calls `wake` with its number.
+const END_TURN: u32 = 0;
+const FLUSH: u32 = 1;
+const FIRST_VIEW: u32 = 2;
 
 /// The started SDK. A page runs Wasm on one thread, so a plain static
 /// cell is enough (the `no_std` build has no `thread_local!`).
@@ -71,15 +71,8 @@ struct Started(RefCell<Option<Web>>);
 unsafe impl Sync for Started {}
 static WEB: Started = Started(RefCell::new(None));
 
-fn console(method: &str, message: &str) {
-    let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap_or(JsValue::UNDEFINED);
-    if let Ok(log) = Reflect::get(&console, &method.into()).and_then(|f| f.dyn_into::<Function>()) {
-        let _ = log.call2(&console, &"waymark:".into(), &message.into());
-    }
-}
-
 fn report(message: &str) {
-    console("error", message);
+    browser::log(2, message);
 }
 
 /// The wrapper's function that hands its queued `track()` calls to
@@ -112,14 +105,14 @@ fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
     print_debug_lines(web);
     if !web.turn_end_scheduled {
         web.turn_end_scheduled = true;
-        set_timeout(web.on_turn_end.as_ref(), 0);
+        browser::schedule(END_TURN, 0.0);
     }
     Some(result)
 }
 
 fn print_debug_lines(web: &mut Web) {
     for line in web.tracker.debug_lines.drain(..) {
-        console("log", &line);
+        browser::log(0, &line);
     }
 }
 
@@ -127,24 +120,12 @@ fn now() -> i64 {
     Date::now() as i64
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn window() -> JsValue {
-    js_sys::global().into()
-}
-
-fn document() -> JsValue {
-    get(&window(), "document")
-}
-
 /// `location.href`, read once per turn: a burst of events on one page
 /// crosses into JS for it once. History changes clear it (see `navigated`).
 fn location_href() -> String {
     let cached = CURRENT_URL.0.try_borrow().ok().and_then(|url| url.clone());
     cached.unwrap_or_else(|| {
-        let url = get(&get(&window(), "location"), "href").as_string().unwrap_or_default();
+        let url = browser::href();
         if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
             *slot = Some(url.clone());
         }
@@ -189,9 +170,11 @@ fn read_options(config: &JsValue) -> Vec<(String, String)> {
 }
 
 /// Starts tracking. Options are those of `data-*` attributes in camelCase
-/// (`site`, `endpoint`, `consent`, `storage`, …; see the README).
+/// (`site`, `endpoint`, `consent`, `storage`, …; see the README);
+/// `exports` is this module's exports, which page events, timers and
+/// answers call back into.
 #[wasm_bindgen]
-pub fn start(config: JsValue) {
+pub fn start(config: JsValue, exports: JsValue) {
     let options = read_options(&config);
     let config = match config::parse(&options, "/api/collect") {
         Ok(config) => config,
@@ -201,50 +184,47 @@ pub fn start(config: JsValue) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let window = window();
-    let navigator = get(&window, "navigator");
-    let privacy_signal = get(&navigator, "globalPrivacyControl").is_truthy()
-        || get(&navigator, "doNotTrack").as_string().as_deref() == Some("1")
-        || get(&window, "doNotTrack").as_string().as_deref() == Some("1");
-    let https = location_href().starts_with("https:");
+    browser::connect(&exports);
     let ids: Box<dyn KeyValue> = match config.storage {
-        StorageMode::LocalStorage => Box::new(LocalStorage::new()),
-        StorageMode::Cookie => Box::new(CookieStore::new(document(), https, config.cookie_domain.as_deref(), config.cookie_days)),
+        StorageMode::LocalStorage => Box::new(BrowserStore::LocalStorage),
+        StorageMode::Cookie => {
+            browser::use_cookies(config.cookie_domain.as_deref().unwrap_or(""), config.cookie_days as f64);
+            Box::new(BrowserStore::Cookie)
+        }
         StorageMode::None => Box::new(MemoryStore::default()),
     };
-    let backlog = (config.storage != StorageMode::None).then(LocalStorage::new);
+    let backlog = (config.storage != StorageMode::None).then_some(BrowserStore::LocalStorage);
     let stores = Stores { ids, backlog };
-    let auto_pageviews = config.auto_pageviews;
     let clicks = config.outbound_links || config.file_downloads;
-    let tracker = Tracker::new(config, privacy_signal, &stores);
-    let web = Web {
-        tracker,
-        stores,
-        turn_end_scheduled: false,
-        timer: None,
-        subscribers: Vec::new(),
-        on_turn_end: Closure::new(end_turn),
-        on_timer: Closure::new(timer_fired),
-        on_answer: Closure::new(answered),
-        on_network_error: Closure::new(|_| settle_delivery(None, None)),
-        on_answer_body: Closure::new(log_rejections),
-    };
+    let tracker = Tracker::new(config, browser::privacy_signal(), &stores);
+    let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None, subscribers: Vec::new() };
     if let Ok(mut slot) = WEB.0.try_borrow_mut() {
         *slot = Some(web);
     }
-    page::listen(clicks);
+    browser::listen(clicks);
     // The first pageview in a task of its own: starting stays short.
-    let first_view = Closure::once_into_js(move || {
-        with_web(|web| {
-            if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
-                web.tracker.page.shown(now());
-            }
-            if auto_pageviews {
-                pageview(web, false);
-            }
-        });
+    browser::schedule(FIRST_VIEW, 0.0);
+}
+
+/// A timer armed through `browser::schedule` fired.
+#[wasm_bindgen]
+pub fn wake(timer: u32) {
+    match timer {
+        END_TURN => end_turn(),
+        FLUSH => timer_fired(),
+        _ => first_view(),
+    }
+}
+
+fn first_view() {
+    with_web(|web| {
+        if !browser::page_hidden() {
+            web.tracker.page.shown(now());
+        }
+        if web.tracker.config.auto_pageviews {
+            pageview(web, false);
+        }
     });
-    set_timeout(&first_view, 0);
 }
 
 /// Tracks a pageview of the current location (automatic unless
@@ -263,9 +243,8 @@ fn pageview(web: &mut Web, force: bool) {
     }
     let ts = now();
     let mut draft = Draft::new(names::PAGEVIEW, ts, &url);
-    let document = document();
-    draft.referrer = get(&document, "referrer").as_string().map(|r| event::cut(&r, limits::MAX_URL_BYTES));
-    draft.title = get(&document, "title").as_string().map(|t| event::cut(&t, limits::MAX_TEXT_BYTES));
+    draft.referrer = Some(event::cut(&browser::referrer(), limits::MAX_URL_BYTES));
+    draft.title = Some(event::cut(&browser::title(), limits::MAX_TEXT_BYTES));
     web.tracker.record(draft, &web.stores);
 }
 
@@ -279,7 +258,8 @@ fn engagement(web: &mut Web, page_url: Option<String>) {
 }
 
 /// A navigation in a single-page app, or a back-forward-cache restore.
-fn navigated(restored: bool) {
+#[wasm_bindgen]
+pub fn navigated(restored: bool) {
     forget_location();
     with_web(|web| {
         if !web.tracker.config.auto_pageviews || (!restored && web.tracker.page.current_url() == Some(location_href().as_str())) {
@@ -293,7 +273,8 @@ fn navigated(restored: bool) {
 
 /// The page is hidden or left: report engagement, write storage, and hand
 /// every unsent event to `sendBeacon` (they stay queued until acknowledged).
-fn hidden() {
+#[wasm_bindgen]
+pub fn hidden() {
     with_web(|web| {
         let current = web.tracker.page.current_url().map(str::to_owned);
         engagement(web, current);
@@ -302,22 +283,23 @@ fn hidden() {
         web.tracker.end_turn(&web.stores);
         let endpoint = web.tracker.config.endpoint.clone();
         for body in web.tracker.batches_for_page_hide(now()) {
-            if !transport::beacon(&endpoint, &body) {
-                let _ = transport::post(&endpoint, &body);
-            }
+            browser::send_on_hide(&endpoint, &body);
         }
     });
 }
 
-fn shown() {
+/// The page is visible again.
+#[wasm_bindgen]
+pub fn shown() {
     with_web(|web| web.tracker.page.shown(now()));
 }
 
 /// A click on a link: outbound or download, if those are switched on.
-fn link_clicked(href: String) {
+#[wasm_bindgen(js_name = linkClicked)]
+pub fn link_clicked(href: String) {
     with_web(|web| {
         let config = &web.tracker.config;
-        let host = get(&get(&window(), "location"), "host").as_string().unwrap_or_default();
+        let host = browser::host();
         let Some(kind) = crate::core::page::classify_link(&href, &host, config.outbound_links, config.file_downloads) else { return };
         let name = match kind {
             crate::core::page::LinkClick::Outbound => names::OUTBOUND_CLICK,
@@ -486,63 +468,38 @@ fn end_turn() {
     print_debug_lines(web);
 }
 
-/// `setTimeout(callback, delay_ms)`; its id.
-fn set_timeout(callback: &JsValue, delay_ms: i64) -> Option<JsValue> {
-    let window = window();
-    let set: Function = Reflect::get(&window, &"setTimeout".into()).ok()?.dyn_into().ok()?;
-    set.call2(&window, callback, &JsValue::from_f64(delay_ms as f64)).ok()
-}
-
 fn arm_timer(web: &mut Web, delay_ms: i64) {
     let at = Date::now() + delay_ms as f64;
-    if web.timer.as_ref().is_some_and(|(_, armed_at)| *armed_at <= at) {
+    if web.timer_at.is_some_and(|armed_at| armed_at <= at) {
         return;
     }
-    let window = window();
-    if let Some((id, _)) = web.timer.take() {
-        if let Ok(clear) = Reflect::get(&window, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>()) {
-            let _ = clear.call1(&window, &id);
-        }
-    }
-    if let Some(id) = set_timeout(web.on_timer.as_ref(), delay_ms) {
-        web.timer = Some((id, at));
-    }
+    browser::schedule(FLUSH, delay_ms as f64);
+    web.timer_at = Some(at);
 }
 
 fn timer_fired() {
     with_web(|web| {
-        web.timer = None;
+        web.timer_at = None;
         send_next(web);
     });
 }
 
 fn send_next(web: &mut Web) {
     let Some(body) = web.tracker.next_batch(now()) else { return };
-    match transport::post(&web.tracker.config.endpoint, &body) {
-        Some(request) => {
-            let _ = request.then2(&web.on_answer, &web.on_network_error);
-        }
-        None => {
-            if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
-                arm_timer(web, delay);
-            }
+    let config = &web.tracker.config;
+    if !browser::send(&config.endpoint, &body, config.debug) {
+        if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
+            arm_timer(web, delay);
         }
     }
 }
 
-fn answered(response: JsValue) {
-    let (status, retry_after) = transport::read_answer(&response, Date::now());
-    let debug = with_web(|web| web.tracker.config.debug).unwrap_or(false);
-    if debug && status == Some(200) {
-        if let Ok(body) = Reflect::get(&response, &"json".into()).and_then(|f| f.dyn_into::<Function>()) {
-            if let Some(read) = body.call0(&response).ok().and_then(|p| p.dyn_into::<Promise>().ok()) {
-                with_web(|web| {
-                    let _ = read.then(&web.on_answer_body);
-                });
-            }
-        }
-    }
-    settle_delivery(status, retry_after);
+/// The collector's answer to a batch: its status (0: a network error)
+/// and `Retry-After`, if any.
+#[wasm_bindgen]
+pub fn answered(status: u16, retry_after: Option<String>) {
+    let retry_after = retry_after.and_then(|value| browser::retry_after_ms(&value, Date::now()));
+    settle_delivery((status != 0).then_some(status), retry_after);
 }
 
 /// Handles the collector's answer (a network error is `None`): settle the
@@ -558,17 +515,3 @@ fn settle_delivery(status: Option<u16>, retry_after: Option<i64>) {
         }
     });
 }
-
-/// Debug mode: names each event the collector rejected, with its reason.
-fn log_rejections(answer: JsValue) {
-    for result in Array::from(&get(&answer, "results")).iter() {
-        if get(&result, "outcome").as_string().as_deref() == Some("rejected") {
-            let mut line = String::from("the collector rejected event ");
-            line.push_str(&get(&result, "id").as_string().unwrap_or_default());
-            line.push_str(": ");
-            line.push_str(&get(&result, "message").as_string().unwrap_or_default());
-            console("warn", &line);
-        }
-    }
-}
-

@@ -1,0 +1,80 @@
+// The SDK's public module: `init`, `track` and the rest, over the Wasm
+// module's exports. `cargo xtask build-sdk` bundles it with wasm-bindgen's
+// glue and `browser.js` into `sdk/waymark_sdk.js`, which both the script
+// tag's loader (`/waymark.js`) and the npm package load. It loads the Wasm
+// once, queues calls made before it is ready, and never throws into the
+// page (errors go to the console).
+import load, * as sdk from "./waymark_sdk.js";
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+
+let ready = null;
+let running = false;
+const waiting = [];
+// Once running, track() only queues the event's name, a copy of its
+// properties (a plain object's, as they are now), time and page; one
+// microtask per burst (or the SDK itself, before any other work) hands
+// them to Wasm, so that a call never crosses into it.
+const queued = [];
+const drain = () => {
+  if (queued.length) call("trackQueued", [queued.splice(0)]);
+};
+const own = (props) => {
+  const proto = props && typeof props == "object" ? Object.getPrototypeOf(props) : 0;
+  return proto === Object.prototype || proto === null ? { ...props } : props;
+};
+
+function call(name, args) {
+  if (!running) {
+    waiting.push([name, args]);
+    return undefined;
+  }
+  try {
+    return sdk[name](...args);
+  } catch (error) {
+    console.error(`waymark: ${name}() failed`, error);
+    return undefined;
+  }
+}
+
+/** Starts Waymark; resolves once the SDK runs. Call once per page. */
+export function init(options) {
+  if (ready) {
+    console.error("waymark: init() runs once per page");
+    return ready;
+  }
+  ready = load({ module_or_path: new URL("waymark_sdk_bg.wasm", import.meta.url) })
+    // Instantiating, starting (whose first pageview comes in a task of its
+    // own) and replaying the calls made meanwhile each run in their own
+    // task, so that none makes a long task on the page's main thread.
+    .then(nextTask)
+    .then(() => {
+      try {
+        sdk.useQueue(drain);
+        sdk.start(options, sdk);
+      } catch (error) {
+        console.error("waymark: start() failed", error);
+      }
+    })
+    .then(nextTask)
+    .then(() => {
+      running = true;
+      for (const [name, args] of waiting.splice(0)) call(name, args);
+    })
+    .catch((error) => console.error("waymark: could not load the SDK", error));
+  return ready;
+}
+
+export function track(name, props) {
+  if (!running) return void waiting.push(["track", [name, props]]);
+  if (!queued.length) queueMicrotask(drain);
+  queued.push(name, own(props), Date.now(), location.href);
+}
+export const page = () => void call("page", []);
+export const identify = (userId) => void call("identify", [userId]);
+export const reset = () => void call("reset", []);
+export const grant = (category) => void call("grant", [category]);
+export const deny = (category) => void call("deny", [category]);
+export const consent = (category) => call("consent", [category]);
+export const onConsent = (listener) => void call("onConsent", [listener]);
+export const flush = () => void call("flush", []);
