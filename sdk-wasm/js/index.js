@@ -4,38 +4,44 @@
 // tag's loader (`/waymark.js`) and the npm package load. It loads the Wasm
 // once, queues calls made before it is ready, and never throws into the
 // page (errors go to the console).
-import load, * as sdk from "./waymark_sdk.js";
+//
+// The glue's exports are imported by name, never as a namespace, so that
+// the bundle leaves out what is unused.
+import load, * as wasm from "./waymark_sdk.js";
+import { answered, hidden, linkClicked, navigated, shown, wake } from "./waymark_sdk.js";
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve));
 
 let ready = null;
 let running = false;
 const waiting = [];
+
+/** Runs the export `name` now if the SDK runs, else once it does. */
+function call(name, f, args) {
+  if (!running) {
+    waiting.push([name, f, args]);
+    return undefined;
+  }
+  try {
+    return f(...args);
+  } catch (error) {
+    console.error(`waymark: ${name}() failed`, error);
+    return undefined;
+  }
+}
+
 // Once running, track() only queues the event's name, a copy of its
 // properties (a plain object's, as they are now), time and page; one
 // microtask per burst (or the SDK itself, before any other work) hands
 // them to Wasm, so that a call never crosses into it.
 const queued = [];
 const drain = () => {
-  if (queued.length) call("trackQueued", [queued.splice(0)]);
+  if (queued.length) call("track", wasm.trackQueued, [queued.splice(0)]);
 };
 const own = (props) => {
   const proto = props && typeof props == "object" ? Object.getPrototypeOf(props) : 0;
   return proto === Object.prototype || proto === null ? { ...props } : props;
 };
-
-function call(name, args) {
-  if (!running) {
-    waiting.push([name, args]);
-    return undefined;
-  }
-  try {
-    return sdk[name](...args);
-  } catch (error) {
-    console.error(`waymark: ${name}() failed`, error);
-    return undefined;
-  }
-}
 
 /** Starts Waymark; resolves once the SDK runs. Call once per page. */
 export function init(options) {
@@ -50,8 +56,9 @@ export function init(options) {
     .then(nextTask)
     .then(() => {
       try {
-        sdk.useQueue(drain);
-        sdk.start(options, sdk);
+        wasm.useQueue(drain);
+        // What page events, timers and answers call back into.
+        wasm.start(options, { navigated, hidden, shown, linkClicked, wake, answered });
       } catch (error) {
         console.error("waymark: start() failed", error);
       }
@@ -59,22 +66,22 @@ export function init(options) {
     .then(nextTask)
     .then(() => {
       running = true;
-      for (const [name, args] of waiting.splice(0)) call(name, args);
+      for (const [name, f, args] of waiting.splice(0)) call(name, f, args);
     })
     .catch((error) => console.error("waymark: could not load the SDK", error));
   return ready;
 }
 
 export function track(name, props) {
-  if (!running) return void waiting.push(["track", [name, props]]);
+  if (!running) return void waiting.push(["track", wasm.track, [name, props]]);
   if (!queued.length) queueMicrotask(drain);
   queued.push(name, own(props), Date.now(), location.href);
 }
-export const page = () => void call("page", []);
-export const identify = (userId) => void call("identify", [userId]);
-export const reset = () => void call("reset", []);
-export const grant = (category) => void call("grant", [category]);
-export const deny = (category) => void call("deny", [category]);
-export const consent = (category) => call("consent", [category]);
-export const onConsent = (listener) => void call("onConsent", [listener]);
-export const flush = () => void call("flush", []);
+export const page = () => void call("page", wasm.page, []);
+export const identify = (userId) => void call("identify", wasm.identify, [userId]);
+export const reset = () => void call("reset", wasm.reset, []);
+export const grant = (category) => void call("grant", wasm.grant, [category]);
+export const deny = (category) => void call("deny", wasm.deny, [category]);
+export const consent = (category) => call("consent", wasm.consent, [category]);
+export const onConsent = (listener) => void call("onConsent", wasm.onConsent, [listener]);
+export const flush = () => void call("flush", wasm.flush, []);
