@@ -16,8 +16,9 @@ const w = globalThis;
 const d = w.document;
 
 /** Page events: single-page navigations, back-forward-cache restores,
- * visibility, page exit and (if switched on) link clicks. */
-export function listen(linkClicks) {
+ * visibility, page exit and (if switched on) clicks on outbound links and
+ * on downloads. */
+export function listen(outbound, downloads) {
   const history = w.history;
   for (const method of ["pushState", "replaceState"]) {
     const original = history[method];
@@ -39,12 +40,25 @@ export function listen(linkClicks) {
   });
   on(w, "pagehide", () => sdk.hidden());
   on(d, "visibilitychange", () => (d.visibilityState == "hidden" ? sdk.hidden() : sdk.shown()));
-  if (linkClicks) {
+  if (outbound || downloads) {
     on(d, "click", (e) => {
-      const link = e.target?.closest?.("a[href]");
-      if (link?.href) sdk.linkClicked(link.href);
+      const href = e.target?.closest?.("a[href]")?.href;
+      const kind = linkKind(href, location.host, outbound, downloads);
+      if (kind >= 0) sdk.linkClicked(kind, href);
     }, true);
   }
+}
+
+/** File extensions whose links count as downloads. */
+const download = /\.(pdf|zip|gz|tgz|rar|7z|dmg|exe|msi|pkg|deb|rpm|apk|iso|csv|xlsx|xls|docx|doc|pptx|txt|mp3|mp4|epub)$/i;
+
+/** A link to a file is a download (1), a link to another host outbound
+ * (0), each if switched on; anything else (other schemes too) -1. */
+export function linkKind(href, pageHost, outbound, downloads) {
+  const url = /^https?:\/\//.test(href) && new URL(href);
+  if (!url) return -1;
+  if (downloads && download.test(url.pathname)) return 1;
+  return outbound && url.host.toLowerCase() != pageHost.toLowerCase() ? 0 : -1;
 }
 
 /** Calls `sdk.wake(timer)` after `delayMs`, replacing that timer if armed. */
@@ -55,7 +69,6 @@ export function schedule(timer, delayMs) {
 }
 
 export const href = () => location.href;
-export const host = () => location.host;
 export const referrer = () => d.referrer;
 export const title = () => d.title;
 export const pageHidden = () => d.visibilityState == "hidden";

@@ -36,12 +36,33 @@ function call(name, f, args) {
 // them to Wasm, so that a call never crosses into it.
 const queued = [];
 const drain = () => {
-  if (queued.length) call("track", wasm.trackQueued, [queued.splice(0)]);
+  const calls = queued.splice(0);
+  for (let i = 0; i < calls.length; i += 4) {
+    const name = calls[i];
+    call("track", wasm.trackAt, [typeof name == "string" ? name : "", json(calls[i + 1]), calls[i + 2], calls[i + 3]]);
+  }
+};
+/** Properties as they travel; empty for none, and something other than
+ * an object (which the SDK reports) when they cannot be serialized. */
+const json = (props) => {
+  try {
+    return props == null ? "" : JSON.stringify(props) ?? "?";
+  } catch {
+    return "?";
+  }
 };
 const own = (props) => {
   const proto = props && typeof props == "object" ? Object.getPrototypeOf(props) : 0;
   return proto === Object.prototype || proto === null ? { ...props } : props;
 };
+
+/** `init` options as the `data-*` attributes have them: strings, each key
+ * and value followed by a NUL. */
+const text = (options) =>
+  Object.entries(options && typeof options == "object" ? options : {})
+    .filter(([, value]) => value != null)
+    .map(([key, value]) => `${key}\0${typeof value == "object" || typeof value == "function" ? "(not a string, number or boolean)" : value}\0`)
+    .join("");
 
 /** Starts Waymark; resolves once the SDK runs. Call once per page. */
 export function init(options) {
@@ -58,7 +79,7 @@ export function init(options) {
       try {
         wasm.useQueue(drain);
         // What page events, timers and answers call back into.
-        wasm.start(options, { navigated, hidden, shown, linkClicked, wake, answered });
+        wasm.start(text(options), { navigated, hidden, shown, linkClicked, wake, answered });
       } catch (error) {
         console.error("waymark: start() failed", error);
       }
@@ -73,7 +94,7 @@ export function init(options) {
 }
 
 export function track(name, props) {
-  if (!running) return void waiting.push(["track", wasm.track, [name, props]]);
+  if (!running) return void waiting.push(["track", track, [name, props]]);
   if (!queued.length) queueMicrotask(drain);
   queued.push(name, own(props), Date.now(), location.href);
 }

@@ -12,11 +12,10 @@ extern "C" {
     /// Hands the module's exports to the JS side for its callbacks.
     pub fn connect(exports: &JsValue);
     /// Page events → `navigated`, `hidden`, `shown`, `linkClicked`.
-    pub fn listen(link_clicks: bool);
+    pub fn listen(outbound: bool, downloads: bool);
     /// Calls `wake(timer)` after `delay_ms`, replacing that timer if armed.
     pub fn schedule(timer: u32, delay_ms: f64);
     pub fn href() -> String;
-    pub fn host() -> String;
     pub fn referrer() -> String;
     pub fn title() -> String;
     #[wasm_bindgen(js_name = pageHidden)]
@@ -64,6 +63,20 @@ mod tests {
         fn post(endpoint: &str, body: &str) -> js_sys::Promise;
         fn beacon(endpoint: &str, body: &str) -> bool;
         fn cookie(key: &str, value: &str, max_age_s: f64) -> String;
+        #[wasm_bindgen(js_name = linkKind)]
+        fn link_kind(href: &str, page_host: &str, outbound: bool, downloads: bool) -> i32;
+    }
+
+    #[wasm_bindgen_test]
+    fn links_to_other_hosts_are_outbound_and_files_are_downloads() {
+        let kind = |href| link_kind(href, "shop.example", true, true);
+        assert_eq!(kind("https://other.example/x"), 0);
+        assert_eq!(kind("https://shop.example/x"), -1);
+        assert_eq!(kind("https://shop.example/files/Report.PDF?v=2"), 1);
+        assert_eq!(kind("https://cdn.example/app.dmg#x"), 1);
+        assert_eq!(kind("mailto:a@b.example"), -1);
+        assert_eq!(link_kind("https://other.example/", "shop.example", false, true), -1, "outbound is opt-in");
+        assert_eq!(link_kind("https://shop.example/a.pdf", "shop.example", true, false), -1, "downloads are opt-in");
     }
 
     #[wasm_bindgen_test]

@@ -24,7 +24,7 @@ mod storage;
 
 use core::cell::RefCell;
 
-use js_sys::{Array, Date, Function, Object};
+use js_sys::{Date, Function};
 use wasm_bindgen::prelude::*;
 use waymark_protocol::{limits, names};
 
@@ -144,39 +144,19 @@ struct UrlCache(RefCell<Option<String>>);
 unsafe impl Sync for UrlCache {}
 static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
 
-/// `init` options as strings, the form `data-*` attributes have.
-fn read_options(config: &JsValue) -> Vec<(String, String)> {
-    let mut options = Vec::new();
-    if !config.is_object() {
-        return options;
-    }
-    for entry in Object::entries(config.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let (key, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
-        let text = if let Some(s) = value.as_string() {
-            s
-        } else if let Some(b) = value.as_bool() {
-            if b { "true".into() } else { "false".into() }
-        } else if value.as_f64().is_some() {
-            String::from(js_sys::JSON::stringify(&value).unwrap_or_default())
-        } else if value.is_undefined() || value.is_null() {
-            continue;
-        } else {
-            "(not a string, number or boolean)".into()
-        };
-        options.push((key, text));
-    }
-    options
-}
-
-/// Starts tracking. Options are those of `data-*` attributes in camelCase
-/// (`site`, `endpoint`, `consent`, `storage`, …; see the README);
-/// `exports` is this module's exports, which page events, timers and
-/// answers call back into.
+/// Starts tracking. `options` are those of `data-*` attributes in
+/// camelCase (`site`, `endpoint`, `consent`, `storage`, …; see the README),
+/// as strings, each key and value followed by a NUL (see `options` in
+/// js/index.js); `exports` is this module's exports, which page events,
+/// timers and answers call back into.
 #[wasm_bindgen]
-pub fn start(config: JsValue, exports: JsValue) {
-    let options = read_options(&config);
-    let config = match config::parse(&options, "/api/collect") {
+pub fn start(options: String, exports: JsValue) {
+    let mut parts = options.split('\0');
+    let mut pairs = Vec::new();
+    while let (Some(key), Some(value)) = (parts.next(), parts.next()) {
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    let config = match config::parse(&pairs, "/api/collect") {
         Ok(config) => config,
         Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
@@ -195,13 +175,13 @@ pub fn start(config: JsValue, exports: JsValue) {
     };
     let backlog = (config.storage != StorageMode::None).then_some(BrowserStore::LocalStorage);
     let stores = Stores { ids, backlog };
-    let clicks = config.outbound_links || config.file_downloads;
+    let clicks = (config.outbound_links, config.file_downloads);
     let tracker = Tracker::new(config, browser::privacy_signal(), &stores);
     let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None, subscribers: Vec::new() };
     if let Ok(mut slot) = WEB.0.try_borrow_mut() {
         *slot = Some(web);
     }
-    browser::listen(clicks);
+    browser::listen(clicks.0, clicks.1);
     // The first pageview in a task of its own: starting stays short.
     browser::schedule(FIRST_VIEW, 0.0);
 }
@@ -294,62 +274,34 @@ pub fn shown() {
     with_web(|web| web.tracker.page.shown(now()));
 }
 
-/// A click on a link: outbound or download, if those are switched on.
+/// A click on a link to another host (`kind` 0) or to a file (1); the
+/// page's script classified it (see `linkKind` in js/browser.js).
 #[wasm_bindgen(js_name = linkClicked)]
-pub fn link_clicked(href: String) {
+pub fn link_clicked(kind: u32, href: String) {
     with_web(|web| {
-        let config = &web.tracker.config;
-        let host = browser::host();
-        let Some(kind) = crate::core::page::classify_link(&href, &host, config.outbound_links, config.file_downloads) else { return };
-        let name = match kind {
-            crate::core::page::LinkClick::Outbound => names::OUTBOUND_CLICK,
-            crate::core::page::LinkClick::Download => names::FILE_DOWNLOAD,
-        };
+        let name = if kind == 0 { names::OUTBOUND_CLICK } else { names::FILE_DOWNLOAD };
         let mut draft = Draft::new(name, now(), &location_href());
         draft.props = event::encode_props(&[("url".into(), Prop::Text(event::cut(&href, limits::MAX_PROP_VALUE_BYTES)))]).unwrap_or_default();
         web.tracker.record(draft, &web.stores);
     });
 }
 
-/// Tracks a custom event: `track("signup", { plan: "pro" })`. Property
-/// values are strings, numbers or booleans, within the protocol's limits.
-#[wasm_bindgen]
-pub fn track(name: JsValue, props: JsValue) {
-    track_at(name, props, now(), location_href());
-}
-
-/// The wrappers' fast `track()`: a call only appends
-/// `name, props, Date.now(), location.href` to a JS array, and one
-/// `trackQueued(array)` per burst (a microtask later, or sooner through
-/// the function given to `useQueue`) records them all, in order, with the
-/// time and page each was tracked at. A call then never crosses into Wasm.
-#[wasm_bindgen(js_name = trackQueued)]
-pub fn track_queued(calls: Array) {
-    let mut i = 0;
-    while i + 3 < calls.length() {
-        let (ts, url) = (calls.get(i + 2).as_f64().unwrap_or_else(Date::now), calls.get(i + 3).as_string().unwrap_or_default());
-        track_at(calls.get(i), calls.get(i + 1), ts as i64, url);
-        i += 4;
-    }
-}
-
-/// Registers the wrapper's `drain()`, which calls `trackQueued` with what
-/// it holds: the SDK calls it before any other work (a navigation, the
-/// page being hidden, `flush()`…) so that no event overtakes a queued one.
-#[wasm_bindgen(js_name = useQueue)]
-pub fn use_queue(drain: Function) {
-    if let Ok(mut slot) = QUEUE_DRAIN.0.try_borrow_mut() {
-        *slot = Some(drain);
-    }
-}
-
-fn track_at(name: JsValue, props: JsValue, ts: i64, url: String) {
-    let name = name.as_string().unwrap_or_default();
-    let checked = event::check_name(&name).and_then(|()| read_props(&props)).and_then(|props| {
-        let mut draft = Draft::new(&name, ts, &url);
-        draft.props = props;
-        draft.check_size().map(|()| draft)
-    });
+/// A custom event, `track("signup", { plan: "pro" })` as the wrappers
+/// queued it: a call only appends its event to a JS array, and each burst
+/// (a microtask later, or sooner through the function given to
+/// `useQueue`) is recorded here in order, with the time and page each was
+/// tracked at. A call then never crosses into Wasm. `props` is what
+/// `JSON.stringify` made of the properties (empty for none); values are
+/// strings, numbers or booleans, within the protocol's limits.
+#[wasm_bindgen(js_name = trackAt)]
+pub fn track_at(name: String, props: String, ts: f64, url: String) {
+    let checked = event::check_name(&name)
+        .and_then(|()| if props.is_empty() { Ok(props) } else { event::check_props_json(&props) })
+        .and_then(|props| {
+            let mut draft = Draft::new(&name, ts as i64, &url);
+            draft.props = props;
+            draft.check_size().map(|()| draft)
+        });
     match checked {
         Ok(draft) => {
             with_web(|web| web.tracker.record(draft, &web.stores));
@@ -364,14 +316,14 @@ fn track_at(name: JsValue, props: JsValue, ts: i64, url: String) {
     }
 }
 
-/// Properties, serialized by the browser's `JSON.stringify` and checked in
-/// the core: one call and one string per event, however many keys.
-fn read_props(props: &JsValue) -> Result<String, event::EventError> {
-    if props.is_undefined() || props.is_null() {
-        return Ok(String::new());
+/// Registers the wrapper's `drain()`, which calls `trackAt` with what
+/// it holds: the SDK calls it before any other work (a navigation, the
+/// page being hidden, `flush()`…) so that no event overtakes a queued one.
+#[wasm_bindgen(js_name = useQueue)]
+pub fn use_queue(drain: Function) {
+    if let Ok(mut slot) = QUEUE_DRAIN.0.try_borrow_mut() {
+        *slot = Some(drain);
     }
-    let json = js_sys::JSON::stringify(props).ok().and_then(|j| j.as_string()).ok_or(event::EventError::PropsNotAnObject)?;
-    event::check_props_json(&json)
 }
 
 /// Links this visitor to a user id of the site's own (after consent).
