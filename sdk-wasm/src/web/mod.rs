@@ -151,7 +151,7 @@ static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
 /// timers and answers call back into.
 #[wasm_bindgen]
 pub fn start(options: String, exports: JsValue) {
-    let mut parts = options.split('\0');
+    let mut parts = crate::core::text::split(&options, 0);
     let mut pairs = Vec::new();
     while let (Some(key), Some(value)) = (parts.next(), parts.next()) {
         pairs.push((key.to_owned(), value.to_owned()));
