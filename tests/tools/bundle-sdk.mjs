@@ -1,8 +1,8 @@
 // Bundles the browser SDK into one minified ES module with rolldown (the
 // bundler Vite itself uses, already installed here): the public module
-// (sdk-wasm/js/index.js), wasm-bindgen's glue and the browser edge it
-// imports (sdk-wasm/js/browser.js, copied by wasm-bindgen under
-// snippets/). `cargo xtask build-sdk` runs it on wasm-bindgen's output
+// (sdk-wasm/js/index.js), wasm-bindgen's glue and the browser edge both
+// import (sdk-wasm/js/browser.js, which wasm-bindgen copies under
+// snippets/; the glue is pointed at the one copy). `cargo xtask build-sdk` runs it on wasm-bindgen's output
 // directory, which then holds just `waymark_sdk.js` and the `.wasm`:
 // every visitor downloads both.
 //
@@ -50,12 +50,15 @@ function renamed(code, { imports, exports }) {
   }
   replace(/const import0 = \{\n\s*__proto__: null,/, (all) => `${all}\n${snippet.join("\n")}`, "the import object");
   replace(/return \{\n\s*__proto__: null,\n(\s*"[^"]+": import\d+,\n)+\s*\};/, "return { __proto__: null, a: import0 };", "the imports' modules");
+  // The public module imports browser.js too: both must get the one copy.
+  code = code.replaceAll(/(["'])\.\/snippets\/[^"']*\/js\/browser\.js\1/g, '"./browser.js"');
   const short = new Map(exports);
   return code.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (all, name) => (short.has(name) ? `wasm.${short.get(name)}` : fail(`export ${name}`)));
 }
 
 const entry = join(out, "index.js");
 copyFileSync(join(source, "index.js"), entry);
+copyFileSync(join(source, "browser.js"), join(out, "browser.js"));
 try {
   await build({
     input: entry,
@@ -65,5 +68,6 @@ try {
   });
 } finally {
   rmSync(entry);
+  rmSync(join(out, "browser.js"));
 }
 rmSync(join(out, "snippets"), { recursive: true, force: true });

@@ -9,8 +9,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
-    /// Hands the module's exports to the JS side for its callbacks.
-    pub fn connect(exports: &JsValue);
     /// Page events → `navigated`, `hidden`, `shown`, `linkClicked`.
     pub fn listen(outbound: bool, downloads: bool);
     /// Calls `wake(timer)` after `delay_ms`, replacing that timer if armed.

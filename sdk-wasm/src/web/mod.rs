@@ -2,7 +2,10 @@
 //! and one adapter per browser API. No policy here: it lives in `core`.
 //!
 //! The browser itself is reached through `js/browser.js` (see `browser`):
-//! page events, timers and answers come back through the exports below.
+//! page events, timers and answers come back through the exports below,
+//! which js/index.js wraps (it hands over queued `track()` calls before
+//! any other export runs, and holds the `onConsent` listeners). Only
+//! strings and numbers cross: no JS object is held here.
 //!
 //! Work is done in turns: an API call updates the tracker in memory, and
 //! one task right after (`setTimeout(0)`) writes storage and decides
@@ -10,7 +13,7 @@
 //! and none of that work lengthens the caller's task. A page being hidden
 //! does it at once. Before that, `track()` itself never enters Wasm: the
 //! loader and the npm package queue its calls in JS and hand each burst
-//! over in one `trackQueued` call (see there).
+//! over to `trackAt` (see there).
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
@@ -24,7 +27,7 @@ mod storage;
 
 use core::cell::RefCell;
 
-use js_sys::{Date, Function};
+use js_sys::Date;
 use wasm_bindgen::prelude::*;
 use waymark_protocol::{limits, names};
 
@@ -56,7 +59,6 @@ struct Web {
     turn_end_scheduled: bool,
     /// When the armed flush timer fires.
     timer_at: Option<f64>,
-    subscribers: Vec<Function>,
 }
 
 /// The timers `browser::schedule` arms; each calls `wake` with its number.
@@ -75,30 +77,9 @@ fn report(message: &str) {
     browser::log(2, message);
 }
 
-/// The wrapper's function that hands its queued `track()` calls to
-/// `trackQueued` (see `use_queue`).
-struct QueueDrain(RefCell<Option<Function>>);
-// SAFETY: as for `Started`.
-unsafe impl Sync for QueueDrain {}
-static QUEUE_DRAIN: QueueDrain = QueueDrain(RefCell::new(None));
-
-/// Hands the wrapper's queued `track()` calls over before any other work,
-/// so that events keep the order they were made in. Not while the SDK is
-/// busy: the queued calls would find it so and be lost.
-fn take_queued() {
-    if WEB.0.try_borrow_mut().is_err() {
-        return;
-    }
-    let drain = QUEUE_DRAIN.0.try_borrow().ok().and_then(|d| d.clone());
-    if let Some(drain) = drain {
-        let _ = drain.call0(&JsValue::NULL);
-    }
-}
-
 /// Runs `f` on the started SDK, then prints its debug lines. `None` when
 /// the SDK is not started (bad config) or is busy (a re-entrant call).
 fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
-    take_queued();
     let mut guard = WEB.0.try_borrow_mut().ok()?;
     let web = guard.as_mut()?;
     let result = f(web);
@@ -147,10 +128,9 @@ static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
 /// Starts tracking. `options` are those of `data-*` attributes in
 /// camelCase (`site`, `endpoint`, `consent`, `storage`, …; see the README),
 /// as strings, each key and value followed by a NUL (see `options` in
-/// js/index.js); `exports` is this module's exports, which page events,
-/// timers and answers call back into.
+/// js/index.js).
 #[wasm_bindgen]
-pub fn start(options: String, exports: JsValue) {
+pub fn start(options: String) {
     let mut parts = crate::core::text::split(&options, 0);
     let mut pairs = Vec::new();
     while let (Some(key), Some(value)) = (parts.next(), parts.next()) {
@@ -164,7 +144,6 @@ pub fn start(options: String, exports: JsValue) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    browser::connect(&exports);
     let ids: Box<dyn KeyValue> = match config.storage {
         StorageMode::LocalStorage => Box::new(BrowserStore::LocalStorage),
         StorageMode::Cookie => {
@@ -177,7 +156,7 @@ pub fn start(options: String, exports: JsValue) {
     let stores = Stores { ids, backlog };
     let clicks = (config.outbound_links, config.file_downloads);
     let tracker = Tracker::new(config, browser::privacy_signal(), &stores);
-    let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None, subscribers: Vec::new() };
+    let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None };
     if let Ok(mut slot) = WEB.0.try_borrow_mut() {
         *slot = Some(web);
     }
@@ -316,20 +295,10 @@ pub fn track_at(name: String, props: String, ts: f64, url: String) {
     }
 }
 
-/// Registers the wrapper's `drain()`, which calls `trackAt` with what
-/// it holds: the SDK calls it before any other work (a navigation, the
-/// page being hidden, `flush()`…) so that no event overtakes a queued one.
-#[wasm_bindgen(js_name = useQueue)]
-pub fn use_queue(drain: Function) {
-    if let Ok(mut slot) = QUEUE_DRAIN.0.try_borrow_mut() {
-        *slot = Some(drain);
-    }
-}
-
 /// Links this visitor to a user id of the site's own (after consent).
 #[wasm_bindgen]
-pub fn identify(user_id: JsValue) {
-    match user_id.as_string().filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
+pub fn identify(user_id: String) {
+    match Some(user_id).filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
         Some(user) => {
             with_web(|web| web.tracker.identify(&user, now(), &location_href(), &web.stores));
         }
@@ -343,57 +312,38 @@ pub fn reset() {
     with_web(|web| web.tracker.reset(now()));
 }
 
-fn category(name: &JsValue) -> Option<Category> {
-    let found = Category::parse(&name.as_string().unwrap_or_default());
+fn category(name: &str) -> Option<Category> {
+    let found = Category::parse(name);
     if found.is_none() {
         report("unknown consent category; known: analytics");
     }
     found
 }
 
-fn decide(name: JsValue, decision: Decision) {
-    let Some(category) = category(&name) else { return };
-    let notify = with_web(|web| {
-        let changed = web.tracker.decide(category, decision, now(), &location_href(), &web.stores);
-        if changed { web.subscribers.clone() } else { Vec::new() }
-    });
-    // Outside the borrow: a subscriber may call back into the SDK.
-    for subscriber in notify.unwrap_or_default() {
-        let _ = subscriber.call2(&JsValue::NULL, &category.as_str().into(), &decision.as_str().into());
-    }
+/// `true` when the decision changed the state: js/index.js then tells the
+/// `onConsent` listeners.
+fn decide(name: &str, decision: Decision) -> bool {
+    let Some(category) = category(name) else { return false };
+    with_web(|web| web.tracker.decide(category, decision, now(), &location_href(), &web.stores)).unwrap_or(false)
 }
 
 /// The person granted consent (`"analytics"` when no category is given).
 #[wasm_bindgen]
-pub fn grant(category: JsValue) {
-    decide(category, Decision::Granted);
+pub fn grant(category: String) -> bool {
+    decide(&category, Decision::Granted)
 }
 
 /// The person refused consent; their ids are removed from storage.
 #[wasm_bindgen]
-pub fn deny(category: JsValue) {
-    decide(category, Decision::Denied);
+pub fn deny(category: String) -> bool {
+    decide(&category, Decision::Denied)
 }
 
-/// `"pending"`, `"granted"` or `"denied"`.
+/// `"pending"`, `"granted"` or `"denied"` (empty before the SDK runs).
 #[wasm_bindgen]
-pub fn consent(category: JsValue) -> String {
+pub fn consent(category: String) -> String {
     let Some(category) = self::category(&category) else { return String::new() };
     with_web(|web| web.tracker.consent(category).as_str().to_owned()).unwrap_or_default()
-}
-
-/// Calls `listener(category, decision)` now with the current state, and
-/// again on every change: a consent banner shows itself on `"pending"`.
-#[wasm_bindgen(js_name = onConsent)]
-pub fn on_consent(listener: JsValue) {
-    let Ok(listener) = listener.dyn_into::<Function>() else { return report("onConsent() needs a function") };
-    let current = with_web(|web| {
-        web.subscribers.push(listener.clone());
-        web.tracker.consent(Category::Analytics)
-    });
-    if let Some(decision) = current {
-        let _ = listener.call2(&JsValue::NULL, &Category::Analytics.as_str().into(), &decision.as_str().into());
-    }
 }
 
 /// Sends what is queued now rather than at the next interval.
@@ -405,7 +355,6 @@ pub fn flush() {
 /// The end of a turn: storage catches up once, then the queue is sent if
 /// it is full, or at the flush interval.
 fn end_turn() {
-    take_queued();
     let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
     let Some(web) = guard.as_mut() else { return };
     web.turn_end_scheduled = false;
