@@ -83,9 +83,11 @@ export function log(level, message) {
   console[levels[level]]("waymark:", message);
 }
 
-// Storage: `localStorage` (0) or first-party cookies (1). Browsers may
-// refuse storage (private modes, quotas, blocked third-party frames):
-// every failure reads as "absent" and writes are dropped.
+// Storage: `localStorage` (0), first-party cookies (1) or the page's
+// memory (2, storage mode `none`). Browsers may refuse storage (private
+// modes, quotas, blocked third-party frames): every failure reads as
+// "absent" and writes are dropped.
+const memory = new Map();
 const guard = (f) => {
   try {
     return f();
@@ -108,6 +110,7 @@ export function cookie(key, value, maxAgeS) {
 
 export function storeGet(kind, key) {
   return guard(() => {
+    if (kind > 1) return memory.get(key);
     if (!kind) return w.localStorage.getItem(key) ?? undefined;
     const name = key.replaceAll(".", "_") + "=";
     const found = d.cookie.split(";").map((c) => c.trimStart()).find((c) => c.startsWith(name));
@@ -116,11 +119,11 @@ export function storeGet(kind, key) {
 }
 
 export function storeSet(kind, key, value) {
-  guard(() => (kind ? (d.cookie = cookie(key, value, cookieLifetimeS)) : w.localStorage.setItem(key, value)));
+  guard(() => (kind > 1 ? memory.set(key, value) : kind ? (d.cookie = cookie(key, value, cookieLifetimeS)) : w.localStorage.setItem(key, value)));
 }
 
 export function storeRemove(kind, key) {
-  guard(() => (kind ? (d.cookie = cookie(key, "", 0)) : w.localStorage.removeItem(key)));
+  guard(() => (kind > 1 ? memory.delete(key) : kind ? (d.cookie = cookie(key, "", 0)) : w.localStorage.removeItem(key)));
 }
 
 /** `fetch` with `keepalive` and a string body, which the browser sends as

@@ -1,5 +1,5 @@
-//! The browser edge: the entry points the loader and the npm package call,
-//! and one adapter per browser API. No policy here: it lives in `core`.
+//! The browser edge: the entry points js/index.js calls (for the loader
+//! and the npm package alike). No policy here: it lives in `core`.
 //!
 //! The browser itself is reached through `js/browser.js` (see `browser`):
 //! page events, timers and answers come back through the exports below,
@@ -18,7 +18,6 @@
 //! `console.error` and ignored.
 
 use alloc::borrow::ToOwned;
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -35,18 +34,18 @@ use crate::core::config::{self, StorageMode};
 use crate::core::consent::{Category, Decision};
 use crate::core::event::{self, Draft, Prop};
 use crate::core::ids::random_unit;
-use crate::core::storage::{KeyValue, MemoryStore};
+use crate::core::storage::KeyValue;
 use crate::core::tracker::{Env, Tracker};
 use storage::BrowserStore;
 
 struct Stores {
-    ids: Box<dyn KeyValue>,
+    ids: BrowserStore,
     backlog: Option<BrowserStore>,
 }
 
 impl Env for Stores {
     fn ids(&self) -> &dyn KeyValue {
-        self.ids.as_ref()
+        &self.ids
     }
     fn backlog(&self) -> Option<&dyn KeyValue> {
         self.backlog.as_ref().map(|b| b as &dyn KeyValue)
@@ -144,13 +143,13 @@ pub fn start(options: String) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let ids: Box<dyn KeyValue> = match config.storage {
-        StorageMode::LocalStorage => Box::new(BrowserStore::LocalStorage),
+    let ids = match config.storage {
+        StorageMode::LocalStorage => BrowserStore::LocalStorage,
         StorageMode::Cookie => {
             browser::use_cookies(config.cookie_domain.as_deref().unwrap_or(""), config.cookie_days as f64);
-            Box::new(BrowserStore::Cookie)
+            BrowserStore::Cookie
         }
-        StorageMode::None => Box::new(MemoryStore::default()),
+        StorageMode::None => BrowserStore::Page,
     };
     let backlog = (config.storage != StorageMode::None).then_some(BrowserStore::LocalStorage);
     let stores = Stores { ids, backlog };
@@ -265,11 +264,10 @@ pub fn link_clicked(kind: u32, href: String) {
     });
 }
 
-/// A custom event, `track("signup", { plan: "pro" })` as the wrappers
+/// A custom event, `track("signup", { plan: "pro" })` as js/index.js
 /// queued it: a call only appends its event to a JS array, and each burst
-/// (a microtask later, or sooner through the function given to
-/// `useQueue`) is recorded here in order, with the time and page each was
-/// tracked at. A call then never crosses into Wasm. `props` is what
+/// (a microtask later, or sooner, before any other call into Wasm) is
+/// recorded here in order, with the time and page each was tracked at. A call then never crosses into Wasm. `props` is what
 /// `JSON.stringify` made of the properties (empty for none); values are
 /// strings, numbers or booleans, within the protocol's limits.
 #[wasm_bindgen(js_name = trackAt)]

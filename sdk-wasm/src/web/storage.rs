@@ -1,5 +1,5 @@
-//! `localStorage` and first-party cookies as [`KeyValue`]s, through
-//! `js/browser.js`. Browsers may refuse storage (private modes, quotas,
+//! `localStorage`, first-party cookies and (storage mode `none`) the
+//! page's own memory as [`KeyValue`]s, through `js/browser.js`. Browsers may refuse storage (private modes, quotas,
 //! blocked third-party frames): every failure reads as "absent" and writes
 //! are dropped, never thrown. Cookies are `SameSite=Lax`, `Secure` on
 //! https, on `/`, with the configured domain (so subdomains share the ids)
@@ -15,6 +15,8 @@ use crate::core::storage::KeyValue;
 pub enum BrowserStore {
     LocalStorage = 0,
     Cookie = 1,
+    /// Lasts as long as the page: every page load is a new visitor.
+    Page = 2,
 }
 
 impl KeyValue for BrowserStore {
@@ -61,6 +63,17 @@ mod tests {
         let mut tab_b = Sessions::new(30 * 60_000, 24 * 3_600_000);
         assert_eq!(tab_b.touch(&store, 2_000).0.session.id, id);
         tab_b.forget(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_page_store_keeps_values_in_memory_only() {
+        let store = BrowserStore::Page;
+        store.set("waymark.test", "v1");
+        assert_eq!(store.get("waymark.test").as_deref(), Some("v1"));
+        assert_eq!(BrowserStore::LocalStorage.get("waymark.test"), None);
+        assert!(!document_cookie().contains("waymark_test"));
+        store.remove("waymark.test");
+        assert_eq!(store.get("waymark.test"), None);
     }
 
     #[wasm_bindgen_test]
