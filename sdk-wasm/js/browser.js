@@ -68,7 +68,8 @@ export function schedule(timer, delayMs) {
   timers[timer] = setTimeout(() => sdk.wake(timer), delayMs);
 }
 
-export const href = () => location.href;
+/** The page's URL (`location.href`), as `document.URL` gives it faster. */
+export const href = () => d.URL;
 export const referrer = () => d.referrer;
 export const title = () => d.title;
 export const pageHidden = () => d.visibilityState == "hidden";

@@ -102,7 +102,8 @@ export function init(given) {
 export function track(name, props) {
   if (!running) return void waiting.push(["track", track, [name, props]]);
   if (!queued.length) queueMicrotask(drain);
-  queued.push(name, own(props), Date.now(), location.href);
+  // `document.URL` is `location.href`, read in a fifth of the time.
+  queued.push(name, own(props), Date.now(), document.URL);
 }
 
 // Consent: the SDK says whether a decision changed the state; the

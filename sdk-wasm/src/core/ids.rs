@@ -6,14 +6,17 @@ use alloc::string::String;
 /// Random bytes from the CSPRNG, fetched 16 ids at a time: every event
 /// needs a UUID, and one `crypto.getRandomValues` call per event would be
 /// most of the cost of `track()`. Each byte is used once.
+#[cfg(target_arch = "wasm32")]
 struct Pool {
     bytes: [u8; 256],
     used: usize,
 }
 
+#[cfg(target_arch = "wasm32")]
 struct PoolCell(core::cell::RefCell<Pool>);
 // SAFETY: the pool exists only in the browser build, which is single-threaded
 // (wasm32 without atomics); native tests read getrandom directly.
+#[cfg(target_arch = "wasm32")]
 unsafe impl Sync for PoolCell {}
 
 #[cfg(target_arch = "wasm32")]
