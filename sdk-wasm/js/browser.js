@@ -5,8 +5,8 @@
 // is one line. No policy here: what to store, send, retry or log is
 // decided in Rust. Nothing here throws into the page.
 //
-// The Wasm module's own exports, for the callbacks (events, timers,
-// answers): given by `start` through `connect`.
+// The Wasm module's exports the callbacks (events, timers, answers) call,
+// as js/index.js wraps them: handed over through `connect` before start.
 let sdk;
 export function connect(exports) {
   sdk = exports;
