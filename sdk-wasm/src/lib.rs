@@ -2,9 +2,12 @@
 //!
 //! `core` is plain Rust over data: configuration, consent, the session
 //! rule, the queue and the retry policy, with the clock and storage passed
-//! in, tested natively. `web` holds one thin adapter per browser API
-//! (storage, cookies, transport, page events) and the `#[wasm_bindgen]`
-//! entry points the loader and the npm package call.
+//! in, tested natively. `web` holds the `#[wasm_bindgen]` entry points and
+//! the typed calls into `js/browser.js`, the browser edge (storage,
+//! cookies, requests, timers, page events) written in JS, where each
+//! browser API costs a line instead of a shim on both sides. `js/index.js`
+//! is the public module over them that the loader and the npm package
+//! share (`cargo xtask build-sdk` bundles the three into one file).
 //!
 //! In the browser build (feature `bare`) the crate is `no_std`: a panic becomes a trap
 //! (caught by the loader, never thrown into the page) instead of pulling
@@ -20,7 +23,7 @@ pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[panic_handler]

@@ -73,7 +73,7 @@ pub fn build_sdk(root: &Path) -> Result<()> {
         .arg(&wasm))?;
     let bg = out.join("waymark_sdk_bg.wasm");
     run(Command::new(tools::wasm_opt(root)).args(["-Oz", "--converge", "--strip-producers"]).arg(&bg).arg("-o").arg(&bg))?;
-    run(Command::new("node").arg(root.join("tests/tools/minify.mjs")).arg(out.join("waymark_sdk.js")))?;
+    run(Command::new("node").arg(root.join("tests/tools/bundle-sdk.mjs")).arg(root.join("sdk-wasm/js")).arg(&out))?;
     pack_npm(root)
 }
 

@@ -11,6 +11,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 
 use crate::core::json::int_string;
+use crate::core::text::parse_int;
 
 /// Where the visitor and session ids live.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,7 +118,7 @@ pub fn parse(options: &[(String, String)], default_endpoint: &str) -> Result<Con
         flush_at_events: DEFAULT_FLUSH_AT_EVENTS,
     };
     for (key, value) in options {
-        let value = value.trim();
+        let value = value.trim_ascii();
         match key.as_str() {
             "site" => config.site = value.to_owned(),
             "endpoint" if !value.is_empty() => config.endpoint = value.to_owned(),
@@ -181,8 +182,8 @@ fn flag(option: &'static str, value: &str) -> Result<bool, ConfigError> {
 }
 
 fn number(option: &'static str, value: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
-    match value.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+    match parse_int(value) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ConfigError::BadValue { option, expected: range_text(min, max) }),
     }
 }

@@ -1,20 +1,22 @@
 //! Identifiers: UUID v4 from the platform CSPRNG (`crypto.getRandomValues`
 //! in the browser, through getrandom).
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 
 /// Random bytes from the CSPRNG, fetched 16 ids at a time: every event
 /// needs a UUID, and one `crypto.getRandomValues` call per event would be
 /// most of the cost of `track()`. Each byte is used once.
+#[cfg(target_arch = "wasm32")]
 struct Pool {
     bytes: [u8; 256],
     used: usize,
 }
 
+#[cfg(target_arch = "wasm32")]
 struct PoolCell(core::cell::RefCell<Pool>);
 // SAFETY: the pool exists only in the browser build, which is single-threaded
 // (wasm32 without atomics); native tests read getrandom directly.
+#[cfg(target_arch = "wasm32")]
 unsafe impl Sync for PoolCell {}
 
 #[cfg(target_arch = "wasm32")]
@@ -45,12 +47,23 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-/// A new random UUID v4 in its hyphenated form.
+/// A new random UUID v4 (RFC 9562) in its hyphenated lower-case form,
+/// written here: the `uuid` crate's builder and encoder cost the download
+/// more than these lines.
 pub fn new_uuid_v4() -> String {
-    let bytes = random_bytes::<16>();
-    let mut text = [0u8; 36];
-    // `encode_lower` writes the hyphenated form without `core::fmt`.
-    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().encode_lower(&mut text).to_owned()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bytes = random_bytes::<16>();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10
+    let mut text = String::with_capacity(36);
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(HEX[(byte >> 4) as usize] as char);
+        text.push(HEX[(byte & 15) as usize] as char);
+    }
+    text
 }
 
 /// A random number in `[0, 1)`, for retry jitter.

@@ -12,4 +12,5 @@ pub mod queue;
 pub mod retry;
 pub mod session;
 pub mod storage;
+pub mod text;
 pub mod tracker;

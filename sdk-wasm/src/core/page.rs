@@ -1,5 +1,6 @@
-//! Pages: when a navigation is a new pageview, how long a page was seen,
-//! and which link clicks are outbound or downloads.
+//! Pages: when a navigation is a new pageview and how long a page was
+//! seen. (Which link clicks are outbound or downloads is decided where the
+//! click is seen: `linkKind` in js/browser.js.)
 //!
 //! Policy: a pageview is counted when the URL differs from the last one
 //! counted, whatever told us (pushState, replaceState, popstate,
@@ -9,12 +10,6 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-
-/// File extensions whose links count as downloads.
-const DOWNLOAD_EXTENSIONS: [&str; 24] = [
-    "pdf", "zip", "gz", "tgz", "rar", "7z", "dmg", "exe", "msi", "pkg", "deb", "rpm", "apk", "iso", "csv", "xlsx",
-    "xls", "docx", "doc", "pptx", "txt", "mp3", "mp4", "epub",
-];
 
 #[derive(Debug, Default)]
 pub struct Page {
@@ -62,27 +57,6 @@ impl Page {
 }
 
 /// What a click on a link to `href` (absolute) from a page on `page_host` is.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LinkClick {
-    Outbound,
-    Download,
-}
-
-pub fn classify_link(href: &str, page_host: &str, outbound: bool, downloads: bool) -> Option<LinkClick> {
-    let rest = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://"))?;
-    let address = rest.split(['?', '#']).next().unwrap_or(rest);
-    let (host, path) = address.split_once('/').unwrap_or((address, ""));
-    if downloads {
-        let file = path.rsplit('/').next().unwrap_or(path);
-        if let Some((_, ext)) = file.rsplit_once('.') {
-            if DOWNLOAD_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(ext)) {
-                return Some(LinkClick::Download);
-            }
-        }
-    }
-    (outbound && !host.eq_ignore_ascii_case(page_host)).then_some(LinkClick::Outbound)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,16 +89,5 @@ mod tests {
         assert_eq!(p.take_engagement(55_000), None, "nothing new to report");
         p.hidden(56_000);
         assert_eq!(p.take_engagement(90_000), Some(1_000));
-    }
-
-    #[test]
-    fn links_to_other_hosts_are_outbound_and_files_are_downloads() {
-        let c = |href| classify_link(href, "shop.example", true, true);
-        assert_eq!(c("https://other.example/x"), Some(LinkClick::Outbound));
-        assert_eq!(c("https://shop.example/x"), None);
-        assert_eq!(c("https://shop.example/files/Report.PDF?v=2"), Some(LinkClick::Download));
-        assert_eq!(c("https://cdn.example/app.dmg#x"), Some(LinkClick::Download));
-        assert_eq!(c("mailto:a@b.example"), None);
-        assert_eq!(classify_link("https://other.example/", "shop.example", false, true), None, "outbound is opt-in");
     }
 }

@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 
 
 use crate::core::json::{push_int, push_string};
+use crate::core::text::split;
 use crate::core::storage::KeyValue;
 use waymark_protocol::limits::{MAX_EVENTS_PER_BATCH, MAX_REQUEST_BYTES};
 
@@ -28,6 +29,9 @@ pub const MAX_PERSISTED_EVENTS: usize = 200;
 
 #[derive(Default)]
 pub struct Queue {
+    /// Oldest first. A `VecDeque` (1.5 KB more of Wasm than a `Vec`): with
+    /// the queue full, each new event drops the oldest one not in flight,
+    /// which a `Vec` would pay for by moving all the others.
     events: VecDeque<String>,
     /// How many events at the front are in the request in flight.
     in_flight: usize,
@@ -130,7 +134,7 @@ impl Queue {
     pub fn restore(&mut self, store: &dyn KeyValue) -> usize {
         let Some(record) = store.get(QUEUE_KEY) else { return 0 };
         let before = self.events.len();
-        for event in record.lines().filter(|l| l.starts_with('{') && l.ends_with('}')).take(MAX_PERSISTED_EVENTS) {
+        for event in split(&record, b'\n').filter(|l| l.starts_with('{') && l.ends_with('}')).take(MAX_PERSISTED_EVENTS) {
             self.push(event.to_owned());
         }
         self.events.len() - before

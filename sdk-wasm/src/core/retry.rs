@@ -29,7 +29,7 @@ pub fn classify(status: Option<u16>) -> Delivery {
 /// `Retry-After` in its delta-seconds form, in ms. (The HTTP-date form is
 /// read by the web adapter with the browser's date parser.)
 pub fn retry_after_seconds(value: &str) -> Option<i64> {
-    value.trim().parse::<i64>().ok().filter(|s| *s >= 0).map(|s| s.saturating_mul(1000))
+    crate::core::text::parse_int(value.trim_ascii()).filter(|s| *s >= 0).map(|s| s.saturating_mul(1000))
 }
 
 #[derive(Debug, Default)]

@@ -17,6 +17,7 @@ use alloc::string::String;
 
 use crate::core::ids::new_uuid_v4;
 use crate::core::json::push_int;
+use crate::core::text::{parse_int, split};
 use crate::core::storage::KeyValue;
 use waymark_protocol::is_uuid;
 
@@ -46,10 +47,10 @@ impl Session {
     }
 
     fn decode(raw: &str) -> Option<Session> {
-        let mut parts = raw.split('.');
+        let mut parts = split(raw, b'.');
         let id = parts.next()?.to_owned();
-        let started_ms = parts.next()?.parse().ok()?;
-        let last_event_ms = parts.next()?.parse().ok()?;
+        let started_ms = parse_int(parts.next()?)?;
+        let last_event_ms = parse_int(parts.next()?)?;
         is_uuid(&id).then_some(Session { id, started_ms, last_event_ms })
     }
 }

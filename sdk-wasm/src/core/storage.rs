@@ -15,7 +15,8 @@ pub trait KeyValue {
     fn remove(&self, key: &str);
 }
 
-/// An in-memory store: for tests, and for the `none` storage mode. A
+/// An in-memory store, for tests (the browser keeps the `none` mode's ids
+/// in the page's memory: `web::storage`). A
 /// handful of keys: a list is smaller than a map and as fast. Borrows are
 /// never held across calls; `try_borrow` only keeps the panic message
 /// (and `core::fmt` with it) out of the download.

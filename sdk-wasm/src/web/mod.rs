@@ -1,5 +1,11 @@
-//! The browser edge: the entry points the loader and the npm package call,
-//! and one adapter per browser API. No policy here: it lives in `core`.
+//! The browser edge: the entry points js/index.js calls (for the loader
+//! and the npm package alike). No policy here: it lives in `core`.
+//!
+//! The browser itself is reached through `js/browser.js` (see `browser`):
+//! page events, timers and answers come back through the exports below,
+//! which js/index.js wraps (it hands over queued `track()` calls before
+//! any other export runs, and holds the `onConsent` listeners). Only
+//! strings and numbers cross: no JS object is held here.
 //!
 //! Work is done in turns: an API call updates the tracker in memory, and
 //! one task right after (`setTimeout(0)`) writes storage and decides
@@ -7,23 +13,20 @@
 //! and none of that work lengthens the caller's task. A page being hidden
 //! does it at once. Before that, `track()` itself never enters Wasm: the
 //! loader and the npm package queue its calls in JS and hand each burst
-//! over in one `trackQueued` call (see there).
+//! over to `trackAt` (see there).
 //! Nothing here throws into the host page: bad input is reported with one
 //! `console.error` and ignored.
 
 use alloc::borrow::ToOwned;
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-mod cookie;
-mod page;
+mod browser;
 mod storage;
-mod transport;
 
 use core::cell::RefCell;
 
-use js_sys::{Array, Date, Function, Object, Promise, Reflect};
+use js_sys::Date;
 use wasm_bindgen::prelude::*;
 use waymark_protocol::{limits, names};
 
@@ -31,19 +34,18 @@ use crate::core::config::{self, StorageMode};
 use crate::core::consent::{Category, Decision};
 use crate::core::event::{self, Draft, Prop};
 use crate::core::ids::random_unit;
-use crate::core::storage::{KeyValue, MemoryStore};
+use crate::core::storage::KeyValue;
 use crate::core::tracker::{Env, Tracker};
-use cookie::CookieStore;
-use storage::LocalStorage;
+use storage::BrowserStore;
 
 struct Stores {
-    ids: Box<dyn KeyValue>,
-    backlog: Option<LocalStorage>,
+    ids: BrowserStore,
+    backlog: Option<BrowserStore>,
 }
 
 impl Env for Stores {
     fn ids(&self) -> &dyn KeyValue {
-        self.ids.as_ref()
+        &self.ids
     }
     fn backlog(&self) -> Option<&dyn KeyValue> {
         self.backlog.as_ref().map(|b| b as &dyn KeyValue)
@@ -54,15 +56,14 @@ struct Web {
     tracker: Tracker,
     stores: Stores,
     turn_end_scheduled: bool,
-    /// The armed `setTimeout` and when it fires.
-    timer: Option<(JsValue, f64)>,
-    subscribers: Vec<Function>,
-    on_turn_end: Closure<dyn FnMut()>,
-    on_timer: Closure<dyn FnMut()>,
-    on_answer: Closure<dyn FnMut(JsValue)>,
-    on_network_error: Closure<dyn FnMut(JsValue)>,
-    on_answer_body: Closure<dyn FnMut(JsValue)>,
+    /// When the armed flush timer fires.
+    timer_at: Option<f64>,
 }
+
+/// The timers `browser::schedule` arms; each calls `wake` with its number.
+const END_TURN: u32 = 0;
+const FLUSH: u32 = 1;
+const FIRST_VIEW: u32 = 2;
 
 /// The started SDK. A page runs Wasm on one thread, so a plain static
 /// cell is enough (the `no_std` build has no `thread_local!`).
@@ -71,55 +72,27 @@ struct Started(RefCell<Option<Web>>);
 unsafe impl Sync for Started {}
 static WEB: Started = Started(RefCell::new(None));
 
-fn console(method: &str, message: &str) {
-    let console = Reflect::get(&js_sys::global(), &"console".into()).unwrap_or(JsValue::UNDEFINED);
-    if let Ok(log) = Reflect::get(&console, &method.into()).and_then(|f| f.dyn_into::<Function>()) {
-        let _ = log.call2(&console, &"waymark:".into(), &message.into());
-    }
-}
-
 fn report(message: &str) {
-    console("error", message);
-}
-
-/// The wrapper's function that hands its queued `track()` calls to
-/// `trackQueued` (see `use_queue`).
-struct QueueDrain(RefCell<Option<Function>>);
-// SAFETY: as for `Started`.
-unsafe impl Sync for QueueDrain {}
-static QUEUE_DRAIN: QueueDrain = QueueDrain(RefCell::new(None));
-
-/// Hands the wrapper's queued `track()` calls over before any other work,
-/// so that events keep the order they were made in. Not while the SDK is
-/// busy: the queued calls would find it so and be lost.
-fn take_queued() {
-    if WEB.0.try_borrow_mut().is_err() {
-        return;
-    }
-    let drain = QUEUE_DRAIN.0.try_borrow().ok().and_then(|d| d.clone());
-    if let Some(drain) = drain {
-        let _ = drain.call0(&JsValue::NULL);
-    }
+    browser::log(2, message);
 }
 
 /// Runs `f` on the started SDK, then prints its debug lines. `None` when
 /// the SDK is not started (bad config) or is busy (a re-entrant call).
 fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
-    take_queued();
     let mut guard = WEB.0.try_borrow_mut().ok()?;
     let web = guard.as_mut()?;
     let result = f(web);
     print_debug_lines(web);
     if !web.turn_end_scheduled {
         web.turn_end_scheduled = true;
-        set_timeout(web.on_turn_end.as_ref(), 0);
+        browser::schedule(END_TURN, 0.0);
     }
     Some(result)
 }
 
 fn print_debug_lines(web: &mut Web) {
     for line in web.tracker.debug_lines.drain(..) {
-        console("log", &line);
+        browser::log(0, &line);
     }
 }
 
@@ -127,24 +100,12 @@ fn now() -> i64 {
     Date::now() as i64
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn window() -> JsValue {
-    js_sys::global().into()
-}
-
-fn document() -> JsValue {
-    get(&window(), "document")
-}
-
 /// `location.href`, read once per turn: a burst of events on one page
 /// crosses into JS for it once. History changes clear it (see `navigated`).
 fn location_href() -> String {
     let cached = CURRENT_URL.0.try_borrow().ok().and_then(|url| url.clone());
     cached.unwrap_or_else(|| {
-        let url = get(&get(&window(), "location"), "href").as_string().unwrap_or_default();
+        let url = browser::href();
         if let Ok(mut slot) = CURRENT_URL.0.try_borrow_mut() {
             *slot = Some(url.clone());
         }
@@ -163,37 +124,18 @@ struct UrlCache(RefCell<Option<String>>);
 unsafe impl Sync for UrlCache {}
 static CURRENT_URL: UrlCache = UrlCache(RefCell::new(None));
 
-/// `init` options as strings, the form `data-*` attributes have.
-fn read_options(config: &JsValue) -> Vec<(String, String)> {
-    let mut options = Vec::new();
-    if !config.is_object() {
-        return options;
-    }
-    for entry in Object::entries(config.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let (key, value) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
-        let text = if let Some(s) = value.as_string() {
-            s
-        } else if let Some(b) = value.as_bool() {
-            if b { "true".into() } else { "false".into() }
-        } else if value.as_f64().is_some() {
-            String::from(js_sys::JSON::stringify(&value).unwrap_or_default())
-        } else if value.is_undefined() || value.is_null() {
-            continue;
-        } else {
-            "(not a string, number or boolean)".into()
-        };
-        options.push((key, text));
-    }
-    options
-}
-
-/// Starts tracking. Options are those of `data-*` attributes in camelCase
-/// (`site`, `endpoint`, `consent`, `storage`, …; see the README).
+/// Starts tracking. `options` are those of `data-*` attributes in
+/// camelCase (`site`, `endpoint`, `consent`, `storage`, …; see the README),
+/// as strings, each key and value followed by a NUL (see `options` in
+/// js/index.js).
 #[wasm_bindgen]
-pub fn start(config: JsValue) {
-    let options = read_options(&config);
-    let config = match config::parse(&options, "/api/collect") {
+pub fn start(options: String) {
+    let mut parts = crate::core::text::split(&options, 0);
+    let mut pairs = Vec::new();
+    while let (Some(key), Some(value)) = (parts.next(), parts.next()) {
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    let config = match config::parse(&pairs, "/api/collect") {
         Ok(config) => config,
         Err(err) => return report(&(err.message() + "; nothing is tracked")),
     };
@@ -201,50 +143,46 @@ pub fn start(config: JsValue) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let window = window();
-    let navigator = get(&window, "navigator");
-    let privacy_signal = get(&navigator, "globalPrivacyControl").is_truthy()
-        || get(&navigator, "doNotTrack").as_string().as_deref() == Some("1")
-        || get(&window, "doNotTrack").as_string().as_deref() == Some("1");
-    let https = location_href().starts_with("https:");
-    let ids: Box<dyn KeyValue> = match config.storage {
-        StorageMode::LocalStorage => Box::new(LocalStorage::new()),
-        StorageMode::Cookie => Box::new(CookieStore::new(document(), https, config.cookie_domain.as_deref(), config.cookie_days)),
-        StorageMode::None => Box::new(MemoryStore::default()),
+    let ids = match config.storage {
+        StorageMode::LocalStorage => BrowserStore::LocalStorage,
+        StorageMode::Cookie => {
+            browser::use_cookies(config.cookie_domain.as_deref().unwrap_or(""), config.cookie_days as f64);
+            BrowserStore::Cookie
+        }
+        StorageMode::None => BrowserStore::Page,
     };
-    let backlog = (config.storage != StorageMode::None).then(LocalStorage::new);
+    let backlog = (config.storage != StorageMode::None).then_some(BrowserStore::LocalStorage);
     let stores = Stores { ids, backlog };
-    let auto_pageviews = config.auto_pageviews;
-    let clicks = config.outbound_links || config.file_downloads;
-    let tracker = Tracker::new(config, privacy_signal, &stores);
-    let web = Web {
-        tracker,
-        stores,
-        turn_end_scheduled: false,
-        timer: None,
-        subscribers: Vec::new(),
-        on_turn_end: Closure::new(end_turn),
-        on_timer: Closure::new(timer_fired),
-        on_answer: Closure::new(answered),
-        on_network_error: Closure::new(|_| settle_delivery(None, None)),
-        on_answer_body: Closure::new(log_rejections),
-    };
+    let clicks = (config.outbound_links, config.file_downloads);
+    let tracker = Tracker::new(config, browser::privacy_signal(), &stores);
+    let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None };
     if let Ok(mut slot) = WEB.0.try_borrow_mut() {
         *slot = Some(web);
     }
-    page::listen(clicks);
+    browser::listen(clicks.0, clicks.1);
     // The first pageview in a task of its own: starting stays short.
-    let first_view = Closure::once_into_js(move || {
-        with_web(|web| {
-            if get(&document(), "visibilityState").as_string().as_deref() != Some("hidden") {
-                web.tracker.page.shown(now());
-            }
-            if auto_pageviews {
-                pageview(web, false);
-            }
-        });
+    browser::schedule(FIRST_VIEW, 0.0);
+}
+
+/// A timer armed through `browser::schedule` fired.
+#[wasm_bindgen]
+pub fn wake(timer: u32) {
+    match timer {
+        END_TURN => end_turn(),
+        FLUSH => timer_fired(),
+        _ => first_view(),
+    }
+}
+
+fn first_view() {
+    with_web(|web| {
+        if !browser::page_hidden() {
+            web.tracker.page.shown(now());
+        }
+        if web.tracker.config.auto_pageviews {
+            pageview(web, false);
+        }
     });
-    set_timeout(&first_view, 0);
 }
 
 /// Tracks a pageview of the current location (automatic unless
@@ -263,9 +201,8 @@ fn pageview(web: &mut Web, force: bool) {
     }
     let ts = now();
     let mut draft = Draft::new(names::PAGEVIEW, ts, &url);
-    let document = document();
-    draft.referrer = get(&document, "referrer").as_string().map(|r| event::cut(&r, limits::MAX_URL_BYTES));
-    draft.title = get(&document, "title").as_string().map(|t| event::cut(&t, limits::MAX_TEXT_BYTES));
+    draft.referrer = Some(event::cut(&browser::referrer(), limits::MAX_URL_BYTES));
+    draft.title = Some(event::cut(&browser::title(), limits::MAX_TEXT_BYTES));
     web.tracker.record(draft, &web.stores);
 }
 
@@ -279,7 +216,8 @@ fn engagement(web: &mut Web, page_url: Option<String>) {
 }
 
 /// A navigation in a single-page app, or a back-forward-cache restore.
-fn navigated(restored: bool) {
+#[wasm_bindgen]
+pub fn navigated(restored: bool) {
     forget_location();
     with_web(|web| {
         if !web.tracker.config.auto_pageviews || (!restored && web.tracker.page.current_url() == Some(location_href().as_str())) {
@@ -293,7 +231,8 @@ fn navigated(restored: bool) {
 
 /// The page is hidden or left: report engagement, write storage, and hand
 /// every unsent event to `sendBeacon` (they stay queued until acknowledged).
-fn hidden() {
+#[wasm_bindgen]
+pub fn hidden() {
     with_web(|web| {
         let current = web.tracker.page.current_url().map(str::to_owned);
         engagement(web, current);
@@ -302,72 +241,44 @@ fn hidden() {
         web.tracker.end_turn(&web.stores);
         let endpoint = web.tracker.config.endpoint.clone();
         for body in web.tracker.batches_for_page_hide(now()) {
-            if !transport::beacon(&endpoint, &body) {
-                let _ = transport::post(&endpoint, &body);
-            }
+            browser::send_on_hide(&endpoint, &body);
         }
     });
 }
 
-fn shown() {
+/// The page is visible again.
+#[wasm_bindgen]
+pub fn shown() {
     with_web(|web| web.tracker.page.shown(now()));
 }
 
-/// A click on a link: outbound or download, if those are switched on.
-fn link_clicked(href: String) {
+/// A click on a link to another host (`kind` 0) or to a file (1); the
+/// page's script classified it (see `linkKind` in js/browser.js).
+#[wasm_bindgen(js_name = linkClicked)]
+pub fn link_clicked(kind: u32, href: String) {
     with_web(|web| {
-        let config = &web.tracker.config;
-        let host = get(&get(&window(), "location"), "host").as_string().unwrap_or_default();
-        let Some(kind) = crate::core::page::classify_link(&href, &host, config.outbound_links, config.file_downloads) else { return };
-        let name = match kind {
-            crate::core::page::LinkClick::Outbound => names::OUTBOUND_CLICK,
-            crate::core::page::LinkClick::Download => names::FILE_DOWNLOAD,
-        };
+        let name = if kind == 0 { names::OUTBOUND_CLICK } else { names::FILE_DOWNLOAD };
         let mut draft = Draft::new(name, now(), &location_href());
         draft.props = event::encode_props(&[("url".into(), Prop::Text(event::cut(&href, limits::MAX_PROP_VALUE_BYTES)))]).unwrap_or_default();
         web.tracker.record(draft, &web.stores);
     });
 }
 
-/// Tracks a custom event: `track("signup", { plan: "pro" })`. Property
-/// values are strings, numbers or booleans, within the protocol's limits.
-#[wasm_bindgen]
-pub fn track(name: JsValue, props: JsValue) {
-    track_at(name, props, now(), location_href());
-}
-
-/// The wrappers' fast `track()`: a call only appends
-/// `name, props, Date.now(), location.href` to a JS array, and one
-/// `trackQueued(array)` per burst (a microtask later, or sooner through
-/// the function given to `useQueue`) records them all, in order, with the
-/// time and page each was tracked at. A call then never crosses into Wasm.
-#[wasm_bindgen(js_name = trackQueued)]
-pub fn track_queued(calls: Array) {
-    let mut i = 0;
-    while i + 3 < calls.length() {
-        let (ts, url) = (calls.get(i + 2).as_f64().unwrap_or_else(Date::now), calls.get(i + 3).as_string().unwrap_or_default());
-        track_at(calls.get(i), calls.get(i + 1), ts as i64, url);
-        i += 4;
-    }
-}
-
-/// Registers the wrapper's `drain()`, which calls `trackQueued` with what
-/// it holds: the SDK calls it before any other work (a navigation, the
-/// page being hidden, `flush()`…) so that no event overtakes a queued one.
-#[wasm_bindgen(js_name = useQueue)]
-pub fn use_queue(drain: Function) {
-    if let Ok(mut slot) = QUEUE_DRAIN.0.try_borrow_mut() {
-        *slot = Some(drain);
-    }
-}
-
-fn track_at(name: JsValue, props: JsValue, ts: i64, url: String) {
-    let name = name.as_string().unwrap_or_default();
-    let checked = event::check_name(&name).and_then(|()| read_props(&props)).and_then(|props| {
-        let mut draft = Draft::new(&name, ts, &url);
-        draft.props = props;
-        draft.check_size().map(|()| draft)
-    });
+/// A custom event, `track("signup", { plan: "pro" })` as js/index.js
+/// queued it: a call only appends its event to a JS array, and each burst
+/// (a microtask later, or sooner, before any other call into Wasm) is
+/// recorded here in order, with the time and page each was tracked at. A call then never crosses into Wasm. `props` is what
+/// `JSON.stringify` made of the properties (empty for none); values are
+/// strings, numbers or booleans, within the protocol's limits.
+#[wasm_bindgen(js_name = trackAt)]
+pub fn track_at(name: String, props: String, ts: f64, url: String) {
+    let checked = event::check_name(&name)
+        .and_then(|()| if props.is_empty() { Ok(props) } else { event::check_props_json(&props) })
+        .and_then(|props| {
+            let mut draft = Draft::new(&name, ts as i64, &url);
+            draft.props = props;
+            draft.check_size().map(|()| draft)
+        });
     match checked {
         Ok(draft) => {
             with_web(|web| web.tracker.record(draft, &web.stores));
@@ -382,20 +293,10 @@ fn track_at(name: JsValue, props: JsValue, ts: i64, url: String) {
     }
 }
 
-/// Properties, serialized by the browser's `JSON.stringify` and checked in
-/// the core: one call and one string per event, however many keys.
-fn read_props(props: &JsValue) -> Result<String, event::EventError> {
-    if props.is_undefined() || props.is_null() {
-        return Ok(String::new());
-    }
-    let json = js_sys::JSON::stringify(props).ok().and_then(|j| j.as_string()).ok_or(event::EventError::PropsNotAnObject)?;
-    event::check_props_json(&json)
-}
-
 /// Links this visitor to a user id of the site's own (after consent).
 #[wasm_bindgen]
-pub fn identify(user_id: JsValue) {
-    match user_id.as_string().filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
+pub fn identify(user_id: String) {
+    match Some(user_id).filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
         Some(user) => {
             with_web(|web| web.tracker.identify(&user, now(), &location_href(), &web.stores));
         }
@@ -409,57 +310,38 @@ pub fn reset() {
     with_web(|web| web.tracker.reset(now()));
 }
 
-fn category(name: &JsValue) -> Option<Category> {
-    let found = Category::parse(&name.as_string().unwrap_or_default());
+fn category(name: &str) -> Option<Category> {
+    let found = Category::parse(name);
     if found.is_none() {
         report("unknown consent category; known: analytics");
     }
     found
 }
 
-fn decide(name: JsValue, decision: Decision) {
-    let Some(category) = category(&name) else { return };
-    let notify = with_web(|web| {
-        let changed = web.tracker.decide(category, decision, now(), &location_href(), &web.stores);
-        if changed { web.subscribers.clone() } else { Vec::new() }
-    });
-    // Outside the borrow: a subscriber may call back into the SDK.
-    for subscriber in notify.unwrap_or_default() {
-        let _ = subscriber.call2(&JsValue::NULL, &category.as_str().into(), &decision.as_str().into());
-    }
+/// `true` when the decision changed the state: js/index.js then tells the
+/// `onConsent` listeners.
+fn decide(name: &str, decision: Decision) -> bool {
+    let Some(category) = category(name) else { return false };
+    with_web(|web| web.tracker.decide(category, decision, now(), &location_href(), &web.stores)).unwrap_or(false)
 }
 
 /// The person granted consent (`"analytics"` when no category is given).
 #[wasm_bindgen]
-pub fn grant(category: JsValue) {
-    decide(category, Decision::Granted);
+pub fn grant(category: String) -> bool {
+    decide(&category, Decision::Granted)
 }
 
 /// The person refused consent; their ids are removed from storage.
 #[wasm_bindgen]
-pub fn deny(category: JsValue) {
-    decide(category, Decision::Denied);
+pub fn deny(category: String) -> bool {
+    decide(&category, Decision::Denied)
 }
 
-/// `"pending"`, `"granted"` or `"denied"`.
+/// `"pending"`, `"granted"` or `"denied"` (empty before the SDK runs).
 #[wasm_bindgen]
-pub fn consent(category: JsValue) -> String {
+pub fn consent(category: String) -> String {
     let Some(category) = self::category(&category) else { return String::new() };
     with_web(|web| web.tracker.consent(category).as_str().to_owned()).unwrap_or_default()
-}
-
-/// Calls `listener(category, decision)` now with the current state, and
-/// again on every change: a consent banner shows itself on `"pending"`.
-#[wasm_bindgen(js_name = onConsent)]
-pub fn on_consent(listener: JsValue) {
-    let Ok(listener) = listener.dyn_into::<Function>() else { return report("onConsent() needs a function") };
-    let current = with_web(|web| {
-        web.subscribers.push(listener.clone());
-        web.tracker.consent(Category::Analytics)
-    });
-    if let Some(decision) = current {
-        let _ = listener.call2(&JsValue::NULL, &Category::Analytics.as_str().into(), &decision.as_str().into());
-    }
 }
 
 /// Sends what is queued now rather than at the next interval.
@@ -471,7 +353,6 @@ pub fn flush() {
 /// The end of a turn: storage catches up once, then the queue is sent if
 /// it is full, or at the flush interval.
 fn end_turn() {
-    take_queued();
     let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
     let Some(web) = guard.as_mut() else { return };
     web.turn_end_scheduled = false;
@@ -486,63 +367,38 @@ fn end_turn() {
     print_debug_lines(web);
 }
 
-/// `setTimeout(callback, delay_ms)`; its id.
-fn set_timeout(callback: &JsValue, delay_ms: i64) -> Option<JsValue> {
-    let window = window();
-    let set: Function = Reflect::get(&window, &"setTimeout".into()).ok()?.dyn_into().ok()?;
-    set.call2(&window, callback, &JsValue::from_f64(delay_ms as f64)).ok()
-}
-
 fn arm_timer(web: &mut Web, delay_ms: i64) {
     let at = Date::now() + delay_ms as f64;
-    if web.timer.as_ref().is_some_and(|(_, armed_at)| *armed_at <= at) {
+    if web.timer_at.is_some_and(|armed_at| armed_at <= at) {
         return;
     }
-    let window = window();
-    if let Some((id, _)) = web.timer.take() {
-        if let Ok(clear) = Reflect::get(&window, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>()) {
-            let _ = clear.call1(&window, &id);
-        }
-    }
-    if let Some(id) = set_timeout(web.on_timer.as_ref(), delay_ms) {
-        web.timer = Some((id, at));
-    }
+    browser::schedule(FLUSH, delay_ms as f64);
+    web.timer_at = Some(at);
 }
 
 fn timer_fired() {
     with_web(|web| {
-        web.timer = None;
+        web.timer_at = None;
         send_next(web);
     });
 }
 
 fn send_next(web: &mut Web) {
     let Some(body) = web.tracker.next_batch(now()) else { return };
-    match transport::post(&web.tracker.config.endpoint, &body) {
-        Some(request) => {
-            let _ = request.then2(&web.on_answer, &web.on_network_error);
-        }
-        None => {
-            if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
-                arm_timer(web, delay);
-            }
+    let config = &web.tracker.config;
+    if !browser::send(&config.endpoint, &body, config.debug) {
+        if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
+            arm_timer(web, delay);
         }
     }
 }
 
-fn answered(response: JsValue) {
-    let (status, retry_after) = transport::read_answer(&response, Date::now());
-    let debug = with_web(|web| web.tracker.config.debug).unwrap_or(false);
-    if debug && status == Some(200) {
-        if let Ok(body) = Reflect::get(&response, &"json".into()).and_then(|f| f.dyn_into::<Function>()) {
-            if let Some(read) = body.call0(&response).ok().and_then(|p| p.dyn_into::<Promise>().ok()) {
-                with_web(|web| {
-                    let _ = read.then(&web.on_answer_body);
-                });
-            }
-        }
-    }
-    settle_delivery(status, retry_after);
+/// The collector's answer to a batch: its status (0: a network error)
+/// and `Retry-After`, if any.
+#[wasm_bindgen]
+pub fn answered(status: u16, retry_after: Option<String>) {
+    let retry_after = retry_after.and_then(|value| browser::retry_after_ms(&value, Date::now()));
+    settle_delivery((status != 0).then_some(status), retry_after);
 }
 
 /// Handles the collector's answer (a network error is `None`): settle the
@@ -558,17 +414,3 @@ fn settle_delivery(status: Option<u16>, retry_after: Option<i64>) {
         }
     });
 }
-
-/// Debug mode: names each event the collector rejected, with its reason.
-fn log_rejections(answer: JsValue) {
-    for result in Array::from(&get(&answer, "results")).iter() {
-        if get(&result, "outcome").as_string().as_deref() == Some("rejected") {
-            let mut line = String::from("the collector rejected event ");
-            line.push_str(&get(&result, "id").as_string().unwrap_or_default());
-            line.push_str(": ");
-            line.push_str(&get(&result, "message").as_string().unwrap_or_default());
-            console("warn", &line);
-        }
-    }
-}
-

@@ -58,7 +58,7 @@ pub fn section(root: &Path) -> Result<String> {
          ### Bytes a page downloads\n\n\
          | file | bytes | gzip | brotli |\n| --- | ---: | ---: | ---: |\n",
     );
-    for (name, bytes) in [("`/waymark.js` (loader)", &loader), ("`/sdk/waymark_sdk.js` (glue)", &glue), ("`/sdk/waymark_sdk_bg.wasm`", &wasm)] {
+    for (name, bytes) in [("`/waymark.js` (loader)", &loader), ("`/sdk/waymark_sdk.js` (API, browser edge, glue)", &glue), ("`/sdk/waymark_sdk_bg.wasm`", &wasm)] {
         let z = sizes(bytes)?;
         s.push_str(&format!("| {name} | {} | {} | {} |\n", z.raw, z.gzip, z.brotli));
     }

@@ -1,0 +1,137 @@
+// The SDK's public module: `init`, `track` and the rest, over the Wasm
+// module's exports. `cargo xtask build-sdk` bundles it with wasm-bindgen's
+// glue and `browser.js` into `sdk/waymark_sdk.js`, which both the script
+// tag's loader (`/waymark.js`) and the npm package load. It loads the Wasm
+// once, queues calls made before it is ready, and never throws into the
+// page (errors go to the console).
+//
+// Only strings, numbers and booleans cross into Wasm. The glue's exports
+// are used by name, never as a namespace value, so that the bundle leaves
+// out what is unused.
+import load, * as wasm from "./waymark_sdk.js";
+import { connect } from "./browser.js";
+
+const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+const text = (value) => (typeof value == "string" ? value : "");
+
+let ready = null;
+let running = false;
+const waiting = [];
+
+function attempt(name, f, args) {
+  try {
+    return f(...args);
+  } catch (error) {
+    console.error(`waymark: ${name}() failed`, error);
+    return undefined;
+  }
+}
+
+/** Runs `f` now if the SDK runs, else once it does; queued `track()`
+ * calls go first, so that no event overtakes one tracked before it. */
+function call(name, f, args) {
+  if (!running) return void waiting.push([name, f, args]);
+  drain();
+  return attempt(name, f, args);
+}
+
+// Once running, track() only queues the event's name, a copy of its
+// properties (a plain object's, as they are now), time and page; one
+// microtask per burst (or any other call into the SDK, first) hands them
+// to Wasm, so that a call never crosses into it.
+const queued = [];
+function drain() {
+  const calls = queued.splice(0);
+  for (let i = 0; i < calls.length; i += 4) attempt("track", wasm.trackAt, [text(calls[i]), json(calls[i + 1]), calls[i + 2], calls[i + 3]]);
+}
+/** Properties as they travel; empty for none, and something other than
+ * an object (which the SDK reports) when they cannot be serialized. */
+function json(props) {
+  try {
+    return props == null ? "" : JSON.stringify(props) ?? "?";
+  } catch {
+    return "?";
+  }
+}
+const own = (props) => {
+  const proto = props && typeof props == "object" ? Object.getPrototypeOf(props) : 0;
+  return proto === Object.prototype || proto === null ? { ...props } : props;
+};
+
+/** `init` options as the `data-*` attributes have them: strings, each key
+ * and value followed by a NUL. */
+const options = (given) =>
+  Object.entries(given && typeof given == "object" ? given : {})
+    .filter(([, value]) => value != null)
+    .map(([key, value]) => `${key}\0${typeof value == "object" || typeof value == "function" ? "(not a string, number or boolean)" : value}\0`)
+    .join("");
+
+/** Starts Waymark; resolves once the SDK runs. Call once per page. */
+export function init(given) {
+  if (ready) {
+    console.error("waymark: init() runs once per page");
+    return ready;
+  }
+  ready = load({ module_or_path: new URL("waymark_sdk_bg.wasm", import.meta.url) })
+    // Instantiating, starting (whose first pageview comes in a task of its
+    // own) and replaying the calls made meanwhile each run in their own
+    // task, so that none makes a long task on the page's main thread.
+    .then(nextTask)
+    .then(() => {
+      // What page events, timers and answers call back into.
+      const back = (name, f) => (...args) => (drain(), attempt(name, f, args));
+      connect({
+        navigated: back("navigated", wasm.navigated),
+        hidden: back("hidden", wasm.hidden),
+        shown: back("shown", wasm.shown),
+        linkClicked: back("linkClicked", wasm.linkClicked),
+        wake: back("wake", wasm.wake),
+        answered: back("answered", wasm.answered),
+      });
+      attempt("start", wasm.start, [options(given)]);
+    })
+    .then(nextTask)
+    .then(() => {
+      running = true;
+      for (const [name, f, args] of waiting.splice(0)) call(name, f, args);
+    })
+    .catch((error) => console.error("waymark: could not load the SDK", error));
+  return ready;
+}
+
+export function track(name, props) {
+  if (!running) return void waiting.push(["track", track, [name, props]]);
+  if (!queued.length) queueMicrotask(drain);
+  // `document.URL` is `location.href`, read in a fifth of the time.
+  queued.push(name, own(props), Date.now(), document.URL);
+}
+
+// Consent: the SDK says whether a decision changed the state; the
+// listeners are told here, outside Wasm (they may call back into it).
+const listeners = [];
+function tell(listener, state) {
+  try {
+    listener("analytics", state);
+  } catch (error) {
+    console.error("waymark: an onConsent() listener failed", error);
+  }
+}
+const decide = (name, state, f) => (category) =>
+  void call(name, (c) => f(c) && listeners.forEach((l) => tell(l, state)), [text(category)]);
+
+export const page = () => void call("page", wasm.page, []);
+export const identify = (userId) => void call("identify", wasm.identify, [text(userId)]);
+export const reset = () => void call("reset", wasm.reset, []);
+export const grant = decide("grant", "granted", wasm.grant);
+export const deny = decide("deny", "denied", wasm.deny);
+export const consent = (category) => call("consent", wasm.consent, [text(category)]);
+/** Calls `listener(category, state)` now with the current state, and again
+ * on every change: a consent banner shows itself on `"pending"`. */
+export const onConsent = (listener) =>
+  void call("onConsent", () => {
+    if (typeof listener != "function") return console.error("waymark: onConsent() needs a function");
+    listeners.push(listener);
+    const state = wasm.consent("");
+    if (state) tell(listener, state);
+  }, []);
+export const flush = () => void call("flush", wasm.flush, []);
