@@ -259,6 +259,11 @@ impl Writer {
                 }
             }
         }
+        // The last answers wait for their flush before the connection
+        // closes (closing the last connection removes the WAL file).
+        let Writer { conn, wal_sync, .. } = self;
+        drop(wal_sync);
+        drop(conn);
     }
 
     /// Sends a transaction's result once it is on disk (at once if it failed).

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use crate::core::config::Config;
 use crate::core::consent::{Category, Consent, Decision};
 use crate::core::event::{Draft, encode_props, Prop};
-use crate::core::ids::new_uuid_v4;
+use crate::core::ids::new_event_id;
 use crate::core::json::int_string;
 use crate::core::page::Page;
 use crate::core::queue::{QUEUE_KEY, Queue};
@@ -111,7 +111,7 @@ impl Tracker {
         match (self.consent.get(Category::Analytics), self.config.cookieless) {
             (Decision::Granted, _) => {
                 let (ids, roll) = self.sessions.touch(env.ids(), draft.ts);
-                let event = draft.encode(&new_uuid_v4(), Some(ids));
+                let event = draft.encode(&new_event_id(draft.ts), Some(ids));
                 if roll != Roll::Continued {
                     let session = ids.session.id.clone();
                     self.log(&["new session ", &session, ": ", roll.reason()]);
@@ -119,7 +119,7 @@ impl Tracker {
                 self.enqueue(&draft.name, event);
             }
             (_, true) => {
-                let event = draft.encode(&new_uuid_v4(), None);
+                let event = draft.encode(&new_event_id(draft.ts), None);
                 self.enqueue(&draft.name, event);
             }
             (Decision::Pending, false) if self.held.len() < MAX_HELD_EVENTS => {
@@ -162,7 +162,7 @@ impl Tracker {
             if let Some(backlog) = env.backlog() {
                 backlog.remove(QUEUE_KEY);
             }
-            let event = event.encode(&new_uuid_v4(), None);
+            let event = event.encode(&new_event_id(now_ms), None);
             self.enqueue(names::CONSENT, event);
         }
         true
