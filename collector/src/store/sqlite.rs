@@ -363,15 +363,12 @@ fn commit_group(
         // An event of the visitor within a timeout of `ts` exists exactly when
         // one of its sessions overlaps that window: a session's events are at
         // most a timeout apart, so one spanning the window has one inside.
-        let mut near = tx.prepare_cached(
-            "SELECT 1 FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND end_ts >= ?3 AND start_ts <= ?4 LIMIT 1",
-        )?;
         for &(j, i) in &new {
             let Job::Append { events, .. } = &mut group[j] else { continue };
             let e = &mut events[i];
             if let Some(previous) = e.visitor_id_yesterday.take() {
                 let timeout = timeouts.of(&e.site);
-                if near.exists(params![e.site, previous, e.ts - timeout, e.ts + timeout])? {
+                if !sessions_overlapping(&tx, &e.site, &previous, e.ts - timeout, e.ts + timeout, 1)?.is_empty() {
                     e.visitor_id = previous;
                 }
             }
@@ -556,6 +553,36 @@ fn resessionize(
     })
 }
 
+/// The ids of the visitor's sessions that overlap `[from, to]` (at most
+/// `limit`). A visitor's sessions follow one another, so walking back from
+/// the last to start by `to`, the first to end before `from` (with those
+/// that start at the same moment) is the last to read: every earlier one
+/// ended before it began. The walk reads the overlapping sessions, not all
+/// of the visitor's.
+fn sessions_overlapping(tx: &Transaction, site: &str, visitor: &str, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<String>> {
+    let mut newest_first = tx.prepare_cached(
+        "SELECT id, start_ts, end_ts FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND start_ts <= ?3 ORDER BY start_ts DESC",
+    )?;
+    let mut rows = newest_first.query(params![site, visitor, to])?;
+    let mut found = Vec::new();
+    let mut last_start: Option<i64> = None;
+    while let Some(row) = rows.next()? {
+        let (start, end): (i64, i64) = (row.get(1)?, row.get(2)?);
+        if last_start.is_some_and(|last| start < last) {
+            break;
+        }
+        if end >= from {
+            found.push(row.get(0)?);
+            if found.len() >= limit {
+                break;
+            }
+        } else {
+            last_start = Some(start);
+        }
+    }
+    Ok(found)
+}
+
 /// What the session rule reads of the visitor's latest stored event. It
 /// is in the visitor's session that starts last (sessions follow one
 /// another; when two start at the same moment, the one whose last event
@@ -616,10 +643,7 @@ fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<App
     let lo = new_events.iter().map(|e| e.ts).min().unwrap_or_default();
     let hi = new_events.iter().map(|e| e.ts).max().unwrap_or_default();
 
-    let old_sessions: Vec<String> = tx
-        .prepare_cached("SELECT id FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND end_ts >= ?3 AND start_ts <= ?4")?
-        .query_map(params![site, visitor, lo.saturating_sub(timeout), hi.saturating_add(timeout)], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let old_sessions = sessions_overlapping(tx, site, visitor, lo.saturating_sub(timeout), hi.saturating_add(timeout), usize::MAX)?;
     let mut stored: Vec<StoredEvent> = Vec::new();
     {
         let mut load = tx.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 AND session_id = ?2"))?;
