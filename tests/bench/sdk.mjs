@@ -41,7 +41,10 @@ const RUNS = Number(process.env.WAYMARK_SDK_BENCH_RUNS ?? 5);
 const ONLY = process.env.WAYMARK_SDK_BENCH_ONLY;
 const SAMPLES = Number(process.env.WAYMARK_SDK_BENCH_SAMPLES ?? 100);
 
-const ready = `performance.mark("sdk-ready"); window.__ready = true;`;
+// The driver waits for ready with one DevTools call that the page answers,
+// not by polling: a polling driver's callbacks would run in the page's
+// own tasks and be counted as the SDK's.
+const ready = `performance.mark("sdk-ready"); window.__ready = true; window.__onReady?.();`;
 const pages = {
   waymark: {
     head: `<script>window.waymark = function () { (waymark.q = waymark.q || []).push(arguments); }; waymark.q = [];
@@ -85,16 +88,18 @@ function serve() {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
-/** The longest RunTask on the renderer's main thread between the two marks, in ms. */
+/** The longest RunTask on the page's renderer's main thread between the two marks, in ms. */
 function longestTask(trace) {
   const events = JSON.parse(trace.toString()).traceEvents;
   const mains = new Set(events.filter((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain").map((e) => `${e.pid}:${e.tid}`));
   // Tasks the test driver causes (Playwright evaluating its own scripts over
   // the DevTools protocol) are not the SDK's.
   const devtools = events.filter((e) => e.name === "Receive mojo message" && String(e.args?.chrome_mojo_event_info?.mojo_interface_tag).includes("DevTools"));
-  // Tasks without script in them (the page's parsing, style, layout,
-  // paint) are the browser's, not the SDK's.
-  const script = events.filter((e) => ["EvaluateScript", "FunctionCall", "TimerFire", "v8.callFunction", "RunMicrotasks", "v8.wasm.compileConsume"].includes(e.name) || String(e.name).startsWith("v8.wasm."));
+  // Tasks without the JS engine's work in them (the page's parsing, style,
+  // layout, paint) are the browser's, not the SDK's. The engine's work
+  // (running, compiling, collecting garbage, compiling the Wasm) on this
+  // page, which holds nothing else, is the SDK's.
+  const script = events.filter((e) => ["EvaluateScript", "FunctionCall", "TimerFire", "RunMicrotasks", "MajorGC", "MinorGC"].includes(e.name) || /^v8\./i.test(e.name));
   const inside = (e, task) => e.pid === task.pid && e.tid === task.tid && e.ts >= task.ts && e.ts <= task.ts + task.dur;
   const mark = (n) => events.find((e) => e.name === n && String(e.cat).includes("blink.user_timing"));
   const start = mark("sdk-start")?.ts;
@@ -103,7 +108,10 @@ function longestTask(trace) {
     const lacking = [start === undefined && "sdk-start", end === undefined && "sdk-ready"].filter(Boolean).join(" and ");
     throw new Error(`the trace (${events.length} events, ${mains.size} renderer main threads) lacks the ${lacking} mark`);
   }
-  const tasks = events.filter((e) => e.ph === "X" && e.name === "RunTask" && mains.has(`${e.pid}:${e.tid}`) && e.ts + e.dur >= start && e.ts <= end)
+  // Only the page's renderer: Chromium runs its own UI (the omnibox popup's
+  // WebUI) in other renderers, whose tasks are not the SDK's.
+  const renderer = mark("sdk-start").pid;
+  const tasks = events.filter((e) => e.ph === "X" && e.name === "RunTask" && e.pid === renderer && mains.has(`${e.pid}:${e.tid}`) && e.ts + e.dur >= start && e.ts <= end)
     .filter((task) => !devtools.some((d) => inside(d, task)))
     .filter((task) => script.some((js) => inside(js, task)));
   // The task the start mark falls in is the page's own parsing up to that
@@ -149,7 +157,8 @@ async function measureIn(context, browser, origin, name) {
   const page = await context.newPage();
   await browser.startTracing(page, { categories: ["toplevel", "devtools.timeline", "v8", "disabled-by-default-devtools.timeline", "blink.user_timing"] });
   await page.goto(`${origin}/bench/${encodeURIComponent(name)}.html`);
-  await page.waitForFunction(() => window.__ready === true, null, { timeout: 30_000 });
+  const waited = page.evaluate(() => window.__ready || new Promise((resolve) => (window.__onReady = resolve)));
+  await Promise.race([waited, new Promise((_, reject) => setTimeout(() => reject(new Error(`${name} not ready in 30 s`)), 30_000).unref())]);
   const timing = longestTask(await browser.stopTracing());
   const isolated = await page.evaluate(() => crossOriginIsolated);
   const track = await page.evaluate(async ([source, { SAMPLES }]) => {
