@@ -87,7 +87,8 @@ pub fn section(root: &Path) -> Result<String> {
          (5 µs timer resolution, so 0.05 µs per call); the median over runs. \
          \"with microtasks\" also counts the microtasks the calls queued, which still run in the caller's task \
          (Waymark hands each burst of calls to Wasm in one). Longest task: the longest `RunTask` on the \
-         renderer's main thread that runs script, from the SDK's script starting to the SDK being ready (of the task the SDK's script starts in, \
+         page's renderer's main thread (not Chromium's own WebUI renderers) with JS-engine work in it (running or compiling script \
+         or Wasm, collecting garbage), from the SDK's script starting to the SDK being ready (of the task the SDK's script starts in, \
          only the part from its start), leaving out tasks the test driver's DevTools calls cause; median (and worst) over runs, as wall time, \
          which is what the page waits, and the median of the same tasks' CPU time: where wall time is far above CPU time the renderer \
          was waiting for a core (a loaded machine), not working. The page holds nothing but the SDK, so every such task is the SDK's. \
