@@ -698,9 +698,11 @@ fn recompute_window(tx: &Transaction, group: &mut [Job], outcomes: &mut [Vec<App
 }
 
 /// Writes what [`sessions::extend`] changes of a stored session, in place:
-/// its row and the index entries keyed by its id stay where they are.
+/// its row and the index entries keyed by its id stay where they are. A
+/// session that is not there (which would be a bug in what the writer
+/// remembers) is written whole rather than lost.
 fn update_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+    let updated = tx.prepare_cached(
         "UPDATE sessions SET client_session_id = ?3, user_id = ?4, end_ts = ?5, duration_ms = ?6, pageviews = ?7,
             events = ?8, entry_path = ?9, exit_path = ?10, bounce = ?11
          WHERE site = ?1 AND id = ?2",
@@ -709,6 +711,10 @@ fn update_session(tx: &Connection, s: &Session) -> rusqlite::Result<()> {
         s.site, s.id, s.client_session_id, s.user_id, s.end_ts, s.duration_ms, s.pageviews, s.events, s.entry_path,
         s.exit_path, s.bounce
     ])?;
+    if updated == 0 {
+        tracing::warn!(session = %s.id, "an extended session was not stored; writing it whole");
+        insert_session(tx, s)?;
+    }
     Ok(())
 }
 
