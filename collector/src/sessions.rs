@@ -93,12 +93,9 @@ pub fn session_id(site: &str, visitor_id: &str, first: &StoredEvent) -> String {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
-    let mut bytes = *hasher.finalize().as_bytes();
-    let start = u64::try_from(first.ts).unwrap_or(0).to_be_bytes();
-    bytes[..6].copy_from_slice(&start[2..]);
-    bytes[6] = 0x70 | (bytes[6] & 0x0f);
-    bytes[8] = 0x80 | (bytes[8] & 0x3f);
-    uuid_shaped(&bytes)
+    let hash = hasher.finalize();
+    let rest: &[u8; 10] = hash.as_bytes()[..10].try_into().expect("a 32-byte hash");
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(first.ts).unwrap_or(0), rest).into_uuid().hyphenated().to_string()
 }
 
 /// The first 16 bytes of a hash, written like a UUID so that every id in

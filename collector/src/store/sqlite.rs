@@ -553,33 +553,50 @@ fn resessionize(
     })
 }
 
-/// The ids of the visitor's sessions that overlap `[from, to]` (at most
-/// `limit`). A visitor's sessions follow one another, so walking back from
-/// the last to start by `to`, the first to end before `from` (with those
-/// that start at the same moment) is the last to read: every earlier one
-/// ended before it began. The walk reads the overlapping sessions, not all
-/// of the visitor's.
-fn sessions_overlapping(tx: &Transaction, site: &str, visitor: &str, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<String>> {
+/// Walks the visitor's sessions that start by `to`, the latest start
+/// first, giving each (id, start, end) to `visit` until it says stop.
+/// A visitor's sessions follow one another, so its callers stop after a few.
+fn walk_back_sessions(
+    tx: &Transaction,
+    site: &str,
+    visitor: &str,
+    to: i64,
+    mut visit: impl FnMut(String, i64, i64) -> std::ops::ControlFlow<()>,
+) -> rusqlite::Result<()> {
     let mut newest_first = tx.prepare_cached(
         "SELECT id, start_ts, end_ts FROM sessions WHERE site = ?1 AND visitor_id = ?2 AND start_ts <= ?3 ORDER BY start_ts DESC",
     )?;
     let mut rows = newest_first.query(params![site, visitor, to])?;
-    let mut found = Vec::new();
-    let mut last_start: Option<i64> = None;
     while let Some(row) = rows.next()? {
-        let (start, end): (i64, i64) = (row.get(1)?, row.get(2)?);
-        if last_start.is_some_and(|last| start < last) {
+        if visit(row.get(0)?, row.get(1)?, row.get(2)?).is_break() {
             break;
         }
+    }
+    Ok(())
+}
+
+/// The ids of the visitor's sessions that overlap `[from, to]` (at most
+/// `limit`). Walking back from the last to start by `to`, the first to end
+/// before `from` (with those that start at the same moment) is the last to
+/// read: every earlier one ended before it began.
+fn sessions_overlapping(tx: &Transaction, site: &str, visitor: &str, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<String>> {
+    use std::ops::ControlFlow::{Break, Continue};
+    let mut found = Vec::new();
+    let mut ended_before: Option<i64> = None;
+    walk_back_sessions(tx, site, visitor, to, |id, start, end| {
+        if ended_before.is_some_and(|last| start < last) {
+            return Break(());
+        }
         if end >= from {
-            found.push(row.get(0)?);
+            found.push(id);
             if found.len() >= limit {
-                break;
+                return Break(());
             }
         } else {
-            last_start = Some(start);
+            ended_before = Some(start);
         }
-    }
+        Continue(())
+    })?;
     Ok(found)
 }
 
@@ -588,21 +605,17 @@ fn sessions_overlapping(tx: &Transaction, site: &str, visitor: &str, from: i64, 
 /// another; when two start at the same moment, the one whose last event
 /// comes later).
 fn latest_event(tx: &Transaction, site: &str, visitor: &str) -> rusqlite::Result<Option<StoredEvent>> {
+    use std::ops::ControlFlow::{Break, Continue};
     let mut last_sessions: Vec<String> = Vec::new();
-    {
-        let mut newest_first =
-            tx.prepare_cached("SELECT id, start_ts FROM sessions WHERE site = ?1 AND visitor_id = ?2 ORDER BY start_ts DESC")?;
-        let mut rows = newest_first.query(params![site, visitor])?;
-        let mut last_start: Option<i64> = None;
-        while let Some(row) = rows.next()? {
-            let start: i64 = row.get(1)?;
-            if last_start.is_some_and(|last| last != start) {
-                break;
-            }
-            last_start = Some(start);
-            last_sessions.push(row.get(0)?);
+    let mut last_start: Option<i64> = None;
+    walk_back_sessions(tx, site, visitor, i64::MAX, |id, start, _| {
+        if last_start.is_some_and(|last| last != start) {
+            return Break(());
         }
-    }
+        last_start = Some(start);
+        last_sessions.push(id);
+        Continue(())
+    })?;
     let mut last_event = tx.prepare_cached(
         "SELECT ts, id, client_session_id FROM events WHERE site = ?1 AND session_id = ?2 ORDER BY ts DESC, id DESC LIMIT 1",
     )?;
