@@ -51,6 +51,7 @@ pub fn store_options(config: &Config, metrics: &Metrics) -> StoreOptions {
         write_queue: config.limits.write_queue,
         session_timeouts: config.sites.iter().map(|s| (s.key.clone(), s.session_timeout_ms())).collect(),
         commit_seconds: Some(metrics.commit_seconds.clone()),
+        ..StoreOptions::default()
     }
 }
 

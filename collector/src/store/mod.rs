@@ -4,6 +4,7 @@
 //! updates the sessions it touches in the same transaction, by the rule in
 //! [`crate::sessions`]. Every backend passes [`conformance`].
 
+mod checkpoints;
 #[cfg(test)]
 pub mod conformance;
 pub mod sqlite;

@@ -24,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::limits;
 
+use super::checkpoints::{self, Checkpoints, WalLength};
 use super::tails::{Change, Tail, Tails};
 use super::wal_sync::{Answer, WalSync};
 use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
@@ -64,11 +65,18 @@ pub struct StoreOptions {
     pub session_timeouts: HashMap<String, i64>,
     /// Observes each commit's duration, in seconds.
     pub commit_seconds: Option<prometheus::Histogram>,
+    /// WAL length (in pages) at which the writer starts the WAL over.
+    pub wal_restart_frames: u32,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { write_queue: 4096, session_timeouts: HashMap::new(), commit_seconds: None }
+        StoreOptions {
+            write_queue: 4096,
+            session_timeouts: HashMap::new(),
+            commit_seconds: None,
+            wal_restart_frames: checkpoints::RESTART_FRAMES,
+        }
     }
 }
 
@@ -93,26 +101,6 @@ pub struct SqliteStore {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Dropping it stops the checkpoint thread.
-    checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-}
-
-/// How often the checkpoint thread copies the WAL into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-fn run_checkpoints(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
-    let conn = match open_connection(&path) {
-        Ok(conn) => conn,
-        Err(err) => {
-            tracing::error!(error = %err, "checkpoint thread could not open the database; SQLite checkpoints on commit instead");
-            return;
-        }
-    };
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %err, "checkpoint failed; retrying");
-        }
-    }
 }
 
 impl SqliteStore {
@@ -127,14 +115,10 @@ impl SqliteStore {
         let path = data_dir.join("waymark.db");
         let mut conn = open_connection(&path)?;
         migrate(&mut conn)?;
-        // The checkpoint thread does this work, off the commit path.
+        // The checkpoint thread does this work, off the commit path, and
+        // the writer keeps the WAL short (see `checkpoints`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel();
-        let checkpoint_path = path.clone();
-        std::thread::Builder::new()
-            .name("waymark-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpoint_path, checkpoints_stopped))
-            .expect("spawning the checkpoint thread");
+        let wal_length = WalLength::watch(&mut conn, options.wal_restart_frames, Checkpoints::start(path.clone()))?;
         // The writer commits without flushing; `WalSync` flushes, then answers.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
@@ -149,6 +133,7 @@ impl SqliteStore {
                     commit_seconds: options.commit_seconds,
                     tails: Tails::default(),
                     wal_sync,
+                    wal_length,
                 }
                 .run(receiver)
             })
@@ -157,7 +142,6 @@ impl SqliteStore {
             path,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
-            checkpoints: Mutex::new(Some(stop_checkpoints)),
         })
     }
 
@@ -226,6 +210,8 @@ struct Writer {
     tails: Tails,
     /// Answers requests once their commit is on disk.
     wal_sync: WalSync,
+    /// Keeps the WAL from growing under steady load.
+    wal_length: WalLength,
 }
 
 impl Writer {
@@ -258,6 +244,7 @@ impl Writer {
                     self.commit(group);
                 }
             }
+            self.wal_length.after_commit(&self.conn);
         }
         // The last answers wait for their flush before the connection
         // closes (closing the last connection removes the WAL file).
@@ -962,7 +949,6 @@ impl Store for SqliteStore {
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         }
-        self.checkpoints.lock().expect("checkpoint lock").take();
     }
 }
 
@@ -1000,6 +986,53 @@ mod tests {
         let conn = Connection::open(dir.path().join("waymark.db")).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[tokio::test]
+    async fn the_wal_stays_short_under_steady_writes_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let restart_frames = 64;
+        let options = StoreOptions { wal_restart_frames: restart_frames, ..StoreOptions::default() };
+        let store = std::sync::Arc::new(SqliteStore::open_with(dir.path(), options).unwrap());
+        // Many requests in flight, as under load: the writer never waits
+        // for one, so only it can start the WAL over.
+        let (senders, appends, batch) = (16u64, 40u64, 10u64);
+        let tasks: Vec<_> = (0..senders)
+            .map(|sender| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for append in 0..appends {
+                        let events = (0..batch)
+                            .map(|n| {
+                                let i = (sender * appends + append) * batch + n;
+                                pageview(i, &format!("visitor-{sender}-{}", append / 4), T0 + i as i64)
+                            })
+                            .collect();
+                        store.append(events).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("waymark.db-wal")).unwrap().len();
+        let pages: i64 = store.reader().unwrap().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        // A frame is a 4 KiB page and a 24-byte header. Each group commit
+        // adds frames before the writer can start over, and a try may meet
+        // the checkpoint thread copying: four times the limit is plenty.
+        let frame = 4096 + 24;
+        assert!(
+            wal <= u64::from(restart_frames) * 4 * frame,
+            "the WAL is {wal} bytes ({} frames; the database has {pages} pages)",
+            wal / frame
+        );
+        let stored = senders * appends * batch;
+        assert_eq!(store.events("site").await.unwrap().len() as u64, stored);
+        store.close().await;
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.events("site").await.unwrap().len() as u64, stored);
+        reopened.close().await;
     }
 
     /// Events of two visitors over two hours, some with client session ids,
