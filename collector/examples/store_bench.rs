@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use waymark_collector::store::sqlite::SqliteStore;
 use waymark_collector::store::{Store, StoredEvent};
 
+/// The collector's allocator, as in `waymark`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn event(connection: u64, request: u64, n: u64, ts: i64) -> StoredEvent {
     let visitor = request / 10;
     StoredEvent {

@@ -9,6 +9,9 @@ use waymark_collector::server::store_options;
 use waymark_collector::store::Store;
 use waymark_collector::store::sqlite::SqliteStore;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Waymark: privacy-first session tracking you host yourself.
 ///
 /// Configuration comes from a TOML file (`--config`), overridden by

@@ -31,9 +31,6 @@ use super::StoreError;
 /// How often the checkpoint thread runs when nobody asks sooner.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-/// Checkpoints in a row at most, when the writer asks.
-const MAX_CHASE: usize = 64;
-
 /// WAL frames (pages) after which the writer starts the WAL over: 64 MiB
 /// with 4 KiB pages.
 pub const RESTART_FRAMES: u32 = 16384;
@@ -70,23 +67,14 @@ fn run(path: &Path, asked: mpsc::Receiver<()>) {
     };
     loop {
         match asked.recv_timeout(CHECKPOINT_EVERY) {
-            Ok(()) => {
-                while asked.try_recv().is_ok() {}
-                // Asked: the WAL is long. Copy back to back until the writer
-                // starts it over, so that little is left for the writer to copy.
-                let mut longest = 0;
-                for _ in 0..MAX_CHASE {
-                    match checkpoint(&conn) {
-                        Some(frames) if frames >= longest => longest = frames,
-                        _ => break,
-                    }
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                checkpoint(&conn);
-            }
+            // Asked after each commit while the WAL is long: copy what
+            // the commits since the last checkpoint added, so that little is
+            // left for the writer to copy.
+            Ok(()) => while asked.try_recv().is_ok() {},
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
+        checkpoint(&conn);
     }
 }
 
@@ -109,7 +97,6 @@ fn checkpoint(conn: &Connection) -> Option<u32> {
 pub struct WalLength {
     frames: Arc<AtomicU32>,
     restart_frames: u32,
-    asked: bool,
     checkpoints: Checkpoints,
 }
 
@@ -126,7 +113,7 @@ impl WalLength {
             reported.store(u32::try_from(pages).unwrap_or(0), Ordering::Relaxed);
             Ok(())
         }))?;
-        Ok(WalLength { frames, restart_frames: restart_frames.max(2), asked: false, checkpoints })
+        Ok(WalLength { frames, restart_frames: restart_frames.max(2), checkpoints })
     }
 
     /// Called by the writer between transactions.
@@ -138,14 +125,8 @@ impl WalLength {
             // this copies all, and the next transaction starts over.
             // When the thread is checkpointing, this tries again after the next commit.
             checkpoint(conn);
-            self.asked = false;
         } else if frames >= self.restart_frames / 2 {
-            if !self.asked {
-                self.checkpoints.ask();
-                self.asked = true;
-            }
-        } else {
-            self.asked = false;
+            self.checkpoints.ask();
         }
     }
 }

@@ -47,13 +47,18 @@ struct Row {
     store: &'static str,
     load: String,
     measured: Measured,
+    /// The collector's CPU time (all its threads) per event stored, in µs:
+    /// steadier from run to run than rates, which move with the machine's
+    /// other load.
+    cpu_per_event: Option<f64>,
 }
 
 pub fn section(root: &Path) -> Result<String> {
     crate::run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
         .args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
-    let binary = root.join("target/server/waymark");
+    // `WAYMARK_BENCH_COLLECTOR` measures another build, e.g. main's, side by side.
+    let binary = std::env::var_os("WAYMARK_BENCH_COLLECTOR").map_or_else(|| root.join("target/server/waymark"), PathBuf::from);
     let work = std::env::temp_dir().join(format!("waymark-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
@@ -76,33 +81,26 @@ pub fn section(root: &Path) -> Result<String> {
         }
         let collector = Collector::start(&binary, &config, &data)?;
         let mut run = 0u16;
-        let mut measure = |connections, batch, rate: Option<f64>| -> Result<Measured> {
+        let mut measure = |load: String, connections, batch, rate: Option<f64>| -> Result<Row> {
             run += 1;
+            let cpu_before = collector.cpu_seconds()?;
             let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate })?;
+            let cpu = collector.cpu_seconds()? - cpu_before;
             if measured.failures > 0 {
                 bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
             }
-            Ok(measured)
+            let cpu_per_event = Some(cpu * 1e6 / measured.events.max(1) as f64);
+            Ok(Row { target: "collector", store, load, measured, cpu_per_event })
         };
         for (batch, connections) in [(20, 64), (1, 256)] {
-            rows.push(Row { target: "collector", store, load: format!("batches of {batch}, max"), measured: measure(connections, batch, None)? });
+            rows.push(measure(format!("batches of {batch}, max"), connections, batch, None)?);
             progress(&rows);
         }
         let half_batched = TARGET_EVENTS_PER_SECOND_BATCHED / 2.0 / 20.0;
-        rows.push(Row {
-            target: "collector",
-            store,
-            load: format!("batches of 20 at {:.0} events/s", half_batched * 20.0),
-            measured: measure(64, 20, Some(half_batched))?,
-        });
+        rows.push(measure(format!("batches of 20 at {:.0} events/s", half_batched * 20.0), 64, 20, Some(half_batched))?);
         progress(&rows);
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
-        rows.push(Row {
-            target: "collector",
-            store,
-            load: format!("batches of 1 at {half_single:.0} req/s"),
-            measured: measure(256, 1, Some(half_single))?,
-        });
+        rows.push(measure(format!("batches of 1 at {half_single:.0} req/s"), 256, 1, Some(half_single))?);
         progress(&rows);
         memory.push((store, collector.peak_rss_kib()?));
         commits.push((store, collector.commit_stats()?));
@@ -112,7 +110,7 @@ pub fn section(root: &Path) -> Result<String> {
     let noop = NoopServer::start()?;
     for (batch, connections) in [(20, 64), (1, 256)] {
         let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
-        rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured });
+        rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured, cpu_per_event: None });
         progress(&rows);
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -123,18 +121,19 @@ pub fn section(root: &Path) -> Result<String> {
     Ok(section)
 }
 
-/// The row as a table line: `| target | store | load | req/s | events/s | p50 | p99 |`.
+/// The row as a table line: `| target | store | load | req/s | events/s | p50 | p99 | CPU/event |`.
 fn table_line(r: &Row) -> String {
     let m = &r.measured;
     format!(
-        "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms |",
+        "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms | {} |",
         r.target,
         r.store,
         r.load,
         m.requests_per_second(),
         m.events_per_second(),
         m.percentile(0.5).as_secs_f64() * 1e3,
-        m.percentile(0.99).as_secs_f64() * 1e3
+        m.percentile(0.99).as_secs_f64() * 1e3,
+        r.cpu_per_event.map_or("-".to_owned(), |us| format!("{us:.1} µs"))
     )
 }
 
@@ -151,8 +150,10 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
          answer comes after an `fdatasync` of the WAL that began after its commit) on this machine, the load generator \
          (HTTP/1.1 keep-alive, one thread, optimized build) beside it, sending pageviews with UUID v7 event ids as the \
          SDK does. Each row runs 5 s; `max` rows send as fast as answers come \
-         (64 connections for batches of 20, 256 for single events), the others at a fixed rate.\n\n\
-         | target | store | load | requests/s | events/s | p50 | p99 |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n",
+         (64 connections for batches of 20, 256 for single events), the others at a fixed rate. \
+         \"CPU/event\" is the collector's CPU time, all its threads, per event: it moves less than the rates when \
+         the machine is busy with other work.\n\n\
+         | target | store | load | requests/s | events/s | p50 | p99 | CPU/event |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
         s.push_str(&table_line(r));
@@ -248,6 +249,16 @@ impl Collector {
             seconds: value("waymark_commit_seconds_sum"),
             events: value("waymark_events_accepted_total"),
         })
+    }
+
+    /// CPU time the process has used, user and system, all threads.
+    fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // After the parenthesized name: state is field 0, utime 11, stime 12,
+        // in clock ticks (100 a second on Linux).
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("/proc/PID/stat")?;
+        let field = |n: usize| after.split_whitespace().nth(n).and_then(|f| f.parse::<f64>().ok()).context("/proc/PID/stat field");
+        Ok((field(11)? + field(12)?) / 100.0)
     }
 
     /// The process's high-water mark of resident memory (`VmHWM`).
