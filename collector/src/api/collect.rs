@@ -115,6 +115,7 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
     let mut salts: Option<DaySalts> = None;
     // A browser's events share one user agent: classify it once.
     let mut last_agent: Option<(&str, std::sync::Arc<crate::ingest::agent::Client>)> = None;
+    let mut attributions = crate::ingest::referrer::Attributions::default();
     for (index, (c, sender)) in checked.into_iter().enumerate() {
         let mut row = match c {
             Checked::Valid(row) => row,
@@ -141,7 +142,7 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
                 client
             }
         });
-        if let Err(bot) = state.ingest.enricher.enrich(&mut row, &sender, client.as_deref()) {
+        if let Err(bot) = state.ingest.enricher.enrich(&mut row, &sender, client.as_deref(), &mut attributions) {
             results.push(result(Outcome::Filtered, &row.id));
             let day = day_label(day_of(now));
             match bots.iter_mut().find(|h| h.bot == bot && h.day == day) {

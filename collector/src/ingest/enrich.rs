@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::agent::{AgentParser, Client};
 use super::geo::{GeoDb, GeoDbError};
-use super::referrer::attribute;
+use super::referrer::Attributions;
 use crate::store::StoredEvent;
 
 pub struct Enricher {
@@ -40,7 +40,14 @@ impl Enricher {
     /// Fills in the enrichment columns of `row` from its sender, whose user
     /// agent (if stated) `client` classified; `Err` with the bot's name when
     /// the sender is a bot (the event is then counted, not stored).
-    pub fn enrich(&self, row: &mut StoredEvent, sender: &Sender, client: Option<&Client>) -> Result<(), String> {
+    /// `attributions` remembers what the batch's earlier events had.
+    pub fn enrich(
+        &self,
+        row: &mut StoredEvent,
+        sender: &Sender,
+        client: Option<&Client>,
+        attributions: &mut Attributions,
+    ) -> Result<(), String> {
         if let Some(client) = client {
             match client {
                 Client::Bot(name) => return Err(name.clone()),
@@ -52,7 +59,7 @@ impl Enricher {
                 }
             }
         }
-        let a = attribute(&row.url, row.referrer.as_deref());
+        let a = attributions.attribute(&row.url, row.referrer.as_deref());
         row.referrer_host = a.referrer_host;
         row.source = Some(a.source);
         row.medium = Some(a.medium);

@@ -64,9 +64,47 @@ pub const INTERNAL: &str = "(internal)";
 /// Attribution of an event on `page_url` (absolute http(s), validated)
 /// reached from `referrer`.
 pub fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
-    let page = Url::parse(page_url).ok();
-    let mut a = Attribution::default();
-    if let Some(page) = &page {
+    let page = Page::parse(page_url);
+    combine(&page, classify_referrer(referrer, page.host.as_deref()))
+}
+
+/// Remembers the last page and referrer attributed: the events of one
+/// batch mostly share both (a page's pageview, engagement and custom
+/// events), and a page's links share the referrer, so most events of a
+/// batch parse no URL. One per batch.
+#[derive(Default)]
+pub struct Attributions {
+    page: Option<(String, Page)>,
+    referrer: Option<(Option<String>, Option<String>, Referred)>,
+}
+
+impl Attributions {
+    /// Same as [`attribute`].
+    pub fn attribute(&mut self, page_url: &str, referrer: Option<&str>) -> Attribution {
+        let page = match &self.page {
+            Some((url, page)) if url == page_url => page,
+            _ => &self.page.insert((page_url.to_owned(), Page::parse(page_url))).1,
+        };
+        let referred = match &self.referrer {
+            Some((r, host, referred)) if r.as_deref() == referrer && *host == page.host => referred,
+            _ => &self.referrer.insert((referrer.map(str::to_owned), page.host.clone(), classify_referrer(referrer, page.host.as_deref()))).2,
+        };
+        combine(page, referred.clone())
+    }
+}
+
+/// What attribution reads of the page's URL: its host without `www.` and
+/// its campaign parameters.
+#[derive(Default)]
+struct Page {
+    host: Option<String>,
+    utm: Attribution,
+}
+
+impl Page {
+    fn parse(page_url: &str) -> Page {
+        let Ok(page) = Url::parse(page_url) else { return Page::default() };
+        let mut a = Attribution::default();
         for (key, value) in page.query_pairs() {
             let value = Some(value.chars().take(200).collect::<String>()).filter(|v| !v.is_empty());
             match key.as_ref() {
@@ -79,12 +117,21 @@ pub fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
                 _ => {}
             }
         }
+        Page { host: page.host_str().map(|h| strip_www(h).to_owned()), utm: a }
     }
-    let page_host = page.as_ref().and_then(|p| p.host_str()).map(strip_www);
+}
+
+/// The referrer's host, source and medium, before campaign parameters.
+#[derive(Clone)]
+struct Referred {
+    host: Option<String>,
+    source: String,
+    medium: String,
+}
+
+fn classify_referrer(referrer: Option<&str>, page_host: Option<&str>) -> Referred {
     let referrer_host =
         referrer.filter(|r| !r.is_empty()).and_then(|r| Url::parse(r).ok()).and_then(|r| r.host_str().map(str::to_ascii_lowercase));
-    a.referrer_host = referrer_host.clone();
-
     let (source, medium) = match (&referrer_host, page_host) {
         (Some(r), Some(p)) if strip_www(r) == p => (INTERNAL.to_owned(), "internal".to_owned()),
         // The most specific pattern wins: `mail.google.com` over `google.`.
@@ -94,8 +141,14 @@ pub fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
         },
         (None, _) => (DIRECT.to_owned(), "(none)".to_owned()),
     };
-    a.source = a.utm_source.clone().unwrap_or(source);
-    a.medium = a.utm_medium.clone().unwrap_or(medium);
+    Referred { host: referrer_host, source, medium }
+}
+
+fn combine(page: &Page, referred: Referred) -> Attribution {
+    let mut a = page.utm.clone();
+    a.referrer_host = referred.host;
+    a.source = a.utm_source.clone().unwrap_or(referred.source);
+    a.medium = a.utm_medium.clone().unwrap_or(referred.medium);
     a
 }
 
@@ -153,6 +206,26 @@ mod tests {
         assert_eq!(a.utm_campaign.as_deref(), Some("spring sale"));
         assert_eq!((a.utm_term.as_deref(), a.utm_content.as_deref()), (Some("shoes"), Some("top")));
         assert_eq!(a.referrer_host.as_deref(), Some("mail.google.com"));
+    }
+
+    #[test]
+    fn a_batch_remembering_its_pages_and_referrers_attributes_each_event_alone() {
+        let events = [
+            ("https://shop.example/a?utm_source=news", Some("https://www.google.com/")),
+            ("https://shop.example/a?utm_source=news", Some("https://www.google.com/")),
+            ("https://shop.example/b", Some("https://www.google.com/")),
+            ("https://shop.example/b", Some("https://shop.example/a")),
+            // The same referrer, internal on one site and a referral on another.
+            ("https://blog.example/", Some("https://shop.example/a")),
+            ("https://blog.example/", None),
+            ("https://blog.example/?gclid=1", None),
+            ("https://shop.example/b", Some("https://shop.example/a")),
+        ];
+        let mut batch = Attributions::default();
+        for (page, referrer) in events {
+            assert_eq!(batch.attribute(page, referrer), attribute(page, referrer), "{page} from {referrer:?}");
+        }
+        assert_eq!(batch.attribute("https://blog.example/", Some("https://shop.example/a")).medium, "referral");
     }
 
     #[test]

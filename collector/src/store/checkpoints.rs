@@ -125,7 +125,7 @@ impl WalLength {
             // this copies all, and the next transaction starts over.
             // When the thread is checkpointing, this tries again after the next commit.
             checkpoint(conn);
-        } else if frames >= self.restart_frames / 2 {
+        } else if frames >= self.restart_frames - self.restart_frames / 8 {
             self.checkpoints.ask();
         }
     }
