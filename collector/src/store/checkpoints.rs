@@ -8,14 +8,16 @@
 //! every frame has been copied, and under steady load new frames arrive
 //! while each checkpoint runs, so the WAL would grow for as long as the
 //! load lasts (1.2 GB in 8 s of the store benchmark), every commit
-//! extending the file (new blocks, zeroed by the kernel) and readers
-//! searching an ever larger index. So the writer watches the WAL's length
-//! (SQLite's WAL hook reports it after each commit): at half of
-//! [`WalLength::restart_frames`] it asks this thread for a checkpoint, and
-//! at the full length it copies the few frames left itself, between two
-//! transactions, so that its next transaction starts the WAL over. The
+//! extending the file (new blocks, which the kernel zeroes: a quarter of
+//! the writer's time) and readers searching an ever larger index. So the
+//! writer watches the WAL's length (SQLite's WAL hook reports it after each
+//! commit). In the last eighth of [`RESTART_FRAMES`] it asks this thread
+//! for a checkpoint after each commit, so the thread keeps up with it; at
+//! the full length it copies the few frames left itself (2–4 ms), between
+//! two transactions, and its next transaction starts the WAL over. The
 //! file then stays at that length and later commits rewrite pages the
-//! kernel already holds.
+//! kernel already holds. A reader holding an old snapshot can delay the
+//! start over; the writer tries again after each commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,17 +80,13 @@ fn run(path: &Path, asked: mpsc::Receiver<()>) {
     }
 }
 
-/// Copies what it can of the WAL into the database without waiting;
-/// returns the WAL's length, or `None` when another checkpoint is running
-/// or this one failed (it is tried again later).
-fn checkpoint(conn: &Connection) -> Option<u32> {
+/// Copies what it can of the WAL into the database without waiting. Busy
+/// (another checkpoint is running) or failed, it is tried again later.
+fn checkpoint(conn: &Connection) {
     match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
-        Ok((frames, _)) => Some(u32::try_from(frames).unwrap_or(0)),
-        Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not copy the WAL into the database; trying again later");
-            None
-        }
+        Ok(_) => {}
+        Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {}
+        Err(err) => tracing::warn!(error = %err, "could not copy the WAL into the database; trying again later"),
     }
 }
 
@@ -122,8 +120,8 @@ impl WalLength {
         if frames >= self.restart_frames {
             // Usually only the frames written since the thread's last
             // checkpoint are left; when no reader holds an older snapshot
-            // this copies all, and the next transaction starts over.
-            // When the thread is checkpointing, this tries again after the next commit.
+            // this copies all, and the next transaction starts over. When
+            // the thread is checkpointing just now, the next commit tries.
             checkpoint(conn);
         } else if frames >= self.restart_frames - self.restart_frames / 8 {
             self.checkpoints.ask();
