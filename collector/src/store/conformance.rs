@@ -53,8 +53,14 @@ async fn appends_report_new_and_duplicate_events<S: Store>(open: &impl Fn(&Path)
     assert!(matches!(outcomes[0], Appended::Stored { session_started: true, .. }), "{outcomes:?}");
     assert_eq!(outcomes[1], Appended::Duplicate);
     assert!(matches!(outcomes[2], Appended::Stored { session_started: false, .. }), "{outcomes:?}");
+    // A resent event beside a new one: only the new one counts in the session.
+    let outcomes = store.append(vec![a.clone(), pageview(3, "v", T0 + 2 * MIN)]).await.unwrap();
+    assert_eq!(outcomes[0], Appended::Duplicate);
+    assert!(matches!(outcomes[1], Appended::Stored { session_started: false, .. }), "{outcomes:?}");
+    let sessions = store.sessions("site").await.unwrap();
+    assert_eq!((sessions.len(), sessions[0].events, sessions[0].pageviews), (1, 3, 3));
     assert_eq!(store.append(vec![a]).await.unwrap(), vec![Appended::Duplicate]);
-    assert_eq!(store.events("site").await.unwrap().len(), 2);
+    assert_eq!(store.events("site").await.unwrap().len(), 3);
     store.close().await;
 }
 
