@@ -11,6 +11,9 @@ use crate::store::StoredEvent;
 /// Messages kept for listeners that fall behind.
 const CAPACITY: usize = 1024;
 
+/// Unboxed: `Stored` is the usual message, and a box would cost an
+/// allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {

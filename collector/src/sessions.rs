@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_session_summarizes_its_events() {
-        let mut e = vec![
+        let mut e = [
             event(1, T0, "$pageview", "/in", Some("c")),
             event(2, T0 + MIN, "signup", "/in", Some("c")),
             event(3, T0 + 2 * MIN, "$pageview", "/out", Some("c")),

@@ -200,7 +200,8 @@ mod tests {
 
     #[test]
     fn each_broken_field_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut Event)>, &str)> = vec![
+        type Breakage = Box<dyn Fn(&mut Event)>;
+        let cases: Vec<(Breakage, &str)> = vec![
             (Box::new(|e| e.id = "nope".into()), "id_invalid"),
             (Box::new(|e| e.name.clear()), "name_empty"),
             (Box::new(|e| e.name = "x".repeat(MAX_NAME_BYTES + 1)), "name_too_long"),

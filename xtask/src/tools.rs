@@ -37,10 +37,10 @@ fn pinned_wasm_bindgen(root: &Path) -> Result<String> {
 fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
     let version = pinned_wasm_bindgen(root)?;
     let current = Command::new("wasm-bindgen").arg("--version").output();
-    if let Ok(out) = current {
-        if String::from_utf8_lossy(&out.stdout).contains(&version) {
-            return Ok(());
-        }
+    if let Ok(out) = current
+        && String::from_utf8_lossy(&out.stdout).contains(&version)
+    {
+        return Ok(());
     }
     // No --locked: the CLI's lockfile pins a crate some registries lack.
     run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &version]))

@@ -16,6 +16,9 @@ use super::decode::Decoded;
 use crate::store::StoredEvent;
 
 /// One event of a batch after validation: a row to store, or its rejection.
+/// Unboxed: the large variant is the usual one, and a box would cost an
+/// allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum Checked {
     Valid(StoredEvent),
     Invalid(EventResult),

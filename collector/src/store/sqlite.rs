@@ -321,6 +321,9 @@ impl Writer {
     }
 }
 
+/// Events of a group, as (job, event) positions.
+type Positions = Vec<(usize, usize)>;
+
 /// Where an event of a visitor's session window comes from.
 #[derive(Clone, Copy)]
 enum Origin {
@@ -411,7 +414,8 @@ fn commit_group(
     };
     let mut by_visitor = new.clone();
     by_visitor.sort_by(|a, b| key(a).cmp(&key(b)));
-    let runs: Vec<(String, String, Vec<(usize, usize)>)> = by_visitor
+    // (site, visitor, the visitor's new events)
+    let runs: Vec<(String, String, Positions)> = by_visitor
         .chunk_by(|a, b| key(a) == key(b))
         .map(|run| {
             let (site, visitor) = key(&run[0]);
@@ -516,7 +520,8 @@ fn resessionize(
     };
 
     // Sessions for the new events, read in place; written back below.
-    let planned: Option<Vec<(Session, bool, Vec<(usize, usize)>)>> = {
+    // (session, whether it starts here, its new events)
+    let planned: Option<Vec<(Session, bool, Positions)>> = {
         let mut new_events: Vec<(&StoredEvent, (usize, usize))> = positions
             .iter()
             .map(|&(j, i)| match &group[j] {

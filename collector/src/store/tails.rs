@@ -41,6 +41,8 @@ impl Tail {
 }
 
 /// A change to apply once the transaction that made it has committed.
+/// Unboxed: `Set` is the usual change, one per visitor per group.
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     Set(Tail),
     Forget { site: String, visitor: String },

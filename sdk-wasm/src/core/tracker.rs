@@ -13,6 +13,7 @@
 //!   otherwise they are held in memory (at most [`MAX_HELD_EVENTS`]) and
 //!   sent with ids on a grant or dropped on a denial;
 //! - `denied`: sent without client ids with `cookieless`, else dropped.
+//!
 //! Nothing but the choice itself is written to storage unless granted.
 
 use alloc::borrow::ToOwned;
@@ -79,13 +80,13 @@ impl Tracker {
         };
         let decision = tracker.consent.get(Category::Analytics);
         tracker.log(&["consent analytics: ", decision.as_str(), " (", basis_text(&tracker.consent), ")"]);
-        if decision == Decision::Granted {
-            if let Some(backlog) = env.backlog() {
-                let restored = tracker.queue.restore(backlog);
-                if restored > 0 {
-                    tracker.persist = true;
-                    tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
-                }
+        if decision == Decision::Granted
+            && let Some(backlog) = env.backlog()
+        {
+            let restored = tracker.queue.restore(backlog);
+            if restored > 0 {
+                tracker.persist = true;
+                tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
             }
         }
         tracker
