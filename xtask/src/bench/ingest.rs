@@ -178,6 +178,7 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
             ));
         }
     }
+    s.push_str(&bars(rows));
     for (store, kib) in memory {
         s.push_str(&format!("Collector peak RSS, {store}: {:.1} MiB.\n", *kib as f64 / 1024.0));
     }
@@ -191,6 +192,37 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
     }
     s.push('\n');
     s
+}
+
+/// The bars, each with its verdict and figure.
+fn bars(rows: &[Row]) -> String {
+    let find = |store: &str, load: &str| rows.iter().find(|r| r.target == "collector" && r.store == store && r.load == load).map(|r| &r.measured);
+    let verdict = |met: bool| if met { "met" } else { "**missed**" };
+    let mut bars = Vec::new();
+    if let Some(batched) = find("empty", "batches of 20, max") {
+        let rate = batched.events_per_second();
+        bars.push(format!("≥ {TARGET_EVENTS_PER_SECOND_BATCHED:.0} events/s with batches of 20: {} ({rate:.0})", verdict(rate >= TARGET_EVENTS_PER_SECOND_BATCHED)));
+    }
+    if let Some(single) = find("empty", "batches of 1, max") {
+        let rate = single.requests_per_second();
+        bars.push(format!("≥ {TARGET_REQUESTS_PER_SECOND_SINGLE:.0} requests/s with single events: {} ({rate:.0})", verdict(rate >= TARGET_REQUESTS_PER_SECOND_SINGLE)));
+    }
+    let half_rate: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.target == "collector" && r.load.contains(" at "))
+        .map(|r| r.measured.percentile(0.99).as_secs_f64() * 1e3)
+        .collect();
+    if let Some(worst) = half_rate.iter().copied().reduce(f64::max) {
+        bars.push(format!("p99 ≤ 50 ms at half those rates: {} (worst {worst:.1} ms)", verdict(worst <= 50.0)));
+    }
+    let kept: Vec<f64> = ["batches of 20, max", "batches of 1, max"]
+        .iter()
+        .filter_map(|load| Some(find("1M events", load)?.events_per_second() / find("empty", load)?.events_per_second()))
+        .collect();
+    if let Some(least) = kept.iter().copied().reduce(f64::min) {
+        bars.push(format!("1M-event rates within 20% of the empty store's: {} (lowest {:.0}%)", verdict(least >= 0.8), least * 100.0));
+    }
+    format!("Bars: {}.\n", bars.join("; "))
 }
 
 struct CommitStats {
