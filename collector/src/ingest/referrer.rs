@@ -61,17 +61,10 @@ const KNOWN: &[(&str, &str, &str)] = &[
 pub const DIRECT: &str = "(direct)";
 pub const INTERNAL: &str = "(internal)";
 
-/// Attribution of an event on `page_url` (absolute http(s), validated)
-/// reached from `referrer`.
-pub fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
-    let page = Page::parse(page_url);
-    combine(&page, classify_referrer(referrer, page.host.as_deref()))
-}
-
-/// Remembers the last page and referrer attributed: the events of one
-/// batch mostly share both (a page's pageview, engagement and custom
-/// events), and a page's links share the referrer, so most events of a
-/// batch parse no URL. One per batch.
+/// Attributes events, remembering the last page and referrer: the events
+/// of one batch mostly share both (a page's pageview, engagement and
+/// custom events), and a page's links share the referrer, so most events
+/// of a batch parse no URL. One per batch.
 #[derive(Default)]
 pub struct Attributions {
     page: Option<(String, Page)>,
@@ -79,7 +72,8 @@ pub struct Attributions {
 }
 
 impl Attributions {
-    /// Same as [`attribute`].
+    /// Attribution of an event on `page_url` (absolute http(s), validated)
+    /// reached from `referrer`.
     pub fn attribute(&mut self, page_url: &str, referrer: Option<&str>) -> Attribution {
         let page = match &self.page {
             Some((url, page)) if url == page_url => page,
@@ -170,6 +164,11 @@ fn host_matches(host: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event attributed alone, with nothing remembered.
+    fn attribute(page_url: &str, referrer: Option<&str>) -> Attribution {
+        Attributions::default().attribute(page_url, referrer)
+    }
 
     fn source_medium(url: &str, referrer: Option<&str>) -> (String, String) {
         let a = attribute(url, referrer);

@@ -38,13 +38,13 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 pub const RESTART_FRAMES: u32 = 16384;
 
 /// The checkpoint thread; dropping this stops it.
-pub struct Checkpoints {
+struct Checkpoints {
     asks: mpsc::Sender<()>,
 }
 
 impl Checkpoints {
     /// Starts checkpointing the database at `path` on a thread of its own.
-    pub fn start(path: PathBuf) -> Checkpoints {
+    fn start(path: PathBuf) -> Checkpoints {
         let (asks, asked) = mpsc::channel();
         std::thread::Builder::new()
             .name("waymark-checkpoint".into())
@@ -99,9 +99,10 @@ pub struct WalLength {
 }
 
 impl WalLength {
-    /// Watches the writer connection `conn`'s WAL; `restart_frames` is the
-    /// length at which it starts the WAL over.
-    pub fn watch(conn: &mut Connection, restart_frames: u32, checkpoints: Checkpoints) -> Result<WalLength, StoreError> {
+    /// Watches the WAL of the writer's connection `conn` to the database at
+    /// `path`, and starts the checkpoint thread; `restart_frames` is the
+    /// length at which the writer starts the WAL over.
+    pub fn watch(conn: &mut Connection, path: &Path, restart_frames: u32) -> Result<WalLength, StoreError> {
         // A WAL that grew anyway (a reader held an old snapshot through
         // several tries) is cut back when it starts over.
         conn.pragma_update(None, "journal_size_limit", i64::from(restart_frames) * 2 * 4096)?;
@@ -111,7 +112,7 @@ impl WalLength {
             reported.store(u32::try_from(pages).unwrap_or(0), Ordering::Relaxed);
             Ok(())
         }))?;
-        Ok(WalLength { frames, restart_frames: restart_frames.max(2), checkpoints })
+        Ok(WalLength { frames, restart_frames: restart_frames.max(2), checkpoints: Checkpoints::start(path.to_owned()) })
     }
 
     /// Called by the writer between transactions.

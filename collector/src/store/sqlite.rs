@@ -24,7 +24,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::limits;
 
-use super::checkpoints::{self, Checkpoints, WalLength};
+use super::checkpoints::{self, WalLength};
 use super::tails::{Change, Tail, Tails};
 use super::wal_sync::{Answer, WalSync};
 use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
@@ -51,6 +51,13 @@ const MAX_GROUP: usize = 512;
 pub(crate) const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user_id, start_ts, end_ts, duration_ms, pageviews, events,
     entry_path, exit_path, bounce, referrer_host, source, medium, utm_source, utm_medium, utm_campaign,
     utm_term, utm_content, browser, os, device, country, region, city";
+
+/// The statements that store an event: plain, and one that skips an id the
+/// site has stored already (the insert then reports no row).
+static INSERT_EVENT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ({})", placeholders(31)));
+static INSERT_EVENT_UNLESS_STORED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{} ON CONFLICT (site, id) DO NOTHING", *INSERT_EVENT));
 
 const EVENT_COLUMNS: &str = "site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, user_id, url, host, path,
     title, referrer, referrer_host, source, medium, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
@@ -118,7 +125,7 @@ impl SqliteStore {
         // The checkpoint thread does this work, off the commit path, and
         // the writer keeps the WAL short (see `checkpoints`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let wal_length = WalLength::watch(&mut conn, options.wal_restart_frames, Checkpoints::start(path.clone()))?;
+        let wal_length = WalLength::watch(&mut conn, &path, options.wal_restart_frames)?;
         // The writer commits without flushing; `WalSync` flushes, then answers.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
@@ -375,12 +382,20 @@ fn commit_group(
     // Looked up, or (usually) assumed: then the insert below finds out.
     let mut new: Vec<(usize, usize)> = Vec::new();
     {
-        let mut exists = tx.prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND id = ?2")?;
+        let mut exists =
+            (dedupe == Dedupe::LookUp).then(|| tx.prepare_cached("SELECT 1 FROM events WHERE site = ?1 AND id = ?2")).transpose()?;
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
         for (j, job) in group.iter().enumerate() {
             if let Job::Append { events, .. } = job {
                 for (i, e) in events.iter().enumerate() {
-                    if seen.insert((&e.site, &e.id)) && (dedupe == Dedupe::Insert || !exists.exists(params![e.site, e.id])?) {
+                    if !seen.insert((&e.site, &e.id)) {
+                        continue;
+                    }
+                    let stored = match &mut exists {
+                        Some(exists) => exists.exists(params![e.site, e.id])?,
+                        None => false,
+                    };
+                    if !stored {
                         new.push((j, i));
                     }
                 }
@@ -431,11 +446,10 @@ fn commit_group(
     // 4. The new events, with their sessions. An assumed-new event that is
     // stored already ends this try: dropping `tx` rolls it back.
     {
-        let values = format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ({})", placeholders(31));
-        let mut insert = match dedupe {
-            Dedupe::LookUp => tx.prepare_cached(&values)?,
-            Dedupe::Insert => tx.prepare_cached(&format!("{values} ON CONFLICT (site, id) DO NOTHING"))?,
-        };
+        let mut insert = tx.prepare_cached(match dedupe {
+            Dedupe::LookUp => &INSERT_EVENT,
+            Dedupe::Insert => &INSERT_EVENT_UNLESS_STORED,
+        })?;
         for &(j, i) in &new {
             if let Job::Append { events, .. } = &group[j] {
                 let e = &events[i];

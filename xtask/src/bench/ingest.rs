@@ -159,9 +159,7 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
         s.push_str(&table_line(r));
         s.push('\n');
     }
-    let find = |target: &str, store: &str, load: &str| {
-        rows.iter().find(|r| r.target == target && r.store == store && r.load == load).map(|r| &r.measured)
-    };
+    let find = |target: &str, store: &str, load: &str| find(rows, target, store, load);
     s.push('\n');
     if let Some(best) = find("collector", "empty", "batches of 20, max") {
         s.push_str(&format!("Batches of 20, empty store: **{:.0} events/s**.\n", best.events_per_second()));
@@ -194,9 +192,14 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
     s
 }
 
+/// What the row for `target`, `store` and `load` measured.
+fn find<'r>(rows: &'r [Row], target: &str, store: &str, load: &str) -> Option<&'r Measured> {
+    rows.iter().find(|r| r.target == target && r.store == store && r.load == load).map(|r| &r.measured)
+}
+
 /// The bars, each with its verdict and figure.
 fn bars(rows: &[Row]) -> String {
-    let find = |store: &str, load: &str| rows.iter().find(|r| r.target == "collector" && r.store == store && r.load == load).map(|r| &r.measured);
+    let find = |store: &str, load: &str| find(rows, "collector", store, load);
     let verdict = |met: bool| if met { "met" } else { "**missed**" };
     let mut bars = Vec::new();
     if let Some(batched) = find("empty", "batches of 20, max") {
