@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use waymark_collector::store::sqlite::SqliteStore;
-use waymark_collector::store::{Store, StoredEvent};
+use waymark_collector::event::StoredEvent;
+use waymark_collector::store::Store;
 
 /// The collector's allocator, as in `waymark`.
 #[global_allocator]

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod event;
 pub mod ingest;
 pub mod live;
 pub mod metrics;

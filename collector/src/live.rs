@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::store::StoredEvent;
+use crate::event::StoredEvent;
 
 /// Messages kept for listeners that fall behind.
 const CAPACITY: usize = 1024;

@@ -19,7 +19,7 @@ use serde::Serialize;
 use waymark_protocol::names;
 
 use crate::ingest::referrer;
-use crate::store::StoredEvent;
+use crate::event::StoredEvent;
 
 /// One row of the `sessions` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]

@@ -28,7 +28,8 @@ use crate::ingest::enrich::{Enricher, Sender};
 use crate::ingest::validate::{Checked, check_batch};
 use crate::ingest::visitor::cookieless_keys;
 use crate::live::LiveMessage;
-use crate::store::{Appended, BotHit, DaySalts, StoreError, StoredEvent};
+use crate::event::StoredEvent;
+use crate::store::{Appended, BotHit, DaySalts, StoreError};
 
 /// The ingest path's own state.
 pub struct Ingest {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::agent::{AgentParser, Client};
 use super::geo::{GeoDb, GeoDbError};
 use super::referrer::Attributions;
-use crate::store::StoredEvent;
+use crate::event::StoredEvent;
 
 pub struct Enricher {
     agents: AgentParser,

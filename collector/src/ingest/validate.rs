@@ -13,7 +13,7 @@ use waymark_protocol::{Event, EventResult, Outcome, Rejection, ServerEvent, limi
 
 use super::decode::Decoded;
 
-use crate::store::StoredEvent;
+use crate::event::StoredEvent;
 
 /// One event of a batch after validation: a row to store, or its rejection.
 /// Unboxed: the large variant is the usual one, and a box would cost an

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use super::{Appended, BotHit, Store, StoredEvent};
+use super::{Appended, BotHit, Store};
+use crate::event::StoredEvent;
 use crate::sessions;
 
 const MIN: i64 = 60_000;

@@ -28,7 +28,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use rusqlite::wal::CheckpointMode;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// How often the checkpoint thread runs when nobody asks sooner.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -60,7 +60,7 @@ impl Checkpoints {
 }
 
 fn run(path: &Path, asked: mpsc::Receiver<()>) {
-    let conn = match super::sqlite::open_connection(path) {
+    let conn = match super::connection::open_connection(path) {
         Ok(conn) => conn,
         Err(err) => {
             tracing::error!(error = %err, "checkpoint thread could not open the database; the writer checkpoints alone");

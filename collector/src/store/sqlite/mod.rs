@@ -24,20 +24,21 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::limits;
 
-use super::checkpoints::{self, WalLength};
-use super::tails::{Change, Tail, Tails};
-use super::wal_sync::{Answer, WalSync};
-use super::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError, StoredEvent};
-use crate::sessions::{self, Session};
+mod checkpoints;
+mod connection;
+mod tails;
+mod wal_sync;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` is the count
-/// applied so far.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("schema_v2.sql"),
-    include_str!("query_indexes.sql"),
-    include_str!("lighter_writes.sql"),
-];
+use checkpoints::WalLength;
+use tails::{Change, Tail, Tails};
+use wal_sync::{Answer, WalSync};
+pub use connection::open_connection;
+use connection::migrate;
+#[cfg(test)]
+use connection::MIGRATIONS;
+use crate::event::StoredEvent;
+use crate::store::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError};
+use crate::sessions::{self, Session};
 
 /// The writer's page cache. Small on purpose: SQLite walks every cached
 /// page at the end of each write transaction, and the writer's pages are
@@ -184,30 +185,6 @@ impl SqliteStore {
         let conn = self.reader()?;
         tokio::task::spawn_blocking(move || query(&conn).map_err(StoreError::from)).await.map_err(|_| StoreError::Closed)?
     }
-}
-
-pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Index pages of a large store stay in memory; reads map the file.
-    conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (version, sql) in (0i64..).zip(MIGRATIONS).skip(applied as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 struct Writer {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Sends one answer, given whether the flush succeeded.
 pub type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use crate::sessions::Session;
-use crate::store::StoredEvent;
+use crate::event::StoredEvent;
 
 /// Visitors remembered at most (a few hundred bytes each).
 pub const CAPACITY: usize = 100_000;

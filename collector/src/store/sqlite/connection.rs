@@ -1,0 +1,43 @@
+//! Opening the database file: the connection settings every connection
+//! shares (WAL, busy timeout, caches) and the schema migrations, applied in
+//! order at open; `PRAGMA user_version` counts those applied.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` is the count
+/// applied so far.
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("sql/schema.sql"),
+    include_str!("sql/schema_v2.sql"),
+    include_str!("sql/query_indexes.sql"),
+    include_str!("sql/lighter_writes.sql"),
+];
+
+pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Index pages of a large store stay in memory; reads map the file.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (version, sql) in (0i64..).zip(MIGRATIONS).skip(applied as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
