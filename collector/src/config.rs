@@ -75,6 +75,10 @@ pub struct SiteConfig {
     /// Idle minutes that end a session.
     #[serde(default = "default_session_timeout_minutes")]
     pub session_timeout_minutes: u32,
+    /// Minutes after its start at which a session ends however busy it is
+    /// (the next event starts another); at least the timeout.
+    #[serde(default = "default_session_max_minutes")]
+    pub session_max_minutes: u32,
     /// IANA time zone the dashboard reports days in.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
@@ -128,6 +132,9 @@ fn default_data_dir() -> PathBuf {
 fn default_session_timeout_minutes() -> u32 {
     (limits::DEFAULT_SESSION_TIMEOUT_MS / 60_000) as u32
 }
+fn default_session_max_minutes() -> u32 {
+    (limits::DEFAULT_SESSION_MAX_MS / 60_000) as u32
+}
 fn default_time_zone() -> String {
     "UTC".into()
 }
@@ -156,6 +163,7 @@ fn demo_sites() -> Vec<SiteConfig> {
         allowed_origins: Vec::new(),
         secret_key: None,
         session_timeout_minutes: default_session_timeout_minutes(),
+        session_max_minutes: default_session_max_minutes(),
         time_zone: default_time_zone(),
     }]
 }
@@ -176,6 +184,11 @@ impl Default for LimitsConfig {
 impl SiteConfig {
     pub fn session_timeout_ms(&self) -> i64 {
         i64::from(self.session_timeout_minutes) * 60_000
+    }
+
+    /// The site's session rule, which the SDK learns from each collect answer.
+    pub fn session_rule(&self) -> crate::sessions::Rule {
+        crate::sessions::Rule { timeout_ms: self.session_timeout_ms(), max_ms: i64::from(self.session_max_minutes) * 60_000 }
     }
 
     /// True when a browser on `origin` may send this site's events.
@@ -269,6 +282,12 @@ impl Config {
             }
             if !(1..=24 * 60).contains(&site.session_timeout_minutes) {
                 return invalid(format!("site {:?}: `session_timeout_minutes` must be 1 to 1440", site.key));
+            }
+            if !(site.session_timeout_minutes..=7 * 24 * 60).contains(&site.session_max_minutes) {
+                return invalid(format!(
+                    "site {:?}: `session_max_minutes` must be from `session_timeout_minutes` ({}) to 10080",
+                    site.key, site.session_timeout_minutes
+                ));
             }
             if site.time_zone.is_empty() {
                 return invalid(format!("site {:?}: `time_zone` is empty", site.key));

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::collect::Ingest;
 use crate::api::dashboard::Dashboard;
+use crate::api::rate_limit::RateLimits;
+use crate::ingest::pipeline::Pipeline;
 use crate::api::{AppState, router};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -34,22 +35,25 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
     config.validate()?;
     let metrics = Arc::new(Metrics::default());
-    let ingest = Ingest::new(&config)?;
     let store = SqliteStore::open_with(&config.data_dir, store_options(&config, &metrics))?;
     let db_path = store.path().to_path_buf();
+    let store = Arc::new(store) as Arc<dyn Store>;
+    let live = LiveFeed::default();
+    let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
+    let rate_limits = RateLimits::new(&config.limits);
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);
-    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest, dashboard });
+    let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard });
     Ok(Server { addr, db_path, listener, state })
 }
 
-/// The store as the config sets it up: each site's session timeout, the
+/// The store as the config sets it up: each site's session rule, the
 /// write queue bound, commit latency into the metrics.
 pub fn store_options(config: &Config, metrics: &Metrics) -> StoreOptions {
     StoreOptions {
         write_queue: config.limits.write_queue,
-        session_timeouts: config.sites.iter().map(|s| (s.key.clone(), s.session_timeout_ms())).collect(),
+        session_rules: config.sites.iter().map(|s| (s.key.clone(), s.session_rule())).collect(),
         commit_seconds: Some(metrics.commit_seconds.clone()),
         ..StoreOptions::default()
     }
@@ -78,7 +82,7 @@ impl Server {
                 let mut every = tokio::time::interval(Duration::from_secs(60));
                 loop {
                     every.tick().await;
-                    state.ingest.rate_limits.forget_idle();
+                    state.rate_limits.forget_idle();
                 }
             })
         };

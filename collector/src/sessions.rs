@@ -1,25 +1,27 @@
-//! The session rule, one definition for live ingest and for `waymark
-//! sessions rebuild`.
+//! The session rule, one definition for live ingest, for `waymark sessions
+//! rebuild` and for every backend.
 //!
 //! Policy: a visitor's events, ordered by (time, id), form one session
-//! until either more than the site's timeout (30 minutes by default) passes
-//! between two consecutive events, or the SDK's session id changes (a new
-//! client session id is always a new session). A session's id is derived
-//! from the site, the visitor and its first event's id, so recomputing the
-//! sessions from the same events always gives the same ids.
+//! until the next event comes more than the site's timeout (30 minutes by
+//! default) after the previous one, or at least the site's maximum length
+//! (24 hours by default) after the session's first event, or carries
+//! another SDK session id (a new client session id is always a new
+//! session). The SDK cuts its own sessions by the same two numbers. A
+//! session's id is derived from the site, the visitor and its first event's
+//! id, so recomputing the sessions from the same events gives the same ids.
 //!
-//! Mechanism: the rule looks only at consecutive pairs, so an event that
-//! arrives late can only change the sessions within a timeout of it; the
-//! store recomputes that window (`store::sqlite`) and the result equals a
-//! full rebuild.
+//! Mechanism: this module only splits and summarizes events it is given;
+//! which stored events to give it when new ones arrive (the tail of a
+//! visitor's history, or a window around a late event) is decided by
+//! `ingest::sessionize`.
 
 use std::ops::Range;
 
 use serde::Serialize;
-use waymark_protocol::names;
+use waymark_protocol::{limits, names};
 
-use crate::ingest::referrer;
 use crate::event::StoredEvent;
+use crate::ingest::referrer;
 
 /// One row of the `sessions` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -55,31 +57,73 @@ pub struct Session {
     pub city: Option<String>,
 }
 
+/// A site's session parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Idle time after which the next event starts a new session.
+    pub timeout_ms: i64,
+    /// Age of a session at which the next event starts a new one.
+    pub max_ms: i64,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule { timeout_ms: limits::DEFAULT_SESSION_TIMEOUT_MS, max_ms: limits::DEFAULT_SESSION_MAX_MS }
+    }
+}
+
+impl Rule {
+    /// True when `next`, following `previous` in order in a session that
+    /// began at `session_start`, starts a new session.
+    pub fn splits(&self, session_start: i64, previous: &StoredEvent, next: &StoredEvent) -> bool {
+        self.splits_pair(previous, next) || next.ts - session_start >= self.max_ms
+    }
+
+    /// The part of the rule that reads only the two events: the idle time
+    /// between them, and their client session ids.
+    pub fn splits_pair(&self, previous: &StoredEvent, next: &StoredEvent) -> bool {
+        next.ts - previous.ts > self.timeout_ms
+            || matches!((&previous.client_session_id, &next.client_session_id), (Some(a), Some(b)) if a != b)
+    }
+
+    /// Splits events, already in [`order`], into the ranges of their
+    /// sessions. With `open` (the start and the last event of a session the
+    /// events follow), the first range continues that session unless the
+    /// rule splits them; the flag says whether it does.
+    pub fn cut(&self, events: &[&StoredEvent], open: Option<(i64, &StoredEvent)>) -> (Vec<Range<usize>>, bool) {
+        let mut ranges = Vec::new();
+        let continues = match (open, events.first()) {
+            (Some((start, last)), Some(first)) => !self.splits(start, last, first),
+            _ => false,
+        };
+        let mut session_start = match open {
+            Some((start, _)) if continues => start,
+            _ => events.first().map_or(0, |e| e.ts),
+        };
+        let mut start = 0;
+        for i in 1..=events.len() {
+            if i == events.len() || self.splits(session_start, events[i - 1], events[i]) {
+                ranges.push(start..i);
+                start = i;
+                if let Some(next) = events.get(i) {
+                    session_start = next.ts;
+                }
+            }
+        }
+        (ranges, continues)
+    }
+}
+
 /// The order the rule reads a visitor's events in.
 pub fn order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {
     (a.ts, &a.id).cmp(&(b.ts, &b.id))
 }
 
-/// True when `next`, following `previous` in order, starts a new session.
-pub fn starts_new_session(previous: &StoredEvent, next: &StoredEvent, timeout_ms: i64) -> bool {
-    next.ts - previous.ts > timeout_ms
-        || matches!((&previous.client_session_id, &next.client_session_id), (Some(a), Some(b)) if a != b)
-}
-
 /// Splits one visitor's events, already in [`order`], into sessions; each
 /// comes with the range of `events` it covers.
-pub fn sessionize(events: &[&StoredEvent], timeout_ms: i64) -> Vec<(Session, Range<usize>)> {
-    let mut sessions = Vec::new();
-    let mut start = 0;
-    for i in 1..=events.len() {
-        if i == events.len() || starts_new_session(events[i - 1], events[i], timeout_ms) {
-            if i > start {
-                sessions.push((summarize(&events[start..i]), start..i));
-            }
-            start = i;
-        }
-    }
-    sessions
+pub fn sessionize(events: &[&StoredEvent], rule: Rule) -> Vec<(Session, Range<usize>)> {
+    let (ranges, _) = rule.cut(events, None);
+    ranges.into_iter().map(|range| (summarize(&events[range.clone()]), range)).collect()
 }
 
 /// The id of the session that begins with `first`: UUID v7-shaped, its
@@ -96,14 +140,6 @@ pub fn session_id(site: &str, visitor_id: &str, first: &StoredEvent) -> String {
     let hash = hasher.finalize();
     let rest: &[u8; 10] = hash.as_bytes()[..10].try_into().expect("a 32-byte hash");
     uuid::Builder::from_unix_timestamp_millis(u64::try_from(first.ts).unwrap_or(0), rest).into_uuid().hyphenated().to_string()
-}
-
-/// The first 16 bytes of a hash, written like a UUID so that every id in
-/// the database has one shape.
-pub fn uuid_shaped(bytes: &[u8; 32]) -> String {
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&bytes[..16]);
-    uuid::Uuid::from_bytes(first).hyphenated().to_string()
 }
 
 /// `session` (the summary of some events) extended by `later` events, all
@@ -139,15 +175,14 @@ fn is_interaction(name: &str) -> bool {
     !matches!(name, names::PAGEVIEW | names::ENGAGEMENT | names::CONSENT | names::IDENTIFY)
 }
 
-fn summarize(events: &[&StoredEvent]) -> Session {
+/// The session that `events` (one session's, in [`order`]) form.
+pub fn summarize(events: &[&StoredEvent]) -> Session {
     let first = events[0];
     let last = events[events.len() - 1];
     let pageviews: Vec<&&StoredEvent> = events.iter().filter(|e| e.name == names::PAGEVIEW).collect();
     let entry = pageviews.first().copied().unwrap_or(&first);
     let exit = pageviews.last().copied().unwrap_or(&last);
-    // A visit that resumes on the site after the timeout came from the
-    // site itself: for the session that is a direct visit.
-    let internal = first.source.as_deref() == Some(referrer::INTERNAL);
+    let source = referrer::session_source(first);
     Session {
         site: first.site.clone(),
         id: session_id(&first.site, &first.visitor_id, first),
@@ -162,9 +197,9 @@ fn summarize(events: &[&StoredEvent]) -> Session {
         entry_path: Some(entry.path.clone()),
         exit_path: Some(exit.path.clone()),
         bounce: pageviews.len() <= 1 && !events.iter().any(|e| is_interaction(&e.name)),
-        referrer_host: if internal { None } else { first.referrer_host.clone() },
-        source: if internal { Some(referrer::DIRECT.into()) } else { first.source.clone() },
-        medium: if internal { Some("(none)".into()) } else { first.medium.clone() },
+        referrer_host: source.referrer_host,
+        source: source.source,
+        medium: source.medium,
         utm_source: first.utm_source.clone(),
         utm_medium: first.utm_medium.clone(),
         utm_campaign: first.utm_campaign.clone(),
@@ -185,7 +220,7 @@ mod tests {
 
     const MIN: i64 = 60_000;
     const T0: i64 = 1_764_028_800_000; // 2025-11-25 00:00 UTC
-    const TIMEOUT: i64 = 30 * MIN;
+    const RULE: Rule = Rule { timeout_ms: 30 * MIN, max_ms: 24 * 60 * MIN };
 
     fn event(n: u32, ts: i64, name: &str, path: &str, client_session: Option<&str>) -> StoredEvent {
         StoredEvent {
@@ -204,7 +239,7 @@ mod tests {
     fn split(events: &[StoredEvent]) -> Vec<Vec<usize>> {
         let mut sorted: Vec<&StoredEvent> = events.iter().collect();
         sorted.sort_by(|a, b| order(a, b));
-        sessionize(&sorted, TIMEOUT).into_iter().map(|(_, r)| r.map(|i| sorted[i].id[24..].parse().unwrap()).collect()).collect()
+        sessionize(&sorted, RULE).into_iter().map(|(_, r)| r.map(|i| sorted[i].id[24..].parse().unwrap()).collect()).collect()
     }
 
     #[test]
@@ -213,6 +248,33 @@ mod tests {
         assert_eq!(split(&e), vec![vec![1, 2]]);
         let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + 30 * MIN + 1_000, "$pageview", "/a", None)];
         assert_eq!(split(&e), vec![vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn a_session_that_reaches_its_maximum_length_ends_and_the_next_event_starts_another() {
+        let rule = Rule { timeout_ms: 30 * MIN, max_ms: 60 * MIN };
+        // Busy every 20 minutes for two hours: cut at 60 minutes from each start.
+        let e: Vec<StoredEvent> = (0..7).map(|n| event(n, T0 + i64::from(n) * 20 * MIN, "$pageview", "/", None)).collect();
+        let mut sorted: Vec<&StoredEvent> = e.iter().collect();
+        sorted.sort_by(|a, b| order(a, b));
+        let ranges: Vec<Range<usize>> = sessionize(&sorted, rule).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(ranges, vec![0..3, 3..6, 6..7]);
+    }
+
+    #[test]
+    fn events_that_follow_an_open_session_are_cut_by_its_start_not_theirs() {
+        let rule = Rule { timeout_ms: 30 * MIN, max_ms: 60 * MIN };
+        let last = event(0, T0 + 40 * MIN, "$pageview", "/", None);
+        let later = [event(1, T0 + 50 * MIN, "$pageview", "/", None), event(2, T0 + 65 * MIN, "$pageview", "/", None)];
+        let refs: Vec<&StoredEvent> = later.iter().collect();
+        assert_eq!(rule.cut(&refs, Some((T0, &last))), (vec![0..1, 1..2], true));
+        // A client session id that changes is a boundary whatever the times.
+        let mut other = later.clone();
+        other[0].client_session_id = Some("b".into());
+        let mut last = last;
+        last.client_session_id = Some("a".into());
+        let refs: Vec<&StoredEvent> = other.iter().collect();
+        assert_eq!(rule.cut(&refs, Some((T0, &last))), (vec![0..2], false));
     }
 
     #[test]
@@ -247,7 +309,7 @@ mod tests {
         ];
         e[0].browser = Some("Firefox".into());
         let refs: Vec<&StoredEvent> = e.iter().collect();
-        let (s, range) = sessionize(&refs, TIMEOUT).remove(0);
+        let (s, range) = sessionize(&refs, RULE).remove(0);
         assert_eq!(range, 0..4);
         assert_eq!((s.start_ts, s.end_ts, s.duration_ms), (T0, T0 + 3 * MIN, 3 * MIN));
         assert_eq!((s.pageviews, s.events, s.bounce), (2, 4, false));
@@ -285,9 +347,9 @@ mod tests {
     fn one_pageview_with_engagement_is_a_bounce_and_a_custom_event_is_not() {
         let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + MIN, "$engagement", "/", None)];
         let refs: Vec<&StoredEvent> = e.iter().collect();
-        assert!(sessionize(&refs, TIMEOUT)[0].0.bounce);
+        assert!(sessionize(&refs, RULE)[0].0.bounce);
         let e = [event(1, T0, "$pageview", "/", None), event(2, T0 + MIN, "play", "/", None)];
         let refs: Vec<&StoredEvent> = e.iter().collect();
-        assert!(!sessionize(&refs, TIMEOUT)[0].0.bounce);
+        assert!(!sessionize(&refs, RULE)[0].0.bounce);
     }
 }

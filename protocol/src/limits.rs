@@ -28,3 +28,5 @@ pub const MAX_BROWSER_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 pub const MAX_BACKFILL_AGE_MS: i64 = 31 * 24 * 60 * 60 * 1000;
 /// Default idle time that ends a session.
 pub const DEFAULT_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
+/// Default age at which a session ends, whatever its activity.
+pub const DEFAULT_SESSION_MAX_MS: i64 = 24 * 60 * 60 * 1000;

@@ -29,7 +29,9 @@ pub struct AppState {
     /// The collector's time: event windows, salts, bot days.
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    pub ingest: collect::Ingest,
+    /// Everything between a checked request and the store.
+    pub pipeline: crate::ingest::pipeline::Pipeline,
+    pub rate_limits: rate_limit::RateLimits,
     /// Sign-in, the read-side queries and the live streams' end.
     pub dashboard: Arc<dashboard::Dashboard>,
 }

@@ -6,7 +6,10 @@
 //! internal navigation (`(internal)`, not a new source); a known search
 //! engine, social network or webmail gives its name and `organic`,
 //! `social` or `email`; any other referrer is a `referral` from its host; no
-//! referrer is `(direct)` / `(none)`.
+//! referrer is `(direct)` / `(none)`. A session whose first event is
+//! internal navigation (a visit that resumes on the site after the timeout)
+//! came from the site itself: for the session that is a direct visit
+//! ([`session_source`]).
 
 use url::Url;
 
@@ -60,6 +63,24 @@ const KNOWN: &[(&str, &str, &str)] = &[
 
 pub const DIRECT: &str = "(direct)";
 pub const INTERNAL: &str = "(internal)";
+
+/// Where a session came from, by its first event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSource {
+    pub referrer_host: Option<String>,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+}
+
+/// The session's source is its first event's, except that internal
+/// navigation starts a direct visit.
+pub fn session_source(first: &crate::event::StoredEvent) -> SessionSource {
+    if first.source.as_deref() == Some(INTERNAL) {
+        SessionSource { referrer_host: None, source: Some(DIRECT.into()), medium: Some("(none)".into()) }
+    } else {
+        SessionSource { referrer_host: first.referrer_host.clone(), source: first.source.clone(), medium: first.medium.clone() }
+    }
+}
 
 /// Attributes events, remembering the last page and referrer: the events
 /// of one batch mostly share both (a page's pageview, engagement and

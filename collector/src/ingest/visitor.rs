@@ -6,12 +6,23 @@
 //! two days (yesterday's is kept so a visit spans midnight), then is
 //! deleted: after that nobody, the operator included, can recompute a key
 //! or link a person across days. The IP is only hashed here, never stored.
+//! Near midnight an event carries yesterday's key too; it keeps that key
+//! when the visitor is still in a session under it
+//! ([`keep_yesterdays_key`]), so a visit spans midnight.
 
 use std::net::IpAddr;
 
 use crate::clock::{DAY_MS, day_of};
-use crate::sessions::uuid_shaped;
-use crate::store::DaySalts;
+use crate::event::StoredEvent;
+use crate::store::{DaySalts, StoredState};
+
+/// The first 16 bytes of a hash, written like a UUID so that every id in
+/// the database has one shape.
+pub fn uuid_shaped(bytes: &[u8; 32]) -> String {
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&bytes[..16]);
+    uuid::Uuid::from_bytes(first).hyphenated().to_string()
+}
 
 /// The cookieless visitor key under one salt.
 pub fn cookieless_key(salt: &[u8; 32], site: &str, ip: IpAddr, user_agent: &str) -> String {
@@ -42,6 +53,20 @@ pub fn cookieless_keys(
     let near_midnight = event_ts < salts.day * DAY_MS + timeout_ms || day_of(event_ts) < salts.day;
     let yesterday = salts.yesterday.filter(|_| near_midnight).map(|salt| cookieless_key(&salt, site, ip, user_agent));
     (today, yesterday)
+}
+
+/// Gives a cookieless event yesterday's key when that visitor has an event
+/// within a timeout of it. Reads, and does not take, the offered key, so a
+/// group planned again decides the same way. (An event of the visitor within
+/// a timeout of `ts` exists exactly when one of its sessions overlaps that
+/// window: a session's events are at most a timeout apart.)
+pub fn keep_yesterdays_key<S: StoredState>(state: &mut S, event: &mut StoredEvent, timeout_ms: i64) -> Result<(), S::Error> {
+    if let Some(previous) = &event.visitor_id_yesterday
+        && !state.sessions_overlapping(&event.site, previous, event.ts - timeout_ms, event.ts + timeout_ms, 1)?.is_empty()
+    {
+        event.visitor_id = previous.clone();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

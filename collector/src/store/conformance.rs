@@ -185,7 +185,7 @@ async fn close_commits_what_is_queued<S: Store>(open: &impl Fn(&Path) -> S) {
 /// Live ingest of `events`, in the order and chunks given, leaves the same
 /// sessions as a rebuild from scratch, and as the rule applied to all of
 /// them at once.
-pub async fn live_equals_rebuild<S: Store>(store: &S, chunks: Vec<Vec<StoredEvent>>, timeout_ms: i64) {
+pub async fn live_equals_rebuild<S: Store>(store: &S, chunks: Vec<Vec<StoredEvent>>, rule: sessions::Rule) {
     // Chunks may resend events: each counts once.
     let mut all: Vec<StoredEvent> = Vec::new();
     let mut ids = std::collections::HashSet::new();
@@ -203,7 +203,7 @@ pub async fn live_equals_rebuild<S: Store>(store: &S, chunks: Vec<Vec<StoredEven
     }
     for events in by_visitor.values_mut() {
         events.sort_by(|a, b| sessions::order(a, b));
-        expected.extend(sessions::sessionize(events, timeout_ms).into_iter().map(|(s, _)| s));
+        expected.extend(sessions::sessionize(events, rule).into_iter().map(|(s, _)| s));
     }
     expected.sort_by(|a, b| (a.start_ts, &a.id).cmp(&(b.start_ts, &b.id)));
     assert_eq!(live_sessions, expected, "live sessions differ from the rule applied to all events");

@@ -1,8 +1,20 @@
-//! Durable storage behind one trait. A backend acknowledges an append only
-//! once the events are committed: the HTTP layer answers 2xx after that.
-//! Sessions are the store's to keep consistent with events: an append
-//! updates the sessions it touches in the same transaction, by the rule in
-//! [`crate::sessions`]. Every backend passes [`conformance`].
+//! The write seam: what every storage backend does for the pipeline.
+//!
+//! Policy: a backend acknowledges an append only once the events are
+//! durable (committed and flushed, or acknowledged by the database): the
+//! HTTP layer answers 2xx after that. A stored event id is a duplicate and
+//! is written once. Sessions stay consistent with events: an append writes
+//! the sessions its events change in the same transaction.
+//!
+//! Mechanism, and who decides what: the backend runs one writer that takes
+//! groups of appends; for each group it asks the pipeline for a plan
+//! ([`crate::ingest::group::plan`]: which events are new, under which
+//! visitor key, in which sessions, with which sessions rewritten), reading
+//! what the plan needs through [`StoredState`] inside its transaction, and
+//! persists the plan. Backends decide nothing about events or sessions;
+//! they only store and answer. Lifecycle deletes and identity links will
+//! be further writes of the same writer, planned the same way. Every
+//! backend passes [`conformance`].
 
 #[cfg(test)]
 pub mod conformance;
@@ -21,6 +33,40 @@ pub enum Appended {
     Stored { session_id: String, visitor_id: String, session_started: bool },
     /// The site already holds an event with this id; nothing was written.
     Duplicate,
+}
+
+/// A stored session's place in time: what the pipeline needs to find the
+/// sessions a late event can change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpan {
+    pub id: String,
+    pub start_ts: i64,
+    pub end_ts: i64,
+}
+
+/// What the pipeline reads of a backend's stored state while it plans a
+/// group of appends, answered inside the backend's write transaction (and
+/// from whatever the backend remembers of what it committed), so that a
+/// plan and its writes see one state.
+pub trait StoredState {
+    type Error;
+
+    /// Whether the site holds an event with this id.
+    fn is_stored(&mut self, site: &str, id: &str) -> Result<bool, Self::Error>;
+
+    /// The visitor's latest stored event in the rule's order. Only what
+    /// the rule reads need be set: time, id, client session id and session id.
+    fn latest_event(&mut self, site: &str, visitor: &str) -> Result<Option<StoredEvent>, Self::Error>;
+
+    /// A stored session of the visitor.
+    fn session(&mut self, site: &str, visitor: &str, id: &str) -> Result<Session, Self::Error>;
+
+    /// The visitor's sessions that overlap `[from, to]`, at most `limit`.
+    fn sessions_overlapping(&mut self, site: &str, visitor: &str, from: i64, to: i64, limit: usize)
+    -> Result<Vec<SessionSpan>, Self::Error>;
+
+    /// Every stored event of these sessions of the site.
+    fn events_of(&mut self, site: &str, sessions: &[SessionSpan]) -> Result<Vec<StoredEvent>, Self::Error>;
 }
 
 /// Requests from bots on one day, counted instead of stored.

@@ -40,6 +40,7 @@ pub fn config() -> Config {
         allowed_origins: vec!["https://shop.example".into()],
         secret_key: Some(SECRET.into()),
         session_timeout_minutes: 30,
+        session_max_minutes: 24 * 60,
         time_zone: "UTC".into(),
     });
     config

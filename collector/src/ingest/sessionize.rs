@@ -1,0 +1,158 @@
+//! One visitor's new events into sessions, against what is stored: which
+//! stored events the rule in [`crate::sessions`] must see again.
+//!
+//! Policy: the common case (every new event after the visitor's latest
+//! stored one) continues or follows the visitor's last session: the rule
+//! reads only that session's summary and its last event, no old events.
+//! A new event before the latest stored one recomputes the window of the
+//! visitor's sessions it can change, and the result equals a full rebuild:
+//! the rule looks at consecutive events, so only sessions within a timeout
+//! of the new events can change, plus those that follow them within a
+//! timeout (sessions cut by the maximum length, whose start moves with the
+//! session before them).
+
+use std::cmp::Ordering;
+
+use crate::event::StoredEvent;
+use crate::sessions::{self, Rule, Session};
+use crate::store::{Appended, SessionSpan, StoredState};
+
+use super::dedupe::Position;
+use super::group::{Latest, Plan, SessionWrite};
+
+/// Plans the sessions of one visitor's new events at `positions` (all of
+/// the same site and visitor), appending to `plan`.
+pub fn visitor<S: StoredState>(
+    state: &mut S,
+    batches: &mut [Vec<StoredEvent>],
+    positions: &[Position],
+    rule: Rule,
+    plan: &mut Plan,
+) -> Result<(), S::Error> {
+    let (b, i) = positions[0];
+    let (site, visitor) = (batches[b][i].site.clone(), batches[b][i].visitor_id.clone());
+    let mut ordered: Vec<Position> = positions.to_vec();
+    ordered.sort_by(|&(b1, i1), &(b2, i2)| sessions::order(&batches[b1][i1], &batches[b2][i2]));
+    let latest = state.latest_event(&site, &visitor)?;
+    let (fb, fi) = ordered[0];
+    let in_order = latest.as_ref().is_none_or(|last| sessions::order(last, &batches[fb][fi]) == Ordering::Less);
+    if in_order {
+        follow(state, batches, &ordered, latest.as_ref(), rule, plan)
+    } else {
+        recompute_window(state, batches, &ordered, (&site, &visitor), rule, plan)
+    }
+}
+
+/// New events that all come after the visitor's latest stored event: the
+/// first continues its session unless the rule splits them.
+fn follow<S: StoredState>(
+    state: &mut S,
+    batches: &mut [Vec<StoredEvent>],
+    ordered: &[Position],
+    latest: Option<&StoredEvent>,
+    rule: Rule,
+    plan: &mut Plan,
+) -> Result<(), S::Error> {
+    let (fb, fi) = ordered[0];
+    let first = &batches[fb][fi];
+    // The session is read only when the idle and client-id parts of the
+    // rule let the events continue it; its start decides the rest.
+    let open: Option<(Session, &StoredEvent)> = match latest {
+        Some(last) if !rule.splits_pair(last, first) => {
+            Some((state.session(&first.site, &first.visitor_id, &last.session_id)?, last))
+        }
+        _ => None,
+    };
+    let visitor = first.visitor_id.clone();
+    let refs: Vec<&StoredEvent> = ordered.iter().map(|&(b, i)| &batches[b][i]).collect();
+    let (ranges, continues) = rule.cut(&refs, open.as_ref().map(|(s, last)| (s.start_ts, *last)));
+    let mut planned: Vec<(Session, bool, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
+    for (k, range) in ranges.into_iter().enumerate() {
+        let events = &refs[range.clone()];
+        match &open {
+            Some((previous, _)) if continues && k == 0 => planned.push((sessions::extend(previous, events), false, range)),
+            _ => planned.push((sessions::summarize(events), true, range)),
+        }
+    }
+    for (session, started, range) in planned {
+        for (offset, &(b, i)) in ordered[range.clone()].iter().enumerate() {
+            batches[b][i].session_id.clone_from(&session.id);
+            plan.outcomes[b][i] =
+                Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.clone(), session_started: started && offset == 0 };
+        }
+        plan.sessions.push(if started { SessionWrite::Insert(session) } else { SessionWrite::Extend(session) });
+    }
+    let position = *ordered.last().expect("a visitor's run has events");
+    plan.latest.push(Latest::Event { position, session: plan.sessions.len() - 1 });
+    Ok(())
+}
+
+/// Where an event of a visitor's window comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    Stored,
+    New(Position),
+}
+
+/// The stored sessions a late event can change: those overlapping a
+/// timeout around the new events, then, while a stored session starts
+/// within a timeout of the window's end, that one too.
+fn window<S: StoredState>(state: &mut S, site: &str, visitor: &str, lo: i64, hi: i64, rule: Rule) -> Result<Vec<SessionSpan>, S::Error> {
+    let from = lo.saturating_sub(rule.timeout_ms);
+    let mut reach = hi;
+    loop {
+        let spans = state.sessions_overlapping(site, visitor, from, reach.saturating_add(rule.timeout_ms), usize::MAX)?;
+        let end = spans.iter().map(|s| s.end_ts).max().unwrap_or(reach).max(reach);
+        if end == reach {
+            return Ok(spans);
+        }
+        reach = end;
+    }
+}
+
+fn recompute_window<S: StoredState>(
+    state: &mut S,
+    batches: &mut [Vec<StoredEvent>],
+    ordered: &[Position],
+    (site, visitor): (&str, &str),
+    rule: Rule,
+    plan: &mut Plan,
+) -> Result<(), S::Error> {
+    let (lo, hi) = {
+        let ts = |&(b, i): &Position| batches[b][i].ts;
+        (ordered.first().map(ts).unwrap_or_default(), ordered.last().map(ts).unwrap_or_default())
+    };
+    let old_sessions = window(state, site, visitor, lo, hi, rule)?;
+    let stored = state.events_of(site, &old_sessions)?;
+
+    let mut events: Vec<(&StoredEvent, Origin)> = stored.iter().map(|e| (e, Origin::Stored)).collect();
+    events.extend(ordered.iter().map(|&(b, i)| (&batches[b][i], Origin::New((b, i)))));
+    events.sort_by(|a, c| sessions::order(a.0, c.0));
+    let refs: Vec<&StoredEvent> = events.iter().map(|(e, _)| *e).collect();
+    let computed = sessions::sessionize(&refs, rule);
+
+    let mut assigned: Vec<(Position, Appended)> = Vec::with_capacity(ordered.len());
+    for (session, range) in &computed {
+        let started = events[range.clone()].iter().all(|(_, o)| matches!(o, Origin::New(..)));
+        for (k, (e, origin)) in events[range.clone()].iter().enumerate() {
+            match *origin {
+                Origin::Stored if e.session_id != session.id => plan.moved.push((site.to_owned(), e.id.clone(), session.id.clone())),
+                Origin::Stored => {}
+                Origin::New(position) => assigned.push((
+                    position,
+                    Appended::Stored { session_id: session.id.clone(), visitor_id: visitor.to_owned(), session_started: started && k == 0 },
+                )),
+            }
+        }
+    }
+    plan.sessions.extend(old_sessions.into_iter().map(|s| SessionWrite::Delete { site: site.to_owned(), id: s.id }));
+    plan.sessions.extend(computed.into_iter().map(|(session, _)| SessionWrite::Insert(session)));
+    for ((b, i), appended) in assigned {
+        if let Appended::Stored { session_id, .. } = &appended {
+            batches[b][i].session_id.clone_from(session_id);
+        }
+        plan.outcomes[b][i] = appended;
+    }
+    plan.latest.push(Latest::Recomputed { site: site.to_owned(), visitor: visitor.to_owned() });
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! The writer thread: the only connection that writes.
+//!
+//! Mechanism: appends from many requests queue on a bounded channel; the
+//! writer takes everything queued (group commit), asks the pipeline to plan
+//! the group ([`group::plan`], reading through [`InTransaction`]), persists
+//! the plan in one transaction in named steps, and hands the answers to
+//! [`WalSync`], which flushes the WAL and only then answers: an answered
+//! commit survives power loss and `kill -9`, and the writer goes on with
+//! the next group while the disk flushes. Salts and rebuilds are their own
+//! transactions between groups.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+use waymark_protocol::names;
+
+use super::checkpoints::WalLength;
+use super::rebuild::rebuild;
+use super::rows::{self, SLOT_MS};
+use super::salts::rotate_salts;
+use super::state::InTransaction;
+use super::tails::{Change, Tail, Tails};
+use super::wal_sync::{Answer, WalSync};
+use crate::event::StoredEvent;
+use crate::ingest::dedupe::{Dedupe, DedupePolicy, Position};
+use crate::ingest::group::{self, Latest, Plan, Rules, SessionWrite};
+use crate::sessions::{Rule, Session};
+use crate::store::{Appended, BotHit, DaySalts, Rebuilt, StoreError};
+
+/// Requests taken into one transaction at most.
+const MAX_GROUP: usize = 512;
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(super) enum Job {
+    Append { events: Vec<StoredEvent>, reply: Reply<Vec<Appended>> },
+    CountBots { hits: Vec<BotHit>, reply: Reply<()> },
+    Salts { day: i64, reply: Reply<DaySalts> },
+    Rebuild { reply: Reply<Rebuilt> },
+}
+
+/// Each site's session rule; sites not listed get the default.
+pub(super) struct SiteRules(pub HashMap<String, Rule>);
+
+impl Rules for SiteRules {
+    fn of(&self, site: &str) -> Rule {
+        self.0.get(site).copied().unwrap_or_default()
+    }
+}
+
+pub(super) struct Writer {
+    pub conn: Connection,
+    pub rules: SiteRules,
+    pub commit_seconds: Option<prometheus::Histogram>,
+    /// Recent visitors' latest events and sessions, as committed.
+    pub tails: Tails,
+    /// Answers requests once their commit is on disk.
+    pub wal_sync: WalSync,
+    /// Keeps the WAL from growing under steady load.
+    pub wal_length: WalLength,
+    pub dedupe: DedupePolicy,
+}
+
+/// A group's writes, taken apart: the appends' events and whom to answer.
+struct Group {
+    batches: Vec<Vec<StoredEvent>>,
+    append_replies: Vec<Reply<Vec<Appended>>>,
+    bots: Vec<BotHit>,
+    bot_replies: Vec<Reply<()>>,
+}
+
+impl Writer {
+    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
+        let mut next: Option<Job> = None;
+        loop {
+            let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else { break };
+            match first {
+                Job::Salts { day, reply } => {
+                    let salts = rotate_salts(&mut self.conn, day);
+                    self.answer_after_flush(reply, salts);
+                }
+                Job::Rebuild { reply } => {
+                    self.tails.clear();
+                    let rebuilt = rebuild(&mut self.conn, &self.rules);
+                    self.answer_after_flush(reply, rebuilt);
+                }
+                write => {
+                    let mut group = vec![write];
+                    while group.len() < MAX_GROUP {
+                        match receiver.try_recv() {
+                            Ok(job @ (Job::Append { .. } | Job::CountBots { .. })) => group.push(job),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit(group);
+                }
+            }
+            self.wal_length.after_commit(&self.conn);
+        }
+        // The last answers wait for their flush before the connection
+        // closes (closing the last connection removes the WAL file).
+        let Writer { conn, wal_sync, .. } = self;
+        drop(wal_sync);
+        drop(conn);
+    }
+
+    /// Sends a transaction's result once it is on disk (at once if it failed).
+    fn answer_after_flush<T: Send + 'static>(&self, reply: Reply<T>, result: rusqlite::Result<T>) {
+        match result {
+            Ok(value) => self.wal_sync.after_flush(vec![Box::new(move |flushed| drop(reply.send(flushed.map(|()| value))))]),
+            Err(err) => drop(reply.send(Err(StoreError::from(err)))),
+        }
+    }
+
+    fn commit(&mut self, jobs: Vec<Job>) {
+        let mut group = Group { batches: Vec::new(), append_replies: Vec::new(), bots: Vec::new(), bot_replies: Vec::new() };
+        for job in jobs {
+            match job {
+                Job::Append { events, reply } => {
+                    group.batches.push(events);
+                    group.append_replies.push(reply);
+                }
+                Job::CountBots { hits, reply } => {
+                    group.bots.extend(hits);
+                    group.bot_replies.push(reply);
+                }
+                Job::Salts { .. } | Job::Rebuild { .. } => unreachable!("only writes are grouped"),
+            }
+        }
+        let started = Instant::now();
+        let result = self.write(&mut group.batches, &group.bots);
+        if let Some(h) = &self.commit_seconds {
+            h.observe(started.elapsed().as_secs_f64());
+        }
+        match result {
+            Ok(plan) => {
+                let Plan { outcomes, sessions, latest, .. } = plan;
+                self.remember(latest, sessions, &group.batches);
+                // The answers own the group's events: they are freed on the
+                // flush thread, not here.
+                let mut answers: Vec<Answer> = Vec::with_capacity(outcomes.len() + group.bot_replies.len());
+                for ((reply, outcome), events) in group.append_replies.into_iter().zip(outcomes).zip(group.batches) {
+                    answers.push(Box::new(move |flushed| {
+                        let _ = reply.send(flushed.map(|()| outcome));
+                        drop(events);
+                    }));
+                }
+                for reply in group.bot_replies {
+                    answers.push(Box::new(move |flushed| drop(reply.send(flushed))));
+                }
+                self.wal_sync.after_flush(answers);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "commit failed; the requests are answered with an error");
+                let failed = || StoreError::Commit(err.to_string());
+                for reply in group.append_replies {
+                    let _ = reply.send(Err(failed()));
+                }
+                for reply in group.bot_replies {
+                    let _ = reply.send(Err(failed()));
+                }
+            }
+        }
+    }
+
+    /// Writes a group: assuming its events new unless a recent group met a
+    /// stored one, and looking ids up when the assumption fails.
+    fn write(&mut self, batches: &mut [Vec<StoredEvent>], bots: &[BotHit]) -> rusqlite::Result<Plan> {
+        if self.dedupe.first_try() == Dedupe::Assume {
+            if let Some(plan) = self.try_write(batches, bots, Dedupe::Assume)? {
+                return Ok(plan);
+            }
+            self.dedupe.met_a_stored_id();
+        }
+        let plan = self.try_write(batches, bots, Dedupe::LookUp)?;
+        Ok(plan.expect("a group whose ids were looked up is written or fails"))
+    }
+
+    /// One try at a group's transaction: the plan, then its writes. `None`
+    /// when an event assumed new was stored already (nothing is written).
+    fn try_write(&mut self, batches: &mut [Vec<StoredEvent>], bots: &[BotHit], dedupe: Dedupe) -> rusqlite::Result<Option<Plan>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let plan = group::plan(&mut InTransaction { tx: &tx, tails: &self.tails }, batches, dedupe, &self.rules)?;
+        // Dropping `tx` rolls the try back.
+        if !store_events(&tx, batches, &plan.new, dedupe)? {
+            return Ok(None);
+        }
+        write_sessions(&tx, &plan)?;
+        count_slots(&tx, batches, &plan.new)?;
+        count_bots(&tx, bots)?;
+        tx.commit()?;
+        Ok(Some(plan))
+    }
+
+    /// Records what the group committed about each visitor's latest event.
+    fn remember(&mut self, latest: Vec<Latest>, sessions: Vec<SessionWrite>, batches: &[Vec<StoredEvent>]) {
+        let mut sessions: Vec<Option<Session>> = sessions
+            .into_iter()
+            .map(|w| match w {
+                SessionWrite::Insert(s) | SessionWrite::Extend(s) => Some(s),
+                SessionWrite::Delete { .. } => None,
+            })
+            .collect();
+        let changes = latest
+            .into_iter()
+            .filter_map(|l| match l {
+                Latest::Event { position: (b, i), session } => sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s))),
+                Latest::Recomputed { site, visitor } => Some(Change::Forget { site, visitor }),
+            })
+            .collect();
+        let rules = &self.rules;
+        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+    }
+}
+
+/// The new events, with their sessions. False when one assumed new is
+/// stored already.
+fn store_events(tx: &Transaction, batches: &[Vec<StoredEvent>], new: &[Position], dedupe: Dedupe) -> rusqlite::Result<bool> {
+    rows::insert_events(tx, new.iter().map(|&(b, i)| &batches[b][i]), dedupe == Dedupe::Assume)
+}
+
+/// The sessions the plan changed, and the stored events it moved.
+fn write_sessions(tx: &Transaction, plan: &Plan) -> rusqlite::Result<()> {
+    for write in &plan.sessions {
+        match write {
+            SessionWrite::Insert(s) => rows::insert_session(tx, s)?,
+            SessionWrite::Extend(s) => rows::update_session(tx, s)?,
+            SessionWrite::Delete { site, id } => rows::delete_session(tx, site, id)?,
+        }
+    }
+    for (site, id, session_id) in &plan.moved {
+        rows::move_event(tx, site, id, session_id)?;
+    }
+    Ok(())
+}
+
+/// The quarter-hour counts the overview adds up.
+fn count_slots(tx: &Transaction, batches: &[Vec<StoredEvent>], new: &[Position]) -> rusqlite::Result<()> {
+    let mut slots: HashMap<(&str, i64), (i64, i64)> = HashMap::new();
+    for &(b, i) in new {
+        let e = &batches[b][i];
+        let count = slots.entry((e.site.as_str(), e.ts / SLOT_MS)).or_default();
+        count.0 += 1;
+        count.1 += i64::from(e.name == names::PAGEVIEW);
+    }
+    let mut add = tx.prepare_cached(
+        "INSERT INTO event_slots (site, slot, events, pageviews) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (site, slot) DO UPDATE SET events = events + excluded.events, pageviews = pageviews + excluded.pageviews",
+    )?;
+    for ((site, slot), (events, pageviews)) in slots {
+        add.execute(params![site, slot, events, pageviews])?;
+    }
+    Ok(())
+}
+
+fn count_bots(tx: &Transaction, hits: &[BotHit]) -> rusqlite::Result<()> {
+    let mut count = tx.prepare_cached(
+        "INSERT INTO bot_hits (site, day, bot, hits) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (site, day, bot) DO UPDATE SET hits = hits + excluded.hits",
+    )?;
+    for h in hits {
+        count.execute(params![h.site, h.day, h.bot, h.hits])?;
+    }
+    Ok(())
+}
