@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::api::collect::Ingest;
 use crate::api::dashboard::Dashboard;
+use crate::api::rate_limit::RateLimits;
 use crate::api::{AppState, router};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -40,7 +41,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);
-    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest, dashboard });
+    let rate_limits = RateLimits::new(&config.limits, clock.clone());
+    let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest, rate_limits, dashboard });
     Ok(Server { addr, db_path, listener, state })
 }
 
@@ -78,7 +80,7 @@ impl Server {
                 let mut every = tokio::time::interval(Duration::from_secs(60));
                 loop {
                     every.tick().await;
-                    state.ingest.rate_limits.forget_idle();
+                    state.rate_limits.forget_idle();
                 }
             })
         };

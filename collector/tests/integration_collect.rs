@@ -6,6 +6,7 @@ use std::io::Write;
 
 use serde_json::json;
 use support::*;
+use waymark_collector::clock::{Clock, ManualClock};
 
 #[tokio::test]
 async fn a_mixed_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
@@ -192,18 +193,23 @@ async fn events_are_enriched_with_device_source_and_campaign() {
 }
 
 #[tokio::test]
-async fn a_sender_over_its_rate_is_told_when_to_retry() {
+async fn a_sender_over_its_rate_is_told_when_to_retry_and_is_accepted_after_that_wait() {
     let mut config = config();
     config.limits.per_ip_per_second = 1;
     config.limits.per_ip_burst = 2;
-    let mut server = start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
-    let now = now_ms();
+    let clock = ManualClock::at(now_ms());
+    let mut server = start_with(config, std::sync::Arc::new(clock.clone())).await;
+    let now = clock.now_ms();
     let body = batch("demo", now, vec![pageview(1, now, "/")]);
     assert_eq!(server.post_batch(&body).await.status, 200);
     assert_eq!(server.post_batch(&body).await.status, 200);
     let answer = server.post_batch(&body).await;
     assert_eq!((answer.status, answer.body["error"].as_str()), (429, Some("rate_limited")));
     assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    clock.advance(999);
+    assert_eq!(server.post_batch(&body).await.status, 429, "not before the wait is over");
+    clock.advance(1);
+    assert_eq!(server.post_batch(&body).await.status, 200);
     server.shutdown().await;
 }
 

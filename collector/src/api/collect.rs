@@ -20,7 +20,6 @@ use waymark_protocol::{BatchResponse, EventResult, Outcome};
 
 use super::AppState;
 use super::error::ApiError;
-use super::rate_limit::RateLimits;
 use crate::clock::{day_label, day_of};
 use crate::config::{Config, SiteConfig};
 use crate::ingest::decode::{check_content_type, decode, decompress};
@@ -33,7 +32,6 @@ use crate::store::{Appended, BotHit, DaySalts, StoreError, StoredEvent};
 /// The ingest path's own state.
 pub struct Ingest {
     pub enricher: Enricher,
-    pub rate_limits: RateLimits,
     salts: Mutex<Option<DaySalts>>,
 }
 
@@ -41,7 +39,6 @@ impl Ingest {
     pub fn new(config: &Config) -> anyhow::Result<Ingest> {
         Ok(Ingest {
             enricher: Enricher::new(config.geoip_db.as_deref(), config.headless_browsers_are_bots)?,
-            rate_limits: RateLimits::new(&config.limits),
             salts: Mutex::new(None),
         })
     }
@@ -60,7 +57,7 @@ pub async fn browser_batch(
 
 async fn browser_batch_inner(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<BatchResponse, ApiError> {
     let ip = client_ip(&state.config, peer, headers);
-    state.ingest.rate_limits.check_ip(ip).map_err(ApiError::RateLimited)?;
+    state.rate_limits.check_ip(ip).map_err(ApiError::RateLimited)?;
     check_content_type(header(headers, CONTENT_TYPE.as_str()))?;
     let raw = read_body(body, state.config.limits.max_body_bytes).await?;
     let bytes = decompress(header(headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
@@ -70,7 +67,7 @@ async fn browser_batch_inner(state: &AppState, peer: SocketAddr, headers: &Heade
     if !site.allows_origin(origin) {
         return Err(ApiError::OriginNotAllowed { site: site.key.clone(), origin: origin.unwrap_or("(none)").to_owned() });
     }
-    state.ingest.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;
+    state.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;
 
     let sender = Sender { ip: Some(ip), user_agent: Some(header(headers, USER_AGENT.as_str()).unwrap_or("")) };
     let checked = check_batch(batch, state.clock.now_ms());

@@ -30,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub ingest: collect::Ingest,
+    /// Per-address and per-site request rates, on [`AppState::clock`].
+    pub rate_limits: rate_limit::RateLimits,
     /// Sign-in, the read-side queries and the live streams' end.
     pub dashboard: Arc<dashboard::Dashboard>,
 }

@@ -45,10 +45,10 @@ async fn server_batch_inner(state: &AppState, peer: SocketAddr, headers: &Header
     if !authorized {
         // Only failed attempts count against the address: a backend sends
         // from one address at its site's rate, a guesser gets 429s.
-        state.ingest.rate_limits.check_ip(client_ip(&state.config, peer, headers)).map_err(ApiError::RateLimited)?;
+        state.rate_limits.check_ip(client_ip(&state.config, peer, headers)).map_err(ApiError::RateLimited)?;
         return Err(ApiError::BadSecret(site.key.clone()));
     }
-    state.ingest.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;
+    state.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;
 
     let (checked, stated): (Vec<_>, Vec<_>) = check_server_batch(batch, state.clock.now_ms()).into_iter().unzip();
     let senders = stated.iter().map(|s| Sender { ip: s.ip, user_agent: s.user_agent.as_deref() });
