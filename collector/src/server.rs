@@ -40,7 +40,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let store = Arc::new(store) as Arc<dyn Store>;
     let live = LiveFeed::default();
     let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
-    let rate_limits = RateLimits::new(&config.limits);
+    let rate_limits = RateLimits::new(&config.limits, clock.clone());
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);

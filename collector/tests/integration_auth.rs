@@ -90,6 +90,28 @@ async fn a_sign_in_posted_from_another_site_is_refused_even_with_the_right_passw
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_sign_in_without_a_json_password_is_told_what_to_send() {
+    let mut server = seeded::start().await;
+    let r = client().post(format!("{}/api/auth/sign-in", server.url)).body("password=guess").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "bad_request");
+    assert!(body["message"].as_str().unwrap().contains("application/json"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_live_stream_of_an_unknown_or_missing_site_is_refused_like_a_query() {
+    let mut server = seeded::start().await;
+    let (status, body) = server.get("/api/live?site=nope").await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("unknown_site")));
+    let (status, body) = server.get("/api/live").await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")));
+    assert!(body["message"].as_str().unwrap().contains("`site` is required"), "{body}");
+    server.stop().await;
+}
+
 /// Reads the SSE stream until `needle` shows up.
 async fn read_until(response: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use serde_json::json;
 use support::*;
+use waymark_collector::clock::{Clock, ManualClock};
 
 #[tokio::test]
 async fn a_mixed_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
@@ -37,6 +38,33 @@ async fn a_mixed_batch_keeps_its_valid_events_and_names_the_invalid_ones() {
 }
 
 #[tokio::test]
+async fn a_batch_whose_every_event_is_rejected_is_a_400_with_each_events_reason() {
+    let mut server = start().await;
+    let now = now_ms();
+    let mut no_name = pageview(1, now, "/");
+    no_name["name"] = json!("");
+    let mut bad_id = pageview(2, now, "/");
+    bad_id["id"] = json!("not-a-uuid");
+    let answer = server.post_batch(&batch("demo", now, vec![no_name, bad_id])).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!((answer.body["accepted"].as_u64(), answer.body["rejected"].as_u64()), (Some(0), Some(2)));
+    let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["name_empty", "id_invalid"]);
+    assert_eq!(answer.body["results"][0]["message"], "event 0: `name` is empty");
+    server.shutdown().await;
+    assert_eq!(server.query("SELECT count(*) FROM events"), vec![vec![json!(0)]]);
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_answered_200_with_nothing_counted() {
+    let mut server = start().await;
+    let answer = server.post_batch(&batch("demo", now_ms(), vec![])).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"accepted": 0, "duplicates": 0, "rejected": 0, "filtered": 0, "results": []}));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_resent_event_is_acknowledged_as_a_duplicate_and_stored_once() {
     let mut server = start().await;
     let now = now_ms();
@@ -63,8 +91,10 @@ async fn malformed_bodies_and_unknown_sites_are_refused_with_a_reason() {
     assert!(answer.body["message"].as_str().unwrap().contains("missing field `sent_at`"), "{}", answer.body);
     let answer = server.post(b"{\"site\":\"d\xffmo\"}".to_vec()).await;
     assert_eq!((answer.status, answer.body["error"].as_str()), (400, Some("utf8_invalid")));
+    // The same status and code as on every other route that names a site.
     let answer = server.post(json!({"site": "nope", "sent_at": 0, "events": []}).to_string()).await;
-    assert_eq!((answer.status, answer.body["error"].as_str()), (401, Some("unknown_site")));
+    assert_eq!((answer.status, answer.body["error"].as_str()), (404, Some("unknown_site")));
+    assert!(answer.body["message"].as_str().unwrap().contains("\"nope\""), "{}", answer.body);
     // Still serving.
     let now = now_ms();
     assert_eq!(server.post_batch(&batch("demo", now, vec![pageview(1, now, "/")])).await.status, 200);
@@ -192,18 +222,23 @@ async fn events_are_enriched_with_device_source_and_campaign() {
 }
 
 #[tokio::test]
-async fn a_sender_over_its_rate_is_told_when_to_retry() {
+async fn a_sender_over_its_rate_is_told_when_to_retry_and_is_accepted_after_that_wait() {
     let mut config = config();
     config.limits.per_ip_per_second = 1;
     config.limits.per_ip_burst = 2;
-    let mut server = start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
-    let now = now_ms();
+    let clock = ManualClock::at(now_ms());
+    let mut server = start_with(config, std::sync::Arc::new(clock.clone())).await;
+    let now = clock.now_ms();
     let body = batch("demo", now, vec![pageview(1, now, "/")]);
     assert_eq!(server.post_batch(&body).await.status, 200);
     assert_eq!(server.post_batch(&body).await.status, 200);
     let answer = server.post_batch(&body).await;
     assert_eq!((answer.status, answer.body["error"].as_str()), (429, Some("rate_limited")));
     assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    clock.advance(999);
+    assert_eq!(server.post_batch(&body).await.status, 429, "not before the wait is over");
+    clock.advance(1);
+    assert_eq!(server.post_batch(&body).await.status, 200);
     server.shutdown().await;
 }
 

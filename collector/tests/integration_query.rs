@@ -220,3 +220,14 @@ async fn bad_requests_say_what_to_fix() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_unknown_site_is_404_unknown_site_as_on_the_collect_routes() {
+    let mut server = seeded::start().await;
+    for path in ["/api/query/overview?site=nope", "/api/query/sessions/S1?site=nope"] {
+        let (status, body) = server.get(path).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("unknown_site")), "{path}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("\"nope\""), "{body}");
+    }
+    server.stop().await;
+}

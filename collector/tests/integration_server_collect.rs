@@ -45,7 +45,8 @@ async fn the_secret_key_is_required_and_checked() {
     }
     let mut unknown = body.clone();
     unknown["site"] = json!("nope");
-    assert_eq!(post_server(&server, Some(SECRET), &unknown).await.body["error"], "unknown_site");
+    let answer = post_server(&server, Some(SECRET), &unknown).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (404, Some("unknown_site")), "as on every route");
     // The demo site has no secret: its server endpoint is closed.
     let mut demo = body.clone();
     demo["site"] = json!("demo");
@@ -98,6 +99,22 @@ async fn past_events_within_the_backfill_window_are_accepted() {
     assert_eq!(browser.body["results"][0]["reason"], "timestamp_too_old");
     server.shutdown().await;
     assert_eq!(server.query("SELECT count(*) FROM events"), vec![vec![json!(2)]]);
+}
+
+#[tokio::test]
+async fn a_backend_batch_whose_every_event_is_rejected_is_a_400_and_a_mixed_one_a_200() {
+    let mut server = start().await;
+    let now = now_ms();
+    let day = 24 * 60 * MIN;
+    let too_old = purchase(1, now - 40 * day, "203.0.113.7", FIREFOX);
+    let bad_ip = purchase(2, now, "not-an-ip", FIREFOX);
+    let answer = post_server(&server, Some(SECRET), &server_batch(vec![too_old.clone(), bad_ip.clone()])).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let reasons: Vec<_> = answer.body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["timestamp_too_old", "ip_invalid"]);
+    let answer = post_server(&server, Some(SECRET), &server_batch(vec![too_old, purchase(3, now, "203.0.113.7", FIREFOX)])).await;
+    assert_eq!((answer.status, answer.body["accepted"].as_u64(), answer.body["rejected"].as_u64()), (200, Some(1), Some(1)));
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -11,14 +11,19 @@
 //! - state-changing requests (sign-in, sign-out) are refused when the
 //!   browser says they come from another site (`Origin` not this host, or
 //!   `Sec-Fetch-Site: cross-site`), on top of `SameSite=Strict`.
+//!
+//! Tokens are read and compared by [`super::credentials`], as the server
+//! senders' secrets are; refusals are [`ApiError`]s, whose status codes are
+//! decided in [`super::error`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -26,7 +31,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::dashboard::DashboardError;
+use super::credentials::{bearer, same_secret};
+use super::error::ApiError;
 use crate::config::DashboardConfig;
 use crate::query::SharedClock;
 
@@ -34,18 +40,6 @@ pub const SESSION_COOKIE: &str = "waymark_session";
 const SESSION_LIFETIME_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The environment variable that sets `[dashboard] admin_password`.
 pub const PASSWORD_ENV: &str = "WAYMARK_DASHBOARD__ADMIN_PASSWORD";
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("sign in, or send `Authorization: Bearer <api token>`")]
-    NotSignedIn,
-    #[error("the password is not right")]
-    WrongPassword,
-    #[error("refused: this request came from another site")]
-    CrossSite,
-    #[error("the admin password could not be hashed or read: {0}")]
-    Hash(String),
-}
 
 pub struct Auth {
     /// PHC string, `$argon2id$…`.
@@ -57,11 +51,11 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn from_config(config: &DashboardConfig, clock: SharedClock) -> Result<Auth, AuthError> {
+    pub fn from_config(config: &DashboardConfig, clock: SharedClock) -> Result<Auth, ApiError> {
         let configured = config.admin_password.clone().filter(|p| !p.is_empty());
         let password_hash = match configured {
             Some(phc) if phc.starts_with("$argon2") => {
-                argon2::password_hash::phc::PasswordHash::new(&phc).map_err(|e| AuthError::Hash(e.to_string()))?;
+                argon2::password_hash::phc::PasswordHash::new(&phc).map_err(|e| ApiError::PasswordHash(e.to_string()))?;
                 phc
             }
             Some(plain) => hash(&plain)?,
@@ -76,8 +70,8 @@ impl Auth {
         Ok(Auth { password_hash, api_tokens: config.api_tokens.clone(), sessions: Mutex::new(HashMap::new()), clock })
     }
 
-    fn verify_password(&self, password: &str) -> Result<(), AuthError> {
-        Argon2::default().verify_password(password.as_bytes(), self.password_hash.as_str()).map_err(|_| AuthError::WrongPassword)
+    fn verify_password(&self, password: &str) -> Result<(), ApiError> {
+        Argon2::default().verify_password(password.as_bytes(), self.password_hash.as_str()).map_err(|_| ApiError::WrongPassword)
     }
 
     fn start_session(&self) -> String {
@@ -99,23 +93,23 @@ impl Auth {
     }
 
     fn token_is_valid(&self, token: &str) -> bool {
-        self.api_tokens.iter().any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        self.api_tokens.iter().any(|t| same_secret(token, t))
     }
 
     /// Whether the request carries a valid session cookie or API token.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(token) = bearer(headers) {
-            return if self.token_is_valid(token) { Ok(()) } else { Err(AuthError::NotSignedIn) };
+            return if self.token_is_valid(token) { Ok(()) } else { Err(ApiError::NotSignedIn) };
         }
         match cookie(headers, SESSION_COOKIE) {
             Some(session) if self.session_is_valid(session) => Ok(()),
-            _ => Err(AuthError::NotSignedIn),
+            _ => Err(ApiError::NotSignedIn),
         }
     }
 }
 
-fn hash(password: &str) -> Result<String, AuthError> {
-    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| AuthError::Hash(e.to_string()))
+fn hash(password: &str) -> Result<String, ApiError> {
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| ApiError::PasswordHash(e.to_string()))
 }
 
 /// `len` characters from a 64-letter alphabet, from the OS's CSPRNG.
@@ -124,14 +118,6 @@ fn random_text(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).expect("the OS random source");
     bytes.iter().map(|b| ALPHABET[usize::from(b & 63)] as char).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -144,22 +130,22 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Refuses requests a browser marks as coming from another site.
-fn same_origin(headers: &HeaderMap) -> Result<(), AuthError> {
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site") {
-        return Err(AuthError::CrossSite);
+        return Err(ApiError::CrossSite);
     }
     let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
     let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let origin = origin.to_str().unwrap_or_default();
     let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    if origin_host == Some(host) { Ok(()) } else { Err(AuthError::CrossSite) }
+    if origin_host == Some(host) { Ok(()) } else { Err(ApiError::CrossSite) }
 }
 
 /// Handlers that take this run only for a signed-in user or a valid token.
 pub struct Authenticated;
 
 impl FromRequestParts<Arc<AppState>> for Authenticated {
-    type Rejection = DashboardError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         state.dashboard.auth.check(&parts.headers)?;
@@ -173,20 +159,26 @@ pub struct SignIn {
 }
 
 /// `POST /api/auth/sign-in {"password": …}`: sets the session cookie.
-pub async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, Json(body): Json<SignIn>) -> Result<impl IntoResponse, DashboardError> {
+pub async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<SignIn>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
     same_origin(&headers)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::BadRequest(format!("send `{{\"password\": \"…\"}}` as application/json: {}", e.body_text())))?;
     let dashboard = state.dashboard.clone();
     // Argon2 is deliberately slow: off the async threads.
     tokio::task::spawn_blocking(move || dashboard.auth.verify_password(&body.password))
         .await
-        .map_err(|e| AuthError::Hash(e.to_string()))??;
+        .map_err(|e| ApiError::PasswordHash(e.to_string()))??;
     let token = state.dashboard.auth.start_session();
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict", SESSION_LIFETIME_MS / 1000);
     Ok(([(SET_COOKIE, cookie)], Json(json!({ "signed_in": true }))))
 }
 
 /// `POST /api/auth/sign-out`: ends the session and clears the cookie.
-pub async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<impl IntoResponse, DashboardError> {
+pub async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     same_origin(&headers)?;
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
         state.dashboard.auth.end_session(session);
@@ -228,12 +220,5 @@ mod tests {
         assert!(same_origin(&headers(&[("sec-fetch-site", "cross-site")])).is_err());
         // Scripts (curl) send no Origin: no browser, no cross-site request.
         assert!(same_origin(&headers(&[("host", "a")])).is_ok());
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secre"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
     }
 }

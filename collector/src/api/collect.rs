@@ -1,7 +1,8 @@
 //! `POST /api/collect`: batches from browsers. Accepts `text/plain` (beacons
 //! need no CORS preflight) and `application/json`, optionally gzipped.
 //! Answers, per event, accepted, duplicate, filtered (bot) or rejected with
-//! a reason, only after the commit.
+//! a reason, only after the commit: 200, or 400 when every event was
+//! rejected (see [`super::error`], where every status is decided).
 //!
 //! The order of checks is the order of cost: rate per address, type, size,
 //! decoding, site key, origin, rate per site; then each event, and the
@@ -10,15 +11,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, USER_AGENT};
-use waymark_protocol::BatchResponse;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, BatchAnswer};
 use crate::config::Config;
 use crate::ingest::decode::{check_content_type, decode, decompress};
 use crate::ingest::enrich::Sender;
@@ -29,29 +28,23 @@ pub async fn browser_batch(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<BatchResponse>, ApiError> {
-    let result = browser_batch_inner(&state, peer, &headers, body).await;
-    count_refusal(&state, &result);
-    result.map(Json)
-}
-
-async fn browser_batch_inner(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<BatchResponse, ApiError> {
-    let ip = client_ip(&state.config, peer, headers);
-    state.rate_limits.check_ip(ip).map_err(ApiError::RateLimited)?;
-    check_content_type(header(headers, CONTENT_TYPE.as_str()))?;
+) -> Result<BatchAnswer, ApiError> {
+    let ip = client_ip(&state.config, peer, &headers);
+    state.rate_limits.check_ip(ip)?;
+    check_content_type(header(&headers, CONTENT_TYPE.as_str()))?;
     let raw = read_body(body, state.config.limits.max_body_bytes).await?;
-    let bytes = decompress(header(headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
+    let bytes = decompress(header(&headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
     let batch = decode(&bytes)?;
     let site = state.config.site(&batch.site).ok_or_else(|| ApiError::UnknownSite(batch.site.clone()))?;
-    let origin = header(headers, ORIGIN.as_str());
+    let origin = header(&headers, ORIGIN.as_str());
     if !site.allows_origin(origin) {
         return Err(ApiError::OriginNotAllowed { site: site.key.clone(), origin: origin.unwrap_or("(none)").to_owned() });
     }
-    state.rate_limits.check_site(&site.key).map_err(ApiError::RateLimited)?;
+    state.rate_limits.check_site(&site.key)?;
 
-    let sender = Sender { ip: Some(ip), user_agent: Some(header(headers, USER_AGENT.as_str()).unwrap_or("")) };
+    let sender = Sender { ip: Some(ip), user_agent: Some(header(&headers, USER_AGENT.as_str()).unwrap_or("")) };
     let checked = check_batch(batch, state.clock.now_ms());
-    Ok(state.pipeline.ingest(site, checked.into_iter().map(|c| (c, sender)).collect()).await?)
+    Ok(BatchAnswer(state.pipeline.ingest(site, checked.into_iter().map(|c| (c, sender)).collect()).await?))
 }
 
 pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -74,10 +67,4 @@ pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
         let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large { ApiError::Decode(crate::ingest::decode::DecodeError::TooLarge { limit }) } else { ApiError::BodyUnreadable(e.to_string()) }
     })
-}
-
-pub(super) fn count_refusal<T>(state: &AppState, result: &Result<T, ApiError>) {
-    if let Err(e) = result {
-        state.metrics.requests_refused.with_label_values(&[e.status_and_code().1]).inc();
-    }
 }

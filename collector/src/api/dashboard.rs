@@ -1,22 +1,21 @@
 //! The dashboard's side of the API: what it needs at hand (sign-in, the
-//! read-side queries, the end of live streams at shutdown), the sites it may
-//! show, and every refusal it makes, with its status code decided here only.
+//! read-side queries, the end of live streams at shutdown) and the sites it
+//! may show. Its refusals are [`ApiError`]s, decided in [`super::error`]
+//! with every other route's.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::AppState;
-use super::auth::{Auth, Authenticated, AuthError};
+use super::auth::{Auth, Authenticated};
+use super::error::ApiError;
 use crate::config::Config;
-use crate::query::{SharedClock, Queries, QueryError, Site};
+use crate::query::{SharedClock, Queries, Site};
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -28,7 +27,7 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see [`Auth::from_config`]).
-    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, DashboardError> {
+    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, ApiError> {
         let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(&config.dashboard, clock.clone())?,
@@ -38,8 +37,8 @@ impl Dashboard {
         })
     }
 
-    pub fn site(&self, key: &str) -> Result<&Site, DashboardError> {
-        self.sites.iter().find(|s| s.key == key).ok_or_else(|| DashboardError::UnknownSite(key.to_owned()))
+    pub fn site(&self, key: &str) -> Result<&Site, ApiError> {
+        self.sites.iter().find(|s| s.key == key).ok_or_else(|| ApiError::UnknownSite(key.to_owned()))
     }
 
     /// Ends the live streams, so a graceful shutdown does not wait on them.
@@ -69,45 +68,4 @@ pub async fn sites(_: Authenticated, State(state): State<Arc<AppState>>) -> Json
             .map(|s| SiteInfo { key: s.key.clone(), name: s.name.clone().unwrap_or_else(|| s.key.clone()), time_zone: s.time_zone.clone() })
             .collect(),
     )
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DashboardError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    #[error("unknown site {0:?}")]
-    UnknownSite(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("the export could not be written: {0}")]
-    Export(String),
-}
-
-impl DashboardError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            DashboardError::Auth(AuthError::NotSignedIn) => (StatusCode::UNAUTHORIZED, "not_signed_in"),
-            DashboardError::Auth(AuthError::WrongPassword) => (StatusCode::UNAUTHORIZED, "wrong_password"),
-            DashboardError::Auth(AuthError::CrossSite) => (StatusCode::FORBIDDEN, "cross_site"),
-            DashboardError::Auth(AuthError::Hash(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "password_hash"),
-            DashboardError::Query(QueryError::BadRequest(_)) | DashboardError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            DashboardError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
-            DashboardError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),
-            DashboardError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-            DashboardError::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
-            DashboardError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export"),
-        }
-    }
-}
-
-impl IntoResponse for DashboardError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "dashboard request failed");
-        }
-        (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response()
-    }
 }

@@ -1,30 +1,76 @@
-//! Every refusal the API makes, and its status code: decided here only.
-//! The body is `{"error": code, "message": text}`: the code for programs,
-//! the text for the developer reading the response.
+//! Every status code the HTTP API answers, for every route (collect, server
+//! collect, sign-in, queries, live): decided here only.
+//!
+//! Policy:
+//! - a refusal's body is `{"error": code, "message": text}`, written by
+//!   [`refusal`] only: the code for programs, the text for the developer
+//!   reading the response;
+//! - an unknown site key is 404 `unknown_site` on every route. The key is a
+//!   name, not a credential (every tracked page shows it), so 401 would send
+//!   the sender looking for a credential that cannot help, and the dashboard
+//!   reads any 401 as "signed out"; 404 says "no such site: fix the key",
+//!   which is what the sender can act on, and no sender (the SDK included)
+//!   retries it;
+//! - a wait the sender should honour comes with `Retry-After` (429, 503);
+//! - a batch whose every event was refused is 400 with the same per-event
+//!   body as a 200 ([`BatchAnswer`]); a batch that kept anything stays 200,
+//!   and so does an empty batch: nothing in it was wrong, and a 400 would
+//!   tell the sender to fix an event that does not exist.
+//!
+//! Mechanism: every refusal (a 400 batch too) carries its code in the
+//! response's extensions ([`Refused`]), and one layer ([`count_refusals`],
+//! on the whole router) counts them in `waymark_requests_refused_total`,
+//! labelled by that code. A layer rather than the `IntoResponse` impl: a
+//! response knows nothing of the server it came from (tests run several
+//! collectors, each with its own metrics, in one process), and the layer
+//! sees every route's refusals, extractors' rejections included, with no
+//! handler counting or wrapping itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use waymark_protocol::BatchResponse;
 
+use super::AppState;
 use super::rate_limit::Exceeded;
 use crate::ingest::decode::DecodeError;
+use crate::query::QueryError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    // What the request carries.
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
-    #[error("unknown site key {0:?}")]
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+
+    // What it names.
+    #[error("unknown site key {0:?}: no [[site]] in the collector's config has it")]
     UnknownSite(String),
+
+    // Who is asking.
     #[error("missing or wrong `Authorization: Bearer <secret key>` for site {0:?}")]
     BadSecret(String),
     #[error("origin {origin} may not send events for site {site:?}; add it to the site's allowed_origins")]
     OriginNotAllowed { site: String, origin: String },
+    #[error("sign in, or send `Authorization: Bearer <api token>`")]
+    NotSignedIn,
+    #[error("the password is not right")]
+    WrongPassword,
+    #[error("refused: this request came from another site")]
+    CrossSite,
+
+    // What the collector can take right now.
     #[error("too many requests from this {}; retry after {} s", .0.scope, retry_after_seconds(.0.retry_after))]
     RateLimited(Exceeded),
     #[error("the database is behind; retry after {} s", retry_after_seconds(BUSY_RETRY))]
@@ -33,6 +79,12 @@ pub enum ApiError {
     ShuttingDown,
     #[error("the events could not be stored; retry later")]
     Store(StoreError),
+
+    // The collector's own failures.
+    #[error("the admin password could not be hashed or read: {0}")]
+    PasswordHash(String),
+    #[error("the export could not be written: {0}")]
+    Export(String),
 }
 
 /// How long a sender waits when the writer's queue is full: commits take
@@ -42,6 +94,12 @@ const STORE_RETRY: Duration = Duration::from_secs(5);
 
 fn retry_after_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl From<Exceeded> for ApiError {
+    fn from(e: Exceeded) -> Self {
+        ApiError::RateLimited(e)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -55,7 +113,7 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Decode(DecodeError::TooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::Decode(DecodeError::TooManyEvents(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_events"),
@@ -68,13 +126,22 @@ impl ApiError {
             ApiError::Decode(DecodeError::Json(_)) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Decode(DecodeError::SiteMissing) => (StatusCode::BAD_REQUEST, "site_missing"),
             ApiError::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
-            ApiError::UnknownSite(_) => (StatusCode::UNAUTHORIZED, "unknown_site"),
+            ApiError::BadRequest(_) | ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),
+            ApiError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
+            ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            ApiError::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
             ApiError::BadSecret(_) => (StatusCode::UNAUTHORIZED, "bad_secret"),
             ApiError::OriginNotAllowed { .. } => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            ApiError::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
+            ApiError::WrongPassword => (StatusCode::UNAUTHORIZED, "wrong_password"),
+            ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "store_busy"),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            ApiError::PasswordHash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "password_hash"),
+            ApiError::Export(_) => (StatusCode::INTERNAL_SERVER_ERROR, "export"),
         }
     }
 
@@ -82,7 +149,9 @@ impl ApiError {
         match self {
             ApiError::RateLimited(e) => Some(e.retry_after),
             ApiError::Busy => Some(BUSY_RETRY),
-            ApiError::ShuttingDown | ApiError::Store(_) => Some(STORE_RETRY),
+            ApiError::ShuttingDown | ApiError::Store(_) | ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => {
+                Some(STORE_RETRY)
+            }
             _ => None,
         }
     }
@@ -91,14 +160,100 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+        } else if status.is_server_error() {
             tracing::warn!(error = %self, "request refused");
         }
-        let mut response = (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response();
+        let mut response = refusal(status, code, &self.to_string());
         if let Some(wait) = self.retry_after() {
             let seconds = retry_after_seconds(wait).max(1);
             response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// The one writer of a refusal's body.
+fn refusal(status: StatusCode, code: &'static str, message: &str) -> Response {
+    let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
+    response.extensions_mut().insert(Refused(code));
+    response
+}
+
+/// The answer to a batch that was read: per event, what became of it. 200
+/// when anything was kept (accepted, duplicate or filtered) or the batch was
+/// empty; 400, with the same body, when every event was rejected.
+pub struct BatchAnswer(pub BatchResponse);
+
+/// The code a 400 batch is counted under.
+const ALL_EVENTS_REJECTED: &str = "all_events_rejected";
+
+impl IntoResponse for BatchAnswer {
+    fn into_response(self) -> Response {
+        let batch = self.0;
+        let kept = batch.accepted + batch.duplicates + batch.filtered;
+        if kept == 0 && batch.rejected > 0 {
+            let mut response = (StatusCode::BAD_REQUEST, Json(batch)).into_response();
+            response.extensions_mut().insert(Refused(ALL_EVENTS_REJECTED));
+            response
+        } else {
+            Json(batch).into_response()
+        }
+    }
+}
+
+/// A response that refused its request, with the code it was refused for.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
+/// The layer, on every route, that counts each refusal once under its code.
+pub async fn count_refusals(State(state): State<Arc<AppState>>, response: Response) -> Response {
+    if let Some(Refused(code)) = response.extensions().get::<Refused>() {
+        state.metrics.requests_refused.with_label_values(&[code]).inc();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waymark_protocol::{EventResult, Outcome};
+
+    fn answer(outcomes: &[Outcome]) -> BatchResponse {
+        let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
+        BatchResponse {
+            accepted: count(Outcome::Accepted),
+            duplicates: count(Outcome::Duplicate),
+            rejected: count(Outcome::Rejected),
+            filtered: count(Outcome::Filtered),
+            results: outcomes
+                .iter()
+                .enumerate()
+                .map(|(index, outcome)| EventResult { index, id: String::new(), outcome: outcome.clone(), reason: None, message: None })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_refused_only_when_every_event_in_it_was_rejected() {
+        let status = |outcomes: &[Outcome]| BatchAnswer(answer(outcomes)).into_response().status();
+        assert_eq!(status(&[Outcome::Rejected, Outcome::Rejected]), StatusCode::BAD_REQUEST);
+        assert_eq!(status(&[Outcome::Rejected, Outcome::Accepted]), StatusCode::OK);
+        assert_eq!(status(&[Outcome::Rejected, Outcome::Duplicate]), StatusCode::OK);
+        assert_eq!(status(&[Outcome::Rejected, Outcome::Filtered]), StatusCode::OK);
+        assert_eq!(status(&[]), StatusCode::OK);
+    }
+
+    #[test]
+    fn every_refusal_is_marked_with_the_code_its_body_names() {
+        for error in [ApiError::UnknownSite("nope".into()), ApiError::NotSignedIn, ApiError::Busy] {
+            let code = error.status_and_code().1;
+            let response = error.into_response();
+            assert_eq!(response.extensions().get::<Refused>().map(|r| r.0), Some(code));
+        }
+        let refused = BatchAnswer(answer(&[Outcome::Rejected])).into_response();
+        assert_eq!(refused.extensions().get::<Refused>().map(|r| r.0), Some(ALL_EVENTS_REJECTED));
+        assert!(BatchAnswer(answer(&[Outcome::Accepted])).into_response().extensions().get::<Refused>().is_none());
     }
 }

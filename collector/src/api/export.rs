@@ -8,7 +8,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::dashboard::DashboardError;
+use super::error::ApiError;
 use crate::query::table::Table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,21 +18,21 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn parse(value: Option<&str>) -> Result<Format, DashboardError> {
+    pub fn parse(value: Option<&str>) -> Result<Format, ApiError> {
         match value {
             None | Some("json") => Ok(Format::Json),
             Some("csv") => Ok(Format::Csv),
-            Some(other) => Err(DashboardError::BadRequest(format!("`format` is json or csv, got {other:?}"))),
+            Some(other) => Err(ApiError::BadRequest(format!("`format` is json or csv, got {other:?}"))),
         }
     }
 }
 
 /// Renders `body` in `format`; `name` names the CSV file.
-pub fn reply<T: Serialize + Table>(format: Format, name: &str, body: T) -> Result<Response, DashboardError> {
+pub fn reply<T: Serialize + Table>(format: Format, name: &str, body: T) -> Result<Response, ApiError> {
     match format {
         Format::Json => Ok(Json(body).into_response()),
         Format::Csv => {
-            let csv = to_csv(&body).map_err(|e| DashboardError::Export(e.to_string()))?;
+            let csv = to_csv(&body).map_err(|e| ApiError::Export(e.to_string()))?;
             Ok((
                 [
                     (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -9,29 +9,24 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
-use serde::Deserialize;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dashboard::DashboardError;
+use super::error::ApiError;
+use super::query::{Pairs, Params};
 use crate::live::LiveMessage;
 
 /// Events buffered for one slow connection before the feed's own lag applies.
 const BUFFER: usize = 64;
 
-#[derive(Deserialize)]
-pub struct LiveParams {
-    site: String,
-}
-
 pub async fn live_route(
     _: Authenticated,
     State(state): State<Arc<AppState>>,
-    Query(params): Query<LiveParams>,
-) -> Result<Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>, DashboardError> {
-    let site = state.dashboard.site(&params.site)?.key.clone();
+    Query(pairs): Pairs,
+) -> Result<Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>, ApiError> {
+    let site = Params { pairs }.site(&state)?.key;
     let mut feed = state.live.subscribe();
     let mut stopping = state.dashboard.stopping();
     let (sender, receiver) = mpsc::channel(BUFFER);

@@ -1,7 +1,9 @@
-//! HTTP: the routes, and the one place where errors become status codes.
+//! HTTP: the routes and the state they share. Every status code is
+//! decided in [`error`], and every refusal counted by its one layer.
 
 pub mod auth;
 pub mod collect;
+pub mod credentials;
 pub mod dashboard;
 pub mod error;
 pub mod ops;
@@ -31,6 +33,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Everything between a checked request and the store.
     pub pipeline: crate::ingest::pipeline::Pipeline,
+    /// Per-address and per-site request rates, on [`AppState::clock`].
     pub rate_limits: rate_limit::RateLimits,
     /// Sign-in, the read-side queries and the live streams' end.
     pub dashboard: Arc<dashboard::Dashboard>,
@@ -64,6 +67,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/query/sessions", get(query::sessions_route))
         .route("/api/query/sessions/{id}", get(query::journey_route))
         .route("/api/live", get(live::live_route))
+        // Every route's refusals, counted once under their code.
+        .layer(axum::middleware::map_response_with_state(state.clone(), error::count_refusals))
         .with_state(state)
         .merge(crate::www::router())
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dashboard::DashboardError;
+use super::error::ApiError;
 use super::export::{Format, reply};
 use crate::query::breakdown::{BreakdownRequest, breakdown};
 use crate::query::filter::{Dimension, Filter};
@@ -26,11 +26,11 @@ const DEFAULT_DAYS: i64 = 7;
 /// Hour buckets are offered for periods up to this long.
 const MAX_HOURLY_DAYS: i64 = 31;
 
-type Pairs = Query<Vec<(String, String)>>;
+pub(super) type Pairs = Query<Vec<(String, String)>>;
 
-/// The query string, read once per request.
-struct Params {
-    pairs: Vec<(String, String)>,
+/// The query string, read once per request (the live stream's too).
+pub(super) struct Params {
+    pub(super) pairs: Vec<(String, String)>,
 }
 
 impl Params {
@@ -38,24 +38,24 @@ impl Params {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    fn site(&self, state: &AppState) -> Result<Site, DashboardError> {
-        let key = self.get("site").ok_or_else(|| DashboardError::BadRequest("`site` is required".into()))?;
+    pub(super) fn site(&self, state: &AppState) -> Result<Site, ApiError> {
+        let key = self.get("site").ok_or_else(|| ApiError::BadRequest("`site` is required".into()))?;
         Ok(state.dashboard.site(key)?.clone())
     }
 
-    fn format(&self) -> Result<Format, DashboardError> {
+    fn format(&self) -> Result<Format, ApiError> {
         Format::parse(self.get("format"))
     }
 
-    fn period(&self, site: &Site, now_ms: i64) -> Result<Period, DashboardError> {
+    fn period(&self, site: &Site, now_ms: i64) -> Result<Period, ApiError> {
         match (self.get("from"), self.get("to")) {
             (Some(from), Some(to)) => Ok(Period::parse(from, to)?),
             (None, None) => Ok(Period::last_days(DEFAULT_DAYS, now_ms, &site.time_zone)),
-            _ => Err(DashboardError::BadRequest("give both `from` and `to`, or neither".into())),
+            _ => Err(ApiError::BadRequest("give both `from` and `to`, or neither".into())),
         }
     }
 
-    fn filters(&self) -> Result<Vec<Filter>, DashboardError> {
+    fn filters(&self) -> Result<Vec<Filter>, ApiError> {
         self.pairs
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix("filter.")?, v)))
@@ -63,25 +63,25 @@ impl Params {
             .collect()
     }
 
-    fn number(&self, key: &str, default: usize) -> Result<usize, DashboardError> {
+    fn number(&self, key: &str, default: usize) -> Result<usize, ApiError> {
         self.get(key).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| DashboardError::BadRequest(format!("`{key}` must be a whole number, got {v:?}")))
+            v.parse().map_err(|_| ApiError::BadRequest(format!("`{key}` must be a whole number, got {v:?}")))
         })
     }
 
-    fn interval(&self, period: &Period) -> Result<Interval, DashboardError> {
+    fn interval(&self, period: &Period) -> Result<Interval, ApiError> {
         match self.get("interval") {
             None => Ok(period.default_interval()),
             Some("day") => Ok(Interval::Day),
             Some("hour") if period.days() <= MAX_HOURLY_DAYS => Ok(Interval::Hour),
-            Some("hour") => Err(DashboardError::BadRequest(format!("hourly buckets cover at most {MAX_HOURLY_DAYS} days"))),
-            Some(other) => Err(DashboardError::BadRequest(format!("`interval` is hour or day, got {other:?}"))),
+            Some("hour") => Err(ApiError::BadRequest(format!("hourly buckets cover at most {MAX_HOURLY_DAYS} days"))),
+            Some(other) => Err(ApiError::BadRequest(format!("`interval` is hour or day, got {other:?}"))),
         }
     }
 }
 
 /// `GET /api/query/realtime`
-pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
     let queries = state.dashboard.queries.clone();
@@ -91,7 +91,7 @@ pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>
 }
 
 /// `GET /api/query/overview`
-pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
     let queries = state.dashboard.queries.clone();
@@ -102,11 +102,11 @@ pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>
 }
 
 /// `GET /api/query/breakdown?dimension=…`
-pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
     let queries = state.dashboard.queries.clone();
-    let dimension = params.get("dimension").ok_or_else(|| DashboardError::BadRequest("`dimension` is required".into()))?;
+    let dimension = params.get("dimension").ok_or_else(|| ApiError::BadRequest("`dimension` is required".into()))?;
     let request = BreakdownRequest {
         period: params.period(&site, queries.now_ms())?,
         dimension: Dimension::parse(dimension)?,
@@ -119,7 +119,7 @@ pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>
 }
 
 /// `GET /api/query/sessions`
-pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, DashboardError> {
+pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
     let queries = state.dashboard.queries.clone();
@@ -139,7 +139,7 @@ pub async fn journey_route(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(pairs): Pairs,
-) -> Result<Response, DashboardError> {
+) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
     let name = format!("session-{}", id.chars().filter(char::is_ascii_alphanumeric).take(40).collect::<String>());
