@@ -1,12 +1,16 @@
-//! What every [`Store`] backend must do, as tests any backend runs:
-//! `conformance::run(|dir| MyStore::open(dir))` from its own test module.
-//! Each check opens a fresh store in its own temporary directory.
+//! The write seam's conformance suite: what every [`Store`] backend must
+//! do. A backend runs it by one line in its test module,
+//! `write_conformance!(|dir, rules| MyStore::open(dir, rules));`, which makes
+//! each case its own `#[test]` (so the first failure hides none of the
+//! others). Each case opens a fresh store in its own temporary directory,
+//! with the session rules it gives (site key → rule).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::{Appended, BotHit, Store};
 use crate::event::StoredEvent;
-use crate::sessions;
+use crate::sessions::{self, Rule};
 
 const MIN: i64 = 60_000;
 /// 2025-11-25 00:00 UTC.
@@ -35,20 +39,76 @@ pub fn pageview(n: u64, visitor: &str, ts: i64) -> StoredEvent {
     }
 }
 
-pub async fn run<S: Store, F: Fn(&Path) -> S>(open: F) {
-    appends_report_new_and_duplicate_events(&open).await;
-    committed_events_are_there_after_reopening(&open).await;
-    a_session_continues_across_a_reopening(&open).await;
-    events_within_the_timeout_share_a_session(&open).await;
-    a_late_event_that_bridges_two_sessions_merges_them(&open).await;
-    salts_rotate_daily_and_only_yesterdays_is_kept(&open).await;
-    bot_hits_add_up_per_day(&open).await;
-    close_commits_what_is_queued(&open).await;
+/// Session rules by site key, as a backend is opened with them.
+pub type SiteRules = HashMap<String, Rule>;
+
+/// Makes each case of the suite a `#[tokio::test]` for the backend that
+/// `$open` opens: `Fn(&Path, SiteRules) -> impl Store`.
+macro_rules! write_conformance {
+    ($open:expr) => {
+        #[tokio::test]
+        pub async fn appends_report_new_and_duplicate_events() {
+            $crate::store::conformance::appends_report_new_and_duplicate_events(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn committed_events_are_there_after_reopening() {
+            $crate::store::conformance::committed_events_are_there_after_reopening(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_session_continues_across_a_reopening() {
+            $crate::store::conformance::a_session_continues_across_a_reopening(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn events_within_the_timeout_share_a_session() {
+            $crate::store::conformance::events_within_the_timeout_share_a_session(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_late_event_that_bridges_two_sessions_merges_them() {
+            $crate::store::conformance::a_late_event_that_bridges_two_sessions_merges_them(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn salts_rotate_daily_and_only_yesterdays_is_kept() {
+            $crate::store::conformance::salts_rotate_daily_and_only_yesterdays_is_kept(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn bot_hits_add_up_per_day() {
+            $crate::store::conformance::bot_hits_add_up_per_day(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn close_commits_what_is_queued() {
+            $crate::store::conformance::close_commits_what_is_queued(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_new_client_session_id_starts_a_new_session() {
+            $crate::store::conformance::a_new_client_session_id_starts_a_new_session(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_busy_session_ends_at_its_maximum_length() {
+            $crate::store::conformance::a_busy_session_ends_at_its_maximum_length(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_late_event_moves_the_cut_of_a_session_at_its_maximum_length() {
+            $crate::store::conformance::a_late_event_moves_the_cut_of_a_session_at_its_maximum_length(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_cookieless_visit_keeps_yesterdays_key_across_midnight() {
+            $crate::store::conformance::a_cookieless_visit_keeps_yesterdays_key_across_midnight(&$open).await;
+        }
+        #[tokio::test]
+        pub async fn a_visitor_with_no_session_near_midnight_takes_todays_key() {
+            $crate::store::conformance::a_visitor_with_no_session_near_midnight_takes_todays_key(&$open).await;
+        }
+    };
+}
+pub(crate) use write_conformance;
+
+fn default_rules() -> SiteRules {
+    SiteRules::new()
 }
 
-async fn appends_report_new_and_duplicate_events<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn appends_report_new_and_duplicate_events<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     let a = pageview(1, "v", T0);
     let outcomes = store.append(vec![a.clone(), a.clone(), pageview(2, "v", T0 + MIN)]).await.unwrap();
     assert!(matches!(outcomes[0], Appended::Stored { session_started: true, .. }), "{outcomes:?}");
@@ -65,12 +125,12 @@ async fn appends_report_new_and_duplicate_events<S: Store>(open: &impl Fn(&Path)
     store.close().await;
 }
 
-async fn committed_events_are_there_after_reopening<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn committed_events_are_there_after_reopening<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     store.append(vec![pageview(1, "v", T0)]).await.unwrap();
     store.close().await;
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     let events = store.events("site").await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].country.as_deref(), Some("FR"));
@@ -79,9 +139,9 @@ async fn committed_events_are_there_after_reopening<S: Store>(open: &impl Fn(&Pa
 
 /// A backend may remember recent visitors in memory; after a restart it
 /// must find where each visitor left off in what it stored.
-async fn a_session_continues_across_a_reopening<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn a_session_continues_across_a_reopening<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     // Two sessions ending at the same moment: the later event by id decides.
     let mut other_tab = pageview(2, "v", T0 + 5 * MIN);
     other_tab.client_session_id = Some("tab-2".into());
@@ -89,7 +149,7 @@ async fn a_session_continues_across_a_reopening<S: Store>(open: &impl Fn(&Path) 
     first_tab.client_session_id = Some("tab-1".into());
     store.append(vec![first_tab, other_tab]).await.unwrap();
     store.close().await;
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     let mut next = pageview(3, "v", T0 + 20 * MIN);
     next.client_session_id = Some("tab-2".into());
     let outcomes = store.append(vec![next]).await.unwrap();
@@ -101,9 +161,9 @@ async fn a_session_continues_across_a_reopening<S: Store>(open: &impl Fn(&Path) 
     store.close().await;
 }
 
-async fn events_within_the_timeout_share_a_session<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn events_within_the_timeout_share_a_session<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     store.append(vec![pageview(1, "v", T0), pageview(2, "v", T0 + 10 * MIN)]).await.unwrap();
     store.append(vec![pageview(3, "v", T0 + 41 * MIN)]).await.unwrap();
     let sessions = store.sessions("site").await.unwrap();
@@ -120,9 +180,9 @@ async fn events_within_the_timeout_share_a_session<S: Store>(open: &impl Fn(&Pat
     store.close().await;
 }
 
-async fn a_late_event_that_bridges_two_sessions_merges_them<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn a_late_event_that_bridges_two_sessions_merges_them<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     store.append(vec![pageview(1, "v", T0), pageview(3, "v", T0 + 50 * MIN)]).await.unwrap();
     assert_eq!(store.sessions("site").await.unwrap().len(), 2);
     store.append(vec![pageview(2, "v", T0 + 25 * MIN)]).await.unwrap();
@@ -137,9 +197,9 @@ async fn a_late_event_that_bridges_two_sessions_merges_them<S: Store>(open: &imp
     store.close().await;
 }
 
-async fn salts_rotate_daily_and_only_yesterdays_is_kept<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn salts_rotate_daily_and_only_yesterdays_is_kept<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     let day = T0 / (24 * 60 * MIN);
     let first = store.salts(day).await.unwrap();
     assert_eq!(store.salts(day).await.unwrap(), first, "stable within a day");
@@ -152,9 +212,9 @@ async fn salts_rotate_daily_and_only_yesterdays_is_kept<S: Store>(open: &impl Fn
     store.close().await;
 }
 
-async fn bot_hits_add_up_per_day<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn bot_hits_add_up_per_day<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     let hit = |day: &str, n| BotHit { site: "site".into(), day: day.into(), bot: "Googlebot".into(), hits: n };
     store.count_bots(vec![hit("2025-11-25", 2)]).await.unwrap();
     store.count_bots(vec![hit("2025-11-25", 3), hit("2025-11-26", 1)]).await.unwrap();
@@ -163,9 +223,9 @@ async fn bot_hits_add_up_per_day<S: Store>(open: &impl Fn(&Path) -> S) {
     store.close().await;
 }
 
-async fn close_commits_what_is_queued<S: Store>(open: &impl Fn(&Path) -> S) {
+pub async fn close_commits_what_is_queued<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(open(dir.path()));
+    let store = std::sync::Arc::new(open(dir.path(), default_rules()));
     let appends: Vec<_> = (0..50u64)
         .map(|n| {
             let store = store.clone();
@@ -176,9 +236,97 @@ async fn close_commits_what_is_queued<S: Store>(open: &impl Fn(&Path) -> S) {
         assert!(matches!(a.await.unwrap().unwrap()[0], Appended::Stored { .. }));
     }
     store.close().await;
-    let store = open(dir.path());
+    let store = open(dir.path(), default_rules());
     assert_eq!(store.events("site").await.unwrap().len(), 50);
     assert_eq!(store.sessions("site").await.unwrap().len(), 50);
+    store.close().await;
+}
+
+pub async fn a_new_client_session_id_starts_a_new_session<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let mut first = pageview(1, "v", T0);
+    first.client_session_id = Some("a".into());
+    let mut second = pageview(2, "v", T0 + MIN);
+    second.client_session_id = Some("b".into());
+    store.append(vec![first]).await.unwrap();
+    let outcomes = store.append(vec![second]).await.unwrap();
+    assert!(matches!(outcomes[0], Appended::Stored { session_started: true, .. }), "{outcomes:?}");
+    let sessions = store.sessions("site").await.unwrap();
+    let ids: Vec<Option<&str>> = sessions.iter().map(|s| s.client_session_id.as_deref()).collect();
+    assert_eq!(ids, vec![Some("a"), Some("b")]);
+    store.close().await;
+}
+
+/// The site's rule: a 30-minute timeout and a 60-minute maximum.
+fn an_hour_at_most() -> SiteRules {
+    SiteRules::from([("site".to_owned(), Rule { timeout_ms: 30 * MIN, max_ms: 60 * MIN })])
+}
+
+pub async fn a_busy_session_ends_at_its_maximum_length<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), an_hour_at_most());
+    // A pageview every 20 minutes for two hours, one request each.
+    for n in 0..7u64 {
+        store.append(vec![pageview(n, "v", T0 + n as i64 * 20 * MIN)]).await.unwrap();
+    }
+    let sessions = store.sessions("site").await.unwrap();
+    let spans: Vec<(i64, i64)> = sessions.iter().map(|s| ((s.start_ts - T0) / MIN, s.pageviews)).collect();
+    assert_eq!(spans, vec![(0, 3), (60, 3), (120, 1)]);
+    store.rebuild_sessions().await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap(), sessions, "rebuild cuts where live ingest cut");
+    store.close().await;
+}
+
+/// A late event before a long session moves its start, and so where the
+/// maximum length cuts it: the session after that cut changes too, though
+/// it starts far from the late event.
+pub async fn a_late_event_moves_the_cut_of_a_session_at_its_maximum_length<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), an_hour_at_most());
+    let minutes = [20, 40, 70, 90, 110];
+    let events: Vec<StoredEvent> = minutes.iter().enumerate().map(|(n, m)| pageview(n as u64 + 1, "v", T0 + m * MIN)).collect();
+    store.append(events).await.unwrap();
+    let starts = |sessions: &[sessions::Session]| sessions.iter().map(|s| ((s.start_ts - T0) / MIN, s.pageviews)).collect::<Vec<_>>();
+    assert_eq!(starts(&store.sessions("site").await.unwrap()), vec![(20, 3), (90, 2)]);
+    store.append(vec![pageview(9, "v", T0 + 5 * MIN)]).await.unwrap();
+    let live = store.sessions("site").await.unwrap();
+    assert_eq!(starts(&live), vec![(5, 3), (70, 3)]);
+    store.rebuild_sessions().await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap(), live, "rebuild equals live");
+    store.close().await;
+}
+
+/// A cookieless event at 00:10 offers yesterday's key; the visitor was in a
+/// session at 23:55 under it, so the visit goes on across midnight.
+pub async fn a_cookieless_visit_keeps_yesterdays_key_across_midnight<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    store.append(vec![pageview(1, "yesterdays-key", T0 - 5 * MIN)]).await.unwrap();
+    let mut after_midnight = pageview(2, "todays-key", T0 + 10 * MIN);
+    after_midnight.visitor_id_yesterday = Some("yesterdays-key".into());
+    let outcomes = store.append(vec![after_midnight]).await.unwrap();
+    assert!(
+        matches!(&outcomes[0], Appended::Stored { visitor_id, session_started: false, .. } if visitor_id == "yesterdays-key"),
+        "{outcomes:?}"
+    );
+    let sessions = store.sessions("site").await.unwrap();
+    assert_eq!((sessions.len(), sessions[0].pageviews, sessions[0].duration_ms), (1, 2, 15 * MIN));
+    store.close().await;
+}
+
+pub async fn a_visitor_with_no_session_near_midnight_takes_todays_key<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    // Yesterday's visit ended at 23:00, more than a timeout before 00:10.
+    store.append(vec![pageview(1, "yesterdays-key", T0 - 60 * MIN)]).await.unwrap();
+    let mut after_midnight = pageview(2, "todays-key", T0 + 10 * MIN);
+    after_midnight.visitor_id_yesterday = Some("yesterdays-key".into());
+    let outcomes = store.append(vec![after_midnight]).await.unwrap();
+    assert!(
+        matches!(&outcomes[0], Appended::Stored { visitor_id, session_started: true, .. } if visitor_id == "todays-key"),
+        "{outcomes:?}"
+    );
     store.close().await;
 }
 

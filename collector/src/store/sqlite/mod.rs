@@ -229,10 +229,9 @@ mod tests {
     use super::connection::MIGRATIONS;
     use crate::store::conformance::{self, T0, pageview};
 
-    #[tokio::test]
-    async fn the_sqlite_store_passes_the_conformance_suite() {
-        conformance::run(|dir| SqliteStore::open(dir).unwrap()).await;
-    }
+    conformance::write_conformance!(|dir: &Path, rules: conformance::SiteRules| {
+        SqliteStore::open_with(dir, StoreOptions { session_rules: rules, ..StoreOptions::default() }).unwrap()
+    });
 
     const MIN: i64 = 60_000;
 
@@ -355,6 +354,19 @@ mod tests {
                 let dir = tempfile::tempdir().unwrap();
                 let store = SqliteStore::open(dir.path()).unwrap();
                 conformance::live_equals_rebuild(&store, chunks, Rule::default()).await;
+                store.close().await;
+            });
+        }
+
+        #[test]
+        fn live_sessions_equal_a_rebuild_when_sessions_reach_their_maximum_length(chunks in streams().prop_shuffle()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let rule = Rule { timeout_ms: 30 * MIN, max_ms: 40 * MIN };
+                let options = StoreOptions { session_rules: HashMap::from([("site".to_owned(), rule)]), ..StoreOptions::default() };
+                let store = SqliteStore::open_with(dir.path(), options).unwrap();
+                conformance::live_equals_rebuild(&store, chunks, rule).await;
                 store.close().await;
             });
         }
