@@ -1,9 +1,20 @@
 //! Waymark's collector. The data path, one module per stage:
-//! `api::collect` / `api::server_collect` (HTTP) → `ingest::decode` →
-//! `ingest::validate` → `ingest::enrich` and `ingest::visitor` → `store`
-//! (durable, group-committed, keeping `sessions` by the rule in
-//! `sessions`) → `live` (pushed to the dashboard). `www` serves the SDK,
-//! demo and dashboard; `api::ops` and `metrics` are for operators.
+//!
+//! 1. `api` (HTTP): `api::collect` / `api::server_collect` decode,
+//!    authorize and validate a request (`ingest::decode`,
+//!    `ingest::validate`), and answer; `api::error` decides every status.
+//! 2. `ingest::pipeline`: enrich (`ingest::enrich`: `agent`, `referrer`,
+//!    `geo`), bots counted, cookieless visitor keys (`ingest::visitor`),
+//!    then append through the write seam, `store::Store`.
+//! 3. `store::sqlite` (or another backend): its writer groups appends and,
+//!    for each group, asks `ingest::group` for the plan (`ingest::dedupe`,
+//!    yesterday's key, `ingest::sessionize` by the rule in `sessions`),
+//!    then persists it and answers once it is durable.
+//! 4. `query` (the questions and their policy) asks the read seam,
+//!    `store::read::Reads`; `live` pushes what was stored to the dashboard.
+//!
+//! `event` is the stored event every stage passes along; `www` serves the
+//! SDK, demo and dashboard; `api::ops` and `metrics` are for operators.
 
 pub mod api;
 pub mod clock;

@@ -11,50 +11,16 @@
 //! [`StoredState`] and persists the plan.
 
 use crate::event::StoredEvent;
-use crate::sessions::{Rule, Session};
+use crate::sessions::Rule;
 use crate::store::{Appended, StoredState};
 
 use super::dedupe::{self, Dedupe, Position};
+pub use super::plan::{Latest, Plan, SessionWrite};
 use super::{sessionize, visitor};
 
 /// A site's session rule, by site key.
 pub trait Rules {
     fn of(&self, site: &str) -> Rule;
-}
-
-/// A session row to write.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SessionWrite {
-    /// A new session (or one recomputed under an id it had): written whole.
-    Insert(Session),
-    /// A stored session extended by new events: the fields `sessions::extend` changes.
-    Extend(Session),
-    /// A stored session that a recompute replaced.
-    Delete { site: String, id: String },
-}
-
-/// What is now a visitor's latest event, after the plan is committed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Latest {
-    /// The new event at this position, in the session written at this index of [`Plan::sessions`].
-    Event { position: Position, session: usize },
-    /// The visitor's sessions were recomputed: read them again when needed.
-    Recomputed { site: String, visitor: String },
-}
-
-/// What a group's commit must do and answer.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// What became of each event, batch by batch.
-    pub outcomes: Vec<Vec<Appended>>,
-    /// The events to store, in the group's order, each with its session id set.
-    pub new: Vec<Position>,
-    /// Session rows to write, in this order.
-    pub sessions: Vec<SessionWrite>,
-    /// Stored events whose session changed: (site, event id, session id).
-    pub moved: Vec<(String, String, String)>,
-    /// One entry per visitor with new events.
-    pub latest: Vec<Latest>,
 }
 
 /// Plans a group of batches. Sets each new event's visitor key and session

@@ -15,6 +15,7 @@ pub mod enrich;
 pub mod geo;
 pub mod group;
 pub mod pipeline;
+pub mod plan;
 pub mod referrer;
 pub mod sessionize;
 pub mod validate;

@@ -18,7 +18,7 @@ use crate::sessions::{self, Rule, Session};
 use crate::store::{Appended, SessionSpan, StoredState};
 
 use super::dedupe::Position;
-use super::group::{Latest, Plan, SessionWrite};
+use super::plan::{Latest, Plan, SessionWrite};
 
 /// Plans the sessions of one visitor's new events at `positions` (all of
 /// the same site and visitor), appending to `plan`.

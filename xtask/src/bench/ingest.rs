@@ -6,7 +6,9 @@
 //! half the target rates (open loop), and the collector's peak memory. The
 //! same closed-loop load against a no-op axum handler that only parses the
 //! JSON shows what validation, enrichment, sessions and the fsynced commit
-//! cost on top of HTTP itself.
+//! cost on top of HTTP itself. With `WAYMARK_BENCH_BASELINE` naming another
+//! build of the collector, a last table compares the two side by side, in
+//! alternating rounds on an empty store.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -113,12 +115,69 @@ pub fn section(root: &Path) -> Result<String> {
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured, cpu_per_event: None });
         progress(&rows);
     }
+    let baseline = std::env::var_os("WAYMARK_BENCH_BASELINE").map(PathBuf::from);
+    let compared = match &baseline {
+        Some(baseline) => Some(side_by_side(&binary, baseline, &config, &work)?),
+        None => None,
+    };
     let _ = std::fs::remove_dir_all(&work);
     let mut section = report(&rows, &memory, &commits);
+    section.push_str(&compared.unwrap_or_default());
     if let Some(one_minute) = load_average.split_whitespace().next() {
         section.push_str(&format!("Load average when the section started: {one_minute} (on {} cores).\n\n", std::thread::available_parallelism().map_or(0, |n| n.get())));
     }
     Ok(section)
+}
+
+/// Rounds of the side-by-side comparison; each round measures both builds.
+const ROUNDS: usize = 3;
+
+/// The collector's CPU per event, this build against `baseline`, in
+/// alternating rounds (a fresh empty store each), so that both meet the
+/// same machine: the median of each build's rounds, and their ratio.
+fn side_by_side(current: &Path, baseline: &Path, config: &Path, work: &Path) -> Result<String> {
+    let mut s = format!(
+        "### Side by side with another build\n\n\
+         `WAYMARK_BENCH_BASELINE={}`: {ROUNDS} alternating rounds per build, each on a fresh empty store, \
+         {} s per row; medians.\n\n\
+         | load | this build: CPU/event | baseline: CPU/event | ratio | this build: events/s | baseline: events/s |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        baseline.display(),
+        run_time().as_secs()
+    );
+    for (batch, connections) in [(20usize, 64usize), (1, 256)] {
+        let mut cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut rate: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..ROUNDS {
+            for (which, binary) in [current, baseline].into_iter().enumerate() {
+                let data = work.join(format!("side-{batch}-{round}-{which}"));
+                let collector = Collector::start(binary, config, &data)?;
+                let before = collector.cpu_seconds()?;
+                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
+                let spent = collector.cpu_seconds()? - before;
+                collector.stop()?;
+                if measured.failures > 0 {
+                    bail!("{} of {} requests failed against {}", measured.failures, measured.requests, binary.display());
+                }
+                cpu[which].push(spent * 1e6 / measured.events.max(1) as f64);
+                rate[which].push(measured.events_per_second());
+                eprintln!("bench: side by side, batches of {batch}, round {round}, {}: {:.1} µs/event", ["this build", "baseline"][which], cpu[which].last().unwrap_or(&0.0));
+            }
+        }
+        let [now, then] = cpu.map(median);
+        let [now_rate, then_rate] = rate.map(median);
+        s.push_str(&format!(
+            "| batches of {batch}, max | {now:.1} µs | {then:.1} µs | {:.1}% | {now_rate:.0} | {then_rate:.0} |\n",
+            100.0 * now / then
+        ));
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The row as a table line: `| target | store | load | req/s | events/s | p50 | p99 | CPU/event |`.
