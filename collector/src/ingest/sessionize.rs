@@ -29,16 +29,14 @@ pub fn visitor<S: StoredState>(
     rule: Rule,
     plan: &mut Plan,
 ) -> Result<(), S::Error> {
-    let (b, i) = positions[0];
-    let (site, visitor) = (batches[b][i].site.clone(), batches[b][i].visitor_id.clone());
     let mut ordered: Vec<Position> = positions.to_vec();
     ordered.sort_by(|&(b1, i1), &(b2, i2)| sessions::order(&batches[b1][i1], &batches[b2][i2]));
-    let latest = state.latest_event(&site, &visitor)?;
-    let (fb, fi) = ordered[0];
-    let in_order = latest.as_ref().is_none_or(|last| sessions::order(last, &batches[fb][fi]) == Ordering::Less);
-    if in_order {
+    let first = &batches[ordered[0].0][ordered[0].1];
+    let latest = state.latest_event(&first.site, &first.visitor_id)?;
+    if latest.as_ref().is_none_or(|last| sessions::order(last, first) == Ordering::Less) {
         follow(state, batches, &ordered, latest.as_ref(), rule, plan)
     } else {
+        let (site, visitor) = (first.site.clone(), first.visitor_id.clone());
         recompute_window(state, batches, &ordered, (&site, &visitor), rule, plan)
     }
 }
