@@ -168,3 +168,37 @@ async fn a_backend_is_held_to_its_sites_rate_and_a_guesser_to_its_address() {
     assert_eq!(guesses, [401, 401, 429]);
     server.shutdown().await;
 }
+
+/// A backend that sends three days of one cookieless person's purchases at
+/// once (an offline store catching up) keys each day apart: nothing links
+/// the days, though the events arrive together, today. A visit over a
+/// midnight still joins (yesterday's key).
+#[tokio::test]
+async fn a_backfill_of_three_days_counts_a_cookieless_person_once_per_day() {
+    let today = MIDNIGHT + 12 * 60 * MIN;
+    let (mut server, _clock) = start_at(today).await;
+    let ip = "203.0.113.7";
+    let days_ago = |d: i64, minutes: i64| today - d * 24 * 60 * MIN + minutes * MIN;
+    let events = vec![
+        purchase(1, days_ago(3, 0), ip, FIREFOX),
+        purchase(2, days_ago(3, 60), ip, FIREFOX),
+        // 23:55 and 00:05 of the night two days ago: one visit.
+        purchase(3, days_ago(2, -12 * 60 - 5), ip, FIREFOX),
+        purchase(4, days_ago(2, -12 * 60 + 5), ip, FIREFOX),
+        purchase(5, days_ago(1, 0), ip, FIREFOX),
+        purchase(6, days_ago(2, 0), ip, FIREFOX),
+    ];
+    let answer = post_server(&server, Some(SECRET), &server_batch(events)).await;
+    assert_eq!(answer.body["accepted"], 6, "{}", answer.body);
+    let rows = server.query("SELECT id, visitor_id FROM events ORDER BY ts");
+    let visitor_of = |n: u64| rows.iter().find(|r| r[0] == json!(id(n))).unwrap()[1].clone();
+    assert_eq!(visitor_of(1), visitor_of(2), "one key within a day");
+    assert_eq!(visitor_of(3), visitor_of(4), "a visit over midnight keeps the day before's key");
+    assert_eq!(visitor_of(1), visitor_of(3), "23:55 is the same day");
+    let distinct: std::collections::HashSet<String> = [1, 6, 5].iter().map(|&n| visitor_of(n).to_string()).collect();
+    assert_eq!(distinct.len(), 3, "three days, three keys: {rows:?}");
+    // 12:00 and 13:00 of the first day, its midnight, the next two noons.
+    let sessions = server.query("SELECT count(*) FROM sessions");
+    assert_eq!(sessions, vec![vec![json!(5)]]);
+    server.shutdown().await;
+}

@@ -31,10 +31,17 @@ pub fn plan<S: StoredState>(state: &mut S, batches: &mut [Vec<StoredEvent>], ded
         new: dedupe::new_events(state, batches, dedupe)?,
         ..Plan::default()
     };
-    for &(b, i) in &plan.new {
-        let event = &mut batches[b][i];
-        let timeout = rules.of(&event.site).timeout_ms;
-        visitor::keep_yesterdays_key(state, event, timeout)?;
+    // Near midnight, cookieless events may keep yesterday's key.
+    let offered: Vec<Position> = plan.new.iter().copied().filter(|&(b, i)| batches[b][i].visitor_id_yesterday.is_some()).collect();
+    if !offered.is_empty() {
+        let keys: Vec<(String, String, i64)> =
+            plan.new.iter().map(|&(b, i)| (batches[b][i].site.clone(), batches[b][i].visitor_id.clone(), batches[b][i].ts)).collect();
+        let arriving: Vec<(&str, &str, i64)> = keys.iter().map(|(s, v, ts)| (s.as_str(), v.as_str(), *ts)).collect();
+        for (b, i) in offered {
+            let event = &mut batches[b][i];
+            let timeout = rules.of(&event.site).timeout_ms;
+            visitor::keep_yesterdays_key(state, event, timeout, &arriving)?;
+        }
     }
     let key = |&(b, i): &Position| (batches[b][i].site.as_str(), batches[b][i].visitor_id.as_str());
     let mut by_visitor = plan.new.clone();

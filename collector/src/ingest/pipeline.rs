@@ -10,6 +10,7 @@
 //! or duplicate only after the store made it durable. Events of one batch
 //! are independent: a rejected one does not stop the others.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use waymark_protocol::{BatchResponse, EventResult, Outcome};
@@ -27,14 +28,21 @@ use crate::metrics::Metrics;
 use crate::store::{Appended, BotHit, DaySalts, Store, StoreError};
 
 /// What the pipeline needs at hand: enrichment's tables, the store, the
-/// live feed, the metrics, the clock, and today's salts.
+/// live feed, the metrics, the clock, and the salts of the days seen today.
 pub struct Pipeline {
     enricher: Enricher,
     store: Arc<dyn Store>,
     live: LiveFeed,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    salts: Mutex<Option<DaySalts>>,
+    salts: Mutex<SaltCache>,
+}
+
+/// Salts by the day they key, as fetched on the UTC day `today`.
+#[derive(Default)]
+struct SaltCache {
+    today: i64,
+    days: HashMap<i64, DaySalts>,
 }
 
 impl Pipeline {
@@ -45,7 +53,7 @@ impl Pipeline {
             live,
             metrics,
             clock,
-            salts: Mutex::new(None),
+            salts: Mutex::new(SaltCache::default()),
         })
     }
 
@@ -56,7 +64,6 @@ impl Pipeline {
         let mut results: Vec<EventResult> = Vec::with_capacity(checked.len());
         let mut rows: Vec<(usize, StoredEvent)> = Vec::new();
         let mut bots: Vec<BotHit> = Vec::new();
-        let mut salts: Option<DaySalts> = None;
         // A browser's events share one user agent: classify it once.
         let mut last_agent: Option<(&str, Arc<Client>)> = None;
         let mut attributions = Attributions::default();
@@ -90,11 +97,8 @@ impl Pipeline {
             if row.visitor_id.is_empty()
                 && let (Some(ip), Some(user_agent)) = (sender.ip, sender.user_agent)
             {
-                if salts.is_none() {
-                    salts = Some(self.salts(now).await?);
-                }
-                let salts = salts.as_ref().expect("fetched above");
-                let (today, yesterday) = cookieless_keys(salts, &site.key, ip, user_agent, row.ts, site.session_timeout_ms());
+                let salts = self.salts(now, row.ts).await?;
+                let (today, yesterday) = cookieless_keys(&salts, &site.key, ip, user_agent, row.ts, site.session_timeout_ms());
                 row.visitor_id = today;
                 row.visitor_id_yesterday = yesterday;
             }
@@ -172,14 +176,25 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Today's salts, from memory unless the day changed.
-    async fn salts(&self, now_ms: i64) -> Result<DaySalts, StoreError> {
-        let day = day_of(now_ms);
-        if let Some(cached) = self.salts.lock().expect("salt cache").as_ref().filter(|s| s.day == day) {
-            return Ok(cached.clone());
+    /// The salts of the day of `event_ts` (today's for an event ahead of
+    /// the collector's clock), from memory unless the day changed.
+    async fn salts(&self, now_ms: i64, event_ts: i64) -> Result<DaySalts, StoreError> {
+        let today = day_of(now_ms);
+        let day = day_of(event_ts).min(today);
+        {
+            let mut cache = self.salts.lock().expect("salt cache");
+            if cache.today != today {
+                *cache = SaltCache { today, days: HashMap::new() };
+            }
+            if let Some(cached) = cache.days.get(&day) {
+                return Ok(cached.clone());
+            }
         }
-        let fresh = self.store.salts(day).await?;
-        *self.salts.lock().expect("salt cache") = Some(fresh.clone());
+        let fresh = self.store.salts(today, day).await?;
+        let mut cache = self.salts.lock().expect("salt cache");
+        if cache.today == today {
+            cache.days.insert(day, fresh.clone());
+        }
         Ok(fresh)
     }
 }

@@ -2,10 +2,13 @@
 //! collector derives a visitor key from what the request carries anyway.
 //!
 //! Policy: key = keyed BLAKE3 of (site, IP, user agent) under a random
-//! secret salt for the current UTC day. The salt lives in the database for
-//! two days (yesterday's is kept so a visit spans midnight), then is
-//! deleted: after that nobody, the operator included, can recompute a key
-//! or link a person across days. The IP is only hashed here, never stored.
+//! secret salt for the UTC day the event happened (not the day it arrived:
+//! a backfill of three days keys a person three times, live or late). The
+//! salt lives in the database for two days (yesterday's is kept so a visit
+//! spans midnight), then is deleted: after that nobody, the operator
+//! included, can recompute a key or link a person across days. A backfill
+//! of an older day gets a salt of its own for that day, deleted when the
+//! next day begins. The IP is only hashed here, never stored.
 //! Near midnight an event carries yesterday's key too; it keeps that key
 //! when the visitor is still in a session under it
 //! ([`keep_yesterdays_key`]), so a visit spans midnight.
@@ -38,9 +41,9 @@ pub fn cookieless_key(salt: &[u8; 32], site: &str, ip: IpAddr, user_agent: &str)
     uuid_shaped(hasher.finalize().as_bytes())
 }
 
-/// Today's key, and yesterday's when the event lies within a session
-/// timeout of midnight (the store keeps yesterday's if that visitor is still
-/// in a session).
+/// The key under the salt of the event's day, and under the day before's
+/// when the event lies within a session timeout of that day's midnight
+/// (the store keeps that one if the visitor is still in a session).
 pub fn cookieless_keys(
     salts: &DaySalts,
     site: &str,
@@ -49,21 +52,28 @@ pub fn cookieless_keys(
     event_ts: i64,
     timeout_ms: i64,
 ) -> (String, Option<String>) {
-    let today = cookieless_key(&salts.today, site, ip, user_agent);
+    let today = cookieless_key(&salts.salt, site, ip, user_agent);
     let near_midnight = event_ts < salts.day * DAY_MS + timeout_ms || day_of(event_ts) < salts.day;
-    let yesterday = salts.yesterday.filter(|_| near_midnight).map(|salt| cookieless_key(&salt, site, ip, user_agent));
+    let yesterday = salts.day_before.filter(|_| near_midnight).map(|salt| cookieless_key(&salt, site, ip, user_agent));
     (today, yesterday)
 }
 
 /// Gives a cookieless event yesterday's key when that visitor has an event
-/// within a timeout of it. Reads, and does not take, the offered key, so a
-/// group planned again decides the same way. (An event of the visitor within
+/// within a timeout of it, stored or `arriving` in the same group (site,
+/// visitor, time). Reads, and does not take, the offered key, so a group
+/// planned again decides the same way. (A stored event of the visitor within
 /// a timeout of `ts` exists exactly when one of its sessions overlaps that
 /// window: a session's events are at most a timeout apart.)
-pub fn keep_yesterdays_key<S: StoredState>(state: &mut S, event: &mut StoredEvent, timeout_ms: i64) -> Result<(), S::Error> {
-    if let Some(previous) = &event.visitor_id_yesterday
-        && !state.sessions_overlapping(&event.site, previous, event.ts - timeout_ms, event.ts + timeout_ms, 1)?.is_empty()
-    {
+pub fn keep_yesterdays_key<S: StoredState>(
+    state: &mut S,
+    event: &mut StoredEvent,
+    timeout_ms: i64,
+    arriving: &[(&str, &str, i64)],
+) -> Result<(), S::Error> {
+    let Some(previous) = &event.visitor_id_yesterday else { return Ok(()) };
+    let near = |ts: i64| (ts - event.ts).abs() <= timeout_ms;
+    let in_group = arriving.iter().any(|&(site, visitor, ts)| site == event.site && visitor == previous && near(ts));
+    if in_group || !state.sessions_overlapping(&event.site, previous, event.ts - timeout_ms, event.ts + timeout_ms, 1)?.is_empty() {
         event.visitor_id = previous.clone();
     }
     Ok(())
@@ -77,7 +87,7 @@ mod tests {
     const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0";
 
     fn salts(day: i64) -> DaySalts {
-        DaySalts { day, today: [day as u8; 32], yesterday: Some([(day - 1) as u8; 32]) }
+        DaySalts { day, salt: [day as u8; 32], day_before: Some([(day - 1) as u8; 32]) }
     }
 
     #[test]

@@ -47,55 +47,63 @@ pub type SiteRules = HashMap<String, Rule>;
 macro_rules! write_conformance {
     ($open:expr) => {
         #[tokio::test]
-        pub async fn appends_report_new_and_duplicate_events() {
+        async fn appends_report_new_and_duplicate_events() {
             $crate::store::conformance::appends_report_new_and_duplicate_events(&$open).await;
         }
         #[tokio::test]
-        pub async fn committed_events_are_there_after_reopening() {
+        async fn committed_events_are_there_after_reopening() {
             $crate::store::conformance::committed_events_are_there_after_reopening(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_session_continues_across_a_reopening() {
+        async fn a_session_continues_across_a_reopening() {
             $crate::store::conformance::a_session_continues_across_a_reopening(&$open).await;
         }
         #[tokio::test]
-        pub async fn events_within_the_timeout_share_a_session() {
+        async fn events_within_the_timeout_share_a_session() {
             $crate::store::conformance::events_within_the_timeout_share_a_session(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_late_event_that_bridges_two_sessions_merges_them() {
+        async fn a_late_event_that_bridges_two_sessions_merges_them() {
             $crate::store::conformance::a_late_event_that_bridges_two_sessions_merges_them(&$open).await;
         }
         #[tokio::test]
-        pub async fn salts_rotate_daily_and_only_yesterdays_is_kept() {
+        async fn salts_rotate_daily_and_only_yesterdays_is_kept() {
             $crate::store::conformance::salts_rotate_daily_and_only_yesterdays_is_kept(&$open).await;
         }
         #[tokio::test]
-        pub async fn bot_hits_add_up_per_day() {
+        async fn a_past_day_gets_a_salt_of_its_own_until_the_next_day() {
+            $crate::store::conformance::a_past_day_gets_a_salt_of_its_own_until_the_next_day(&$open).await;
+        }
+        #[tokio::test]
+        async fn bot_hits_add_up_per_day() {
             $crate::store::conformance::bot_hits_add_up_per_day(&$open).await;
         }
         #[tokio::test]
-        pub async fn close_commits_what_is_queued() {
+        async fn close_commits_what_is_queued() {
             $crate::store::conformance::close_commits_what_is_queued(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_new_client_session_id_starts_a_new_session() {
+        async fn a_new_client_session_id_starts_a_new_session() {
             $crate::store::conformance::a_new_client_session_id_starts_a_new_session(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_busy_session_ends_at_its_maximum_length() {
+        async fn a_busy_session_ends_at_its_maximum_length() {
             $crate::store::conformance::a_busy_session_ends_at_its_maximum_length(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_late_event_moves_the_cut_of_a_session_at_its_maximum_length() {
+        async fn a_late_event_moves_the_cut_of_a_session_at_its_maximum_length() {
             $crate::store::conformance::a_late_event_moves_the_cut_of_a_session_at_its_maximum_length(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_cookieless_visit_keeps_yesterdays_key_across_midnight() {
+        async fn a_cookieless_visit_keeps_yesterdays_key_across_midnight() {
             $crate::store::conformance::a_cookieless_visit_keeps_yesterdays_key_across_midnight(&$open).await;
         }
         #[tokio::test]
-        pub async fn a_visitor_with_no_session_near_midnight_takes_todays_key() {
+        async fn a_visit_over_midnight_in_one_batch_keeps_yesterdays_key() {
+            $crate::store::conformance::a_visit_over_midnight_in_one_batch_keeps_yesterdays_key(&$open).await;
+        }
+        #[tokio::test]
+        async fn a_visitor_with_no_session_near_midnight_takes_todays_key() {
             $crate::store::conformance::a_visitor_with_no_session_near_midnight_takes_todays_key(&$open).await;
         }
     };
@@ -201,14 +209,36 @@ pub async fn salts_rotate_daily_and_only_yesterdays_is_kept<S: Store>(open: &imp
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), default_rules());
     let day = T0 / (24 * 60 * MIN);
-    let first = store.salts(day).await.unwrap();
-    assert_eq!(store.salts(day).await.unwrap(), first, "stable within a day");
-    let next = store.salts(day + 1).await.unwrap();
-    assert_ne!(next.today, first.today);
-    assert_eq!(next.yesterday, Some(first.today));
-    let later = store.salts(day + 3).await.unwrap();
-    assert_eq!(later.yesterday, None, "salts older than yesterday are gone");
-    assert_eq!(store.salts(day + 1).await.unwrap().yesterday, None, "day {} was deleted", day);
+    let first = store.salts(day, day).await.unwrap();
+    assert_eq!(store.salts(day, day).await.unwrap(), first, "stable within a day");
+    let next = store.salts(day + 1, day + 1).await.unwrap();
+    assert_ne!(next.salt, first.salt);
+    assert_eq!(next.day_before, Some(first.salt));
+    let later = store.salts(day + 3, day + 3).await.unwrap();
+    assert_eq!(later.day_before, None, "salts older than yesterday are gone");
+    // Asked for again, day + 1 gets a salt of its own, not its deleted one.
+    let again = store.salts(day + 3, day + 1).await.unwrap();
+    assert_ne!(again.salt, next.salt, "day {} was deleted", day + 1);
+    assert_eq!(again.day_before, None);
+    store.close().await;
+}
+
+/// A backfill of an older day keys that day by a salt of its own, the
+/// same for every event of that day until the next day begins.
+pub async fn a_past_day_gets_a_salt_of_its_own_until_the_next_day<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let today = T0 / (24 * 60 * MIN);
+    let live = store.salts(today, today).await.unwrap();
+    let three_days_ago = store.salts(today, today - 3).await.unwrap();
+    let two_days_ago = store.salts(today, today - 2).await.unwrap();
+    assert_eq!(three_days_ago.day, today - 3);
+    assert_ne!(three_days_ago.salt, live.salt);
+    assert_eq!(two_days_ago.day_before, Some(three_days_ago.salt), "a visit over that midnight joins");
+    assert_eq!(store.salts(today, today - 3).await.unwrap(), three_days_ago, "stable within the day");
+    assert_eq!(store.salts(today, today + 1).await.unwrap(), live, "an event ahead of the clock uses today's");
+    store.salts(today + 1, today + 1).await.unwrap();
+    assert_ne!(store.salts(today + 1, today - 3).await.unwrap().salt, three_days_ago.salt, "deleted when the next day began");
     store.close().await;
 }
 
@@ -312,6 +342,19 @@ pub async fn a_cookieless_visit_keeps_yesterdays_key_across_midnight<S: Store>(o
     );
     let sessions = store.sessions("site").await.unwrap();
     assert_eq!((sessions.len(), sessions[0].pageviews, sessions[0].duration_ms), (1, 2, 15 * MIN));
+    store.close().await;
+}
+
+/// The same, when both events arrive in one batch (a queue sent late).
+pub async fn a_visit_over_midnight_in_one_batch_keeps_yesterdays_key<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let before = pageview(1, "yesterdays-key", T0 - 5 * MIN);
+    let mut after = pageview(2, "todays-key", T0 + 10 * MIN);
+    after.visitor_id_yesterday = Some("yesterdays-key".into());
+    let outcomes = store.append(vec![after, before]).await.unwrap();
+    assert!(matches!(&outcomes[0], Appended::Stored { visitor_id, .. } if visitor_id == "yesterdays-key"), "{outcomes:?}");
+    assert_eq!(store.sessions("site").await.unwrap().len(), 1);
     store.close().await;
 }
 

@@ -79,14 +79,15 @@ pub struct BotHit {
     pub hits: i64,
 }
 
-/// The secrets that key cookieless visitor ids: today's and, for visits
-/// that span midnight, yesterday's. Older ones are deleted.
+/// The secrets that key cookieless visitor ids of one UTC day: that day's
+/// salt and, for visits that span its midnight, the day before's.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DaySalts {
-    /// UTC day number of `today`.
+    /// UTC day number of `salt`.
     pub day: i64,
-    pub today: [u8; 32],
-    pub yesterday: Option<[u8; 32]>,
+    pub salt: [u8; 32],
+    /// The salt of `day - 1`, if one was made.
+    pub day_before: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for DaySalts {
@@ -124,9 +125,11 @@ pub trait Store: Send + Sync + 'static {
     /// Adds bot requests to the per-day counts.
     async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError>;
 
-    /// Today's and yesterday's salts, creating today's and deleting older
-    /// ones as the day changes. `day` is a UTC day number.
-    async fn salts(&self, day: i64) -> Result<DaySalts, StoreError>;
+    /// The salts of `day` (a UTC day number, at most `today`), creating
+    /// that day's if there is none yet. When today's is created (the first
+    /// call of a UTC day), every salt older than yesterday is deleted:
+    /// salts made for a backfill of an older day last until that moment.
+    async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError>;
 
     /// Recomputes every session from the stored events.
     async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError>;

@@ -169,8 +169,8 @@ impl Store for SqliteStore {
         self.submit(|reply| Job::CountBots { hits, reply }).await
     }
 
-    async fn salts(&self, day: i64) -> Result<DaySalts, StoreError> {
-        self.submit(|reply| Job::Salts { day, reply }).await
+    async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
+        self.submit(|reply| Job::Salts { today, day, reply }).await
     }
 
     async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {

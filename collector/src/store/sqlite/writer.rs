@@ -19,7 +19,7 @@ use waymark_protocol::names;
 use super::checkpoints::WalLength;
 use super::rebuild::rebuild;
 use super::rows::{self, SLOT_MS};
-use super::salts::rotate_salts;
+use super::salts;
 use super::state::InTransaction;
 use super::tails::{Change, Tail, Tails};
 use super::wal_sync::{Answer, WalSync};
@@ -37,7 +37,7 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub(super) enum Job {
     Append { events: Vec<StoredEvent>, reply: Reply<Vec<Appended>> },
     CountBots { hits: Vec<BotHit>, reply: Reply<()> },
-    Salts { day: i64, reply: Reply<DaySalts> },
+    Salts { today: i64, day: i64, reply: Reply<DaySalts> },
     Rebuild { reply: Reply<Rebuilt> },
 }
 
@@ -77,8 +77,8 @@ impl Writer {
         loop {
             let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else { break };
             match first {
-                Job::Salts { day, reply } => {
-                    let salts = rotate_salts(&mut self.conn, day);
+                Job::Salts { today, day, reply } => {
+                    let salts = salts::salts(&mut self.conn, today, day);
                     self.answer_after_flush(reply, salts);
                 }
                 Job::Rebuild { reply } => {
