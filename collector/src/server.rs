@@ -39,7 +39,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let db_path = store.path().to_path_buf();
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);
+    let dashboard = Arc::new(Dashboard::open(&config, Arc::new(store.reads()), clock.clone())?);
     let state = Arc::new(AppState { config, store: Arc::new(store) as Arc<dyn Store>, live: LiveFeed::default(), clock, metrics, ingest, dashboard });
     Ok(Server { addr, db_path, listener, state })
 }

@@ -2,7 +2,6 @@
 //! read-side queries, the end of live streams at shutdown), the sites it may
 //! show, and every refusal it makes, with its status code decided here only.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
@@ -17,6 +16,7 @@ use super::AppState;
 use super::auth::{Auth, Authenticated, AuthError};
 use crate::config::Config;
 use crate::query::{SharedClock, Queries, QueryError, Site};
+use crate::store::read::Reads;
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -27,12 +27,13 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Checks each site's time zone and sets up sign-in (see [`Auth::from_config`]).
-    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, DashboardError> {
+    /// Checks each site's time zone and sets up sign-in (see
+    /// [`Auth::from_config`]); the queries go to `reads`.
+    pub fn open(config: &Config, reads: Arc<dyn Reads>, clock: SharedClock) -> Result<Dashboard, DashboardError> {
         let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(&config.dashboard, clock.clone())?,
-            queries: Arc::new(Queries::new(db_path, clock)),
+            queries: Arc::new(Queries::new(reads, clock)),
             sites,
             stopping: watch::channel(false).0,
         })

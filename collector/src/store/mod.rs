@@ -2,10 +2,14 @@
 //! once the events are committed: the HTTP layer answers 2xx after that.
 //! Sessions are the store's to keep consistent with events: an append
 //! updates the sessions it touches in the same transaction, by the rule in
-//! [`crate::sessions`]. Every backend passes [`conformance`].
+//! [`crate::sessions`]. Every backend passes [`conformance`]. Reads are the
+//! other seam, [`read::Reads`], with its own suite.
 
 #[cfg(test)]
 pub mod conformance;
+pub mod read;
+#[cfg(test)]
+pub mod read_conformance;
 pub mod sqlite;
 
 use async_trait::async_trait;

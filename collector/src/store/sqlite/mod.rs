@@ -26,6 +26,7 @@ use waymark_protocol::limits;
 
 mod checkpoints;
 mod connection;
+mod reads;
 mod tails;
 mod wal_sync;
 
@@ -33,6 +34,7 @@ use checkpoints::WalLength;
 use tails::{Change, Tail, Tails};
 use wal_sync::{Answer, WalSync};
 pub use connection::open_connection;
+pub use reads::SqliteReads;
 use connection::migrate;
 #[cfg(test)]
 use connection::MIGRATIONS;
@@ -156,6 +158,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The read seam over this store's file.
+    pub fn reads(&self) -> SqliteReads {
+        SqliteReads::open(&self.path)
     }
 
     /// A new read-only connection, for queries.
