@@ -1,26 +1,30 @@
 //! The query benchmark behind `cargo xtask bench` (see
 //! `xtask/src/bench/query.rs`): seeds a SQLite store with synthetic events
-//! and their sessions over 90 days, times the dashboard's queries on it, then
+//! over 90 days and derives their sessions with the store's own rule (its
+//! rebuild), times the dashboard's queries on it through the read seam, then
 //! measures ingest throughput over HTTP with and without dashboard queries
 //! running. Prints a markdown section on stdout.
 //!
 //! `cargo run --profile server -p waymark-collector --example query_bench -- 1000000 [10000000 …]`
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use waymark_collector::config::Config;
-use waymark_collector::query::breakdown::{BreakdownRequest, breakdown};
+use waymark_collector::event::StoredEvent;
+use waymark_collector::query::breakdown::BreakdownRequest;
 use waymark_collector::query::filter::{Dimension, Filter};
-use waymark_collector::query::overview::{OverviewRequest, overview};
+use waymark_collector::query::overview::OverviewRequest;
 use waymark_collector::query::period::{Interval, Period};
-use waymark_collector::query::realtime::realtime;
-use waymark_collector::query::{QueryError, Site, open_reader};
+use waymark_collector::query::{QueryError, Site};
 use waymark_collector::store::Store;
-use waymark_collector::store::sqlite::SqliteStore;
+use waymark_collector::store::read::Reads;
+use waymark_collector::store::sqlite::{SqliteReads, SqliteStore};
 
 const SITE: &str = "bench";
 const TIME_ZONE: &str = "Europe/Berlin";
@@ -65,30 +69,26 @@ impl Rng {
     }
 }
 
-/// Writes `events` events in sessions of 1–7, one transaction.
-fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
-    let started = Instant::now();
+/// Writes `events` events in visits of 1–7 (each one SDK session), in one
+/// transaction; their sessions are left to the store's rebuild. Each event
+/// is written with the session id the rule will give it, so that the
+/// rebuild moves none (a visitor's visits rarely overlap).
+fn seed_events(db: &Path, events: u64) -> anyhow::Result<()> {
     let mut conn = Connection::open(db)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     conn.pragma_update(None, "cache_size", -512_000)?;
     let tx = conn.transaction()?;
-    let mut sessions = 0;
     {
         let mut insert_event = tx.prepare(
-            "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, url, host, path, source, medium,
-                utm_campaign, browser, os, device, country, props)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, 'bench.example', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?;
-        let mut insert_session = tx.prepare(
-            "INSERT INTO sessions (site, id, visitor_id, start_ts, end_ts, duration_ms, pageviews, events, entry_path,
-                exit_path, bounce, source, medium, utm_campaign, browser, os, device, country)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            "INSERT INTO events (site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, url, host, path,
+                source, medium, utm_campaign, browser, os, device, country, props)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, 'bench.example', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let visitors = (events / 8).max(1);
         let mut written = 0;
         while written < events {
-            let session = rng.uuid();
+            let client_session = rng.uuid();
             let visitor = format!("visitor-{}", rng.below(visitors));
             let count = (1 + rng.below(7)).min(events - written);
             let source = rng.pick(&SOURCES);
@@ -97,7 +97,8 @@ fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
             let (browser, os, device, country) = (rng.pick(&BROWSERS), rng.pick(&OSES), rng.pick(&DEVICES), rng.pick(&COUNTRIES));
             // Sessions run until "now", so realtime has a live hour to count.
             let start = END_MS - DAYS * 86_400_000 + rng.below((DAYS * 86_400_000 - 35 * 60_000) as u64) as i64;
-            let (mut ts, mut pageviews, mut entry, mut exit) = (start, 0, "", "");
+            let mut ts = start;
+            let mut session = String::new();
             for i in 0..count {
                 let path = rng.pick(&PATHS);
                 let (name, props) = if i == 0 || rng.below(10) < 7 {
@@ -105,93 +106,101 @@ fn seed(db: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
                 } else {
                     (rng.pick(&CUSTOM), format!("{{\"plan\":\"{}\"}}", rng.pick(&PLANS)))
                 };
-                if name == "$pageview" {
-                    pageviews += 1;
-                    if entry.is_empty() {
-                        entry = path;
-                    }
-                    exit = path;
+                let id = rng.uuid();
+                if i == 0 {
+                    let first = StoredEvent { id: id.clone(), ts, ..StoredEvent::default() };
+                    session = waymark_collector::sessions::session_id(SITE, &visitor, &first);
                 }
                 insert_event.execute(params![
-                    SITE, rng.uuid(), ts, name, session, visitor, format!("https://bench.example{path}"), path, source, medium,
-                    campaign, browser, os, device, country, props
+                    SITE, id, ts, name, session, client_session, visitor, format!("https://bench.example{path}"), path, source,
+                    medium, campaign, browser, os, device, country, props
                 ])?;
                 if i + 1 < count {
                     ts += 10_000 + rng.below(300_000) as i64;
                 }
             }
-            insert_session.execute(params![
-                SITE, session, visitor, start, ts, ts - start, pageviews, count as i64, entry, exit, count == 1, source, medium,
-                campaign, browser, os, device, country
-            ])?;
             written += count;
-            sessions += 1;
         }
     }
     waymark_collector::store::sqlite::recount_event_slots(&tx)?;
     tx.commit()?;
-    conn.execute_batch("ANALYZE")?;
-    Ok((sessions, started.elapsed()))
+    Ok(())
 }
 
+/// A store in `dir` holding `events` synthetic events and the sessions the
+/// rule derives from them; returns the number of sessions and the time taken.
+async fn seed(dir: &Path, events: u64) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    // Opening the store creates the schema and every migration.
+    let store = SqliteStore::open(dir)?;
+    let db = store.path().to_path_buf();
+    store.close().await;
+    seed_events(&db, events)?;
+    let store = SqliteStore::open(dir)?;
+    let rebuilt = store.rebuild_sessions().await?;
+    store.close().await;
+    Connection::open(&db)?.execute_batch("ANALYZE")?;
+    Ok((rebuilt.sessions as u64, started.elapsed()))
+}
+
+/// One run of a query through the read seam.
+type Query<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), QueryError>> + Send + 'a>> + 'a>;
 /// A named query, its bar in ms at a million events, and how to run it once.
-type Case<'a> = (&'static str, f64, Box<dyn Fn() -> Result<(), QueryError> + 'a>);
+type Case<'a> = (&'static str, f64, Query<'a>);
 
 struct Timing {
     median_ms: f64,
     max_ms: f64,
 }
 
-fn time<T>(mut query: impl FnMut() -> T) -> Timing {
-    query(); // warm the page cache and the statement cache
-    let mut ms: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(query());
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
+async fn time(query: &Query<'_>) -> Timing {
+    query().await.expect("query"); // warm the page cache and the statement cache
+    let mut ms = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        query().await.expect("query");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
     ms.sort_by(f64::total_cmp);
     Timing { median_ms: ms[RUNS / 2], max_ms: ms[RUNS - 1] }
 }
 
-fn latencies(db: &Path, events: u64, sessions: u64, seeded: Duration, out: &mut String) -> anyhow::Result<()> {
-    let conn = open_reader(db)?;
+async fn latencies(db: &Path, events: u64, sessions: u64, seeded: Duration, out: &mut String) -> anyhow::Result<()> {
+    let reads = SqliteReads::open(db);
     let site = Site::new(SITE, TIME_ZONE)?;
     let month = Period::last_days(30, END_MS - 1, &site.time_zone);
-    let filtered = |dimension: Dimension, filter: Filter| BreakdownRequest { period: month.clone(), dimension, filters: vec![filter], limit: 10 };
+    let (reads, site) = (&reads, &site);
+    let overview = OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] };
+    let breakdown = |dimension: Dimension, filter: Filter| -> Query<'_> {
+        let request = BreakdownRequest { period: month.clone(), dimension, filters: vec![filter], limit: 10 };
+        Box::new(move || {
+            let request = request.clone();
+            Box::pin(async move { reads.breakdown(site, &request).await.map(drop) })
+        })
+    };
     let cases: Vec<Case> = vec![
-        ("realtime (active visitors, 60 minutes)", 20.0, Box::new(|| realtime(&conn, &site, END_MS).map(drop))),
+        ("realtime (active visitors, 60 minutes)", 20.0, Box::new(|| Box::pin(async { reads.realtime(site, END_MS).await.map(drop) }))),
         (
             "30-day overview, daily, with previous period",
             100.0,
-            Box::new(|| overview(&conn, &site, &OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] }).map(drop)),
+            Box::new(move || {
+                let request = overview.clone();
+                Box::pin(async move { reads.overview(site, &request).await.map(drop) })
+            }),
         ),
-        (
-            "30-day breakdown: pages where country = DE",
-            200.0,
-            Box::new(|| breakdown(&conn, &site, &filtered(Dimension::Page, Filter::new(Dimension::Country, "DE"))).map(drop)),
-        ),
-        (
-            "30-day breakdown: sources where device = mobile",
-            200.0,
-            Box::new(|| breakdown(&conn, &site, &filtered(Dimension::Source, Filter::new(Dimension::Device, "mobile"))).map(drop)),
-        ),
-        (
-            "30-day breakdown: countries where page = /pricing",
-            200.0,
-            Box::new(|| breakdown(&conn, &site, &filtered(Dimension::Country, Filter::new(Dimension::Page, "/pricing"))).map(drop)),
-        ),
+        ("30-day breakdown: pages where country = DE", 200.0, breakdown(Dimension::Page, Filter::new(Dimension::Country, "DE"))),
+        ("30-day breakdown: sources where device = mobile", 200.0, breakdown(Dimension::Source, Filter::new(Dimension::Device, "mobile"))),
+        ("30-day breakdown: countries where page = /pricing", 200.0, breakdown(Dimension::Country, Filter::new(Dimension::Page, "/pricing"))),
     ];
     out.push_str(&format!(
-        "\n### {events} events ({sessions} sessions) over {DAYS} days\n\nSeeded in {:.1} s (one transaction). \
-         Median and slowest of {RUNS} runs after one warm-up, on one read-only connection.\n\n\
+        "\n### {events} events ({sessions} sessions) over {DAYS} days\n\nSeeded in {:.1} s (the events in one transaction, \
+         then their sessions by the store's rebuild). Median and slowest of {RUNS} runs after one warm-up, one at a time \
+         through the read seam (as the API runs them: a pooled read-only connection on a blocking thread).\n\n\
          | query | median ms | slowest ms | bar (at 1M) |\n| --- | ---: | ---: | ---: |\n",
         seeded.as_secs_f64()
     ));
     for (name, bar, query) in &cases {
-        query()?;
-        let t = time(|| query().expect("query"));
+        let t = time(query).await;
         out.push_str(&format!("| {name} | {:.1} | {:.1} | ≤ {bar:.0} |\n", t.median_ms, t.max_ms));
     }
     Ok(())
@@ -310,17 +319,14 @@ async fn main() -> anyhow::Result<()> {
     let mut last_dir = None;
     for events in sizes {
         let dir = tempfile::tempdir()?;
-        // Opening the store creates the schema and every migration.
-        let store = SqliteStore::open(dir.path())?;
-        let db = store.path().to_path_buf();
-        store.close().await;
         eprintln!("seeding {events} events…");
-        let (sessions, seeded) = seed(&db, events)?;
+        let (sessions, seeded) = seed(dir.path(), events).await?;
+        let db = dir.path().join("waymark.db");
         if let Ok(keep) = std::env::var("QUERY_BENCH_KEEP") {
             std::fs::copy(&db, keep)?;
         }
         eprintln!("seeded {sessions} sessions in {:.1} s", seeded.as_secs_f64());
-        latencies(&db, events, sessions, seeded, &mut out)?;
+        latencies(&db, events, sessions, seeded, &mut out).await?;
         last_dir = Some(dir);
     }
     if let Some(dir) = &last_dir {

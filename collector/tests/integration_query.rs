@@ -159,12 +159,12 @@ async fn sessions_are_listed_newest_first_a_page_at_a_time_and_one_opens_as_its_
     let (_, page) = server.get("/api/query/sessions?site=shop&from=2024-01-15&to=2024-01-15&per_page=2").await;
     assert_eq!(page["total"], 3);
     let ids = |p: &Value| p["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    assert_eq!(ids(&page), vec!["S4", "S3"]);
+    assert_eq!(ids(&page), vec![server.session_id("S4"), server.session_id("S3")]);
     let (_, second) = server.get("/api/query/sessions?site=shop&from=2024-01-15&to=2024-01-15&per_page=2&page=1").await;
-    assert_eq!(ids(&second), vec!["S2"]);
+    assert_eq!(ids(&second), vec![server.session_id("S2")]);
     assert_eq!(second["sessions"][0]["bounce"], true);
 
-    let (status, journey) = server.get("/api/query/sessions/S1?site=shop").await;
+    let (status, journey) = server.get(&format!("/api/query/sessions/{}?site=shop", server.session_id("S1"))).await;
     assert_eq!(status, 200);
     let steps: Vec<(&str, &str)> =
         journey["events"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["path"].as_str().unwrap())).collect();

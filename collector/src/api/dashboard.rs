@@ -3,7 +3,6 @@
 //! may show. Its refusals are [`ApiError`]s, decided in [`super::error`]
 //! with every other route's.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
@@ -15,7 +14,9 @@ use super::AppState;
 use super::auth::{Auth, Authenticated};
 use super::error::ApiError;
 use crate::config::Config;
-use crate::query::{SharedClock, Queries, Site};
+use crate::query::queries::Queries;
+use crate::query::{SharedClock, Site};
+use crate::store::read::Reads;
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -26,12 +27,13 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Checks each site's time zone and sets up sign-in (see [`Auth::from_config`]).
-    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, ApiError> {
+    /// Checks each site's time zone and sets up sign-in (see
+    /// [`Auth::from_config`]); the queries go to `reads`.
+    pub fn open(config: &Config, reads: Arc<dyn Reads>, clock: SharedClock) -> Result<Dashboard, ApiError> {
         let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(&config.dashboard, clock.clone())?,
-            queries: Arc::new(Queries::new(db_path, clock)),
+            queries: Arc::new(Queries::new(reads, clock)),
             sites,
             stopping: watch::channel(false).0,
         })

@@ -13,12 +13,11 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use super::export::{Format, reply};
-use crate::query::breakdown::{BreakdownRequest, breakdown};
+use crate::query::breakdown::BreakdownRequest;
 use crate::query::filter::{Dimension, Filter};
-use crate::query::overview::{OverviewRequest, overview};
+use crate::query::overview::OverviewRequest;
 use crate::query::period::{Interval, Period};
-use crate::query::realtime::realtime;
-use crate::query::sessions::{SessionsRequest, journey, sessions};
+use crate::query::sessions::SessionsRequest;
 use crate::query::Site;
 
 /// Days shown when a request names no period.
@@ -84,9 +83,7 @@ impl Params {
 pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
-    let queries = state.dashboard.queries.clone();
-    let now = queries.now_ms();
-    let result = queries.run(move |conn| realtime(conn, &site, now)).await?;
+    let result = state.dashboard.queries.realtime(&site).await?;
     reply(params.format()?, "realtime", result)
 }
 
@@ -97,7 +94,7 @@ pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>
     let queries = state.dashboard.queries.clone();
     let period = params.period(&site, queries.now_ms())?;
     let request = OverviewRequest { interval: params.interval(&period)?, period, filters: params.filters()? };
-    let result = queries.run(move |conn| overview(conn, &site, &request)).await?;
+    let result = queries.overview(&site, &request).await?;
     reply(params.format()?, "overview", result)
 }
 
@@ -114,7 +111,7 @@ pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>
         limit: params.number("limit", 10)?,
     };
     let name = format!("breakdown-{}", request.dimension.name().replace(':', "-"));
-    let result = queries.run(move |conn| breakdown(conn, &site, &request)).await?;
+    let result = queries.breakdown(&site, &request).await?;
     reply(params.format()?, &name, result)
 }
 
@@ -129,7 +126,7 @@ pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>
         page: params.number("page", 0)?,
         per_page: params.number("per_page", 50)?,
     };
-    let result = queries.run(move |conn| sessions(conn, &site, &request)).await?;
+    let result = queries.sessions(&site, &request).await?;
     reply(params.format()?, "sessions", result)
 }
 
@@ -143,7 +140,7 @@ pub async fn journey_route(
     let params = Params { pairs };
     let site = params.site(&state)?;
     let name = format!("session-{}", id.chars().filter(char::is_ascii_alphanumeric).take(40).collect::<String>());
-    let result = state.dashboard.queries.run(move |conn| journey(conn, &site, &id)).await?;
+    let result = state.dashboard.queries.journey(&site, &id).await?;
     reply(params.format()?, &name, result)
 }
 

@@ -1,20 +1,19 @@
 //! Dimensions (what a breakdown groups by and a filter narrows on) and the
-//! SQL each becomes.
+//! filters over them, as typed values every backend reads the same way.
 //!
 //! Policy: a dimension belongs either to the session (where the visit came
 //! from, who made it, where it entered and left) or to the event (page,
-//! event name, property). Filtering sessions by an event dimension keeps the
-//! sessions with at least one matching event; all event filters must hold on
-//! that same event (`page=/pricing` and `event=signup`: a signup on
-//! /pricing). Filtering events by a session dimension keeps the events of
-//! matching sessions, except for device, browser, OS and place, which every
-//! event carries itself. The value `(none)` matches a missing value.
+//! event name, property): its [`Level`]. Filtering sessions by an event
+//! dimension keeps the sessions with at least one matching event; all event
+//! filters must hold on that same event (`page=/pricing` and
+//! `event=signup`: a signup on /pricing). Filtering events by a session
+//! dimension keeps the events of matching sessions, except for device,
+//! browser, OS and place, which every event carries itself
+//! ([`Dimension::carried_by_events`]). The value `(none)` matches a missing
+//! value. A backend may assume no session lasts longer than
+//! [`MAX_SESSION_SPAN_MS`] when it looks for a session's events.
 //!
-//! Mechanism: the cross-table conditions are uncorrelated `IN` subqueries
-//! over a time range, which SQLite evaluates once from the time indexes;
-//! the range assumes no session lasts longer than [`MAX_SESSION_SPAN_MS`].
-
-use rusqlite::types::Value;
+//! The SQL each becomes is the SQLite backend's (`store::sqlite::reads::filter`).
 
 use super::QueryError;
 
@@ -25,12 +24,13 @@ pub const NONE_VALUE: &str = "(none)";
 /// last: a session needs an event at least every 30 minutes to go on.
 pub const MAX_SESSION_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// What the filtered query covers: a site and `[lo, hi)`, ms UTC.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
-    pub site: &'a str,
-    pub lo: i64,
-    pub hi: i64,
+/// What a dimension's value describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The visit as a whole: a column of the session.
+    Session,
+    /// Each event on its own.
+    Event,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,58 +123,22 @@ impl Dimension {
         .to_owned()
     }
 
-    /// The column of `sessions` (alias `s`), for session dimensions.
-    pub fn session_column(&self) -> Option<&'static str> {
+    pub fn level(&self) -> Level {
         use Dimension::*;
-        Some(match self {
-            EntryPage => "s.entry_path",
-            ExitPage => "s.exit_path",
-            Source => "s.source",
-            Medium => "s.medium",
-            Referrer => "s.referrer_host",
-            UtmSource => "s.utm_source",
-            UtmMedium => "s.utm_medium",
-            UtmCampaign => "s.utm_campaign",
-            UtmTerm => "s.utm_term",
-            UtmContent => "s.utm_content",
-            Country => "s.country",
-            Region => "s.region",
-            City => "s.city",
-            Device => "s.device",
-            Browser => "s.browser",
-            Os => "s.os",
-            Page | Event | Property(_) => return None,
-        })
+        match self {
+            Page | Event | Property(_) => Level::Event,
+            EntryPage | ExitPage | Source | Medium | Referrer | UtmSource | UtmMedium | UtmCampaign | UtmTerm | UtmContent
+            | Country | Region | City | Device | Browser | Os => Level::Session,
+        }
     }
 
-    /// The expression over `events` (alias `e`) for event dimensions and for
-    /// the session dimensions every event carries too.
-    fn event_expression(&self) -> Option<(String, Option<Value>)> {
+    /// Whether each event carries this value itself (then events filter on
+    /// their own copy rather than on their session's): the event dimensions,
+    /// and the device, browser, OS and place of the session ones.
+    pub fn carried_by_events(&self) -> bool {
         use Dimension::*;
-        let column = match self {
-            Page => "e.path",
-            Event => "e.name",
-            Country => "e.country",
-            Region => "e.region",
-            City => "e.city",
-            Device => "e.device",
-            Browser => "e.browser",
-            Os => "e.os",
-            Property(key) => return Some((PROPERTY_TEXT.into(), Some(Value::Text(json_path(key))))),
-            _ => return None,
-        };
-        Some((column.into(), None))
+        matches!(self, Page | Event | Property(_) | Country | Region | City | Device | Browser | Os)
     }
-
-}
-
-/// A property's value as text: numbers and booleans compare with the text
-/// a breakdown shows for them.
-pub const PROPERTY_TEXT: &str = "CAST(json_extract(e.props, ?) AS TEXT)";
-
-/// `$."key"`: the JSON path of a top-level key, quoted so any key works.
-pub fn json_path(key: &str) -> String {
-    format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,125 +154,29 @@ impl Filter {
     }
 }
 
-/// A WHERE fragment (`AND …` terms) and its parameters, in order.
-#[derive(Debug, Default)]
-pub struct Clause {
-    pub sql: String,
-    pub params: Vec<Value>,
-}
-
-impl Clause {
-    fn push(&mut self, expression: &str, expression_param: Option<Value>, value: &Option<String>) {
-        self.params.extend(expression_param);
-        match value {
-            Some(v) => {
-                self.sql.push_str(&format!(" AND {expression} = ?"));
-                self.params.push(Value::Text(v.clone()));
-            }
-            None => self.sql.push_str(&format!(" AND {expression} IS NULL")),
-        }
-    }
-}
-
-/// Conditions on `sessions s` started in `scope`.
-pub fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
-    let mut clause = Clause::default();
-    let mut on_event = Clause::default();
-    for f in filters {
-        match f.dimension.session_column() {
-            Some(column) => clause.push(column, None, &f.value),
-            None => {
-                let (expression, param) = f.dimension.event_expression().expect("event dimensions have an expression");
-                on_event.push(&expression, param, &f.value);
-            }
-        }
-    }
-    if !on_event.sql.is_empty() {
-        // Events of sessions started in the scope happen from its start on.
-        clause.sql.push_str(&format!(
-            " AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{})",
-            on_event.sql
-        ));
-        clause.params.extend(scope_params(scope.site, scope.lo, scope.hi + MAX_SESSION_SPAN_MS));
-        clause.params.extend(on_event.params);
-    }
-    clause
-}
-
-/// Conditions on `events e` that happened in `scope`.
-pub fn on_events(filters: &[Filter], scope: Scope) -> Clause {
-    let mut clause = Clause::default();
-    let mut on_session = Clause::default();
-    for f in filters {
-        match f.dimension.event_expression() {
-            Some((expression, param)) => clause.push(&expression, param, &f.value),
-            None => {
-                let column = f.dimension.session_column().expect("session dimensions have a column");
-                on_session.push(column, None, &f.value);
-            }
-        }
-    }
-    if !on_session.sql.is_empty() {
-        // Events in the scope belong to sessions started before its end.
-        clause.sql.push_str(&format!(
-            " AND e.session_id IN (SELECT s.id FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{})",
-            on_session.sql
-        ));
-        clause.params.extend(scope_params(scope.site, scope.lo - MAX_SESSION_SPAN_MS, scope.hi));
-        clause.params.extend(on_session.params);
-    }
-    clause
-}
-
-fn scope_params(site: &str, lo: i64, hi: i64) -> [Value; 3] {
-    [Value::Text(site.to_owned()), Value::Integer(lo), Value::Integer(hi)]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SCOPE: Scope = Scope { site: "shop", lo: 1000, hi: 2000 };
-
-    #[test]
-    fn an_event_filter_on_sessions_asks_for_one_matching_event() {
-        let filters = [
-            Filter::new(Dimension::Country, "DE"),
-            Filter::new(Dimension::Page, "/pricing"),
-            Filter::new(Dimension::Property("plan".into()), "pro"),
-        ];
-        let clause = on_sessions(&filters, SCOPE);
-        assert_eq!(
-            clause.sql,
-            " AND s.country = ? AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ? \
-             AND e.path = ? AND CAST(json_extract(e.props, ?) AS TEXT) = ?)"
-        );
-        let day = MAX_SESSION_SPAN_MS;
-        assert_eq!(
-            clause.params,
-            vec![
-                Value::Text("DE".into()),
-                Value::Text("shop".into()),
-                Value::Integer(1000),
-                Value::Integer(2000 + day),
-                Value::Text("/pricing".into()),
-                Value::Text("$.\"plan\"".into()),
-                Value::Text("pro".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn none_matches_a_missing_value() {
-        let clause = on_events(&[Filter::new(Dimension::Source, NONE_VALUE)], SCOPE);
-        assert!(clause.sql.ends_with("s.start_ts < ? AND s.source IS NULL)"), "{}", clause.sql);
-        assert_eq!(clause.params[1], Value::Integer(1000 - MAX_SESSION_SPAN_MS));
-    }
 
     #[test]
     fn unknown_dimensions_are_refused_with_the_known_ones_listed() {
         let err = Dimension::parse("colour").unwrap_err().to_string();
         assert!(err.contains("\"colour\"") && err.contains("utm_campaign"), "{err}");
         assert_eq!(Dimension::parse("prop:plan").unwrap(), Dimension::Property("plan".into()));
+    }
+
+    #[test]
+    fn device_and_place_filter_events_by_their_own_value_and_where_a_visit_came_from_by_its_session() {
+        for name in ["device", "browser", "os", "country", "region", "city"] {
+            let d = Dimension::parse(name).unwrap();
+            assert_eq!((d.level(), d.carried_by_events()), (Level::Session, true), "{name}");
+        }
+        for name in ["source", "entry_page", "exit_page", "utm_campaign", "referrer"] {
+            let d = Dimension::parse(name).unwrap();
+            assert_eq!((d.level(), d.carried_by_events()), (Level::Session, false), "{name}");
+        }
+        for name in ["page", "event", "prop:plan"] {
+            assert_eq!(Dimension::parse(name).unwrap().level(), Level::Event, "{name}");
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! The read side: the numbers the dashboard and the query API show, computed
-//! from the stored `events` and `sessions` with SQL over read-only SQLite
-//! connections.
+//! from the stored events and sessions by whichever backend holds them.
 //!
 //! Policy, in one place:
 //! - a session counts in the period (and the chart bucket) in which it
@@ -12,34 +11,31 @@
 //! - filters combine with AND (see [`filter`] for what each dimension means
 //!   for sessions and for events).
 //!
-//! Mechanism: each query is a plain function of a connection, a site and a
-//! request, so tests and the benchmark call them directly; [`Queries`] runs
-//! them on a small pool of read-only connections, off the async runtime, with
-//! an injectable clock for "now".
+//! Mechanism: each question is a method of the read seam
+//! ([`crate::store::read::Reads`]), with request and answer types from the
+//! modules here, so every backend answers the same questions the same way;
+//! [`queries::Queries`] asks the seam, with the collector's injected clock
+//! for "now".
+//! No SQL and no backend's types here: the SQLite answers are in
+//! `store::sqlite::reads`.
 
 pub mod breakdown;
 pub mod filter;
 pub mod overview;
 pub mod period;
+pub mod queries;
 pub mod realtime;
 pub mod sessions;
 pub mod table;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rusqlite::{Connection, OpenFlags};
-
-/// Read-only connections kept open between queries.
-const POOL_SIZE: usize = 4;
-/// Page cache per read connection, KiB: a month of a busy site's time
-/// indexes stays in memory between dashboard refreshes.
-const READER_CACHE_KIB: i64 = 32 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// The backend failed to answer (its own error inside).
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     #[error("unknown time zone {0:?}")]
     TimeZone(String),
     #[error("{0}")]
@@ -67,69 +63,7 @@ impl Site {
     }
 }
 
-/// Runs queries on pooled read-only connections to the store's file, at
-/// most half the machine's cores at once: however many people look at the
-/// dashboard, ingest keeps the other half.
-pub struct Queries {
-    db_path: PathBuf,
-    pool: Mutex<Vec<Connection>>,
-    running: tokio::sync::Semaphore,
-    clock: SharedClock,
-}
-
-impl Queries {
-    pub fn new(db_path: &Path, clock: SharedClock) -> Queries {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let running = tokio::sync::Semaphore::new((cores / 2).max(1));
-        Queries { db_path: db_path.to_path_buf(), pool: Mutex::new(Vec::new()), running, clock }
-    }
-
-    pub fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
-    }
-
-    /// Runs `query` on a blocking thread with a pooled connection.
-    pub async fn run<T, F>(self: &Arc<Self>, query: F) -> Result<T, QueryError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, QueryError> + Send + 'static,
-    {
-        let _turn = self.running.acquire().await.map_err(|_| QueryError::Interrupted)?;
-        let queries = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = queries.take()?;
-            let result = query(&conn);
-            queries.give_back(conn);
-            result
-        })
-        .await
-        .map_err(|_| QueryError::Interrupted)?
-    }
-
-    fn take(&self) -> Result<Connection, QueryError> {
-        if let Some(conn) = self.pool.lock().expect("pool lock").pop() {
-            return Ok(conn);
-        }
-        Ok(open_reader(&self.db_path)?)
-    }
-
-    fn give_back(&self, conn: Connection) {
-        let mut pool = self.pool.lock().expect("pool lock");
-        if pool.len() < POOL_SIZE {
-            pool.push(conn);
-        }
-    }
-}
-
-/// A read-only connection: WAL lets it read while the writer commits.
-pub fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
-    Ok(conn)
-}
-
 /// `part / whole`, or 0 when there is nothing to divide.
-fn ratio(part: i64, whole: i64) -> f64 {
+pub fn ratio(part: i64, whole: i64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }

@@ -1,16 +1,20 @@
 //! The overview: visitors, sessions, pageviews, events, bounce rate and
 //! average session duration for a period, as totals and as a time series,
 //! with the same for the previous period.
+//!
+//! Policy: a backend counts, per bucket of [`Period::buckets`], the sessions
+//! that started in it (their distinct visitors, bounces and summed
+//! durations) and the pageviews and events that happened in it, and the
+//! period's distinct visitors; [`Figures::from_counts`] derives the totals
+//! and the rates from those counts. A visitor counts once per bucket and
+//! once in the period, however many sessions they had.
 
-use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
-use super::filter::{Filter, Scope, on_events, on_sessions};
+use super::filter::Filter;
 use super::period::{Bucket, Interval, Period};
+use super::ratio;
 use super::table::Table;
-use super::{QueryError, Site, ratio};
-use crate::store::sqlite::SLOT_MS;
 
 #[derive(Debug, Clone)]
 pub struct OverviewRequest {
@@ -54,144 +58,49 @@ pub struct Overview {
     pub previous: Figures,
 }
 
-pub fn overview(conn: &Connection, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
-    let current = figures(conn, site, &request.period, request.interval, &request.filters)?;
-    let previous = figures(conn, site, &request.period.previous(), request.interval, &request.filters)?;
-    Ok(Overview { interval: request.interval, current, previous })
+/// What a backend counts in one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Distinct visitors of the sessions that started in the bucket.
+    pub visitors: i64,
+    pub sessions: i64,
+    pub bounces: i64,
+    /// The sum of those sessions' durations.
+    pub duration_ms: i64,
+    pub pageviews: i64,
+    pub events: i64,
 }
 
-fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, filters: &[Filter]) -> Result<Figures, QueryError> {
-    let buckets = period.buckets(interval, &site.time_zone);
-    let mut series: Vec<Point> = buckets
-        .iter()
-        .map(|b| Point { label: b.label.clone(), start_ms: b.start_ms, metrics: Metrics::default() })
-        .collect();
-    let (lo, hi) = period.bounds(&site.time_zone);
-    let scope = Scope { site: &site.key, lo, hi };
-
-    let (visitors, durations) = count_sessions(conn, scope, filters, &buckets, &mut series)?;
-    if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {
-        count_events_from_slots(conn, site, &buckets, &mut series)?;
-    } else {
-        count_events(conn, site, scope, filters, &buckets, &mut series)?;
+impl Figures {
+    /// The figures of `period` from each of `buckets`' counts (the same
+    /// length, in order) and the period's distinct visitors.
+    pub fn from_counts(period: &Period, buckets: &[Bucket], counts: &[Counts], visitors: i64) -> Figures {
+        let mut totals = Metrics { visitors, ..Metrics::default() };
+        let mut duration_ms = 0;
+        let series = buckets
+            .iter()
+            .zip(counts)
+            .map(|(bucket, c)| {
+                totals.sessions += c.sessions;
+                totals.bounces += c.bounces;
+                totals.pageviews += c.pageviews;
+                totals.events += c.events;
+                duration_ms += c.duration_ms;
+                let mut metrics = Metrics {
+                    visitors: c.visitors,
+                    sessions: c.sessions,
+                    pageviews: c.pageviews,
+                    events: c.events,
+                    bounces: c.bounces,
+                    ..Metrics::default()
+                };
+                metrics.derive_rates(c.duration_ms);
+                Point { label: bucket.label.clone(), start_ms: bucket.start_ms, metrics }
+            })
+            .collect();
+        totals.derive_rates(duration_ms);
+        Figures { from: period.from.to_string(), to: period.to.to_string(), totals, series }
     }
-
-    let mut totals = Metrics { visitors, ..Metrics::default() };
-    for (point, duration) in series.iter_mut().zip(&durations) {
-        let m = &mut point.metrics;
-        totals.sessions += m.sessions;
-        totals.bounces += m.bounces;
-        totals.pageviews += m.pageviews;
-        totals.events += m.events;
-        m.derive_rates(*duration);
-    }
-    totals.derive_rates(durations.iter().sum());
-    Ok(Figures { from: period.from.to_string(), to: period.to.to_string(), totals, series })
-}
-
-/// Sessions, bounces and visitors per bucket, by when each session started,
-/// in one pass over the period in time order; returns the period's distinct
-/// visitors and each bucket's summed duration. A visitor counts once per
-/// bucket and once in the period, however many sessions they had.
-fn count_sessions(
-    conn: &Connection,
-    scope: Scope,
-    filters: &[Filter],
-    buckets: &[Bucket],
-    series: &mut [Point],
-) -> Result<(i64, Vec<i64>), QueryError> {
-    let clause = on_sessions(filters, scope);
-    let sql = format!(
-        "SELECT s.start_ts, s.visitor_id, s.bounce, s.duration_ms FROM sessions s
-         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{} ORDER BY s.start_ts",
-        clause.sql
-    );
-    let params = [Value::Text(scope.site.to_owned()), Value::Integer(scope.lo), Value::Integer(scope.hi)].into_iter().chain(clause.params);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    // Visitor → the last bucket they were counted in. Exact: whole ids as
-    // keys, with a hash fast on short strings (this loop is the overview's cost).
-    let mut seen: foldhash::HashMap<Box<str>, usize> = foldhash::HashMap::default();
-    let mut durations = vec![0i64; buckets.len()];
-    let mut bucket = 0;
-    while let Some(row) = rows.next()? {
-        let start: i64 = row.get(0)?;
-        while bucket + 1 < buckets.len() && start >= buckets[bucket].end_ms {
-            bucket += 1;
-        }
-        let m = &mut series[bucket].metrics;
-        let visitor = row.get_ref(1)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
-        match seen.get_mut(visitor) {
-            Some(last) if *last == bucket => {}
-            Some(last) => {
-                *last = bucket;
-                m.visitors += 1;
-            }
-            None => {
-                seen.insert(visitor.into(), bucket);
-                m.visitors += 1;
-            }
-        }
-        m.sessions += 1;
-        m.bounces += row.get::<_, i64>(2)?;
-        durations[bucket] += row.get::<_, i64>(3)?;
-    }
-    Ok((seen.len() as i64, durations))
-}
-
-/// Pageviews and events per bucket, by their own time, from every event.
-fn count_events(conn: &Connection, site: &Site, scope: Scope, filters: &[Filter], buckets: &[Bucket], series: &mut [Point]) -> Result<(), QueryError> {
-    let clause = on_events(filters, scope);
-    let sql = format!(
-        "WITH b(idx, lo, hi) AS ({BUCKETS})
-         SELECT b.idx, count(*), sum(e.name = '$pageview')
-         FROM b CROSS JOIN events e
-         WHERE e.site = ? AND e.ts >= b.lo AND e.ts < b.hi{}
-         GROUP BY b.idx",
-        clause.sql
-    );
-    add_event_counts(conn, &sql, bucket_params(buckets, site, clause.params), series)
-}
-
-/// The same counts from the quarter-hour slots kept at ingest; only for an
-/// unfiltered overview whose buckets start on quarter hours.
-fn count_events_from_slots(conn: &Connection, site: &Site, buckets: &[Bucket], series: &mut [Point]) -> Result<(), QueryError> {
-    let sql = format!(
-        "WITH b(idx, lo, hi) AS ({BUCKETS})
-         SELECT b.idx, sum(x.events), sum(x.pageviews)
-         FROM b CROSS JOIN event_slots x
-         WHERE x.site = ? AND x.slot >= b.lo / {SLOT_MS} AND x.slot < b.hi / {SLOT_MS}
-         GROUP BY b.idx"
-    );
-    add_event_counts(conn, &sql, bucket_params(buckets, site, Vec::new()), series)
-}
-
-fn add_event_counts(conn: &Connection, sql: &str, params: Vec<Value>, series: &mut [Point]) -> Result<(), QueryError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    while let Some(row) = rows.next()? {
-        let idx = bucket_index(row.get(0)?, series.len())?;
-        let m = &mut series[idx].metrics;
-        (m.events, m.pageviews) = (row.get(1)?, row.get(2)?);
-    }
-    Ok(())
-}
-
-
-/// The buckets as rows `(idx, lo, hi)` from one JSON parameter, so a query
-/// scans the time index once per bucket.
-const BUCKETS: &str = "SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)";
-
-/// The bucket a row belongs to; json_each keys are the array's indexes.
-fn bucket_index(key: i64, len: usize) -> Result<usize, QueryError> {
-    usize::try_from(key).ok().filter(|i| *i < len).ok_or(QueryError::Database(rusqlite::Error::IntegralValueOutOfRange(0, key)))
-}
-
-fn bucket_params(buckets: &[Bucket], site: &Site, filter_params: Vec<Value>) -> Vec<Value> {
-    let json = serde_json::to_string(&buckets.iter().map(|b| [b.start_ms, b.end_ms]).collect::<Vec<_>>()).unwrap_or_default();
-    let mut params = vec![Value::Text(json), Value::Text(site.key.clone())];
-    params.extend(filter_params);
-    params
 }
 
 impl Metrics {
@@ -234,5 +143,27 @@ impl Table for Overview {
             rows.push([vec![name.to_owned(), "total".to_owned()], figures.totals.cells()].concat());
         }
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up_the_buckets_but_count_a_visitor_once_and_rates_come_from_the_sums() {
+        let period = Period::parse("2024-01-15", "2024-01-16").unwrap();
+        let buckets = period.buckets(Interval::Day, &jiff::tz::TimeZone::UTC);
+        let counts = [
+            Counts { visitors: 2, sessions: 3, bounces: 1, duration_ms: 60_000, pageviews: 5, events: 6 },
+            Counts { visitors: 1, sessions: 1, bounces: 1, duration_ms: 0, pageviews: 1, events: 1 },
+        ];
+        let figures = Figures::from_counts(&period, &buckets, &counts, 2);
+        let t = figures.totals;
+        assert_eq!((t.visitors, t.sessions, t.bounces, t.pageviews, t.events), (2, 4, 2, 6, 7));
+        assert_eq!((t.bounce_rate, t.avg_duration_ms), (0.5, 15_000.0));
+        let first = figures.series[0].metrics;
+        assert_eq!((first.bounce_rate, first.avg_duration_ms), (1.0 / 3.0, 20_000.0));
+        assert_eq!((figures.series[1].label.as_str(), figures.from.as_str(), figures.to.as_str()), ("2024-01-16", "2024-01-15", "2024-01-16"));
     }
 }

@@ -1,12 +1,11 @@
 //! Right now: visitors seen in the last five minutes, and events and
-//! active sessions per minute over the last hour. Counted from `events`
-//! alone, so it is exact the moment an event is committed.
+//! active sessions per minute over the last hour. Counted from events
+//! alone (never from derived sessions), so it is exact the moment an event
+//! is committed; an event after "now" is not counted.
 
-use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::table::Table;
-use super::{QueryError, Site};
 
 /// A visitor is "active" when they sent an event this recently.
 pub const ACTIVE_WINDOW_MS: i64 = 5 * 60_000;
@@ -30,25 +29,25 @@ pub struct Realtime {
     pub minutes: Vec<Minute>,
 }
 
-pub fn realtime(conn: &Connection, site: &Site, now_ms: i64) -> Result<Realtime, QueryError> {
-    let active_visitors = conn
-        .prepare_cached("SELECT count(DISTINCT visitor_id) FROM events WHERE site = ?1 AND ts > ?2 AND ts <= ?3")?
-        .query_row(params![site.key, now_ms - ACTIVE_WINDOW_MS, now_ms], |r| r.get(0))?;
-
-    let first = (now_ms / 60_000 - (MINUTES - 1)) * 60_000;
-    let mut minutes: Vec<Minute> = (0..MINUTES).map(|i| Minute { start_ms: first + i * 60_000, ..Minute::default() }).collect();
-    let mut stmt = conn.prepare_cached(
-        "SELECT (ts - ?2) / 60000, count(*), count(DISTINCT session_id) FROM events
-         WHERE site = ?1 AND ts >= ?2 AND ts <= ?3 GROUP BY 1",
-    )?;
-    let mut rows = stmt.query(params![site.key, first, now_ms])?;
-    while let Some(row) = rows.next()? {
-        let index: i64 = row.get(0)?;
-        if let Some(minute) = usize::try_from(index).ok().and_then(|i| minutes.get_mut(i)) {
-            (minute.events, minute.sessions) = (row.get(1)?, row.get(2)?);
-        }
+impl Realtime {
+    /// The answer before counting: every minute of the window at zero. The
+    /// window is `[first_minute_ms(now), now]`, `MINUTES` whole minutes
+    /// ending with the current one.
+    pub fn empty(now_ms: i64) -> Realtime {
+        let first = first_minute_ms(now_ms);
+        let minutes = (0..MINUTES).map(|i| Minute { start_ms: first + i * 60_000, ..Minute::default() }).collect();
+        Realtime { now_ms, active_visitors: 0, minutes }
     }
-    Ok(Realtime { now_ms, active_visitors, minutes })
+
+    /// The minute `index` minutes after the first, if in the window.
+    pub fn minute_mut(&mut self, index: i64) -> Option<&mut Minute> {
+        usize::try_from(index).ok().and_then(|i| self.minutes.get_mut(i))
+    }
+}
+
+/// The start of the window's first minute, ms UTC.
+pub fn first_minute_ms(now_ms: i64) -> i64 {
+    (now_ms / 60_000 - (MINUTES - 1)) * 60_000
 }
 
 impl Table for Realtime {

@@ -1,15 +1,16 @@
-//! The session explorer: sessions of a period, newest first, a page at a
-//! time; and one session's journey, its events in the order they happened.
+//! The session explorer: sessions started in a period, newest first (by
+//! start, then id), a page at a time, with how many there are in all; and
+//! one session's journey, its events in (time, id) order. A journey is
+//! found when the site has the session or any event of it (a session's row
+//! may lag its events); otherwise it is [`QueryError::SessionNotFound`].
 
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::filter::{Filter, Scope, on_sessions};
+use super::QueryError;
+use super::filter::Filter;
 use super::period::Period;
 use super::table::{Table, cell};
-use super::{QueryError, Site};
 use crate::sessions::Session;
-use crate::store::sqlite::{SESSION_COLUMNS, session_from_row};
 
 /// Sessions one page holds at most.
 pub const MAX_PER_PAGE: usize = 200;
@@ -52,51 +53,26 @@ pub struct Journey {
     pub events: Vec<JourneyStep>,
 }
 
-pub fn sessions(conn: &Connection, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
-    let (lo, hi) = request.period.bounds(&site.time_zone);
-    let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
-    let mut params = vec![Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)];
-    params.extend(clause.params);
-    let from = format!("FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}", clause.sql);
+impl SessionsRequest {
+    /// Sessions on one page: at least one, at most [`MAX_PER_PAGE`].
+    pub fn per_page(&self) -> usize {
+        self.per_page.clamp(1, MAX_PER_PAGE)
+    }
 
-    let total = conn.prepare_cached(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let per_page = request.per_page.clamp(1, MAX_PER_PAGE);
-    params.push(Value::Integer(per_page as i64));
-    params.push(Value::Integer((request.page * per_page) as i64));
-    let sql = format!("SELECT {SESSION_COLUMNS} {from} ORDER BY s.start_ts DESC, s.id LIMIT ? OFFSET ?");
-    let sessions = conn.prepare_cached(&sql)?.query_map(params_from_iter(params), session_from_row)?.collect::<Result<Vec<_>, _>>()?;
-    Ok(SessionPage { total, page: request.page, per_page, sessions })
+    /// Sessions before this page.
+    pub fn offset(&self) -> usize {
+        self.page * self.per_page()
+    }
 }
 
-pub fn journey(conn: &Connection, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
-    let session = conn
-        .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.site = ?1 AND s.id = ?2"))?
-        .query_row(params![site.key, session_id], session_from_row)
-        .optional()?;
-    let events = conn
-        .prepare_cached(
-            "SELECT id, ts, name, path, url, title, referrer, props, engaged_ms FROM events
-             WHERE site = ?1 AND session_id = ?2 ORDER BY ts, id",
-        )?
-        .query_map(params![site.key, session_id], |r| {
-            let props: String = r.get(7)?;
-            Ok(JourneyStep {
-                id: r.get(0)?,
-                ts: r.get(1)?,
-                name: r.get(2)?,
-                path: r.get(3)?,
-                url: r.get(4)?,
-                title: r.get(5)?,
-                referrer: r.get(6)?,
-                props: serde_json::from_str(&props).unwrap_or_default(),
-                engaged_ms: r.get(8)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    if session.is_none() && events.is_empty() {
-        return Err(QueryError::SessionNotFound(session_id.to_owned()));
+impl Journey {
+    /// The journey of `session_id` from what a backend found for it.
+    pub fn found(session_id: &str, session: Option<Session>, events: Vec<JourneyStep>) -> Result<Journey, QueryError> {
+        if session.is_none() && events.is_empty() {
+            return Err(QueryError::SessionNotFound(session_id.to_owned()));
+        }
+        Ok(Journey { session, events })
     }
-    Ok(Journey { session, events })
 }
 
 impl Table for SessionPage {

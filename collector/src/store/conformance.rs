@@ -1,6 +1,6 @@
 //! The write seam's conformance suite: what every [`Store`] backend must
 //! do. A backend runs it by one line in its test module,
-//! `write_conformance!(|dir, rules| MyStore::open(dir, rules));`, which makes
+//! `write_conformance_tests!(|dir, rules| MyStore::open(dir, rules));`, which makes
 //! each case its own `#[test]` (so the first failure hides none of the
 //! others). Each case opens a fresh store in its own temporary directory,
 //! with the session rules it gives (site key → rule).
@@ -44,7 +44,7 @@ pub type SiteRules = HashMap<String, Rule>;
 
 /// Makes each case of the suite a `#[tokio::test]` for the backend that
 /// `$open` opens: `Fn(&Path, SiteRules) -> impl Store`.
-macro_rules! write_conformance {
+macro_rules! write_conformance_tests {
     ($open:expr) => {
         #[tokio::test]
         async fn appends_report_new_and_duplicate_events() {
@@ -108,7 +108,7 @@ macro_rules! write_conformance {
         }
     };
 }
-pub(crate) use write_conformance;
+pub(crate) use write_conformance_tests;
 
 fn default_rules() -> SiteRules {
     SiteRules::new()

@@ -14,10 +14,14 @@
 //! persists the plan. Backends decide nothing about events or sessions;
 //! they only store and answer. Lifecycle deletes and identity links will
 //! be further writes of the same writer, planned the same way. Every
-//! backend passes [`conformance`].
+//! backend passes [`conformance`]. The read seam is [`read::Reads`], with
+//! its own suite, [`read_conformance`].
 
 #[cfg(test)]
 pub mod conformance;
+pub mod read;
+#[cfg(test)]
+pub mod read_conformance;
 pub mod sqlite;
 
 use async_trait::async_trait;

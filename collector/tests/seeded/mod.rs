@@ -1,10 +1,13 @@
 //! A collector over real HTTP on a SQLite file seeded with a small, known
-//! history, for the query API tests. The clock is fixed.
+//! history, for the query API tests. The clock is fixed. The events go in
+//! through the store's write seam, so the sessions are the ones the real
+//! rule derives (their ids too: [`Running::session_id`] gives the id of
+//! each visit below); each visit is one SDK session.
 //!
 //! Site `shop` reports in Europe/Berlin (UTC+1 in January). Four sessions,
 //! times in UTC (local in brackets):
 //!
-//! | session | visitor | start | events | duration | bounce | source | country, device |
+//! | visit (SDK session) | visitor | start | events | duration | bounce | source | country, device |
 //! | --- | --- | --- | --- | --- | --- | --- | --- |
 //! | S1 | V1 | Jan 14 22:30 (23:30) | pv `/`, pv `/pricing` 22:40, `signup` {plan: pro} 22:45 | 15 min | no | Google | DE desktop Firefox |
 //! | S2 | V1 | Jan 14 23:10 (Jan 15 00:10) | pv `/blog` | 0 | yes | none | DE desktop Firefox |
@@ -16,12 +19,14 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 use waymark_collector::config::Config;
 use waymark_collector::clock::ManualClock;
+use waymark_collector::event::StoredEvent;
+use waymark_collector::store::Store;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const TOKEN: &str = "test-api-token-0123456789";
@@ -35,6 +40,8 @@ pub fn utc(s: &str) -> i64 {
 pub struct Running {
     pub url: String,
     pub db: PathBuf,
+    /// Visit (`S1`…) → the id the session rule gave its session.
+    session_ids: HashMap<String, String>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -53,15 +60,20 @@ pub async fn start() -> Running {
     let server = waymark_collector::start_with_clock(config, std::sync::Arc::new(ManualClock::at(NOW))).await.unwrap();
     let url = format!("http://{}", server.addr);
     let db = server.db_path.clone();
-    seed(&Connection::open(&db).unwrap());
+    let session_ids = seed(server.state().store.as_ref()).await;
     let (stop, stopped) = oneshot::channel::<()>();
     let done = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    Running { url, db, stop: Some(stop), done: Some(done), _dir: dir }
+    Running { url, db, session_ids, stop: Some(stop), done: Some(done), _dir: dir }
 }
 
 impl Running {
+    /// The id of visit `visit`'s session (`S1`…, see the table above).
+    pub fn session_id(&self, visit: &str) -> String {
+        self.session_ids[visit].clone()
+    }
+
     /// GET with the API token; the status and the JSON body.
     pub async fn get(&self, path_and_query: &str) -> (u16, serde_json::Value) {
         let r = reqwest::Client::new()
@@ -145,39 +157,34 @@ const VISITS: &[Visit] = &[
     },
 ];
 
-/// Writes the visits as the ingest path would: each event with its
-/// enrichment, each session with what the sessionizer derives.
-fn seed(conn: &Connection) {
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let mut n = 0;
+/// Appends the visits' events, enriched as the ingest path would have
+/// them, through the store; returns each visit's session id.
+async fn seed(store: &dyn Store) -> HashMap<String, String> {
+    let mut events = Vec::new();
     for v in VISITS {
         for (ts, name, path, props) in v.events {
-            n += 1;
-            conn.execute(
-                "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, url, host, path, source,
-                    browser, device, country, props)
-                 VALUES ('shop', ?1, ?2, ?2, ?3, ?4, ?5, ?6, 'shop.example', ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    format!("E{n}"), utc(ts), name, v.id, v.visitor, format!("https://shop.example{path}"), path,
-                    v.source, v.browser, v.device, v.country, props
-                ],
-            )
-            .unwrap();
+            events.push(StoredEvent {
+                site: "shop".into(),
+                id: format!("E{}", events.len() + 1),
+                ts: utc(ts),
+                received_ms: utc(ts),
+                name: (*name).into(),
+                client_session_id: Some(v.id.into()),
+                visitor_id: v.visitor.into(),
+                url: format!("https://shop.example{path}"),
+                host: "shop.example".into(),
+                path: (*path).into(),
+                props: (*props).into(),
+                source: v.source.map(Into::into),
+                browser: Some(v.browser.into()),
+                device: Some(v.device.into()),
+                country: Some(v.country.into()),
+                ..StoredEvent::default()
+            });
         }
-        let start = utc(v.events[0].0);
-        let end = utc(v.events[v.events.len() - 1].0);
-        let pageviews: Vec<&str> = v.events.iter().filter(|e| e.1 == "$pageview").map(|e| e.2).collect();
-        let bounce = pageviews.len() <= 1 && v.events.len() == 1;
-        conn.execute(
-            "INSERT INTO sessions (site, id, visitor_id, start_ts, end_ts, duration_ms, pageviews, events, entry_path,
-                exit_path, bounce, source, browser, device, country)
-             VALUES ('shop', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                v.id, v.visitor, start, end, end - start, pageviews.len() as i64, v.events.len() as i64, pageviews[0],
-                pageviews[pageviews.len() - 1], bounce, v.source, v.browser, v.device, v.country
-            ],
-        )
-        .unwrap();
     }
-    waymark_collector::store::sqlite::recount_event_slots(conn).unwrap();
+    store.append(events).await.unwrap();
+    let sessions = store.sessions("shop").await.unwrap();
+    assert_eq!(sessions.len(), VISITS.len(), "one session per visit: {sessions:?}");
+    sessions.into_iter().map(|s| (s.client_session_id.expect("each visit has its SDK session"), s.id)).collect()
 }

@@ -1,8 +1,10 @@
 //! The dashboard's queries on large stores, and what they cost ingest: runs
 //! the collector's `query_bench` example (server profile), which seeds
-//! SQLite stores with synthetic events and sessions over 90 days, times
-//! realtime, a 30-day overview and filtered breakdowns, then measures ingest
-//! over HTTP alone and with dashboard queries running.
+//! SQLite stores with synthetic events over 90 days (their sessions derived
+//! by the store's own rebuild, the rule live ingest uses), times realtime, a
+//! 30-day overview and filtered breakdowns through the read seam, then
+//! measures ingest over HTTP alone and with dashboard queries running. This
+//! module seeds nothing itself.
 //!
 //! Store sizes come from `WAYMARK_BENCH_QUERY_EVENTS` (comma-separated,
 //! default `1000000`); add `10000000` for the 10M figures, which take several

@@ -29,12 +29,14 @@ mod rebuild;
 mod rows;
 mod salts;
 mod state;
+mod reads;
 mod tails;
 mod wal_sync;
 mod writer;
 
 use checkpoints::WalLength;
 pub use connection::open_connection;
+pub use reads::SqliteReads;
 use connection::migrate;
 use rows::{EVENT_COLUMNS, event_from_row};
 pub use rows::{SESSION_COLUMNS, SLOT_MS, recount_event_slots, session_from_row};
@@ -128,6 +130,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The read seam over this store's file.
+    pub fn reads(&self) -> SqliteReads {
+        SqliteReads::open(&self.path)
     }
 
     /// A new read-only connection, for queries.
@@ -229,7 +236,7 @@ mod tests {
     use super::connection::MIGRATIONS;
     use crate::store::conformance::{self, T0, pageview};
 
-    conformance::write_conformance!(|dir: &Path, rules: conformance::SiteRules| {
+    conformance::write_conformance_tests!(|dir: &Path, rules: conformance::SiteRules| {
         SqliteStore::open_with(dir, StoreOptions { session_rules: rules, ..StoreOptions::default() }).unwrap()
     });
 

@@ -1,0 +1,37 @@
+//! The read seam: every question the query API and the dashboard ask of the
+//! stored events and sessions, as one trait each backend implements. The
+//! requests and answers are `crate::query`'s types, the same for every
+//! backend, and so are the rules they follow (periods and buckets in the
+//! site's time zone, what each filter means, how rates are derived): see
+//! [`crate::query`]. A backend only counts; every backend passes
+//! `store::read_conformance`.
+//!
+//! The methods are async so that a backend may answer over the network; one
+//! on a local file runs its queries off the async runtime (the SQLite one
+//! on a small pool of read-only connections, `store::sqlite::reads`).
+
+use async_trait::async_trait;
+
+use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::query::overview::{Overview, OverviewRequest};
+use crate::query::realtime::Realtime;
+use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
+use crate::query::{QueryError, Site};
+
+#[async_trait]
+pub trait Reads: Send + Sync + 'static {
+    /// Active visitors and the last hour, minute by minute, as of `now_ms`.
+    async fn realtime(&self, site: &Site, now_ms: i64) -> Result<Realtime, QueryError>;
+
+    /// Totals and a time series for a period and the one before it.
+    async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError>;
+
+    /// The top values of one dimension in a period.
+    async fn breakdown(&self, site: &Site, request: &BreakdownRequest) -> Result<Breakdown, QueryError>;
+
+    /// One page of the sessions started in a period, newest first.
+    async fn sessions(&self, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError>;
+
+    /// One session and its events in order.
+    async fn journey(&self, site: &Site, session_id: &str) -> Result<Journey, QueryError>;
+}

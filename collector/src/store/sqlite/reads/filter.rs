@@ -1,0 +1,199 @@
+//! Filters as SQL: the column or expression each dimension is in `sessions
+//! s` and `events e`, and the WHERE fragments a filtered query adds (what a
+//! filter means is [`crate::query::filter`]'s).
+//!
+//! Mechanism: the cross-table conditions are uncorrelated `IN` subqueries
+//! over a time range, which SQLite evaluates once from the time indexes;
+//! the range assumes no session lasts longer than [`MAX_SESSION_SPAN_MS`].
+
+use rusqlite::types::Value;
+
+use crate::query::filter::{Dimension, Filter, Level, MAX_SESSION_SPAN_MS};
+
+/// What the filtered query covers: a site and `[lo, hi)`, ms UTC.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Scope<'a> {
+    pub site: &'a str,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// The column of `sessions` (alias `s`), for session dimensions.
+pub(super) fn session_column(dimension: &Dimension) -> Option<&'static str> {
+    use Dimension::*;
+    Some(match dimension {
+        EntryPage => "s.entry_path",
+        ExitPage => "s.exit_path",
+        Source => "s.source",
+        Medium => "s.medium",
+        Referrer => "s.referrer_host",
+        UtmSource => "s.utm_source",
+        UtmMedium => "s.utm_medium",
+        UtmCampaign => "s.utm_campaign",
+        UtmTerm => "s.utm_term",
+        UtmContent => "s.utm_content",
+        Country => "s.country",
+        Region => "s.region",
+        City => "s.city",
+        Device => "s.device",
+        Browser => "s.browser",
+        Os => "s.os",
+        Page | Event | Property(_) => return None,
+    })
+}
+
+/// The expression over `events` (alias `e`) for the dimensions events
+/// carry, with the parameter it takes, if any.
+pub(super) fn event_expression(dimension: &Dimension) -> Option<(String, Option<Value>)> {
+    use Dimension::*;
+    let column = match dimension {
+        Page => "e.path",
+        Event => "e.name",
+        Country => "e.country",
+        Region => "e.region",
+        City => "e.city",
+        Device => "e.device",
+        Browser => "e.browser",
+        Os => "e.os",
+        Property(key) => return Some((PROPERTY_TEXT.into(), Some(Value::Text(json_path(key))))),
+        _ => return None,
+    };
+    Some((column.into(), None))
+}
+
+/// A property's value as text: numbers and booleans compare with the text
+/// a breakdown shows for them.
+pub(super) const PROPERTY_TEXT: &str = "CAST(json_extract(e.props, ?) AS TEXT)";
+
+/// `$."key"`: the JSON path of a top-level key, quoted so any key works.
+pub(super) fn json_path(key: &str) -> String {
+    format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A WHERE fragment (`AND …` terms) and its parameters, in order.
+#[derive(Debug, Default)]
+pub(super) struct Clause {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Clause {
+    fn push(&mut self, expression: &str, expression_param: Option<Value>, value: &Option<String>) {
+        self.params.extend(expression_param);
+        match value {
+            Some(v) => {
+                self.sql.push_str(&format!(" AND {expression} = ?"));
+                self.params.push(Value::Text(v.clone()));
+            }
+            None => self.sql.push_str(&format!(" AND {expression} IS NULL")),
+        }
+    }
+}
+
+/// Conditions on `sessions s` started in `scope`.
+pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
+    let mut clause = Clause::default();
+    let mut on_event = Clause::default();
+    for f in filters {
+        match f.dimension.level() {
+            Level::Session => clause.push(session_column(&f.dimension).expect("session dimensions have a column"), None, &f.value),
+            Level::Event => {
+                let (expression, param) = event_expression(&f.dimension).expect("event dimensions have an expression");
+                on_event.push(&expression, param, &f.value);
+            }
+        }
+    }
+    if !on_event.sql.is_empty() {
+        // Events of sessions started in the scope happen from its start on.
+        clause.sql.push_str(&format!(
+            " AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{})",
+            on_event.sql
+        ));
+        clause.params.extend(scope_params(scope.site, scope.lo, scope.hi + MAX_SESSION_SPAN_MS));
+        clause.params.extend(on_event.params);
+    }
+    clause
+}
+
+/// Conditions on `events e` that happened in `scope`.
+pub(super) fn on_events(filters: &[Filter], scope: Scope) -> Clause {
+    let mut clause = Clause::default();
+    let mut on_session = Clause::default();
+    for f in filters {
+        if f.dimension.carried_by_events() {
+            let (expression, param) = event_expression(&f.dimension).expect("what events carry has an expression");
+            clause.push(&expression, param, &f.value);
+        } else {
+            let column = session_column(&f.dimension).expect("session dimensions have a column");
+            on_session.push(column, None, &f.value);
+        }
+    }
+    if !on_session.sql.is_empty() {
+        // Events in the scope belong to sessions started before its end.
+        clause.sql.push_str(&format!(
+            " AND e.session_id IN (SELECT s.id FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{})",
+            on_session.sql
+        ));
+        clause.params.extend(scope_params(scope.site, scope.lo - MAX_SESSION_SPAN_MS, scope.hi));
+        clause.params.extend(on_session.params);
+    }
+    clause
+}
+
+fn scope_params(site: &str, lo: i64, hi: i64) -> [Value; 3] {
+    [Value::Text(site.to_owned()), Value::Integer(lo), Value::Integer(hi)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::filter::{NAMES, NONE_VALUE};
+
+    const SCOPE: Scope = Scope { site: "shop", lo: 1000, hi: 2000 };
+
+    #[test]
+    fn an_event_filter_on_sessions_asks_for_one_matching_event() {
+        let filters = [
+            Filter::new(Dimension::Country, "DE"),
+            Filter::new(Dimension::Page, "/pricing"),
+            Filter::new(Dimension::Property("plan".into()), "pro"),
+        ];
+        let clause = on_sessions(&filters, SCOPE);
+        assert_eq!(
+            clause.sql,
+            " AND s.country = ? AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ? \
+             AND e.path = ? AND CAST(json_extract(e.props, ?) AS TEXT) = ?)"
+        );
+        let day = MAX_SESSION_SPAN_MS;
+        assert_eq!(
+            clause.params,
+            vec![
+                Value::Text("DE".into()),
+                Value::Text("shop".into()),
+                Value::Integer(1000),
+                Value::Integer(2000 + day),
+                Value::Text("/pricing".into()),
+                Value::Text("$.\"plan\"".into()),
+                Value::Text("pro".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn none_matches_a_missing_value() {
+        let clause = on_events(&[Filter::new(Dimension::Source, NONE_VALUE)], SCOPE);
+        assert!(clause.sql.ends_with("s.start_ts < ? AND s.source IS NULL)"), "{}", clause.sql);
+        assert_eq!(clause.params[1], Value::Integer(1000 - MAX_SESSION_SPAN_MS));
+    }
+
+    #[test]
+    fn every_dimension_filters_both_sessions_and_events() {
+        for name in NAMES {
+            let dimension = Dimension::parse(&name.replace("<key>", "plan")).unwrap();
+            let filters = [Filter::new(dimension, "x")];
+            // Each renders without reaching a dimension the SQL does not know.
+            assert!(!on_sessions(&filters, SCOPE).sql.is_empty(), "{name}");
+            assert!(!on_events(&filters, SCOPE).sql.is_empty(), "{name}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The read seam on SQLite: every [`Reads`] question as SQL over the
+//! store's file, one module per question, on read-only connections that
+//! run beside the writer (WAL).
+//!
+//! Mechanism: each answer is a plain function of a connection, a site and
+//! a request; [`SqliteReads`] runs it on a small pool of read-only
+//! connections on a blocking thread ([`pool`]). What the answers mean (time
+//! zones, filters, rates) is `crate::query`'s; this module only counts.
+
+mod breakdown;
+mod filter;
+mod overview;
+mod pool;
+mod realtime;
+mod sessions;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::query::overview::{Overview, OverviewRequest};
+use crate::query::realtime::Realtime;
+use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
+use crate::query::{QueryError, Site};
+use crate::store::read::Reads;
+use pool::ReadPool;
+
+/// The read seam over one SQLite file.
+#[derive(Clone)]
+pub struct SqliteReads {
+    pool: Arc<ReadPool>,
+}
+
+impl SqliteReads {
+    /// Reads of the store at `db_path`; connections open when first needed.
+    pub fn open(db_path: &Path) -> SqliteReads {
+        SqliteReads { pool: Arc::new(ReadPool::new(db_path)) }
+    }
+}
+
+impl From<rusqlite::Error> for QueryError {
+    fn from(e: rusqlite::Error) -> QueryError {
+        QueryError::Database(Box::new(e))
+    }
+}
+
+#[async_trait]
+impl Reads for SqliteReads {
+    async fn realtime(&self, site: &Site, now_ms: i64) -> Result<Realtime, QueryError> {
+        let site = site.clone();
+        self.pool.run(move |conn| realtime::realtime(conn, &site, now_ms)).await
+    }
+
+    async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| overview::overview(conn, &site, &request)).await
+    }
+
+    async fn breakdown(&self, site: &Site, request: &BreakdownRequest) -> Result<Breakdown, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| breakdown::breakdown(conn, &site, &request)).await
+    }
+
+    async fn sessions(&self, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| sessions::sessions(conn, &site, &request)).await
+    }
+
+    async fn journey(&self, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
+        let (site, session_id) = (site.clone(), session_id.to_owned());
+        self.pool.run(move |conn| sessions::journey(conn, &site, &session_id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::read_conformance::{Backend, read_conformance_tests};
+    use crate::store::sqlite::SqliteStore;
+
+    fn sqlite(dir: &std::path::Path) -> Backend {
+        let store = SqliteStore::open(dir).unwrap();
+        let reads = store.reads();
+        Backend { store: Box::new(store), reads: Box::new(reads) }
+    }
+
+    read_conformance_tests!(sqlite);
+}

@@ -1,0 +1,132 @@
+//! The overview in SQL: per bucket, the sessions by their start (one pass
+//! in time order over `sessions`) and the events by their time (from
+//! `events`, or from the quarter-hour `event_slots` the writer keeps when
+//! nothing is filtered); totals and rates are derived by
+//! [`Figures::from_counts`].
+
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, params_from_iter};
+
+use super::filter::{Scope, on_events, on_sessions};
+use crate::query::filter::Filter;
+use crate::query::overview::{Counts, Figures, Overview, OverviewRequest};
+use crate::query::period::{Bucket, Interval, Period};
+use crate::query::{QueryError, Site};
+use crate::store::sqlite::SLOT_MS;
+
+pub(super) fn overview(conn: &Connection, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
+    let current = figures(conn, site, &request.period, request.interval, &request.filters)?;
+    let previous = figures(conn, site, &request.period.previous(), request.interval, &request.filters)?;
+    Ok(Overview { interval: request.interval, current, previous })
+}
+
+fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, filters: &[Filter]) -> Result<Figures, QueryError> {
+    let buckets = period.buckets(interval, &site.time_zone);
+    let mut counts = vec![Counts::default(); buckets.len()];
+    let (lo, hi) = period.bounds(&site.time_zone);
+    let scope = Scope { site: &site.key, lo, hi };
+
+    let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
+    if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {
+        count_events_from_slots(conn, site, &buckets, &mut counts)?;
+    } else {
+        count_events(conn, site, scope, filters, &buckets, &mut counts)?;
+    }
+    Ok(Figures::from_counts(period, &buckets, &counts, visitors))
+}
+
+/// Sessions, bounces, durations and visitors per bucket, by when each
+/// session started, in one pass over the period in time order; returns the
+/// period's distinct visitors.
+fn count_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<i64, QueryError> {
+    let clause = on_sessions(filters, scope);
+    let sql = format!(
+        "SELECT s.start_ts, s.visitor_id, s.bounce, s.duration_ms FROM sessions s
+         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{} ORDER BY s.start_ts",
+        clause.sql
+    );
+    let params = [Value::Text(scope.site.to_owned()), Value::Integer(scope.lo), Value::Integer(scope.hi)].into_iter().chain(clause.params);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    // Visitor → the last bucket they were counted in. Exact: whole ids as
+    // keys, with a hash fast on short strings (this loop is the overview's cost).
+    let mut seen: foldhash::HashMap<Box<str>, usize> = foldhash::HashMap::default();
+    let mut bucket = 0;
+    while let Some(row) = rows.next()? {
+        let start: i64 = row.get(0)?;
+        while bucket + 1 < buckets.len() && start >= buckets[bucket].end_ms {
+            bucket += 1;
+        }
+        let c = &mut counts[bucket];
+        let visitor = row.get_ref(1)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
+        match seen.get_mut(visitor) {
+            Some(last) if *last == bucket => {}
+            Some(last) => {
+                *last = bucket;
+                c.visitors += 1;
+            }
+            None => {
+                seen.insert(visitor.into(), bucket);
+                c.visitors += 1;
+            }
+        }
+        c.sessions += 1;
+        c.bounces += row.get::<_, i64>(2)?;
+        c.duration_ms += row.get::<_, i64>(3)?;
+    }
+    Ok(seen.len() as i64)
+}
+
+/// Pageviews and events per bucket, by their own time, from every event.
+fn count_events(conn: &Connection, site: &Site, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<(), QueryError> {
+    let clause = on_events(filters, scope);
+    let sql = format!(
+        "WITH b(idx, lo, hi) AS ({BUCKETS})
+         SELECT b.idx, count(*), sum(e.name = '$pageview')
+         FROM b CROSS JOIN events e
+         WHERE e.site = ? AND e.ts >= b.lo AND e.ts < b.hi{}
+         GROUP BY b.idx",
+        clause.sql
+    );
+    add_event_counts(conn, &sql, bucket_params(buckets, site, clause.params), counts)
+}
+
+/// The same counts from the quarter-hour slots kept at ingest; only for an
+/// unfiltered overview whose buckets start on quarter hours.
+fn count_events_from_slots(conn: &Connection, site: &Site, buckets: &[Bucket], counts: &mut [Counts]) -> Result<(), QueryError> {
+    let sql = format!(
+        "WITH b(idx, lo, hi) AS ({BUCKETS})
+         SELECT b.idx, sum(x.events), sum(x.pageviews)
+         FROM b CROSS JOIN event_slots x
+         WHERE x.site = ? AND x.slot >= b.lo / {SLOT_MS} AND x.slot < b.hi / {SLOT_MS}
+         GROUP BY b.idx"
+    );
+    add_event_counts(conn, &sql, bucket_params(buckets, site, Vec::new()), counts)
+}
+
+fn add_event_counts(conn: &Connection, sql: &str, params: Vec<Value>, counts: &mut [Counts]) -> Result<(), QueryError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    while let Some(row) = rows.next()? {
+        let idx = bucket_index(row.get(0)?, counts.len())?;
+        let c = &mut counts[idx];
+        (c.events, c.pageviews) = (row.get(1)?, row.get(2)?);
+    }
+    Ok(())
+}
+
+/// The buckets as rows `(idx, lo, hi)` from one JSON parameter, so a query
+/// scans the time index once per bucket.
+const BUCKETS: &str = "SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)";
+
+/// The bucket a row belongs to; json_each keys are the array's indexes.
+fn bucket_index(key: i64, len: usize) -> Result<usize, QueryError> {
+    usize::try_from(key).ok().filter(|i| *i < len).ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(0, key).into())
+}
+
+fn bucket_params(buckets: &[Bucket], site: &Site, filter_params: Vec<Value>) -> Vec<Value> {
+    let json = serde_json::to_string(&buckets.iter().map(|b| [b.start_ms, b.end_ms]).collect::<Vec<_>>()).unwrap_or_default();
+    let mut params = vec![Value::Text(json), Value::Text(site.key.clone())];
+    params.extend(filter_params);
+    params
+}
