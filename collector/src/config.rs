@@ -126,7 +126,7 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
 fn default_session_timeout_minutes() -> u32 {
-    (limits::DEFAULT_SESSION_TIMEOUT_MS / 60_000) as u32
+    (limits::DEFAULT_SESSION_TIMEOUT_MS / limits::MINUTE_MS) as u32
 }
 fn default_time_zone() -> String {
     "UTC".into()
@@ -175,7 +175,14 @@ impl Default for LimitsConfig {
 
 impl SiteConfig {
     pub fn session_timeout_ms(&self) -> i64 {
-        i64::from(self.session_timeout_minutes) * 60_000
+        i64::from(self.session_timeout_minutes) * limits::MINUTE_MS
+    }
+
+    /// The site's session rule, as the SDK learns it from each answer
+    /// (`BatchResponse::session`). The maximum length is the protocol's
+    /// default until sites can set their own.
+    pub fn session_rule(&self) -> waymark_protocol::SessionRule {
+        waymark_protocol::SessionRule { timeout_ms: self.session_timeout_ms(), max_ms: limits::DEFAULT_SESSION_MAX_MS }
     }
 
     /// True when a browser on `origin` may send this site's events.
@@ -267,8 +274,9 @@ impl Config {
             if self.sites[..i].iter().any(|s| s.key == site.key) {
                 return invalid(format!("site key {:?} is configured twice", site.key));
             }
-            if !(1..=24 * 60).contains(&site.session_timeout_minutes) {
-                return invalid(format!("site {:?}: `session_timeout_minutes` must be 1 to 1440", site.key));
+            let (min, max) = (limits::MIN_SESSION_TIMEOUT_MS / limits::MINUTE_MS, limits::MAX_SESSION_TIMEOUT_MS / limits::MINUTE_MS);
+            if !(min..=max).contains(&i64::from(site.session_timeout_minutes)) {
+                return invalid(format!("site {:?}: `session_timeout_minutes` must be {min} to {max}", site.key));
             }
             if site.time_zone.is_empty() {
                 return invalid(format!("site {:?}: `time_zone` is empty", site.key));

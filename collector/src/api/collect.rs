@@ -214,6 +214,7 @@ pub(super) async fn ingest(state: &AppState, site: &SiteConfig, checked: Vec<(Ch
         rejected: count(Outcome::Rejected),
         filtered: count(Outcome::Filtered),
         results,
+        session: None,
     })
 }
 
