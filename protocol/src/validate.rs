@@ -73,25 +73,38 @@ impl ContentError {
     }
 
     /// The message for a person, its numbers taken from [`crate::limits`].
-    /// Built without `core::fmt`, which the browser SDK cannot afford.
+    /// Built without `core::fmt`, which the browser SDK cannot afford: each
+    /// message is a row of pieces (text, the key or name quoted, more text,
+    /// a limit, the rest), so one small loop writes them all.
     pub fn message(&self) -> String {
-        let mut m = Message::default();
-        match self {
-            ContentError::NameEmpty => m.text("`name` is empty"),
-            ContentError::NameTooLong => m.text("`name` is longer than ").int(MAX_NAME_BYTES).text(" bytes"),
-            ContentError::NameReserved(name) => {
-                m.text("`name` ").quoted(name).text(" starts with `$`, which is reserved for Waymark's own events: ");
-                for (i, known) in names::ALL.iter().enumerate() {
-                    m.text(if i > 0 { ", " } else { "" }).text(known);
-                }
-                &mut m
-            }
-            ContentError::TooManyProps(n) => m.int(*n).text(" properties, at most ").int(MAX_PROPS).text(" allowed"),
-            ContentError::PropKeyInvalid(k) => m.text("property key ").quoted(k).text(" must be 1 to ").int(MAX_PROP_KEY_BYTES).text(" bytes"),
-            ContentError::PropValueTooLong(k) => m.text("property ").quoted(k).text(" is longer than ").int(MAX_PROP_VALUE_BYTES).text(" bytes"),
-            ContentError::PropValueNotFinite(k) => m.text("property ").quoted(k).text(" is not a finite number"),
-            ContentError::PropValueUnsupported(k) => m.text("property ").quoted(k).text(" must be a string, a finite number or a boolean"),
+        let (before, quoted, middle, limit, after): (&str, Option<&str>, &str, Option<usize>, &str) = match self {
+            ContentError::NameEmpty => ("`name` is empty", None, "", None, ""),
+            ContentError::NameTooLong => ("`name` is longer than ", None, "", Some(MAX_NAME_BYTES), " bytes"),
+            ContentError::NameReserved(name) => ("`name` ", Some(name), " starts with `$`, which is reserved for Waymark's own events: ", None, ""),
+            ContentError::TooManyProps(n) => ("", None, "", Some(*n), " properties, more than allowed"),
+            ContentError::PropKeyInvalid(k) => ("property key ", Some(k), " must be 1 to ", Some(MAX_PROP_KEY_BYTES), " bytes"),
+            ContentError::PropValueTooLong(k) => ("property ", Some(k), " is longer than ", Some(MAX_PROP_VALUE_BYTES), " bytes"),
+            ContentError::PropValueNotFinite(k) => ("property ", Some(k), " is not a finite number", None, ""),
+            ContentError::PropValueUnsupported(k) => ("property ", Some(k), " must be a string, a finite number or a boolean", None, ""),
         };
+        let mut m = Message::default();
+        m.text(before);
+        if let Some(quoted) = quoted {
+            m.quoted(quoted);
+        }
+        m.text(middle);
+        if let Some(limit) = limit {
+            m.int(limit);
+        }
+        m.text(after);
+        if let ContentError::NameReserved(_) = self {
+            for (i, known) in names::ALL.iter().enumerate() {
+                m.text(if i > 0 { ", " } else { "" }).text(known);
+            }
+        }
+        if let ContentError::TooManyProps(_) = self {
+            m.text(" (").int(MAX_PROPS).text(")");
+        }
         m.0
     }
 }
@@ -167,19 +180,17 @@ impl Message {
         self.text("\"").text(s).text("\"")
     }
 
+    /// Digits from the highest place down: no buffer to index, so no
+    /// bounds check (whose panic message would bring `core::fmt` into the
+    /// SDK's module).
     fn int(&mut self, n: usize) -> &mut Message {
-        let mut digits = [0u8; 20];
-        let (mut rest, mut i) = (n, digits.len());
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
+        let mut place = 1;
+        while place <= n / 10 {
+            place *= 10;
         }
-        for d in digits.iter().skip(i) {
-            self.0.push(*d as char);
+        while place > 0 {
+            self.0.push(char::from(b'0' + (n / place % 10) as u8));
+            place /= 10;
         }
         self
     }
@@ -375,7 +386,7 @@ mod tests {
     #[test]
     fn messages_are_built_from_the_limits() {
         assert_eq!(ContentError::NameTooLong.message(), format!("`name` is longer than {MAX_NAME_BYTES} bytes"));
-        assert_eq!(ContentError::TooManyProps(70).message(), format!("70 properties, at most {MAX_PROPS} allowed"));
+        assert_eq!(ContentError::TooManyProps(70).message(), format!("70 properties, more than allowed ({MAX_PROPS})"));
         assert_eq!(ContentError::PropValueTooLong("k".into()).message(), format!("property \"k\" is longer than {MAX_PROP_VALUE_BYTES} bytes"));
         assert_eq!(Rejection::TimestampInFuture.to_string(), format!("`ts` lies more than {} minutes in the future after clock-skew correction", MAX_FUTURE_SKEW_MS / 60_000));
         assert!(ContentError::NameReserved("$x".into()).message().ends_with(&names::ALL.join(", ")));

@@ -49,8 +49,8 @@ export function listen(clicks) {
   on(d, "visibilitychange", () => (d.visibilityState == "hidden" ? sdk.hidden() : sdk.shown()));
   if (clicks) {
     on(d, "click", (e) => {
-      const a = e.target?.closest?.("a[href]");
-      if (a) sdk.linkClicked(a.href, a.host, a.pathname, location.host);
+      const href = e.target?.closest?.("a[href]")?.href;
+      if (href) sdk.linkClicked(href);
     }, true);
   }
 }
@@ -70,10 +70,16 @@ export const href = () => d.URL;
 export const referrer = () => d.referrer;
 export const title = () => d.title;
 export const pageHidden = () => d.visibilityState == "hidden";
-export const https = () => location.protocol == "https:";
+/** The browser's CSPRNG, filling the bytes it is given. */
+export const fillRandom = (bytes) => void w.crypto.getRandomValues(bytes);
 export const globalPrivacyControl = () => !!n.globalPrivacyControl;
 /** `navigator.doNotTrack` as the browser has it; the SDK decides what it means. */
 export const doNotTrack = () => String(n.doNotTrack ?? w.doNotTrack);
+
+/** The consent state the `consent` export hands back (see src/web/mod.rs). */
+let consentState = "";
+export const consentIs = (state) => void (consentState = state);
+export const consentAnswer = () => consentState;
 
 export const debug = (message) => console.log("waymark:", message);
 export const error = (message) => console.error("waymark:", message);
@@ -96,13 +102,18 @@ export function readCookie(name) {
 /** `document.cookie = name=value` (URI-encoded) with `attributes` as given. */
 export const writeCookie = (name, value, attributes) => guard(() => (d.cookie = name + "=" + encodeURIComponent(value) + attributes));
 
+/** `Retry-After` (delta seconds, or an HTTP date read by the browser's
+ * date parser) in ms from `nowMs`; -1 without a readable one. */
+export const retryAfterMs = (value, nowMs) =>
+  value == null ? -1 : /^\s*\d+\s*$/.test(value) ? value * 1000 : Math.max(0, Date.parse(value) - nowMs) || -1;
+
 /** `fetch` with `keepalive` and a string body, which the browser sends as
  * `text/plain`: no CORS preflight, and the request outlives the page.
- * Resolves to the status, `Retry-After` and the answer's JSON (`{}` when
- * it has none), or rejects on a network error. */
+ * Resolves to the status, `Retry-After` in ms (-1 without one) and the
+ * answer's JSON (`{}` when it has none), or rejects on a network error. */
 export function post(endpoint, body) {
   return fetch(endpoint, { method: "POST", body, keepalive: true }).then((r) =>
-    r.json().catch(() => ({})).then((answer) => [r.status, r.headers.get("retry-after") ?? undefined, answer]),
+    r.json().catch(() => ({})).then((answer) => [r.status, retryAfterMs(r.headers.get("retry-after"), Date.now()), answer]),
   );
 }
 
@@ -118,7 +129,7 @@ export function send(endpoint, body) {
         const rejected = (answer?.results ?? []).filter((r) => r.outcome == "rejected").map((r) => r.id + ": " + r.message);
         sdk.answered(status, retryAfter, rule?.timeout_ms ?? 0, rule?.max_ms ?? 0, rejected.join("\n"));
       },
-      () => sdk.answered(0, undefined, 0, 0, ""),
+      () => sdk.answered(0, -1, 0, 0, ""),
     );
     return true;
   });

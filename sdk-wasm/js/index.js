@@ -14,7 +14,7 @@
 // are used by name, never as a namespace value, so that the bundle leaves
 // out what is unused.
 import load, * as wasm from "./waymark_sdk.js";
-import { connect } from "./browser.js";
+import { connect, consentAnswer } from "./browser.js";
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve));
 const text = (value) => (typeof value == "string" ? value : "");
@@ -102,10 +102,8 @@ export function init(given, calls) {
     .then(nextTask)
     .then(() => {
       running = true;
-      for (const [name, a, b] of waiting.splice(0)) {
-        if (api[name]) api[name](a, b);
-        else console.error(`waymark: ${name}() is not a Waymark call`);
-      }
+      // An unknown name fails like any call, with its name in the console.
+      for (const [name, a, b] of waiting.splice(0)) attempt(name, api[name], [a, b]);
     })
     .catch((error) => console.error("waymark: could not load the SDK", error));
   return ready;
@@ -136,13 +134,14 @@ export const identify = when("identify", (userId) => void wasm.identify(text(use
 export const reset = when("reset", () => void wasm.reset());
 export const grant = decide("grant", "granted", wasm.grant);
 export const deny = decide("deny", "denied", wasm.deny);
-export const consent = when("consent", (category) => wasm.consent(text(category)));
+const stateOf = (category) => (wasm.consent(category), consentAnswer());
+export const consent = when("consent", (category) => stateOf(text(category)));
 /** Calls `listener(category, state)` now with the current state, and again
  * on every change: a consent banner shows itself on `"pending"`. */
 export const onConsent = when("onConsent", (listener) => {
   if (typeof listener != "function") return void console.error("waymark: onConsent() needs a function");
   listeners.push(listener);
-  const state = wasm.consent("");
+  const state = stateOf("");
   if (state) tell(listener, state);
 });
 export const flush = when("flush", () => void wasm.flush());

@@ -66,14 +66,23 @@ pub enum LinkKind {
 /// (one string is smaller in the module than a list of them).
 pub const DOWNLOAD_EXTENSIONS: &str = "pdf zip gz tgz rar 7z dmg exe msi pkg deb rpm apk iso csv xlsx xls docx doc pptx txt mp3 mp4 epub";
 
-/// A click on a link to `href` (absolute, with its `host` and `path`) from a
-/// page on `page_host`. Policy: only http(s) links; a link to a file (by
-/// its extension, in any case) is a download, else a link to another host
-/// is outbound; each only if the site switched it on.
-pub fn classify_link(href: &str, host: &str, path: &str, page_host: &str, outbound: bool, downloads: bool) -> Option<LinkKind> {
-    if !(href.starts_with("https://") || href.starts_with("http://")) {
-        return None;
-    }
+/// The host and path of an absolute http(s) URL (as the browser writes
+/// it: `https://host:port/path?query#hash`), or `None` for another scheme.
+pub fn host_and_path(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let bytes = rest.as_bytes();
+    let path_end = bytes.iter().position(|b| *b == b'?' || *b == b'#').unwrap_or(bytes.len());
+    let host_end = bytes.iter().take(path_end).position(|b| *b == b'/').unwrap_or(path_end);
+    Some((rest.get(..host_end)?, rest.get(host_end..path_end)?))
+}
+
+/// A click on a link to `href` (absolute) from the page at `page_url`.
+/// Policy: only http(s) links; a link to a file (by its extension, in any
+/// case) is a download, else a link to another host is outbound; each
+/// only if the site switched it on.
+pub fn classify_link(href: &str, page_url: &str, outbound: bool, downloads: bool) -> Option<LinkKind> {
+    let (host, path) = host_and_path(href)?;
+    let page_host = host_and_path(page_url).map_or("", |(host, _)| host);
     // The last segment's extension; `get` keeps panic paths out of the module.
     let path = path.as_bytes();
     let extension = path.iter().rposition(|c| *c == b'.').and_then(|dot| path.get(dot + 1..)).filter(|e| !e.contains(&b'/'));
@@ -110,15 +119,26 @@ mod tests {
 
     #[test]
     fn links_to_other_hosts_are_outbound_and_files_are_downloads() {
-        let kind = |href: &str, host: &str, path: &str| classify_link(href, host, path, "shop.example", true, true);
-        assert_eq!(kind("https://other.example/x", "other.example", "/x"), Some(LinkKind::Outbound));
-        assert_eq!(kind("https://shop.example/x", "shop.example", "/x"), None);
-        assert_eq!(kind("https://shop.example/files/Report.PDF?v=2", "shop.example", "/files/Report.PDF"), Some(LinkKind::Download));
-        assert_eq!(kind("https://cdn.example/app.dmg#x", "cdn.example", "/app.dmg"), Some(LinkKind::Download));
-        assert_eq!(kind("https://shop.example/pdf", "shop.example", "/pdf"), None, "an extension needs its dot");
-        assert_eq!(kind("mailto:a@b.example", "", ""), None);
-        assert_eq!(classify_link("https://other.example/", "other.example", "/", "shop.example", false, true), None, "outbound is opt-in");
-        assert_eq!(classify_link("https://shop.example/a.pdf", "shop.example", "/a.pdf", "shop.example", true, false), None, "downloads are opt-in");
+        let page = "https://shop.example/pricing?x#y";
+        let kind = |href: &str| classify_link(href, page, true, true);
+        assert_eq!(kind("https://other.example/x"), Some(LinkKind::Outbound));
+        assert_eq!(kind("https://shop.example/x"), None);
+        assert_eq!(kind("http://shop.example:8080/x"), Some(LinkKind::Outbound), "another port is another host");
+        assert_eq!(kind("https://shop.example/files/Report.PDF?v=2"), Some(LinkKind::Download));
+        assert_eq!(kind("https://cdn.example/app.dmg#x"), Some(LinkKind::Download));
+        assert_eq!(kind("https://shop.example/pdf"), None, "an extension needs its dot");
+        assert_eq!(kind("https://shop.example/a.b/c?f=x.pdf"), None, "the query is not the path");
+        assert_eq!(kind("mailto:a@b.example"), None);
+        assert_eq!(classify_link("https://other.example/", page, false, true), None, "outbound is opt-in");
+        assert_eq!(classify_link("https://shop.example/a.pdf", page, true, false), None, "downloads are opt-in");
+    }
+
+    #[test]
+    fn urls_split_into_host_and_path() {
+        assert_eq!(host_and_path("https://a.example:8080/b/c?d#e"), Some(("a.example:8080", "/b/c")));
+        assert_eq!(host_and_path("http://a.example"), Some(("a.example", "")));
+        assert_eq!(host_and_path("http://a.example?q=/x"), Some(("a.example", "")));
+        assert_eq!(host_and_path("ftp://a.example/"), None);
     }
 
     #[test]

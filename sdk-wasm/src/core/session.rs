@@ -15,8 +15,9 @@
 //! The rule's two numbers start as configured and become the site's own
 //! once the collector tells them ([`Sessions::adopt`]): the client's
 //! sessions then end where the collector's do. The site's rule is kept
-//! with the ids under [`RULE_KEY`] (so the next page starts with it), in
-//! memory only until consent allows storage.
+//! with the session, as `id.started_ms.last_event_ms.timeout_ms.max_ms`
+//! (so the next page and the other tabs follow it too), and like the
+//! session only in memory until consent allows storage.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -30,8 +31,6 @@ use waymark_protocol::{SessionRule, is_uuid};
 pub const SESSION_KEY: &str = "waymark.session";
 pub const VISITOR_KEY: &str = "waymark.visitor";
 pub const USER_KEY: &str = "waymark.user";
-/// The site's session rule as `timeout_ms.max_ms`.
-pub const RULE_KEY: &str = "waymark.rule";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -45,21 +44,30 @@ impl Session {
         Session { id: new_uuid_v4(random), started_ms: now_ms, last_event_ms: now_ms }
     }
 
-    fn encode(&self) -> String {
+    /// The stored record, with the site's rule when it is known.
+    fn encode(&self, rule: Option<SessionRule>) -> String {
         let mut s = self.id.clone();
-        s.push('.');
-        push_int(&mut s, self.started_ms);
-        s.push('.');
-        push_int(&mut s, self.last_event_ms);
+        let rule = rule.map(|r| [r.timeout_ms, r.max_ms]);
+        for n in [self.started_ms, self.last_event_ms].iter().chain(rule.iter().flatten()) {
+            s.push('.');
+            push_int(&mut s, *n);
+        }
         s
     }
 
-    fn decode(raw: &str) -> Option<Session> {
+    fn decode(raw: &str) -> Option<(Session, Option<SessionRule>)> {
         let mut parts = split(raw, b'.');
         let id = parts.next()?.to_owned();
-        let started_ms = parse_int(parts.next()?)?;
-        let last_event_ms = parse_int(parts.next()?)?;
-        is_uuid(&id).then_some(Session { id, started_ms, last_event_ms })
+        // started_ms, last_event_ms and, when the site's rule is known,
+        // timeout_ms and max_ms.
+        let mut n = [0i64; 4];
+        let mut read = 0;
+        for (slot, part) in n.iter_mut().zip(parts) {
+            *slot = parse_int(part)?;
+            read += 1;
+        }
+        let rule = Some(SessionRule { timeout_ms: n[2], max_ms: n[3] }).filter(|r| read == 4 && r.is_valid());
+        (is_uuid(&id) && read >= 2).then_some((Session { id, started_ms: n[0], last_event_ms: n[1] }, rule))
     }
 }
 
@@ -96,18 +104,19 @@ impl Roll {
 
 pub struct Sessions {
     rule: SessionRule,
+    /// `rule` is the site's, from the collector (else the configured one).
+    site_rule: bool,
     ids: Option<Ids>,
     /// Storage was read during this turn.
     synced: bool,
     session_dirty: bool,
     ids_dirty: bool,
-    rule_dirty: bool,
 }
 
 impl Sessions {
     pub fn new(timeout_ms: i64, max_ms: i64) -> Sessions {
         let rule = SessionRule { timeout_ms, max_ms };
-        Sessions { rule, ids: None, synced: false, session_dirty: false, ids_dirty: false, rule_dirty: false }
+        Sessions { rule, site_rule: false, ids: None, synced: false, session_dirty: false, ids_dirty: false }
     }
 
     pub fn rule(&self) -> SessionRule {
@@ -117,23 +126,13 @@ impl Sessions {
     /// The site's rule, as the collector stated it; `true` when it changed
     /// this tracker's. An invalid rule is ignored.
     pub fn adopt(&mut self, rule: SessionRule) -> bool {
-        if !rule.is_valid() || rule == self.rule {
+        if !rule.is_valid() || self.site_rule && rule == self.rule {
             return false;
         }
         self.rule = rule;
-        self.rule_dirty = true;
+        self.site_rule = true;
+        self.session_dirty = true;
         true
-    }
-
-    /// The site's rule that an earlier page stored, if any.
-    pub fn restore_rule(&mut self, store: &dyn KeyValue) {
-        let stored = store.get(RULE_KEY).and_then(|raw| {
-            let mut parts = split(&raw, b'.');
-            Some(SessionRule { timeout_ms: parse_int(parts.next()?)?, max_ms: parse_int(parts.next()?)? })
-        });
-        if let Some(rule) = stored.filter(SessionRule::is_valid) {
-            self.rule = rule;
-        }
     }
 
     /// The ids for an event at `now_ms`, rolling the session if the rule says so.
@@ -185,8 +184,7 @@ impl Sessions {
         self.ids = None;
         self.session_dirty = false;
         self.ids_dirty = false;
-        self.rule_dirty = true;
-        for key in [SESSION_KEY, VISITOR_KEY, USER_KEY, RULE_KEY] {
+        for key in [SESSION_KEY, VISITOR_KEY, USER_KEY] {
             store.remove(key);
         }
     }
@@ -194,17 +192,9 @@ impl Sessions {
     /// Writes what changed during this turn; the next turn reads again.
     pub fn end_turn(&mut self, store: &dyn KeyValue) {
         self.synced = false;
-        if self.rule_dirty {
-            self.rule_dirty = false;
-            let mut record = String::new();
-            push_int(&mut record, self.rule.timeout_ms);
-            record.push('.');
-            push_int(&mut record, self.rule.max_ms);
-            store.set(RULE_KEY, &record);
-        }
         let Some(ids) = &self.ids else { return };
         if self.session_dirty {
-            store.set(SESSION_KEY, &ids.session.encode());
+            store.set(SESSION_KEY, &ids.session.encode(self.site_rule.then_some(self.rule)));
         }
         if self.ids_dirty {
             store.set(VISITOR_KEY, &ids.visitor);
@@ -223,7 +213,11 @@ impl Sessions {
             return;
         }
         self.synced = true;
-        let Some(stored) = store.get(SESSION_KEY).and_then(|raw| Session::decode(&raw)) else { return };
+        let Some((stored, rule)) = store.get(SESSION_KEY).and_then(|raw| Session::decode(&raw)) else { return };
+        if let Some(rule) = rule {
+            self.rule = rule;
+            self.site_rule = true;
+        }
         let visitor = store.get(VISITOR_KEY).filter(|v| is_uuid(v));
         let user = store.get(USER_KEY);
         match (&mut self.ids, visitor) {
@@ -379,9 +373,7 @@ mod tests {
         let store = MemoryStore::default();
         let mut s = Sessions::new(TIMEOUT, MAX);
         RANDOM.with(|random| s.identify(&store, random, 0, "u"));
-        s.adopt(SessionRule { timeout_ms: 5 * MIN, max_ms: MAX });
         s.end_turn(&store);
-        assert!(store.get(RULE_KEY).is_some());
         s.forget(&store);
         assert!(store.is_empty());
     }
@@ -397,10 +389,12 @@ mod tests {
         let (after_6, roll) = event(&mut s, &store, 6 * MIN);
         assert_eq!(roll, Roll::Idle, "6 idle minutes end a session under a 5-minute rule");
         assert_ne!(after_6.session.id, first.session.id);
-        assert_eq!(store.get(RULE_KEY).as_deref(), Some("300000.3600000"));
+        assert_eq!(store.get(SESSION_KEY).unwrap(), after_6.session.id.clone() + ".360000.360000.300000.3600000");
         let mut next_page = Sessions::new(TIMEOUT, MAX);
-        next_page.restore_rule(&store);
-        assert_eq!(next_page.rule(), SessionRule { timeout_ms: 5 * MIN, max_ms: 60 * MIN });
+        let (next, roll) = event(&mut next_page, &store, 12 * MIN);
+        assert_eq!(next_page.rule(), SessionRule { timeout_ms: 5 * MIN, max_ms: 60 * MIN }, "the next page follows the stored rule");
+        assert_eq!(roll, Roll::Idle, "and rolls after 6 idle minutes");
+        assert_ne!(next.session.id, after_6.session.id);
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -91,6 +91,11 @@ pub struct CookieAttributes {
 }
 
 impl CookieAttributes {
+    /// The attributes `config` asks for, on a page served over `https` or not.
+    pub fn for_config(config: &crate::core::config::Config, https: bool) -> CookieAttributes {
+        CookieAttributes::new(config.cookie_domain.as_deref(), config.cookie_days, https)
+    }
+
     pub fn new(domain: Option<&str>, days: i64, https: bool) -> CookieAttributes {
         let line = |max_age_s: i64| {
             let mut s = String::from("; Path=/; SameSite=Lax; Max-Age=");
@@ -121,12 +126,12 @@ pub fn cookie_name(key: &str) -> String {
 }
 
 /// Ids as first-party cookies, with the attributes decided at start.
-pub struct CookieStore<'a> {
-    pub jar: &'a dyn Cookies,
-    pub attributes: &'a CookieAttributes,
+pub struct CookieStore<J: Cookies> {
+    pub jar: J,
+    pub attributes: CookieAttributes,
 }
 
-impl KeyValue for CookieStore<'_> {
+impl<J: Cookies> KeyValue for CookieStore<J> {
     fn get(&self, key: &str) -> Option<String> {
         self.jar.read(&cookie_name(key))
     }
@@ -207,13 +212,11 @@ mod tests {
 
     #[test]
     fn a_key_is_a_cookie_of_its_name_with_underscores_and_removal_expires_it() {
-        let jar = FakeJar::default();
-        let attributes = CookieAttributes::new(None, 1, false);
-        let store = CookieStore { jar: &jar, attributes: &attributes };
+        let store = CookieStore { jar: FakeJar::default(), attributes: CookieAttributes::new(None, 1, false) };
         store.set("waymark.visitor", "v");
         assert_eq!(store.get("waymark.visitor").as_deref(), Some("v"));
         store.remove("waymark.visitor");
         assert_eq!(store.get("waymark.visitor"), None);
-        assert_eq!(jar.lines.borrow()[0].0, "waymark_visitor");
+        assert_eq!(store.jar.lines.borrow()[0].0, "waymark_visitor");
     }
 }

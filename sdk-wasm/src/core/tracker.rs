@@ -46,7 +46,7 @@ use crate::core::page::{LinkKind, Page, classify_link};
 use crate::core::queue::{QUEUE_KEY, Queue};
 use crate::core::retry::{Backoff, Delivery, classify};
 use crate::core::session::{Roll, Sessions};
-use crate::core::storage::{CookieAttributes, CookieStore, Cookies, KeyValue, NoStore};
+use crate::core::storage::{KeyValue, NoStore};
 use waymark_protocol::limits::{MAX_PROP_VALUE_BYTES, MAX_TEXT_BYTES, MAX_URL_BYTES};
 use waymark_protocol::{SessionRule, check_custom_name, names};
 
@@ -60,7 +60,9 @@ pub const MAX_HELD_EVENTS: usize = 100;
 /// which costs the module 2 KB.
 pub trait Env {
     fn local_storage(&self) -> &dyn KeyValue;
-    fn cookies(&self) -> &dyn Cookies;
+    /// First-party cookies with the attributes the core decided
+    /// ([`CookieAttributes::for_config`]).
+    fn cookies(&self) -> &dyn KeyValue;
     fn random(&self) -> &dyn Random;
     /// `location.href`.
     fn url(&self) -> String;
@@ -80,45 +82,17 @@ pub trait Env {
 
 /// What the page says about itself at start.
 pub struct PageFacts<'a> {
-    /// `location.protocol` is `https:`: cookies get `Secure`.
-    pub https: bool,
     pub global_privacy_control: bool,
     /// `navigator.doNotTrack` as the browser has it (`"1"` means on).
     pub do_not_track: &'a str,
 }
 
 /// The store the ids live in, as the storage mode says.
-enum IdStore<'a> {
-    Plain(&'a dyn KeyValue),
-    Cookie(CookieStore<'a>),
-}
-
-impl KeyValue for IdStore<'_> {
-    fn get(&self, key: &str) -> Option<String> {
-        match self {
-            IdStore::Plain(store) => store.get(key),
-            IdStore::Cookie(store) => store.get(key),
-        }
-    }
-    fn set(&self, key: &str, value: &str) {
-        match self {
-            IdStore::Plain(store) => store.set(key, value),
-            IdStore::Cookie(store) => store.set(key, value),
-        }
-    }
-    fn remove(&self, key: &str) {
-        match self {
-            IdStore::Plain(store) => store.remove(key),
-            IdStore::Cookie(store) => store.remove(key),
-        }
-    }
-}
-
-fn id_store<'a>(mode: StorageMode, cookie: &'a CookieAttributes, env: &'a impl Env) -> IdStore<'a> {
+fn id_store(mode: StorageMode, env: &impl Env) -> &dyn KeyValue {
     match mode {
-        StorageMode::LocalStorage => IdStore::Plain(env.local_storage()),
-        StorageMode::Cookie => IdStore::Cookie(CookieStore { jar: env.cookies(), attributes: cookie }),
-        StorageMode::None => IdStore::Plain(&NoStore),
+        StorageMode::LocalStorage => env.local_storage(),
+        StorageMode::Cookie => env.cookies(),
+        StorageMode::None => &NoStore,
     }
 }
 
@@ -129,7 +103,6 @@ fn backlog(mode: StorageMode, env: &impl Env) -> Option<&dyn KeyValue> {
 
 pub struct Tracker {
     pub config: Config,
-    cookie: CookieAttributes,
     consent: Consent,
     sessions: Sessions,
     queue: Queue,
@@ -150,13 +123,11 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(config: Config, facts: &PageFacts, env: &impl Env) -> Tracker {
-        let cookie = CookieAttributes::new(config.cookie_domain.as_deref(), config.cookie_days, facts.https);
         let signal = config.honor_privacy_signals && privacy_signal(facts.global_privacy_control, facts.do_not_track);
-        let consent = Consent::initial(&id_store(config.storage, &cookie, env), config.consent_required, signal);
+        let consent = Consent::initial(id_store(config.storage, env), config.consent_required, signal);
         let sessions = Sessions::new(config.session_timeout_ms, config.session_max_ms);
         let mut tracker = Tracker {
             config,
-            cookie,
             consent,
             sessions,
             queue: Queue::default(),
@@ -171,14 +142,13 @@ impl Tracker {
         };
         let decision = tracker.consent.get(Category::Analytics);
         tracker.log(&["consent analytics: ", decision.as_str(), " (", basis_text(&tracker.consent), ")"]);
-        if decision == Decision::Granted {
-            tracker.sessions.restore_rule(&id_store(tracker.config.storage, &tracker.cookie, env));
-            if let Some(backlog) = backlog(tracker.config.storage, env) {
-                let restored = tracker.queue.restore(backlog);
-                if restored > 0 {
-                    tracker.persist = true;
-                    tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
-                }
+        if decision == Decision::Granted
+            && let Some(backlog) = backlog(tracker.config.storage, env)
+        {
+            let restored = tracker.queue.restore(backlog);
+            if restored > 0 {
+                tracker.persist = true;
+                tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
             }
         }
         tracker
@@ -209,8 +179,7 @@ impl Tracker {
         match (self.consent.get(Category::Analytics), self.config.cookieless) {
             (Decision::Granted, _) => {
                 let (event, new_session) = {
-                    let store = id_store(self.config.storage, &self.cookie, env);
-                    let (ids, roll) = self.sessions.touch(&store, env.random(), draft.ts);
+                    let (ids, roll) = self.sessions.touch(id_store(self.config.storage, env), env.random(), draft.ts);
                     let event = draft.encode(&new_event_id(draft.ts, env.random()), Some(ids));
                     (event, (roll != Roll::Continued).then(|| (ids.session.id.clone(), roll)))
                 };
@@ -308,16 +277,16 @@ impl Tracker {
         self.page.shown(now_ms);
     }
 
-    /// A click on a link to `href` (with its `host` and `path`) from a page
-    /// on `page_host`: an `$outbound` or `$download` event if the site
-    /// asked for those.
-    pub fn link_clicked(&mut self, now_ms: i64, href: &str, host: &str, path: &str, page_host: &str, env: &impl Env) {
-        let Some(kind) = classify_link(href, host, path, page_host, self.config.outbound_links, self.config.file_downloads) else { return };
+    /// A click on a link to `href` (absolute): an `$outbound` or
+    /// `$download` event if the site asked for those.
+    pub fn link_clicked(&mut self, now_ms: i64, href: &str, env: &impl Env) {
+        let page_url = env.url();
+        let Some(kind) = classify_link(href, &page_url, self.config.outbound_links, self.config.file_downloads) else { return };
         let name = match kind {
             LinkKind::Outbound => names::OUTBOUND_CLICK,
             LinkKind::Download => names::FILE_DOWNLOAD,
         };
-        let mut draft = Draft::new(name, now_ms, &env.url());
+        let mut draft = Draft::new(name, now_ms, &page_url);
         draft.props = one_prop("url", &cut(href, MAX_PROP_VALUE_BYTES));
         self.record(draft, env);
     }
@@ -352,7 +321,7 @@ impl Tracker {
     /// A person's consent choice; `true` when it changed the state. The
     /// change is sent as a `$consent` event, with ids only when granted.
     pub fn decide(&mut self, category: Category, decision: Decision, now_ms: i64, env: &impl Env) -> bool {
-        if decision == Decision::Pending || !self.consent.decide(&id_store(self.config.storage, &self.cookie, env), category, decision) {
+        if decision == Decision::Pending || !self.consent.decide(id_store(self.config.storage, env), category, decision) {
             return false;
         }
         self.log(&["consent ", category.as_str(), ": ", decision.as_str(), " (chosen)"]);
@@ -368,7 +337,7 @@ impl Tracker {
             if !held.is_empty() {
                 self.log(&["dropped ", &int_string(held.len() as i64), " held events: consent denied"]);
             }
-            self.sessions.forget(&id_store(self.config.storage, &self.cookie, env));
+            self.sessions.forget(id_store(self.config.storage, env));
             if let Some(backlog) = backlog(self.config.storage, env) {
                 backlog.remove(QUEUE_KEY);
             }
@@ -391,7 +360,7 @@ impl Tracker {
             self.log(&["identify ignored: analytics consent is not granted"]);
             return Ok(());
         }
-        if self.sessions.identify(&id_store(self.config.storage, &self.cookie, env), env.random(), now_ms, user) {
+        if self.sessions.identify(id_store(self.config.storage, env), env.random(), now_ms, user) {
             self.record(Draft::new(names::IDENTIFY, now_ms, &env.url()), env);
         }
         Ok(())
@@ -411,7 +380,7 @@ impl Tracker {
         if self.consent.get(Category::Analytics) != Decision::Granted {
             return;
         }
-        self.sessions.end_turn(&id_store(self.config.storage, &self.cookie, env));
+        self.sessions.end_turn(id_store(self.config.storage, env));
         if !self.persist {
             return;
         }
@@ -489,7 +458,7 @@ impl Tracker {
     /// The batch is settled, or retried after the backoff's delay.
     pub fn answered(&mut self, status: Option<u16>, retry_after_ms: Option<i64>, rule: Option<SessionRule>, now_ms: i64, env: &impl Env) {
         if rule.is_some_and(|rule| self.sessions.adopt(rule)) {
-            self.log(&["sessions follow the site's rule from the collector's answer"]);
+            self.log(&["session rule: the site's"]);
         }
         let status_text = status.map_or_else(|| "a network error".to_owned(), |s| int_string(s.into()));
         match classify(status) {
@@ -521,8 +490,8 @@ impl Tracker {
     /// The events of an answered batch the collector rejected, one
     /// `id: message` a line (reported in debug mode: the rest was stored).
     pub fn rejected(&mut self, lines: &str) {
-        for line in crate::core::text::split(lines, b'\n').filter(|l| !l.is_empty()) {
-            self.log(&["the collector rejected event ", line]);
+        if !lines.is_empty() {
+            self.log(&["the collector rejected events (id: reason):\n", lines]);
         }
     }
 }
@@ -546,15 +515,14 @@ mod tests {
     use crate::core::config::parse;
     use crate::core::consent::CONSENT_KEY;
     use crate::core::ids::FakeRandom;
-    use crate::core::session::{RULE_KEY, SESSION_KEY};
+    use crate::core::session::SESSION_KEY;
     use waymark_protocol::limits::MINUTE_MS;
-    use crate::core::storage::{CountingStore, FakeJar};
+    use crate::core::storage::{CookieAttributes, CookieStore, CountingStore, FakeJar};
 
     /// A page: its stores, a fixed CSPRNG, and a record of every effect.
-    #[derive(Default)]
     struct TestEnv {
         local: CountingStore,
-        jar: FakeJar,
+        jar: CookieStore<FakeJar>,
         random: FakeRandom,
         sent: RefCell<Vec<String>>,
         beacons: RefCell<Vec<String>>,
@@ -563,11 +531,26 @@ mod tests {
         beacon_refused: Cell<bool>,
     }
 
+    impl Default for TestEnv {
+        fn default() -> TestEnv {
+            TestEnv {
+                local: CountingStore::default(),
+                jar: CookieStore { jar: FakeJar::default(), attributes: CookieAttributes::new(None, 365, false) },
+                random: FakeRandom::default(),
+                sent: RefCell::default(),
+                beacons: RefCell::default(),
+                unanswered: RefCell::default(),
+                timers: RefCell::default(),
+                beacon_refused: Cell::default(),
+            }
+        }
+    }
+
     impl Env for TestEnv {
         fn local_storage(&self) -> &dyn KeyValue {
             &self.local
         }
-        fn cookies(&self) -> &dyn Cookies {
+        fn cookies(&self) -> &dyn KeyValue {
             &self.jar
         }
         fn random(&self) -> &dyn Random {
@@ -598,7 +581,7 @@ mod tests {
         }
     }
 
-    const NO_SIGNAL: PageFacts = PageFacts { https: false, global_privacy_control: false, do_not_track: "unspecified" };
+    const NO_SIGNAL: PageFacts = PageFacts { global_privacy_control: false, do_not_track: "unspecified" };
 
     fn config(extra: &[(&str, &str)]) -> Config {
         let mut options = vec![("site".to_owned(), "demo".to_owned()), ("debug".to_owned(), "true".to_owned())];
@@ -798,9 +781,9 @@ mod tests {
         t.hidden(4, &env);
         t.end_turn(4, &env);
         assert_eq!(env.local.counts().1, 0, "no localStorage write, not even the unsent queue");
-        let names: Vec<String> = env.jar.lines.borrow().iter().map(|(n, _, _)| n.clone()).collect();
+        let names: Vec<String> = env.jar.jar.lines.borrow().iter().map(|(n, _, _)| n.clone()).collect();
         assert!(names.contains(&"waymark_session".to_owned()) && names.contains(&"waymark_consent".to_owned()));
-        assert!(env.jar.lines.borrow().iter().all(|(_, _, a)| a.contains("SameSite=Lax")));
+        assert!(env.jar.jar.lines.borrow().iter().all(|(_, _, a)| a.contains("SameSite=Lax")));
     }
 
     #[test]
@@ -813,7 +796,7 @@ mod tests {
         track(&mut t, "later", 2, &env);
         t.hidden(3, &env);
         assert_eq!(env.local.counts(), (0, 0));
-        assert!(env.jar.lines.borrow().is_empty());
+        assert!(env.jar.jar.lines.borrow().is_empty());
         let session = |body: &str| body.split("\"session_id\":\"").nth(1).map(|s| s[..36].to_owned());
         let beacon = env.beacons.borrow()[0].clone();
         assert_eq!(session(&beacon), session(&env.sent.borrow()[0]), "one session for the page");
@@ -830,8 +813,9 @@ mod tests {
         track(&mut t, "after_6_idle", 6 * MINUTE_MS, &env);
         t.end_turn(6 * MINUTE_MS, &env);
         assert!(t.debug_lines.iter().any(|l| l.ends_with(": idle timeout passed")), "{:?}", t.debug_lines);
-        assert_eq!(env.local.get(RULE_KEY).as_deref(), Some("300000.3600000"), "kept with the ids");
-        let next_page = tracker(&[], &env);
+        assert!(env.local.get(SESSION_KEY).unwrap().ends_with(".300000.3600000"), "kept with the session");
+        let mut next_page = tracker(&[], &env);
+        track(&mut next_page, "next_page", 7 * MINUTE_MS, &env);
         assert_eq!(next_page.sessions.rule(), rule);
     }
 
@@ -847,7 +831,7 @@ mod tests {
         assert_eq!(t.sessions.rule().timeout_ms, 5 * MINUTE_MS);
         t.decide(Category::Analytics, Decision::Granted, 20, &env);
         t.end_turn(20, &env);
-        assert_eq!(env.local.get(RULE_KEY).as_deref(), Some("300000.3600000"), "stored once consent allows it");
+        assert!(env.local.get(SESSION_KEY).unwrap().ends_with(".300000.3600000"), "stored once consent allows it");
     }
 
     #[test]
@@ -894,8 +878,8 @@ mod tests {
         let env = TestEnv::default();
         let mut t = tracker(&[("outboundLinks", "true")], &env);
         assert!(t.wants_clicks());
-        t.link_clicked(0, "https://other.example/", "other.example", "/", "example.com", &env);
-        t.link_clicked(1, "https://example.com/a.pdf", "example.com", "/a.pdf", "example.com", &env);
+        t.link_clicked(0, "https://other.example/", &env);
+        t.link_clicked(1, "https://example.com/a.pdf", &env);
         t.end_turn(1, &env);
         let body = env.sent.borrow()[0].clone();
         assert!(body.contains(r#""name":"$outbound""#) && body.contains(r#""props":{"url":"https://other.example/"}"#));

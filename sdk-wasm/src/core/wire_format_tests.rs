@@ -12,7 +12,7 @@ use waymark_protocol::{Batch, Event, PropValue, SessionRule, is_uuid, names};
 use crate::core::config::parse;
 use crate::core::consent::{Category, Decision};
 use crate::core::ids::{FakeRandom, Random};
-use crate::core::storage::{Cookies, FakeJar, KeyValue, MemoryStore};
+use crate::core::storage::{KeyValue, MemoryStore};
 use crate::core::tracker::{Env, PageFacts, Tracker};
 
 const PAGE: &str = "https://shop.example/pricing?plan=pro#top";
@@ -20,7 +20,6 @@ const PAGE: &str = "https://shop.example/pricing?plan=pro#top";
 #[derive(Default)]
 struct Page {
     local: MemoryStore,
-    jar: FakeJar,
     random: FakeRandom,
     url: RefCell<String>,
     sent: RefCell<Vec<String>>,
@@ -30,8 +29,9 @@ impl Env for Page {
     fn local_storage(&self) -> &dyn KeyValue {
         &self.local
     }
-    fn cookies(&self) -> &dyn Cookies {
-        &self.jar
+    /// Storage mode `localStorage` here: cookies are never asked for.
+    fn cookies(&self) -> &dyn KeyValue {
+        &self.local
     }
     fn random(&self) -> &dyn Random {
         &self.random
@@ -61,7 +61,7 @@ fn tracker(options: &[(&str, &str)], page: &Page) -> Tracker {
     let mut all = vec![("site".to_owned(), "shop".to_owned()), ("outboundLinks".to_owned(), "true".to_owned()), ("fileDownloads".to_owned(), "true".to_owned())];
     all.extend(options.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     page.url.replace(PAGE.into());
-    let facts = PageFacts { https: true, global_privacy_control: false, do_not_track: "unspecified" };
+    let facts = PageFacts { global_privacy_control: false, do_not_track: "unspecified" };
     Tracker::new(parse(&all, "/api/collect").unwrap(), &facts, page)
 }
 
@@ -100,8 +100,8 @@ fn every_kind_of_event_the_sdk_writes_decodes_into_the_protocol_s_batch_field_by
     let custom = r#"{"plan":"pro","note":"é \"quoted\"\n\u0001","seats":3,"ratio":-1.5e-7,"big":12345678901234,"trial":false,"paid":true}"#;
     t.track("signup", custom, 3_000, PAGE, &page).unwrap();
     t.identify("user-7", 4_000, &page).unwrap();
-    t.link_clicked(5_000, "https://other.example/a?b=1", "other.example", "/a", "shop.example", &page);
-    t.link_clicked(6_000, "https://shop.example/files/Report.PDF", "shop.example", "/files/Report.PDF", "shop.example", &page);
+    t.link_clicked(5_000, "https://other.example/a?b=1", &page);
+    t.link_clicked(6_000, "https://shop.example/files/Report.PDF", &page);
     page.url.replace("https://shop.example/docs".into());
     t.navigated(7_000, false, &page);
     t.flush(7_000, &page);

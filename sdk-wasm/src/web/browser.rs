@@ -24,13 +24,17 @@ extern "C" {
     pub fn title() -> String;
     #[wasm_bindgen(js_name = pageHidden)]
     pub fn page_hidden() -> bool;
-    /// `location.protocol` is `https:`.
-    pub fn https() -> bool;
+    /// `crypto.getRandomValues` on the bytes, in place.
+    #[wasm_bindgen(js_name = fillRandom)]
+    pub fn fill_random(bytes: &mut [u8]);
     #[wasm_bindgen(js_name = globalPrivacyControl)]
     pub fn global_privacy_control() -> bool;
     /// `navigator.doNotTrack` (or `window.doNotTrack`) as a string.
     #[wasm_bindgen(js_name = doNotTrack)]
     pub fn do_not_track() -> String;
+    /// The answer of the `consent` export, for js/index.js to return.
+    #[wasm_bindgen(js_name = consentIs)]
+    pub fn consent_is(state: &str);
     /// `console.log("waymark:", …)`.
     pub fn debug(message: &str);
     /// `console.error("waymark:", …)`.
@@ -55,15 +59,6 @@ extern "C" {
     pub fn send_unanswered(endpoint: &str, body: &str);
 }
 
-/// `Retry-After` in ms from `now_ms`: seconds, or an HTTP date (read with
-/// the browser's date parser).
-pub fn retry_after_ms(value: &str, now_ms: f64) -> Option<i64> {
-    crate::core::retry::retry_after_seconds(value).or_else(|| {
-        let at = js_sys::Date::parse(value);
-        at.is_finite().then(|| (at - now_ms).max(0.0) as i64)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +70,8 @@ mod tests {
     #[wasm_bindgen(module = "/js/browser.js")]
     extern "C" {
         fn post(endpoint: &str, body: &str) -> js_sys::Promise;
+        #[wasm_bindgen(js_name = retryAfterMs)]
+        fn retry_after_ms(value: Option<&str>, now_ms: f64) -> f64;
     }
 
     #[wasm_bindgen_test]
@@ -82,7 +79,7 @@ mod tests {
         let answer: js_sys::Array = JsFuture::from(post("/waymark-no-such-endpoint", "{}")).await.unwrap().into();
         let status = answer.get(0).as_f64().unwrap();
         assert!((400.0..500.0).contains(&status), "{status}");
-        assert!(answer.get(1).is_undefined(), "no Retry-After");
+        assert_eq!(answer.get(1).as_f64(), Some(-1.0), "no Retry-After");
     }
 
     #[wasm_bindgen_test]
@@ -98,8 +95,9 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn retry_after_is_read_in_seconds_and_as_a_date() {
-        assert_eq!(retry_after_ms("120", 0.0), Some(120_000));
-        assert_eq!(retry_after_ms("Thu, 01 Jan 1970 00:01:00 GMT", 30_000.0), Some(30_000));
-        assert_eq!(retry_after_ms("soon", 0.0), None);
+        assert_eq!(retry_after_ms(Some("120"), 0.0), 120_000.0);
+        assert_eq!(retry_after_ms(Some("Thu, 01 Jan 1970 00:01:00 GMT"), 30_000.0), 30_000.0);
+        assert_eq!(retry_after_ms(Some("soon"), 0.0), -1.0);
+        assert_eq!(retry_after_ms(None, 0.0), -1.0);
     }
 }

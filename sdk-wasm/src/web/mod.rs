@@ -33,19 +33,21 @@ use waymark_protocol::SessionRule;
 use crate::core::config;
 use crate::core::consent::{Category, Decision};
 use crate::core::ids::Random;
-use crate::core::storage::{Cookies, KeyValue};
+use crate::core::storage::{CookieAttributes, CookieStore, KeyValue};
 use crate::core::tracker::{Env, PageFacts, Tracker};
 use storage::{BrowserCookies, Csprng, LocalStorage};
 
 /// The browser as the tracker sees it.
-struct Browser;
+struct Browser {
+    cookies: CookieStore<BrowserCookies>,
+}
 
 impl Env for Browser {
     fn local_storage(&self) -> &dyn KeyValue {
         &LocalStorage
     }
-    fn cookies(&self) -> &dyn Cookies {
-        &BrowserCookies
+    fn cookies(&self) -> &dyn KeyValue {
+        &self.cookies
     }
     fn random(&self) -> &dyn Random {
         &Csprng
@@ -159,9 +161,10 @@ pub fn start(options: String) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let browser = Browser;
+    let https = location_href().starts_with("https://");
+    let browser = Browser { cookies: CookieStore { jar: BrowserCookies, attributes: CookieAttributes::for_config(&config, https) } };
     let do_not_track = browser::do_not_track();
-    let facts = PageFacts { https: browser::https(), global_privacy_control: browser::global_privacy_control(), do_not_track: &do_not_track };
+    let facts = PageFacts { global_privacy_control: browser::global_privacy_control(), do_not_track: &do_not_track };
     let tracker = Tracker::new(config, &facts, &browser);
     browser::listen(tracker.wants_clicks());
     let web = Web { tracker, browser, turn_end_scheduled: true, first_view_due: true };
@@ -218,10 +221,10 @@ pub fn shown() {
     with_web(|tracker, _, now| tracker.shown(now));
 }
 
-/// A click on a link: its absolute `href`, host and path, and the page's host.
+/// A click on a link, with its absolute `href`.
 #[wasm_bindgen(js_name = linkClicked)]
-pub fn link_clicked(href: String, host: String, path: String, page_host: String) {
-    with_web(|tracker, browser, now| tracker.link_clicked(now, &href, &host, &path, &page_host, browser));
+pub fn link_clicked(href: String) {
+    with_web(|tracker, browser, now| tracker.link_clicked(now, &href, browser));
 }
 
 /// A custom event, `track("signup", { plan: "pro" })` as js/index.js
@@ -278,11 +281,14 @@ pub fn deny(category: String) -> bool {
     decide(&category, Decision::Denied)
 }
 
-/// `"pending"`, `"granted"` or `"denied"` (empty before the SDK runs).
+/// Hands `"pending"`, `"granted"` or `"denied"` (empty before the SDK
+/// runs) back through `browser::consent_is`: an exported function that
+/// returns a string costs the module wasm-bindgen's half-kilobyte
+/// multivalue shim, a call out with a `&str` almost nothing.
 #[wasm_bindgen]
-pub fn consent(category: String) -> String {
-    let Some(category) = self::category(&category) else { return String::new() };
-    with_web(|tracker, _, _| tracker.consent(category).as_str().to_owned()).unwrap_or_default()
+pub fn consent(category: String) {
+    let state = self::category(&category).and_then(|category| with_web(|tracker, _, _| tracker.consent(category).as_str()));
+    browser::consent_is(state.unwrap_or(""));
 }
 
 /// Sends what is queued now rather than at the next interval.
@@ -292,12 +298,12 @@ pub fn flush() {
 }
 
 /// The collector's answer to a batch: its status (0: a network error),
-/// `Retry-After` if any, the site's session rule from the answer's
-/// `session` (0 when absent), and the events it rejected, one
+/// `Retry-After` in ms (-1 without one), the site's session rule from the
+/// answer's `session` (0 when absent), and the events it rejected, one
 /// `id: message` a line.
 #[wasm_bindgen]
-pub fn answered(status: u16, retry_after: Option<String>, timeout_ms: f64, max_ms: f64, rejected: String) {
-    let retry_after = retry_after.and_then(|value| browser::retry_after_ms(&value, Date::now()));
+pub fn answered(status: u16, retry_after_ms: f64, timeout_ms: f64, max_ms: f64, rejected: String) {
+    let retry_after = (retry_after_ms >= 0.0).then_some(retry_after_ms as i64);
     let rule = (timeout_ms > 0.0).then_some(SessionRule { timeout_ms: timeout_ms as i64, max_ms: max_ms as i64 });
     with_web(|tracker, browser, now| {
         tracker.rejected(&rejected);

@@ -35,7 +35,9 @@ impl Cookies for BrowserCookies {
     }
 }
 
-/// `crypto.getRandomValues` (through getrandom), fetched 16 ids at a time:
+/// `crypto.getRandomValues` (through `fillRandom` in js/browser.js, which
+/// fills the pool in place: smaller than getrandom's JS objects), fetched
+/// 16 ids at a time:
 /// every event needs a UUID, and one call per event would be most of the
 /// cost of `track()`. Each byte is used once.
 pub struct Csprng;
@@ -59,7 +61,7 @@ impl Random for Csprng {
             // `crypto` object. If it ever did, ids would collide and the
             // collector would merge those visits: a wrong count, never a
             // broken page.
-            let _ = getrandom::fill(&mut pool.bytes);
+            browser::fill_random(&mut pool.bytes);
             pool.used = 0;
         }
         let start = pool.used;
@@ -83,9 +85,8 @@ mod tests {
         js_sys::Reflect::get(&document, &"cookie".into()).unwrap().as_string().unwrap()
     }
 
-    fn with_cookies(f: impl FnOnce(&CookieStore)) {
-        let attributes = CookieAttributes::new(None, 30, false);
-        f(&CookieStore { jar: &BrowserCookies, attributes: &attributes });
+    fn with_cookies(f: impl FnOnce(&CookieStore<BrowserCookies>)) {
+        f(&CookieStore { jar: BrowserCookies, attributes: CookieAttributes::new(None, 30, false) });
     }
 
     #[wasm_bindgen_test]
