@@ -10,15 +10,15 @@ export interface WaymarkOptions {
   cookieless?: boolean;
   /** Global Privacy Control and Do Not Track mean denied (`"honor"`, default) or are ignored. */
   privacySignals?: "honor" | "ignore";
-  /** Where visitor and session ids live. Default `"localStorage"`. */
+  /** Where visitor and session ids live. Default `"localStorage"`; `"cookie"` writes nothing to localStorage (unsent events stay in memory). */
   storage?: "localStorage" | "cookie" | "none";
   /** Cookie mode: the domain to share ids across subdomains, e.g. `"example.com"`. */
   cookieDomain?: string;
   /** Cookie mode: lifetime in days (1–3650). Default 365. */
   cookieDays?: number;
-  /** Idle minutes that end a session (1–1440). Default 30. */
+  /** Idle minutes that end a session (1–1440). Default 30; the site's own rule replaces it once the collector answers with it. */
   sessionTimeoutMinutes?: number;
-  /** Longest session in minutes. Default 1440. */
+  /** Longest session in minutes (1–10080). Default 1440; replaced by the site's rule as above. */
   sessionMaxMinutes?: number;
   /** Pageviews on load and on single-page-app navigations. Default true. */
   autoPageviews?: boolean;

@@ -1,9 +1,8 @@
 /* Waymark loader. Reads the script tag's data-* attributes, queues calls
-   made before the SDK is ready (waymark("track", "signup", {...})), and
-   loads the SDK module (which streams the Wasm in) without blocking the
-   page. A `waymark` function that still has its queue `q` is a stub (this
-   loader's, or an inline snippet's) whose calls are replayed once the SDK
-   runs. Never throws into the page. */
+   made before the SDK loads (waymark("track", "signup", {...})) and loads
+   it without blocking the page. A `waymark` with a queue `q` is a stub
+   (this loader's, or an inline snippet's); `init` takes `q` over as the
+   SDK's one queue until it runs. Never throws into the page. */
 (function (w, d) {
   var s = d.currentScript, f = w.waymark, q, m;
   if (!s || (f && !f.q)) return;
@@ -19,11 +18,8 @@
     var c = {}, k;
     for (k in s.dataset) c[k] = s.dataset[k];
     c.endpoint = c.endpoint || base + "api/collect";
-    return x.init(c).then(function () {
-      // A plain object: faster to look methods up in than a module namespace.
-      m = Object.assign({}, x);
-      delete f.q;
-      q.forEach(function (a) { run(a[0], a[1], a[2]); });
-    });
+    // A plain object: faster to look methods up in than a module namespace.
+    m = Object.assign({}, x);
+    return x.init(c, q).then(function () { delete f.q; });
   }).catch(function (e) { console.error("waymark: could not load the SDK", e); });
 })(window, document);

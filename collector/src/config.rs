@@ -130,10 +130,10 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
 fn default_session_timeout_minutes() -> u32 {
-    (limits::DEFAULT_SESSION_TIMEOUT_MS / 60_000) as u32
+    (limits::DEFAULT_SESSION_TIMEOUT_MS / limits::MINUTE_MS) as u32
 }
 fn default_session_max_minutes() -> u32 {
-    (limits::DEFAULT_SESSION_MAX_MS / 60_000) as u32
+    (limits::DEFAULT_SESSION_MAX_MS / limits::MINUTE_MS) as u32
 }
 fn default_time_zone() -> String {
     "UTC".into()
@@ -183,12 +183,19 @@ impl Default for LimitsConfig {
 
 impl SiteConfig {
     pub fn session_timeout_ms(&self) -> i64 {
-        i64::from(self.session_timeout_minutes) * 60_000
+        i64::from(self.session_timeout_minutes) * limits::MINUTE_MS
     }
 
-    /// The site's session rule, which the SDK learns from each collect answer.
-    pub fn session_rule(&self) -> crate::sessions::Rule {
-        crate::sessions::Rule { timeout_ms: self.session_timeout_ms(), max_ms: i64::from(self.session_max_minutes) * 60_000 }
+    /// The site's session rule, as the SDK learns it from each answer
+    /// (`BatchResponse::session`). The maximum length is the protocol's
+    /// default until sites can set their own.
+    /// The site's session rule: the collector's, and the SDK's once it
+    /// reads it from a collect answer.
+    pub fn session_rule(&self) -> waymark_protocol::SessionRule {
+        waymark_protocol::SessionRule {
+            timeout_ms: self.session_timeout_ms(),
+            max_ms: i64::from(self.session_max_minutes) * limits::MINUTE_MS,
+        }
     }
 
     /// True when a browser on `origin` may send this site's events.
@@ -280,12 +287,14 @@ impl Config {
             if self.sites[..i].iter().any(|s| s.key == site.key) {
                 return invalid(format!("site key {:?} is configured twice", site.key));
             }
-            if !(1..=24 * 60).contains(&site.session_timeout_minutes) {
-                return invalid(format!("site {:?}: `session_timeout_minutes` must be 1 to 1440", site.key));
+            let (min, max) = (limits::MIN_SESSION_TIMEOUT_MS / limits::MINUTE_MS, limits::MAX_SESSION_TIMEOUT_MS / limits::MINUTE_MS);
+            if !(min..=max).contains(&i64::from(site.session_timeout_minutes)) {
+                return invalid(format!("site {:?}: `session_timeout_minutes` must be {min} to {max}", site.key));
             }
-            if !(site.session_timeout_minutes..=7 * 24 * 60).contains(&site.session_max_minutes) {
+            let longest = limits::MAX_SESSION_MAX_MS / limits::MINUTE_MS;
+            if !(i64::from(site.session_timeout_minutes)..=longest).contains(&i64::from(site.session_max_minutes)) {
                 return invalid(format!(
-                    "site {:?}: `session_max_minutes` must be from `session_timeout_minutes` ({}) to 10080",
+                    "site {:?}: `session_max_minutes` must be from `session_timeout_minutes` ({}) to {longest}",
                     site.key, site.session_timeout_minutes
                 ));
             }
@@ -445,6 +454,7 @@ mod tests {
         let cases = [
             ("[[site]]\nkey = \"a\"\nallowed_origins = [\"https://a.example/path\"]\n", "allowed origin"),
             ("[[site]]\nkey = \"a\"\nsession_timeout_minutes = 0\n", "session_timeout_minutes"),
+            ("[[site]]\nkey = \"a\"\nsession_timeout_minutes = 60\nsession_max_minutes = 30\n", "session_max_minutes"),
             ("[[site]]\nkey = \"a\"\nsecret_key = \"short\"\n", "secret_key"),
             ("[[site]]\nkey = \"a\"\n[[site]]\nkey = \"a\"\n", "configured twice"),
             ("[[site]]\nkey = \"\"\n", "`key`"),

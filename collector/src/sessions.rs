@@ -18,7 +18,7 @@
 use std::ops::Range;
 
 use serde::Serialize;
-use waymark_protocol::{limits, names};
+use waymark_protocol::names;
 
 use crate::event::StoredEvent;
 use crate::ingest::referrer;
@@ -57,40 +57,38 @@ pub struct Session {
     pub city: Option<String>,
 }
 
-/// A site's session parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    /// Idle time after which the next event starts a new session.
-    pub timeout_ms: i64,
-    /// Age of a session at which the next event starts a new one.
-    pub max_ms: i64,
-}
+/// A site's session parameters: the protocol's, so the SDK and the
+/// collector read the same two numbers.
+pub use waymark_protocol::SessionRule as Rule;
 
-impl Default for Rule {
-    fn default() -> Self {
-        Rule { timeout_ms: limits::DEFAULT_SESSION_TIMEOUT_MS, max_ms: limits::DEFAULT_SESSION_MAX_MS }
-    }
-}
-
-impl Rule {
+/// How the rule's parameters cut a visitor's events into sessions.
+pub trait Cuts {
     /// True when `next`, following `previous` in order in a session that
     /// began at `session_start`, starts a new session.
-    pub fn splits(&self, session_start: i64, previous: &StoredEvent, next: &StoredEvent) -> bool {
-        self.splits_pair(previous, next) || next.ts - session_start >= self.max_ms
-    }
+    fn splits(&self, session_start: i64, previous: &StoredEvent, next: &StoredEvent) -> bool;
 
     /// The part of the rule that reads only the two events: the idle time
     /// between them, and their client session ids.
-    pub fn splits_pair(&self, previous: &StoredEvent, next: &StoredEvent) -> bool {
-        next.ts - previous.ts > self.timeout_ms
-            || matches!((&previous.client_session_id, &next.client_session_id), (Some(a), Some(b)) if a != b)
-    }
+    fn splits_pair(&self, previous: &StoredEvent, next: &StoredEvent) -> bool;
 
     /// Splits events, already in [`order`], into the ranges of their
     /// sessions. With `open` (the start and the last event of a session the
     /// events follow), the first range continues that session unless the
     /// rule splits them; the flag says whether it does.
-    pub fn cut(&self, events: &[&StoredEvent], open: Option<(i64, &StoredEvent)>) -> (Vec<Range<usize>>, bool) {
+    fn cut(&self, events: &[&StoredEvent], open: Option<(i64, &StoredEvent)>) -> (Vec<Range<usize>>, bool);
+}
+
+impl Cuts for Rule {
+    fn splits(&self, session_start: i64, previous: &StoredEvent, next: &StoredEvent) -> bool {
+        self.splits_pair(previous, next) || next.ts - session_start >= self.max_ms
+    }
+
+    fn splits_pair(&self, previous: &StoredEvent, next: &StoredEvent) -> bool {
+        next.ts - previous.ts > self.timeout_ms
+            || matches!((&previous.client_session_id, &next.client_session_id), (Some(a), Some(b)) if a != b)
+    }
+
+    fn cut(&self, events: &[&StoredEvent], open: Option<(i64, &StoredEvent)>) -> (Vec<Range<usize>>, bool) {
         let mut ranges = Vec::new();
         let continues = match (open, events.first()) {
             (Some((start, last)), Some(first)) => !self.splits(start, last, first),

@@ -16,5 +16,5 @@ pub mod limits;
 mod validate;
 mod wire;
 
-pub use validate::{Rejection, validate_event, is_uuid};
+pub use validate::{ContentError, PropShape, Rejection, check_custom_name, check_name, check_prop, check_prop_count, is_uuid, validate_event};
 pub use wire::*;

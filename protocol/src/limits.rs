@@ -26,7 +26,24 @@ pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 pub const MAX_BROWSER_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// How old an event sent server-to-server may be (backfill window).
 pub const MAX_BACKFILL_AGE_MS: i64 = 31 * 24 * 60 * 60 * 1000;
+
+// The session rule's parameters, for the SDK's client sessions and the
+// collector's reporting sessions alike: a session ends after
+// `timeout` without an event, or once it is `max` long. A site may
+// choose its own within these ranges; the collector tells the SDK the
+// site's choice in every answer ([`crate::SessionRule`]).
+
 /// Default idle time that ends a session.
-pub const DEFAULT_SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
-/// Default age at which a session ends, whatever its activity.
-pub const DEFAULT_SESSION_MAX_MS: i64 = 24 * 60 * 60 * 1000;
+pub const DEFAULT_SESSION_TIMEOUT_MS: i64 = 30 * MINUTE_MS;
+/// The shortest idle timeout a site may choose.
+pub const MIN_SESSION_TIMEOUT_MS: i64 = MINUTE_MS;
+/// The longest idle timeout a site may choose.
+pub const MAX_SESSION_TIMEOUT_MS: i64 = 24 * 60 * MINUTE_MS;
+/// Default maximum length of a session, however busy.
+pub const DEFAULT_SESSION_MAX_MS: i64 = 24 * 60 * MINUTE_MS;
+/// The longest maximum length a site may choose (and never shorter than
+/// its idle timeout).
+pub const MAX_SESSION_MAX_MS: i64 = 7 * 24 * 60 * MINUTE_MS;
+
+/// A minute in ms: session settings are written in whole minutes.
+pub const MINUTE_MS: i64 = 60 * 1000;

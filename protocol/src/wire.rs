@@ -16,6 +16,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::limits::{DEFAULT_SESSION_MAX_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_SESSION_MAX_MS, MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS};
+
 /// Reserved event names start with `$`; custom events may not.
 pub mod names {
     pub const PAGEVIEW: &str = "$pageview";
@@ -35,14 +37,17 @@ pub mod names {
     }
 }
 
+/// A batch from a browser. `E` is how its events are read: the collector
+/// reads each one on its own (as raw JSON first), so that one malformed
+/// event is rejected alone.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Batch {
+pub struct Batch<E = Event> {
     /// The site key from the script tag's `data-site`.
     pub site: String,
     /// The sender's clock when the request left, in ms.
     pub sent_at: i64,
-    pub events: Vec<Event>,
+    pub events: Vec<E>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -121,6 +126,39 @@ pub struct BatchResponse {
     #[cfg_attr(feature = "serde", serde(default))]
     pub filtered: usize,
     pub results: Vec<EventResult>,
+    /// The site's session rule, which the SDK adopts for its client
+    /// sessions (absent from older collectors: the SDK keeps its own).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub session: Option<SessionRule>,
+}
+
+/// A site's session rule as the collector applies it: a session ends after
+/// `timeout_ms` without an event, or once it is `max_ms` long.
+///
+/// ```json
+/// "session": {"timeout_ms": 1800000, "max_ms": 86400000}
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SessionRule {
+    pub timeout_ms: i64,
+    pub max_ms: i64,
+}
+
+impl Default for SessionRule {
+    fn default() -> SessionRule {
+        SessionRule { timeout_ms: DEFAULT_SESSION_TIMEOUT_MS, max_ms: DEFAULT_SESSION_MAX_MS }
+    }
+}
+
+impl SessionRule {
+    /// An idle timeout from [`MIN_SESSION_TIMEOUT_MS`] to
+    /// [`MAX_SESSION_TIMEOUT_MS`], and a maximum length from that timeout
+    /// to [`MAX_SESSION_MAX_MS`].
+    pub fn is_valid(&self) -> bool {
+        (MIN_SESSION_TIMEOUT_MS..=MAX_SESSION_TIMEOUT_MS).contains(&self.timeout_ms)
+            && (self.timeout_ms..=MAX_SESSION_MAX_MS).contains(&self.max_ms)
+    }
 }
 
 /// A batch sent server-to-server (`POST /api/server/collect`, with
@@ -138,11 +176,11 @@ pub struct BatchResponse {
 /// [`limits::MAX_BACKFILL_AGE_MS`](crate::limits::MAX_BACKFILL_AGE_MS).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ServerBatch {
+pub struct ServerBatch<E = ServerEvent> {
     pub site: String,
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub sent_at: Option<i64>,
-    pub events: Vec<ServerEvent>,
+    pub events: Vec<E>,
 }
 
 /// An event with the visitor's address and browser, which only a trusted

@@ -1,9 +1,11 @@
 // The browser edge of the SDK: the page events, timers, storage, cookies,
 // requests and console output that the Rust side (`src/web/`) reaches
-// through these functions. Written in JS because every browser API reached
-// from Wasm costs bytes twice (a wasm-bindgen shim on each side); here each
-// is one line. No policy here: what to store, send, retry or log is
-// decided in Rust. Nothing here throws into the page.
+// through these named functions. Written in JS because every browser API
+// reached from Wasm costs bytes twice (a wasm-bindgen shim on each side);
+// here each is one line. These functions only perform and report: what to
+// store, send, retry, arm or log, which clicks count and what a cookie's
+// attributes are is decided in Rust (`src/core/`). Nothing here throws
+// into the page.
 //
 // The Wasm module's exports the callbacks (events, timers, answers) call,
 // as js/index.js wraps them: handed over through `connect` before start.
@@ -14,11 +16,16 @@ export function connect(exports) {
 
 const w = globalThis;
 const d = w.document;
+const n = w.navigator;
+const guard = (f) => {
+  try {
+    return f();
+  } catch {}
+};
 
 /** Page events: single-page navigations, back-forward-cache restores,
- * visibility, page exit and (if switched on) clicks on outbound links and
- * on downloads. */
-export function listen(outbound, downloads) {
+ * visibility, page exit and (with `clicks`) clicks on links. */
+export function listen(clicks) {
   const history = w.history;
   for (const method of ["pushState", "replaceState"]) {
     const original = history[method];
@@ -40,32 +47,22 @@ export function listen(outbound, downloads) {
   });
   on(w, "pagehide", () => sdk.hidden());
   on(d, "visibilitychange", () => (d.visibilityState == "hidden" ? sdk.hidden() : sdk.shown()));
-  if (outbound || downloads) {
+  if (clicks) {
     on(d, "click", (e) => {
       const href = e.target?.closest?.("a[href]")?.href;
-      const kind = linkKind(href, location.host, outbound, downloads);
-      if (kind >= 0) sdk.linkClicked(kind, href);
+      if (href) sdk.linkClicked(href);
     }, true);
   }
 }
 
-/** File extensions whose links count as downloads. */
-const download = /\.(pdf|zip|gz|tgz|rar|7z|dmg|exe|msi|pkg|deb|rpm|apk|iso|csv|xlsx|xls|docx|doc|pptx|txt|mp3|mp4|epub)$/i;
+/** Calls `sdk.turnEnded()` in a task of its own. */
+export const endTurnSoon = () => setTimeout(() => sdk.turnEnded());
 
-/** A link to a file is a download (1), a link to another host outbound
- * (0), each if switched on; anything else (other schemes too) -1. */
-export function linkKind(href, pageHost, outbound, downloads) {
-  const url = /^https?:\/\//.test(href) && new URL(href);
-  if (!url) return -1;
-  if (downloads && download.test(url.pathname)) return 1;
-  return outbound && url.host.toLowerCase() != pageHost.toLowerCase() ? 0 : -1;
-}
-
-/** Calls `sdk.wake(timer)` after `delayMs`, replacing that timer if armed. */
-const timers = [];
-export function schedule(timer, delayMs) {
-  clearTimeout(timers[timer]);
-  timers[timer] = setTimeout(() => sdk.wake(timer), delayMs);
+/** Calls `sdk.flushTimerFired()` after `delayMs`, replacing the armed timer. */
+let flushTimer;
+export function armFlushTimer(delayMs) {
+  clearTimeout(flushTimer);
+  flushTimer = setTimeout(() => sdk.flushTimerFired(), delayMs);
 }
 
 /** The page's URL (`location.href`), as `document.URL` gives it faster. */
@@ -73,95 +70,74 @@ export const href = () => d.URL;
 export const referrer = () => d.referrer;
 export const title = () => d.title;
 export const pageHidden = () => d.visibilityState == "hidden";
-/** Global Privacy Control or Do Not Track. */
-export const privacySignal = () => {
-  const n = w.navigator;
-  return !!n.globalPrivacyControl || n.doNotTrack == "1" || w.doNotTrack == "1";
-};
+/** The browser's CSPRNG, filling the bytes it is given. */
+export const fillRandom = (bytes) => void w.crypto.getRandomValues(bytes);
+export const globalPrivacyControl = () => !!n.globalPrivacyControl;
+/** `navigator.doNotTrack` as the browser has it; the SDK decides what it means. */
+export const doNotTrack = () => String(n.doNotTrack ?? w.doNotTrack);
 
-const levels = ["log", "warn", "error"];
-export function log(level, message) {
-  console[levels[level]]("waymark:", message);
-}
+/** The consent state the `consent` export hands back (see src/web/mod.rs). */
+let consentState = "";
+export const consentIs = (state) => void (consentState = state);
+export const consentAnswer = () => consentState;
 
-// Storage: `localStorage` (0), first-party cookies (1) or the page's
-// memory (2, storage mode `none`). Browsers may refuse storage (private
-// modes, quotas, blocked third-party frames): every failure reads as
-// "absent" and writes are dropped.
-const memory = new Map();
-const guard = (f) => {
-  try {
-    return f();
-  } catch {}
-};
+export const debug = (message) => console.log("waymark:", message);
+export const error = (message) => console.error("waymark:", message);
 
-/** `; Secure; Domain=…` and the lifetime, as configured by `useCookies`. */
-let cookieScope = "";
-let cookieLifetimeS = 0;
-export function useCookies(domain, days) {
-  cookieScope = (location.protocol == "https:" ? "; Secure" : "") + (domain ? "; Domain=" + domain : "");
-  cookieLifetimeS = days * 86400;
-}
+// Storage. Browsers may refuse it (private modes, quotas, blocked
+// third-party frames): every failure reads as "absent" and writes are
+// dropped.
+export const localGet = (key) => guard(() => w.localStorage.getItem(key) ?? undefined);
+export const localSet = (key, value) => guard(() => w.localStorage.setItem(key, value));
+export const localRemove = (key) => guard(() => w.localStorage.removeItem(key));
 
-/** `name=value; Path=/; SameSite=Lax; Max-Age=…; Secure; Domain=…`: keys
- * become cookie names with `_` for `.`; values are URI-encoded. */
-export function cookie(key, value, maxAgeS) {
-  return key.replaceAll(".", "_") + "=" + encodeURIComponent(value) + "; Path=/; SameSite=Lax; Max-Age=" + maxAgeS + cookieScope;
-}
-
-export function storeGet(kind, key) {
+/** The URI-decoded value of the cookie `name`, if set. */
+export function readCookie(name) {
   return guard(() => {
-    if (kind > 1) return memory.get(key);
-    if (!kind) return w.localStorage.getItem(key) ?? undefined;
-    const name = key.replaceAll(".", "_") + "=";
-    const found = d.cookie.split(";").map((c) => c.trimStart()).find((c) => c.startsWith(name));
-    return found === undefined ? undefined : decodeURIComponent(found.slice(name.length));
+    const found = d.cookie.split(";").map((c) => c.trimStart()).find((c) => c.startsWith(name + "="));
+    return found === undefined ? undefined : decodeURIComponent(found.slice(name.length + 1));
   });
 }
 
-export function storeSet(kind, key, value) {
-  guard(() => (kind > 1 ? memory.set(key, value) : kind ? (d.cookie = cookie(key, value, cookieLifetimeS)) : w.localStorage.setItem(key, value)));
-}
+/** `document.cookie = name=value` (URI-encoded) with `attributes` as given. */
+export const writeCookie = (name, value, attributes) => guard(() => (d.cookie = name + "=" + encodeURIComponent(value) + attributes));
 
-export function storeRemove(kind, key) {
-  guard(() => (kind > 1 ? memory.delete(key) : kind ? (d.cookie = cookie(key, "", 0)) : w.localStorage.removeItem(key)));
-}
+/** `Retry-After` (delta seconds, or an HTTP date read by the browser's
+ * date parser) in ms from `nowMs`; -1 without a readable one. */
+export const retryAfterMs = (value, nowMs) =>
+  value == null ? -1 : /^\s*\d+\s*$/.test(value) ? value * 1000 : Math.max(0, Date.parse(value) - nowMs) || -1;
 
 /** `fetch` with `keepalive` and a string body, which the browser sends as
  * `text/plain`: no CORS preflight, and the request outlives the page.
- * Resolves to the status and `Retry-After`, or rejects on a network error. */
+ * Resolves to the status, `Retry-After` in ms (-1 without one) and the
+ * answer's JSON (`{}` when it has none), or rejects on a network error. */
 export function post(endpoint, body) {
-  return fetch(endpoint, { method: "POST", body, keepalive: true }).then((r) => [r.status, r.headers.get("retry-after") ?? undefined, r]);
+  return fetch(endpoint, { method: "POST", body, keepalive: true }).then((r) =>
+    r.json().catch(() => ({})).then((answer) => [r.status, retryAfterMs(r.headers.get("retry-after"), Date.now()), answer]),
+  );
 }
 
-/** Sends a batch and reports the answer to `sdk.answered(status,
- * retryAfter)`, status 0 for a network error; in debug mode names each
- * event the collector rejected. `false` when the request could not start. */
-export function send(endpoint, body, debug) {
+/** Sends a batch and reports the answer: `sdk.answered(status, retryAfter,
+ * timeoutMs, maxMs, rejected)`: status 0 for a network error; the site's
+ * session rule, or zeros; each event the collector rejected as an
+ * `id: message` line. `false` when the request could not start. */
+export function send(endpoint, body) {
   return !!guard(() => {
     post(endpoint, body).then(
-      ([status, retryAfter, response]) => {
-        sdk.answered(status, retryAfter);
-        if (debug && status == 200) {
-          response.json().then((answer) => {
-            for (const r of answer.results ?? []) {
-              if (r.outcome == "rejected") log(1, "the collector rejected event " + r.id + ": " + r.message);
-            }
-          }, () => {});
-        }
+      ([status, retryAfter, answer]) => {
+        const rule = answer?.session;
+        const rejected = (answer?.results ?? []).filter((r) => r.outcome == "rejected").map((r) => r.id + ": " + r.message);
+        sdk.answered(status, retryAfter, rule?.timeout_ms ?? 0, rule?.max_ms ?? 0, rejected.join("\n"));
       },
-      () => sdk.answered(0),
+      () => sdk.answered(0, -1, 0, 0, ""),
     );
     return true;
   });
 }
 
-/** As the page is hidden: `navigator.sendBeacon`, or `fetch` with
- * `keepalive` when the browser refuses the beacon (too large, or its
- * quota is used up). Acknowledgements are not awaited. */
-export function sendOnHide(endpoint, body) {
-  if (!beacon(endpoint, body)) guard(() => post(endpoint, body).catch(() => {}));
-}
+/** `navigator.sendBeacon`; `false` when the browser refused it (too
+ * large, or its quota is used up). */
+export const beacon = (endpoint, body) => !!guard(() => n.sendBeacon(endpoint, body));
 
-/** `navigator.sendBeacon`; `false` when the browser refused it. */
-export const beacon = (endpoint, body) => !!guard(() => navigator.sendBeacon(endpoint, body));
+/** `fetch` with `keepalive` as the page goes; its answer is not awaited. */
+export const sendUnanswered = (endpoint, body) => guard(() => post(endpoint, body).catch(() => {}));

@@ -5,18 +5,23 @@
 // once, queues calls made before it is ready, and never throws into the
 // page (errors go to the console).
 //
+// One queue holds the calls made before the SDK runs: `[name, a, b]`, as
+// the loader's `waymark(name, a, b)` stub collects them, which `init`
+// takes over (the loader hands its own array in), so that the loader and
+// this module never keep two.
+//
 // Only strings, numbers and booleans cross into Wasm. The glue's exports
 // are used by name, never as a namespace value, so that the bundle leaves
 // out what is unused.
 import load, * as wasm from "./waymark_sdk.js";
-import { connect } from "./browser.js";
+import { connect, consentAnswer } from "./browser.js";
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve));
 const text = (value) => (typeof value == "string" ? value : "");
 
 let ready = null;
 let running = false;
-const waiting = [];
+let waiting = [];
 
 function attempt(name, f, args) {
   try {
@@ -25,14 +30,6 @@ function attempt(name, f, args) {
     console.error(`waymark: ${name}() failed`, error);
     return undefined;
   }
-}
-
-/** Runs `f` now if the SDK runs, else once it does; queued `track()`
- * calls go first, so that no event overtakes one tracked before it. */
-function call(name, f, args) {
-  if (!running) return void waiting.push([name, f, args]);
-  drain();
-  return attempt(name, f, args);
 }
 
 // Once running, track() only queues the event's name, a copy of its
@@ -58,6 +55,12 @@ const own = (props) => {
   return proto === Object.prototype || proto === null ? { ...props } : props;
 };
 
+/** A public call: run now (after the tracked events before it) if the SDK
+ * runs, else queued as `[name, a, b]` until it does. */
+const api = {};
+const when = (name, f) =>
+  (api[name] = (a, b) => (running ? (drain(), attempt(name, f, [a, b])) : void waiting.push([name, a, b])));
+
 /** `init` options as the `data-*` attributes have them: strings, each key
  * and value followed by a NUL. */
 const options = (given) =>
@@ -66,11 +69,16 @@ const options = (given) =>
     .map(([key, value]) => `${key}\0${typeof value == "object" || typeof value == "function" ? "(not a string, number or boolean)" : value}\0`)
     .join("");
 
-/** Starts Waymark; resolves once the SDK runs. Call once per page. */
-export function init(given) {
+/** Starts Waymark; resolves once the SDK runs. Call once per page.
+ * `calls` (the loader's) are calls made before, as `[name, a, b]`. */
+export function init(given, calls) {
   if (ready) {
     console.error("waymark: init() runs once per page");
     return ready;
+  }
+  if (Array.isArray(calls)) {
+    calls.push(...waiting);
+    waiting = calls;
   }
   ready = load({ module_or_path: new URL("waymark_sdk_bg.wasm", import.meta.url) })
     // Instantiating, starting (whose first pageview comes in a task of its
@@ -85,7 +93,8 @@ export function init(given) {
         hidden: back("hidden", wasm.hidden),
         shown: back("shown", wasm.shown),
         linkClicked: back("linkClicked", wasm.linkClicked),
-        wake: back("wake", wasm.wake),
+        turnEnded: back("turnEnded", wasm.turnEnded),
+        flushTimerFired: back("flushTimerFired", wasm.flushTimerFired),
         answered: back("answered", wasm.answered),
       });
       attempt("start", wasm.start, [options(given)]);
@@ -93,18 +102,20 @@ export function init(given) {
     .then(nextTask)
     .then(() => {
       running = true;
-      for (const [name, f, args] of waiting.splice(0)) call(name, f, args);
+      // An unknown name fails like any call, with its name in the console.
+      for (const [name, a, b] of waiting.splice(0)) attempt(name, api[name], [a, b]);
     })
     .catch((error) => console.error("waymark: could not load the SDK", error));
   return ready;
 }
 
 export function track(name, props) {
-  if (!running) return void waiting.push(["track", track, [name, props]]);
+  if (!running) return void waiting.push(["track", name, props]);
   if (!queued.length) queueMicrotask(drain);
   // `document.URL` is `location.href`, read in a fifth of the time.
   queued.push(name, own(props), Date.now(), document.URL);
 }
+api.track = track;
 
 // Consent: the SDK says whether a decision changed the state; the
 // listeners are told here, outside Wasm (they may call back into it).
@@ -116,22 +127,21 @@ function tell(listener, state) {
     console.error("waymark: an onConsent() listener failed", error);
   }
 }
-const decide = (name, state, f) => (category) =>
-  void call(name, (c) => f(c) && listeners.forEach((l) => tell(l, state)), [text(category)]);
+const decide = (name, state, f) => when(name, (category) => void (f(text(category)) && listeners.forEach((l) => tell(l, state))));
 
-export const page = () => void call("page", wasm.page, []);
-export const identify = (userId) => void call("identify", wasm.identify, [text(userId)]);
-export const reset = () => void call("reset", wasm.reset, []);
+export const page = when("page", () => void wasm.page());
+export const identify = when("identify", (userId) => void wasm.identify(text(userId)));
+export const reset = when("reset", () => void wasm.reset());
 export const grant = decide("grant", "granted", wasm.grant);
 export const deny = decide("deny", "denied", wasm.deny);
-export const consent = (category) => call("consent", wasm.consent, [text(category)]);
+const stateOf = (category) => (wasm.consent(category), consentAnswer());
+export const consent = when("consent", (category) => stateOf(text(category)));
 /** Calls `listener(category, state)` now with the current state, and again
  * on every change: a consent banner shows itself on `"pending"`. */
-export const onConsent = (listener) =>
-  void call("onConsent", () => {
-    if (typeof listener != "function") return console.error("waymark: onConsent() needs a function");
-    listeners.push(listener);
-    const state = wasm.consent("");
-    if (state) tell(listener, state);
-  }, []);
-export const flush = () => void call("flush", wasm.flush, []);
+export const onConsent = when("onConsent", (listener) => {
+  if (typeof listener != "function") return void console.error("waymark: onConsent() needs a function");
+  listeners.push(listener);
+  const state = stateOf("");
+  if (state) tell(listener, state);
+});
+export const flush = when("flush", () => void wasm.flush());

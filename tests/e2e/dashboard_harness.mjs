@@ -31,15 +31,3 @@ export async function send(url, events, site = "demo") {
 
 const SESSION = randomUUID();
 
-/** Retries `check` until it stops throwing (the page updates on its own time). */
-export async function eventually(check, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}

@@ -2,8 +2,8 @@
 // installation checker, and tracked text shown as text.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
-import { startDashboardCollector, signIn, send, eventually } from "./dashboard_harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser, eventually } from "./harness.mjs";
+import { startDashboardCollector, signIn, send } from "./dashboard_harness.mjs";
 
 let collector, browser;
 before(async () => ({ collector, browser } = await openCollectorAndBrowser(startDashboardCollector)));

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
-import { startDashboardCollector, signIn, send, eventually } from "./dashboard_harness.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser, eventually } from "./harness.mjs";
+import { startDashboardCollector, signIn, send } from "./dashboard_harness.mjs";
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), "..", "artifacts");
 

@@ -66,3 +66,25 @@ export async function closeCollectorAndBrowser({ collector, browser }) {
   await browser?.close();
   await collector?.stop();
 }
+
+/**
+ * Polls `read` until `done(result)` holds, and resolves to that result; with
+ * no `done`, until `read` stops throwing (an assertion inside it). For real
+ * I/O finishing (a request reaching the collector, the page redrawing),
+ * never for time passing: tests move time with Playwright's clock.
+ */
+export async function eventually(read, done = () => true, what = "the condition", timeoutMs = 10_000) {
+  const until = Date.now() + timeoutMs;
+  let last, failure;
+  for (;;) {
+    try {
+      last = await read();
+      failure = undefined;
+      if (done(last)) return last;
+    } catch (e) {
+      failure = e;
+    }
+    if (Date.now() > until) throw failure ?? new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -2,8 +2,8 @@
 // visitor decides; on "Accept" the held events arrive with ids.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
-import { openSite, browserStorage, eventually, recordBatches, sdkReady } from "./sdk_site.mjs";
+import { openCollectorAndBrowser, closeCollectorAndBrowser, eventually } from "./harness.mjs";
+import { openSite, browserStorage, recordBatches, recordSends, namesSentInPage, sdkReady } from "./sdk_site.mjs";
 
 let collector, browser;
 before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
@@ -14,6 +14,8 @@ const rows = (sql) => collector.query(sql);
 test("before the visitor accepts, nothing is in cookies or localStorage and nothing is sent; after, the held events arrive with ids", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
+  await page.clock.install();
+  await recordSends(page);
   const batches = recordBatches(page);
   await page.goto(collector.url + "/demo/consent.html");
   await sdkReady(page);
@@ -21,13 +23,16 @@ test("before the visitor accepts, nothing is in cookies or localStorage and noth
   assert.equal(await page.locator("#state").textContent(), "pending");
 
   await page.click("#signup");
-  await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+  // Past every flush interval, and an explicit flush: a held event would go now.
+  await page.clock.runFor(60_000);
+  await page.evaluate(() => waymark("flush"));
+  assert.deepEqual(await namesSentInPage(page), [], "nothing handed to fetch or sendBeacon while pending");
   assert.deepEqual(await browserStorage(page), { cookies: [], local: {} });
-  assert.equal(batches.length, 0, "nothing sent while pending");
 
   await page.click("#accept");
   await page.locator("#banner").waitFor({ state: "hidden" });
   const stored = await eventually(() => rows("SELECT name, client_session_id, visitor_id, props FROM events ORDER BY ts"), (r) => r.length === 3, "3 events");
+  assert.deepEqual(batches[0].events.map((e) => e.name), ["$pageview", "signup", "$consent"], "the page's first request is the one after the grant");
   assert.deepEqual(stored.map((r) => r.name), ["$pageview", "signup", "$consent"]);
   const sessionIds = new Set(stored.map((r) => r.client_session_id));
   assert.equal(sessionIds.size, 1);
@@ -84,13 +89,40 @@ test("in cookie mode the ids are first-party SameSite=Lax cookies, written only 
 test("Global Privacy Control means denied: nothing is stored or sent", async () => {
   const page = await openSite(browser, collector, {
     path: "/site/gpc",
-    prepare: (p) => p.addInitScript(() => Object.defineProperty(navigator, "globalPrivacyControl", { value: true })),
+    prepare: async (p) => {
+      await p.clock.install();
+      await recordSends(p);
+      await p.addInitScript(() => Object.defineProperty(navigator, "globalPrivacyControl", { value: true }));
+    },
   });
   assert.equal(await page.evaluate(() => waymark("consent")), "denied");
   await page.evaluate(() => waymark("track", "gpc_event"));
-  await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
-  assert.deepEqual(rows("SELECT name FROM events WHERE url LIKE '%/site/gpc'"), []);
+  await page.clock.runFor(60_000);
+  await page.evaluate(() => waymark("flush"));
+  assert.deepEqual(await namesSentInPage(page), [], "nothing handed to fetch or sendBeacon");
   assert.deepEqual(await browserStorage(page), { cookies: [], local: {} });
+  // The visitor's own choice later overrides the signal; its $consent event
+  // is the first this page sends, so nothing tracked before it was queued.
+  await page.evaluate(() => (waymark("grant"), waymark("flush")));
+  const stored = await eventually(() => rows("SELECT name FROM events WHERE url LIKE '%/site/gpc'"), (r) => r.length >= 1, "the $consent event");
+  assert.deepEqual(stored, [{ name: "$consent" }]);
+  await page.context().close();
+});
+
+test("in cookie mode nothing is written to localStorage, not even the events a failed delivery left unsent", async () => {
+  const page = await openSite(browser, collector, {
+    path: "/site/cookie-backlog",
+    attrs: { consent: "required", storage: "cookie" },
+    prepare: (p) => p.route(`${collector.url}/api/collect`, (route) => route.abort("connectionrefused")),
+  });
+  await page.evaluate(() => (waymark("grant"), waymark("track", "unsent_in_cookie_mode"), waymark("flush")));
+  await page.evaluate(() => {
+    Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  const cookies = await eventually(() => page.context().cookies(), (c) => c.some((x) => x.name === "waymark_session"), "the session cookie");
+  assert.ok(cookies.some((c) => c.name === "waymark_consent"));
+  assert.equal(await page.evaluate(() => localStorage.length), 0, "localStorage stays empty in cookie mode");
   await page.context().close();
 });
 

@@ -3,8 +3,11 @@
 // and the 30-minute session rule on Playwright's clock.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { openCollectorAndBrowser, closeCollectorAndBrowser } from "./harness.mjs";
-import { openSite, eventually, recordBatches, browserStorage, sitePage, sdkReady } from "./sdk_site.mjs";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openCollectorAndBrowser, closeCollectorAndBrowser, startCollector, eventually } from "./harness.mjs";
+import { openSite, browserStorage, sitePage, sdkReady, recordSends, sentInPage, namesSentInPage } from "./sdk_site.mjs";
 
 let collector, browser;
 before(async () => ({ collector, browser } = await openCollectorAndBrowser()));
@@ -16,12 +19,11 @@ const collect = (collector) => `${collector.url}/api/collect`;
 const slow = { flushIntervalMs: "600000" };
 
 test("events still queued when the page is left arrive through the page-hide beacon", async () => {
-  const page = await openSite(browser, collector, { attrs: slow });
-  const batches = recordBatches(page);
+  const page = await openSite(browser, collector, { attrs: slow, prepare: async (p) => (await p.clock.install(), await recordSends(p)) });
   await page.evaluate(() => ["left_1", "left_2", "left_3"].forEach((n) => waymark("track", n)));
-  await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
-  const sentEarly = batches.flatMap((b) => b.events).filter((e) => e.name.startsWith("left_"));
-  assert.deepEqual(sentEarly, [], "held for the interval");
+  // Nine of the ten minutes of the interval pass on the page's clock.
+  await page.clock.runFor(9 * 60_000);
+  assert.deepEqual(await namesSentInPage(page), ["$pageview"], "only the landing pageview went; the rest is held for the interval");
   await page.goto("about:blank");
   for (const name of ["left_1", "left_2", "left_3"]) {
     await eventually(() => named(name), (r) => r.length === 1, name);
@@ -41,12 +43,12 @@ test("a tab switched to the background sends its queue when it becomes hidden", 
 });
 
 test("events tracked while the collector is unreachable arrive once it is back, each exactly once", async () => {
-  let attempts = 0;
   const page = await openSite(browser, collector, {
     path: "/site/down",
     prepare: async (p) => {
       await p.clock.install();
-      await p.route(collect(collector), (route) => { attempts++; return route.abort("connectionrefused"); });
+      await recordSends(p);
+      await p.route(collect(collector), (route) => route.abort("connectionrefused"));
     },
   });
   for (let i = 0; i < 30; i++) await page.evaluate((i) => waymark("track", "while_down", { i }), i);
@@ -55,6 +57,7 @@ test("events tracked while the collector is unreachable arrive once it is back, 
     await page.clock.runFor(10 * 60_000);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
   }
+  const attempts = (await sentInPage(page)).length;
   assert.ok(attempts >= 3 && attempts <= 30, `${attempts} attempts in an hour`);
   const { local } = await browserStorage(page);
   assert.equal(local["waymark.queue"].split("\n").length, 31, "pageview and 30 events kept for a reload");
@@ -68,25 +71,26 @@ test("events tracked while the collector is unreachable arrive once it is back, 
 });
 
 test("a 503 with Retry-After is retried no sooner than the collector asked", async () => {
-  const asked = [];
+  let answered = 0;
+  const debug = [];
   const page = await openSite(browser, collector, {
     path: "/site/busy",
+    attrs: { debug: "true" },
     prepare: async (p) => {
+      p.on("console", (m) => debug.push(m.text()));
       await p.clock.install();
-      await p.route(collect(collector), (route) => {
-        asked.push(Date.now());
-        return asked.length === 1
-          ? route.fulfill({ status: 503, headers: { "retry-after": "120" }, body: '{"error":"unavailable"}' })
-          : route.continue();
-      });
+      await recordSends(p);
+      await p.route(collect(collector), (route) =>
+        ++answered === 1 ? route.fulfill({ status: 503, headers: { "retry-after": "120" }, body: '{"error":"unavailable"}' }) : route.continue(),
+      );
     },
   });
-  await eventually(() => asked, (a) => a.length === 1, "the first attempt");
-  await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+  // The SDK says when it has read the answer and armed its retry.
+  await eventually(() => debug, (d) => d.some((l) => l.includes("delivery failed with 503; retry in 120000 ms")), "the 503 read");
   await page.clock.runFor(119_000);
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
-  assert.equal(asked.length, 1, "no retry before 120 s");
+  assert.equal((await sentInPage(page)).length, 1, "no retry before 120 s");
   await page.clock.runFor(2_000);
+  assert.equal((await sentInPage(page)).length, 2, "retried at 120 s");
   await eventually(() => collector.query("SELECT name FROM events WHERE url LIKE '%/site/busy'"), (r) => r.length === 1, "the retried pageview");
   await page.context().close();
 });
@@ -128,4 +132,36 @@ test("a session rolls over after 31 idle minutes but not after 29, on the browse
   const { local } = await browserStorage(page);
   assert.equal(local["waymark.session"].split(".")[0], at31[0].client_session_id);
   await page.context().close();
+});
+
+// The collector sends the site's rule in every answer of POST /api/collect
+// (`BatchResponse.session`); the SDK adopts it for its client sessions.
+test("a site configured with a 5-minute session timeout rolls the visitor's client session after 5 idle minutes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "waymark-e2e-config-"));
+  const config = join(dir, "waymark.toml");
+  // Headless Chromium counts as a visitor here, as in the demo setup.
+  writeFileSync(config, 'headless_browsers_are_bots = false\n\n[[site]]\nkey = "demo"\nsession_timeout_minutes = 5\n');
+  const shortSessions = await startCollector(["--config", config]);
+  try {
+    const debug = [];
+    const page = await openSite(browser, shortSessions, {
+      path: "/site/five-minutes",
+      attrs: { debug: "true" },
+      prepare: async (p) => (p.on("console", (m) => debug.push(m.text())), await p.clock.install()),
+    });
+    await eventually(() => debug, (d) => d.some((l) => l.includes("session rule: the site's")), "the site's rule adopted from the answer");
+    await page.clock.fastForward("06:00");
+    await page.evaluate(() => (waymark("track", "after_6_idle"), waymark("flush")));
+    const rows = await eventually(
+      () => shortSessions.query("SELECT name, client_session_id FROM events WHERE url LIKE '%/site/five-minutes' ORDER BY ts"),
+      (r) => r.some((x) => x.name === "after_6_idle"),
+      "after_6_idle",
+    );
+    const [pageview, later] = [rows.find((r) => r.name === "$pageview"), rows.find((r) => r.name === "after_6_idle")];
+    assert.notEqual(later.client_session_id, pageview.client_session_id, "6 idle minutes: a new client session under the site's 5-minute rule");
+    assert.match((await browserStorage(page)).local["waymark.session"], /\.300000\.86400000$/, "the rule kept with the session");
+    await page.context().close();
+  } finally {
+    await shortSessions.stop();
+  }
 });

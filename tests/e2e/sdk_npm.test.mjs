@@ -9,8 +9,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname, extname, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startCollector, launchChromium } from "./harness.mjs";
-import { eventually } from "./sdk_site.mjs";
+import { startCollector, launchChromium, eventually } from "./harness.mjs";
 
 const tests = join(dirname(fileURLToPath(import.meta.url)), "..");
 const packed = join(tests, "..", "target", "npm");

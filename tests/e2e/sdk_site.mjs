@@ -39,17 +39,32 @@ export async function browserStorage(page) {
   return { cookies: cookies.map((c) => c.name), local };
 }
 
-/** Polls `read` until `done(result)` (real I/O finishing, not a clock), or fails. */
-export async function eventually(read, done, what, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < until) {
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+/**
+ * Records, in the page and as they happen, every batch it hands to `fetch`
+ * or `navigator.sendBeacon` (call in `prepare`, before the SDK loads). A
+ * request the page started shows up here synchronously, so "nothing was
+ * sent" can be asserted right after an explicit flush, with no waiting.
+ */
+export function recordSends(page) {
+  return page.addInitScript(() => {
+    const sent = (window.__waymarkSent = []);
+    const keep = (via, url, body) => {
+      try {
+        if (String(url).endsWith("/api/collect")) sent.push({ via, body: JSON.parse(body) });
+      } catch {}
+    };
+    const fetch = window.fetch.bind(window);
+    window.fetch = (url, init) => (keep("fetch", url, init?.body), fetch(url, init));
+    const beacon = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (url, body) => (keep("beacon", url, body), beacon(url, body));
+  });
 }
+
+/** What `recordSends` saw so far: `{via, body}` with the parsed batch. */
+export const sentInPage = (page) => page.evaluate(() => window.__waymarkSent);
+
+/** The names of the events in what `recordSends` saw. */
+export const namesSentInPage = async (page) => (await sentInPage(page)).flatMap((s) => s.body.events.map((e) => e.name));
 
 /** Collect requests made by the page, as parsed batches. */
 export function recordBatches(page) {

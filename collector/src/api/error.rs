@@ -232,6 +232,7 @@ mod tests {
                 .enumerate()
                 .map(|(index, outcome)| EventResult { index, id: String::new(), outcome: outcome.clone(), reason: None, message: None })
                 .collect(),
+            session: None,
         }
     }
 

@@ -10,10 +10,9 @@
 
 use std::io::Read;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use waymark_protocol::{Event, ServerEvent, limits};
+use waymark_protocol::{Batch, Event, ServerBatch, ServerEvent, limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -86,35 +85,27 @@ pub struct Unreadable {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    site: String,
-    #[serde(default)]
-    sent_at: Option<i64>,
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
-}
-
-/// A browser batch: `sent_at` is required, for clock-skew correction.
+/// A browser batch, read as the protocol's [`Batch`] (`sent_at` is
+/// required, for clock-skew correction) with each event still raw.
 pub fn decode(body: &[u8]) -> Result<Decoded<Event>, DecodeError> {
-    let batch = decode_events(body)?;
-    if batch.sent_at.is_none() {
-        return Err(DecodeError::Json("missing field `sent_at`".into()));
-    }
-    Ok(batch)
+    let batch: Batch<&RawValue> = envelope(body)?;
+    read_events(batch.site, Some(batch.sent_at), &batch.events)
 }
 
-/// A server-to-server batch.
+/// A server-to-server batch, read as the protocol's [`ServerBatch`].
 pub fn decode_server(body: &[u8]) -> Result<Decoded<ServerEvent>, DecodeError> {
-    decode_events(body)
+    let batch: ServerBatch<&RawValue> = envelope(body)?;
+    read_events(batch.site, batch.sent_at, &batch.events)
 }
 
-fn decode_events<E: DeserializeOwned>(body: &[u8]) -> Result<Decoded<E>, DecodeError> {
+fn envelope<'b, T: serde::Deserialize<'b>>(body: &'b [u8]) -> Result<T, DecodeError> {
     let text = std::str::from_utf8(body).map_err(|e| DecodeError::NotUtf8(e.valid_up_to()))?;
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
-    check_shape(&envelope.site, envelope.events.len())?;
-    let events = envelope
-        .events
+    serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))
+}
+
+fn read_events<E: DeserializeOwned>(site: String, sent_at: Option<i64>, raw: &[&RawValue]) -> Result<Decoded<E>, DecodeError> {
+    check_shape(&site, raw.len())?;
+    let events = raw
         .iter()
         .map(|raw| {
             serde_json::from_str::<E>(raw.get()).map_err(|e| Unreadable {
@@ -126,7 +117,7 @@ fn decode_events<E: DeserializeOwned>(body: &[u8]) -> Result<Decoded<E>, DecodeE
             })
         })
         .collect();
-    Ok(Decoded { site: envelope.site, sent_at: envelope.sent_at, events })
+    Ok(Decoded { site, sent_at, events })
 }
 
 fn check_shape(site: &str, events: usize) -> Result<(), DecodeError> {

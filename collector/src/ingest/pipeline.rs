@@ -8,7 +8,8 @@
 //! cookieless event gets the day's visitor key (and yesterday's, near
 //! midnight); every other event is appended, and the answer says accepted
 //! or duplicate only after the store made it durable. Events of one batch
-//! are independent: a rejected one does not stop the others.
+//! are independent: a rejected one does not stop the others. Every answer
+//! carries the site's session rule, which the SDK adopts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -120,6 +121,8 @@ impl Pipeline {
             rejected: count(Outcome::Rejected),
             filtered: count(Outcome::Filtered),
             results,
+            // The SDK cuts its client sessions by the site's rule.
+            session: Some(site.session_rule()),
         })
     }
 

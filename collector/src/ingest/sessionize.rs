@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 
 use crate::event::StoredEvent;
-use crate::sessions::{self, Rule, Session};
+use crate::sessions::{self, Cuts, Rule, Session};
 use crate::store::{Appended, SessionSpan, StoredState};
 
 use super::dedupe::Position;

@@ -12,14 +12,31 @@ use alloc::string::String;
 
 use crate::core::json::int_string;
 use crate::core::text::parse_int;
+use waymark_protocol::limits::{DEFAULT_SESSION_MAX_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_SESSION_MAX_MS, MAX_SESSION_TIMEOUT_MS, MINUTE_MS, MIN_SESSION_TIMEOUT_MS};
 
-/// Where the visitor and session ids live.
+/// Where the visitor and session ids live, and with them (after consent)
+/// the events not yet acknowledged.
+///
+/// Policy for those unsent events: in `localStorage` mode they are kept
+/// there too, and a reload resends them. In cookie mode they stay in the
+/// page's memory only, as in mode `none`: a site that chose cookies keeps
+/// nothing in Web Storage (not `sessionStorage` either, which a consent
+/// text about cookies does not cover), and cookies are too small for a
+/// queue and would be sent with every request; the page-hide beacon still
+/// delivers them as the page is left.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StorageMode {
     LocalStorage,
     Cookie,
     /// Ids last as long as the page: every page load is a new visitor.
     None,
+}
+
+impl StorageMode {
+    /// Whether unsent events are kept in `localStorage` for the next page.
+    pub fn keeps_backlog(self) -> bool {
+        self == StorageMode::LocalStorage
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,10 +64,11 @@ pub struct Config {
 }
 
 /// Documented defaults: flush every 5 s or at 20 queued events, whichever
-/// comes first; a session ends after 30 idle minutes and after 24 hours.
+/// comes first. The session rule's defaults and ranges are the protocol's
+/// (`waymark_protocol::limits`); the site's own rule, once the collector
+/// tells it, replaces the configured one.
 pub const DEFAULT_FLUSH_INTERVAL_MS: i64 = 5_000;
 pub const DEFAULT_FLUSH_AT_EVENTS: usize = 20;
-pub const DEFAULT_SESSION_MAX_MS: i64 = 24 * 60 * 60 * 1000;
 /// Safari caps script-set cookies at 7 days; longer lifetimes still help
 /// every other browser, so the default is a year.
 pub const DEFAULT_COOKIE_DAYS: i64 = 365;
@@ -108,7 +126,7 @@ pub fn parse(options: &[(String, String)], default_endpoint: &str) -> Result<Con
         storage: StorageMode::LocalStorage,
         cookie_domain: None,
         cookie_days: DEFAULT_COOKIE_DAYS,
-        session_timeout_ms: waymark_protocol::limits::DEFAULT_SESSION_TIMEOUT_MS,
+        session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
         session_max_ms: DEFAULT_SESSION_MAX_MS,
         auto_pageviews: true,
         outbound_links: false,
@@ -148,8 +166,10 @@ pub fn parse(options: &[(String, String)], default_endpoint: &str) -> Result<Con
             }
             "cookieDomain" => config.cookie_domain = Some(value.to_owned()).filter(|d| !d.is_empty()),
             "cookieDays" => config.cookie_days = number("cookieDays", value, 1, 3650)?,
-            "sessionTimeoutMinutes" => config.session_timeout_ms = number("sessionTimeoutMinutes", value, 1, 1440)? * 60_000,
-            "sessionMaxMinutes" => config.session_max_ms = number("sessionMaxMinutes", value, 1, 10080)? * 60_000,
+            "sessionTimeoutMinutes" => {
+                config.session_timeout_ms = number("sessionTimeoutMinutes", value, MIN_SESSION_TIMEOUT_MS / MINUTE_MS, MAX_SESSION_TIMEOUT_MS / MINUTE_MS)? * MINUTE_MS
+            }
+            "sessionMaxMinutes" => config.session_max_ms = number("sessionMaxMinutes", value, MIN_SESSION_TIMEOUT_MS / MINUTE_MS, MAX_SESSION_MAX_MS / MINUTE_MS)? * MINUTE_MS,
             "autoPageviews" => config.auto_pageviews = flag("autoPageviews", value)?,
             "outboundLinks" => config.outbound_links = flag("outboundLinks", value)?,
             "fileDownloads" => config.file_downloads = flag("fileDownloads", value)?,
@@ -212,7 +232,7 @@ mod tests {
         assert_eq!(c.endpoint, "https://stats.example/api/collect");
         assert_eq!(c.storage, StorageMode::LocalStorage);
         assert!(!c.consent_required && c.honor_privacy_signals && c.auto_pageviews && !c.outbound_links);
-        assert_eq!(c.session_timeout_ms, 30 * 60_000);
+        assert_eq!((c.session_timeout_ms, c.session_max_ms), (DEFAULT_SESSION_TIMEOUT_MS, DEFAULT_SESSION_MAX_MS));
         assert_eq!((c.flush_interval_ms, c.flush_at_events), (5_000, 20));
     }
 
@@ -250,6 +270,8 @@ mod tests {
         assert_eq!(err.message(), "option `storage` must be \"localStorage\", \"cookie\" or \"none\"");
         let err = parse(&opts(&[("site", "s"), ("sessionTimeoutMinutes", "0")]), "/").unwrap_err();
         assert_eq!(err.message(), "option `sessionTimeoutMinutes` must be a whole number from 1 to 1440");
+        let err = parse(&opts(&[("site", "s"), ("sessionMaxMinutes", "10081")]), "/").unwrap_err();
+        assert_eq!(err.message(), "option `sessionMaxMinutes` must be a whole number from 1 to 10080");
     }
 
     #[test]

@@ -15,6 +15,13 @@ use crate::core::storage::KeyValue;
 
 pub const CONSENT_KEY: &str = "waymark.consent";
 
+/// Whether the browser asks not to be tracked: Global Privacy Control, or
+/// Do Not Track (`navigator.doNotTrack`, or `window.doNotTrack` in older
+/// browsers) set to `"1"`.
+pub fn privacy_signal(global_privacy_control: bool, do_not_track: &str) -> bool {
+    global_privacy_control || do_not_track == "1"
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decision {
     Pending,
@@ -149,6 +156,13 @@ mod tests {
         assert_eq!(Consent::initial(&store, true, false).get(Category::Analytics), Decision::Denied);
         assert!(c.decide(&store, Category::Analytics, Decision::Granted));
         assert!(!c.decide(&store, Category::Analytics, Decision::Granted), "repeating a choice changes nothing");
+    }
+
+    #[test]
+    fn global_privacy_control_or_do_not_track_on_is_a_privacy_signal() {
+        assert!(privacy_signal(true, "undefined"));
+        assert!(privacy_signal(false, "1"));
+        assert!(!privacy_signal(false, "0") && !privacy_signal(false, "unspecified") && !privacy_signal(false, "undefined"));
     }
 
     #[test]

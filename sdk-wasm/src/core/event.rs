@@ -3,8 +3,9 @@
 //! in the developer's console at the call, not as a rejection later.
 //!
 //! Policy: a bad name or property refuses the whole call (the collector
-//! would refuse the event too); over-long URLs and titles, which the page
-//! author does not control, are cut to their limits instead.
+//! would refuse the event too: both use `waymark_protocol`'s checker);
+//! over-long URLs and titles, which the page author does not control, are
+//! cut to their limits instead.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -12,57 +13,40 @@ use alloc::string::String;
 use crate::core::json::{push_int, push_key, push_string};
 use crate::core::session::Ids;
 use waymark_protocol::limits::*;
-use waymark_protocol::names;
+use waymark_protocol::{ContentError, PropShape, check_prop, check_prop_count};
 
 /// Room left in a request for the batch around its events.
 const BATCH_ENVELOPE_BYTES: usize = 1024;
 /// Largest event the SDK sends: one event must fit one request.
 pub const MAX_EVENT_BYTES: usize = MAX_REQUEST_BYTES - BATCH_ENVELOPE_BYTES;
 
-/// A property value as the web adapter read it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prop {
-    Text(String),
-    /// A finite number, already formatted as JSON by the platform.
-    Number(String),
-    Bool(bool),
-    NotFinite,
-    /// An object, array, null or function.
-    Unsupported,
-}
-
+/// Why a `track()` call is refused: a rule of the protocol (the same
+/// checker and messages as the collector's), or one of the SDK's own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventError {
-    NameEmpty,
-    NameTooLong,
-    NameReserved(String),
+    Content(ContentError),
     PropsNotAnObject,
-    TooManyProps(usize),
-    PropKeyInvalid(String),
-    PropValueTooLong(String),
-    PropValueNotFinite(String),
-    PropValueUnsupported(String),
     TooLarge,
+}
+
+impl From<ContentError> for EventError {
+    fn from(error: ContentError) -> EventError {
+        EventError::Content(error)
+    }
 }
 
 impl EventError {
     pub fn message(&self) -> String {
-        let (before, subject, after): (&str, &str, &str) = match self {
-            EventError::NameEmpty => ("the event name is empty", "", ""),
-            EventError::NameTooLong => ("the event name is longer than 200 bytes", "", ""),
-            EventError::NameReserved(n) => ("event name `", n, "` starts with `$`, which is reserved for Waymark's own events"),
-            EventError::PropsNotAnObject => ("properties must be a plain object", "", ""),
-            EventError::TooManyProps(_) => ("more than 64 properties", "", ""),
-            EventError::PropKeyInvalid(k) => ("property key `", k, "` must be 1 to 100 bytes"),
-            EventError::PropValueTooLong(k) => ("property `", k, "` is longer than 1000 bytes"),
-            EventError::PropValueNotFinite(k) => ("property `", k, "` is not a finite number"),
-            EventError::PropValueUnsupported(k) => ("property `", k, "` must be a string, a finite number or a boolean"),
-            EventError::TooLarge => ("the event is larger than one request may be (about 59 KiB)", "", ""),
-        };
-        let mut s = String::from(before);
-        s.push_str(subject);
-        s.push_str(after);
-        s
+        match self {
+            EventError::Content(error) => error.message(),
+            EventError::PropsNotAnObject => "properties must be a plain object".into(),
+            EventError::TooLarge => {
+                let mut s = String::from("the event is larger than one request may carry (");
+                push_int(&mut s, MAX_EVENT_BYTES as i64);
+                s.push_str(" bytes)");
+                s
+            }
+        }
     }
 }
 
@@ -135,45 +119,14 @@ impl Draft {
     }
 }
 
-/// Checks a custom event name from `track()`.
-pub fn check_name(name: &str) -> Result<(), EventError> {
-    if name.is_empty() {
-        Err(EventError::NameEmpty)
-    } else if name.len() > MAX_NAME_BYTES {
-        Err(EventError::NameTooLong)
-    } else if names::is_reserved(name) {
-        Err(EventError::NameReserved(name.to_owned()))
-    } else {
-        Ok(())
-    }
-}
-
-/// Checks properties against the protocol's limits and writes them as a
-/// JSON object (empty string for none).
-pub fn encode_props(props: &[(String, Prop)]) -> Result<String, EventError> {
-    if props.is_empty() {
-        return Ok(String::new());
-    }
-    if props.len() > MAX_PROPS {
-        return Err(EventError::TooManyProps(props.len()));
-    }
+/// Properties the SDK writes itself (`{"analytics":"granted"}`, a link's
+/// `url`): one string property, within the limits by construction.
+pub fn one_prop(key: &str, value: &str) -> String {
     let mut out = String::from("{");
-    for (key, value) in props {
-        if key.is_empty() || key.len() > MAX_PROP_KEY_BYTES {
-            return Err(EventError::PropKeyInvalid(key.clone()));
-        }
-        push_key(&mut out, key);
-        match value {
-            Prop::Text(s) if s.len() > MAX_PROP_VALUE_BYTES => return Err(EventError::PropValueTooLong(key.clone())),
-            Prop::Text(s) => push_string(&mut out, s),
-            Prop::Number(n) => out.push_str(n),
-            Prop::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Prop::NotFinite => return Err(EventError::PropValueNotFinite(key.clone())),
-            Prop::Unsupported => return Err(EventError::PropValueUnsupported(key.clone())),
-        }
-    }
+    push_key(&mut out, key);
+    push_string(&mut out, value);
     out.push('}');
-    Ok(out)
+    out
 }
 
 /// Checks properties that the platform serialized with `JSON.stringify`
@@ -196,28 +149,24 @@ pub fn check_props_json(json: &str) -> Result<String, EventError> {
     loop {
         let key_start = scan.at;
         let key_bytes = scan.string().ok_or(EventError::PropsNotAnObject)?;
-        let key = || json.get(key_start + 1..scan_end(json, key_start)).unwrap_or("").to_owned();
+        let key = json.get(key_start + 1..scan.at.saturating_sub(1)).unwrap_or("");
         count += 1;
-        if count > MAX_PROPS {
-            return Err(EventError::TooManyProps(count));
-        }
-        if key_bytes == 0 || key_bytes > MAX_PROP_KEY_BYTES {
-            return Err(EventError::PropKeyInvalid(key()));
-        }
+        check_prop_count(count)?;
         if !scan.eat(b':') {
             return Err(EventError::PropsNotAnObject);
         }
-        match scan.peek() {
-            Some(b'"') => {
-                if scan.string().ok_or(EventError::PropsNotAnObject)? > MAX_PROP_VALUE_BYTES {
-                    return Err(EventError::PropValueTooLong(key()));
-                }
+        // `JSON.stringify` writes NaN and infinities as `null`: `Other`.
+        let shape = match scan.peek() {
+            Some(b'"') => PropShape::Text(scan.string().ok_or(EventError::PropsNotAnObject)?),
+            Some(b't') if scan.word(b"true") => PropShape::Bool,
+            Some(b'f') if scan.word(b"false") => PropShape::Bool,
+            Some(b'-' | b'0'..=b'9') => {
+                scan.number();
+                PropShape::Number { finite: true }
             }
-            Some(b't') if scan.word(b"true") => {}
-            Some(b'f') if scan.word(b"false") => {}
-            Some(b'-' | b'0'..=b'9') => scan.number(),
-            _ => return Err(EventError::PropValueUnsupported(key())),
-        }
+            _ => PropShape::Other,
+        };
+        check_prop(key, key_bytes, shape)?;
         if scan.eat(b'}') {
             break;
         }
@@ -226,13 +175,6 @@ pub fn check_props_json(json: &str) -> Result<String, EventError> {
         }
     }
     if scan.at == json.len() { Ok(json.to_owned()) } else { Err(EventError::PropsNotAnObject) }
-}
-
-/// Where the JSON string starting at `start` (its opening quote) ends.
-fn scan_end(json: &str, start: usize) -> usize {
-    let mut scan = Scan { bytes: json.as_bytes(), at: start };
-    scan.string();
-    scan.at.saturating_sub(1)
 }
 
 struct Scan<'a> {
@@ -315,15 +257,11 @@ mod tests {
     use super::*;
     use crate::core::session::Session;
 
-    fn text(k: &str, v: &str) -> (String, Prop) {
-        (k.into(), Prop::Text(v.into()))
-    }
-
     #[test]
     fn an_event_encodes_to_the_wire_format_the_collector_reads() {
         let mut d = Draft::new("signup", 1_700_000_000_000, "https://example.com/a?b=1");
         d.title = Some("Sign \"up\"".into());
-        d.props = encode_props(&[text("plan", "pro"), ("seats".into(), Prop::Number("3".into())), ("trial".into(), Prop::Bool(false))]).unwrap();
+        d.props = check_props_json(r#"{"plan":"pro","seats":3,"trial":false}"#).unwrap();
         let ids = Ids {
             visitor: "11111111-1111-4111-8111-111111111111".into(),
             session: Session { id: "22222222-2222-4222-8222-222222222222".into(), started_ms: 0, last_event_ms: 0 },
@@ -343,21 +281,8 @@ mod tests {
     }
 
     #[test]
-    fn property_limits_are_those_of_the_protocol() {
-        let long = "x".repeat(MAX_PROP_VALUE_BYTES + 1);
-        assert_eq!(encode_props(&[text("k", &long)]), Err(EventError::PropValueTooLong("k".into())));
-        assert_eq!(encode_props(&[text("", "v")]), Err(EventError::PropKeyInvalid(String::new())));
-        assert_eq!(encode_props(&[("n".into(), Prop::NotFinite)]), Err(EventError::PropValueNotFinite("n".into())));
-        assert_eq!(encode_props(&[("o".into(), Prop::Unsupported)]).unwrap_err().message(), "property `o` must be a string, a finite number or a boolean");
-        let many: Vec<_> = (0..=MAX_PROPS).map(|i| text(&i.to_string(), "v")).collect();
-        assert_eq!(encode_props(&many), Err(EventError::TooManyProps(MAX_PROPS + 1)));
-    }
-
-    #[test]
-    fn custom_names_may_not_use_the_reserved_prefix() {
-        assert!(check_name("signup").is_ok());
-        assert_eq!(check_name("$pageview").unwrap_err().message(), "event name `$pageview` starts with `$`, which is reserved for Waymark's own events");
-        assert_eq!(check_name(""), Err(EventError::NameEmpty));
+    fn the_sdk_s_own_properties_are_one_escaped_string() {
+        assert_eq!(one_prop("url", "https://a.example/\"x\""), r#"{"url":"https://a.example/\"x\""}"#);
     }
 
     #[test]
@@ -372,6 +297,7 @@ mod tests {
         let mut d = Draft::new("big", 0, "https://example.com/");
         d.props = "x".repeat(MAX_EVENT_BYTES);
         assert_eq!(d.check_size(), Err(EventError::TooLarge));
+        assert_eq!(EventError::TooLarge.message(), format!("the event is larger than one request may carry ({MAX_EVENT_BYTES} bytes)"));
     }
 
     #[test]
@@ -382,18 +308,23 @@ mod tests {
     }
 
     #[test]
-    fn serialized_properties_are_refused_by_key_when_they_break_a_limit() {
+    fn serialized_properties_are_refused_by_key_with_the_protocol_s_reasons() {
+        let content = |e: ContentError| Err(EventError::Content(e));
         let long = format!(r#"{{"k":"{}"}}"#, "x".repeat(MAX_PROP_VALUE_BYTES + 1));
-        assert_eq!(check_props_json(&long), Err(EventError::PropValueTooLong("k".into())));
+        assert_eq!(check_props_json(&long), content(ContentError::PropValueTooLong("k".into())));
         let exact = format!(r#"{{"k":"{}"}}"#, "\\".repeat(MAX_PROP_VALUE_BYTES));
         assert!(check_props_json(&exact).is_ok(), "escapes count once decoded");
-        assert_eq!(check_props_json(r#"{"n":null}"#), Err(EventError::PropValueUnsupported("n".into())));
-        assert_eq!(check_props_json(r#"{"o":{"a":1}}"#), Err(EventError::PropValueUnsupported("o".into())));
-        assert_eq!(check_props_json(r#"{"a":[1]}"#), Err(EventError::PropValueUnsupported("a".into())));
-        assert_eq!(check_props_json(r#"{"":1}"#), Err(EventError::PropKeyInvalid(String::new())));
+        assert_eq!(check_props_json(r#"{"n":null}"#), content(ContentError::PropValueUnsupported("n".into())));
+        assert_eq!(check_props_json(r#"{"o":{"a":1}}"#), content(ContentError::PropValueUnsupported("o".into())));
+        assert_eq!(check_props_json(r#"{"a":[1]}"#), content(ContentError::PropValueUnsupported("a".into())));
+        assert_eq!(check_props_json(r#"{"":1}"#), content(ContentError::PropKeyInvalid(String::new())));
         assert_eq!(check_props_json("[1,2]"), Err(EventError::PropsNotAnObject));
         assert_eq!(check_props_json(r#""text""#), Err(EventError::PropsNotAnObject));
         let many = format!("{{{}}}", (0..=MAX_PROPS).map(|i| format!(r#""k{i}":1"#)).collect::<Vec<_>>().join(","));
-        assert_eq!(check_props_json(&many), Err(EventError::TooManyProps(MAX_PROPS + 1)));
+        assert_eq!(check_props_json(&many), content(ContentError::TooManyProps(MAX_PROPS + 1)));
+        assert_eq!(
+            check_props_json(r#"{"o":{"a":1}}"#).unwrap_err().message(),
+            "property \"o\" must be a string, a finite number or a boolean"
+        );
     }
 }

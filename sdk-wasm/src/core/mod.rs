@@ -1,6 +1,8 @@
-//! The SDK's pure core: no browser APIs; the clock is passed in as
-//! milliseconds, storage as [`storage::KeyValue`], so every rule here is
-//! tested natively with a fake clock.
+//! The SDK's pure core: every decision of the SDK, and no browser API. The
+//! clock is passed in as milliseconds, random bytes as [`ids::Random`],
+//! storage as [`storage::KeyValue`] and the browser's effects through
+//! [`tracker::Env`], so every rule here is tested natively with a fake
+//! clock and fake randomness.
 
 pub mod config;
 pub mod consent;
@@ -14,3 +16,6 @@ pub mod session;
 pub mod storage;
 pub mod text;
 pub mod tracker;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod wire_format_tests;

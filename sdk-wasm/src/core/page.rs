@@ -1,6 +1,5 @@
-//! Pages: when a navigation is a new pageview and how long a page was
-//! seen. (Which link clicks are outbound or downloads is decided where the
-//! click is seen: `linkKind` in js/browser.js.)
+//! Pages: when a navigation is a new pageview, how long a page was seen,
+//! and which link clicks are outbound or downloads.
 //!
 //! Policy: a pageview is counted when the URL differs from the last one
 //! counted, whatever told us (pushState, replaceState, popstate,
@@ -56,7 +55,47 @@ impl Page {
     }
 }
 
-/// What a click on a link to `href` (absolute) from a page on `page_host` is.
+/// What a click on a link is worth reporting as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinkKind {
+    Outbound,
+    Download,
+}
+
+/// File extensions whose links count as downloads, separated by spaces
+/// (one string is smaller in the module than a list of them).
+pub const DOWNLOAD_EXTENSIONS: &str = "pdf zip gz tgz rar 7z dmg exe msi pkg deb rpm apk iso csv xlsx xls docx doc pptx txt mp3 mp4 epub";
+
+/// The host and path of an absolute http(s) URL (as the browser writes
+/// it: `https://host:port/path?query#hash`), or `None` for another scheme.
+pub fn host_and_path(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let bytes = rest.as_bytes();
+    let path_end = bytes.iter().position(|b| *b == b'?' || *b == b'#').unwrap_or(bytes.len());
+    let host_end = bytes.iter().take(path_end).position(|b| *b == b'/').unwrap_or(path_end);
+    Some((rest.get(..host_end)?, rest.get(host_end..path_end)?))
+}
+
+/// A click on a link to `href` (absolute) from the page at `page_url`.
+/// Policy: only http(s) links; a link to a file (by its extension, in any
+/// case) is a download, else a link to another host is outbound; each
+/// only if the site switched it on.
+pub fn classify_link(href: &str, page_url: &str, outbound: bool, downloads: bool) -> Option<LinkKind> {
+    let (host, path) = host_and_path(href)?;
+    let page_host = host_and_path(page_url).map_or("", |(host, _)| host);
+    // The last segment's extension; `get` keeps panic paths out of the module.
+    let path = path.as_bytes();
+    let extension = path.iter().rposition(|c| *c == b'.').and_then(|dot| path.get(dot + 1..)).filter(|e| !e.contains(&b'/'));
+    let is_file = extension.is_some_and(|e| crate::core::text::split(DOWNLOAD_EXTENSIONS, b' ').any(|ext| ext.as_bytes().eq_ignore_ascii_case(e)));
+    if downloads && is_file {
+        Some(LinkKind::Download)
+    } else if outbound && !host.eq_ignore_ascii_case(page_host) {
+        Some(LinkKind::Outbound)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +115,30 @@ mod tests {
         let mut p = Page::default();
         p.navigated("https://a.example/", false);
         assert!(p.navigated("https://a.example/", true));
+    }
+
+    #[test]
+    fn links_to_other_hosts_are_outbound_and_files_are_downloads() {
+        let page = "https://shop.example/pricing?x#y";
+        let kind = |href: &str| classify_link(href, page, true, true);
+        assert_eq!(kind("https://other.example/x"), Some(LinkKind::Outbound));
+        assert_eq!(kind("https://shop.example/x"), None);
+        assert_eq!(kind("http://shop.example:8080/x"), Some(LinkKind::Outbound), "another port is another host");
+        assert_eq!(kind("https://shop.example/files/Report.PDF?v=2"), Some(LinkKind::Download));
+        assert_eq!(kind("https://cdn.example/app.dmg#x"), Some(LinkKind::Download));
+        assert_eq!(kind("https://shop.example/pdf"), None, "an extension needs its dot");
+        assert_eq!(kind("https://shop.example/a.b/c?f=x.pdf"), None, "the query is not the path");
+        assert_eq!(kind("mailto:a@b.example"), None);
+        assert_eq!(classify_link("https://other.example/", page, false, true), None, "outbound is opt-in");
+        assert_eq!(classify_link("https://shop.example/a.pdf", page, true, false), None, "downloads are opt-in");
+    }
+
+    #[test]
+    fn urls_split_into_host_and_path() {
+        assert_eq!(host_and_path("https://a.example:8080/b/c?d#e"), Some(("a.example:8080", "/b/c")));
+        assert_eq!(host_and_path("http://a.example"), Some(("a.example", "")));
+        assert_eq!(host_and_path("http://a.example?q=/x"), Some(("a.example", "")));
+        assert_eq!(host_and_path("ftp://a.example/"), None);
     }
 
     #[test]

@@ -11,15 +11,22 @@
 //! written once at its end ([`Sessions::end_turn`]), not once per event:
 //! a burst of events costs one read and one write, and another tab's
 //! session is seen from its next turn on.
+//!
+//! The rule's two numbers start as configured and become the site's own
+//! once the collector tells them ([`Sessions::adopt`]): the client's
+//! sessions then end where the collector's do. The site's rule is kept
+//! with the session, as `id.started_ms.last_event_ms.timeout_ms.max_ms`
+//! (so the next page and the other tabs follow it too), and like the
+//! session only in memory until consent allows storage.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use crate::core::ids::new_uuid_v4;
+use crate::core::ids::{Random, new_uuid_v4};
 use crate::core::json::push_int;
 use crate::core::text::{parse_int, split};
 use crate::core::storage::KeyValue;
-use waymark_protocol::is_uuid;
+use waymark_protocol::{SessionRule, is_uuid};
 
 pub const SESSION_KEY: &str = "waymark.session";
 pub const VISITOR_KEY: &str = "waymark.visitor";
@@ -33,25 +40,34 @@ pub struct Session {
 }
 
 impl Session {
-    fn fresh(now_ms: i64) -> Session {
-        Session { id: new_uuid_v4(), started_ms: now_ms, last_event_ms: now_ms }
+    fn fresh(random: &dyn Random, now_ms: i64) -> Session {
+        Session { id: new_uuid_v4(random), started_ms: now_ms, last_event_ms: now_ms }
     }
 
-    fn encode(&self) -> String {
+    /// The stored record, with the site's rule when it is known.
+    fn encode(&self, rule: Option<SessionRule>) -> String {
         let mut s = self.id.clone();
-        s.push('.');
-        push_int(&mut s, self.started_ms);
-        s.push('.');
-        push_int(&mut s, self.last_event_ms);
+        let rule = rule.map(|r| [r.timeout_ms, r.max_ms]);
+        for n in [self.started_ms, self.last_event_ms].iter().chain(rule.iter().flatten()) {
+            s.push('.');
+            push_int(&mut s, *n);
+        }
         s
     }
 
-    fn decode(raw: &str) -> Option<Session> {
+    fn decode(raw: &str) -> Option<(Session, Option<SessionRule>)> {
         let mut parts = split(raw, b'.');
         let id = parts.next()?.to_owned();
-        let started_ms = parse_int(parts.next()?)?;
-        let last_event_ms = parse_int(parts.next()?)?;
-        is_uuid(&id).then_some(Session { id, started_ms, last_event_ms })
+        // started_ms, last_event_ms and, when the site's rule is known,
+        // timeout_ms and max_ms.
+        let mut n = [0i64; 4];
+        let mut read = 0;
+        for (slot, part) in n.iter_mut().zip(parts) {
+            *slot = parse_int(part)?;
+            read += 1;
+        }
+        let rule = Some(SessionRule { timeout_ms: n[2], max_ms: n[3] }).filter(|r| read == 4 && r.is_valid());
+        (is_uuid(&id) && read >= 2).then_some((Session { id, started_ms: n[0], last_event_ms: n[1] }, rule))
     }
 }
 
@@ -87,8 +103,9 @@ impl Roll {
 }
 
 pub struct Sessions {
-    timeout_ms: i64,
-    max_ms: i64,
+    rule: SessionRule,
+    /// `rule` is the site's, from the collector (else the configured one).
+    site_rule: bool,
     ids: Option<Ids>,
     /// Storage was read during this turn.
     synced: bool,
@@ -98,36 +115,53 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(timeout_ms: i64, max_ms: i64) -> Sessions {
-        Sessions { timeout_ms, max_ms, ids: None, synced: false, session_dirty: false, ids_dirty: false }
+        let rule = SessionRule { timeout_ms, max_ms };
+        Sessions { rule, site_rule: false, ids: None, synced: false, session_dirty: false, ids_dirty: false }
+    }
+
+    pub fn rule(&self) -> SessionRule {
+        self.rule
+    }
+
+    /// The site's rule, as the collector stated it; `true` when it changed
+    /// this tracker's. An invalid rule is ignored.
+    pub fn adopt(&mut self, rule: SessionRule) -> bool {
+        if !rule.is_valid() || self.site_rule && rule == self.rule {
+            return false;
+        }
+        self.rule = rule;
+        self.site_rule = true;
+        self.session_dirty = true;
+        true
     }
 
     /// The ids for an event at `now_ms`, rolling the session if the rule says so.
-    pub fn touch(&mut self, store: &dyn KeyValue, now_ms: i64) -> (&Ids, Roll) {
-        self.sync(store);
+    pub fn touch(&mut self, store: &dyn KeyValue, random: &dyn Random, now_ms: i64) -> (&Ids, Roll) {
+        self.sync(store, random);
         let roll = match &self.ids {
             None => Roll::Started,
-            Some(ids) if now_ms - ids.session.last_event_ms > self.timeout_ms => Roll::Idle,
-            Some(ids) if now_ms - ids.session.started_ms >= self.max_ms => Roll::MaxLength,
+            Some(ids) if now_ms - ids.session.last_event_ms > self.rule.timeout_ms => Roll::Idle,
+            Some(ids) if now_ms - ids.session.started_ms >= self.rule.max_ms => Roll::MaxLength,
             Some(_) => Roll::Continued,
         };
         self.session_dirty = true;
         match (self.ids.as_mut(), roll) {
             (Some(ids), Roll::Continued) => ids.session.last_event_ms = ids.session.last_event_ms.max(now_ms),
-            (Some(ids), _) => ids.session = Session::fresh(now_ms),
+            (Some(ids), _) => ids.session = Session::fresh(random, now_ms),
             (None, _) => {
                 self.ids_dirty = true;
-                self.ids = Some(Ids { visitor: new_uuid_v4(), session: Session::fresh(now_ms), user: None });
+                self.ids = Some(Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
             }
         }
         // Always `Some` after the match above; `None` cannot happen, but a
         // fallback keeps a panic path out of the module.
-        let ids = self.ids.get_or_insert_with(|| Ids { visitor: new_uuid_v4(), session: Session::fresh(now_ms), user: None });
+        let ids = self.ids.get_or_insert_with(|| Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
         (ids, roll)
     }
 
     /// Links this visitor to `user` from now on; `true` when it changed.
-    pub fn identify(&mut self, store: &dyn KeyValue, now_ms: i64, user: &str) -> bool {
-        let (ids, _) = self.touch(store, now_ms);
+    pub fn identify(&mut self, store: &dyn KeyValue, random: &dyn Random, now_ms: i64, user: &str) -> bool {
+        let (ids, _) = self.touch(store, random, now_ms);
         if ids.user.as_deref() == Some(user) {
             return false;
         }
@@ -139,8 +173,8 @@ impl Sessions {
     }
 
     /// Logout: a new visitor with a new session and no user.
-    pub fn reset(&mut self, now_ms: i64) {
-        self.ids = Some(Ids { visitor: new_uuid_v4(), session: Session::fresh(now_ms), user: None });
+    pub fn reset(&mut self, random: &dyn Random, now_ms: i64) {
+        self.ids = Some(Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
         self.session_dirty = true;
         self.ids_dirty = true;
     }
@@ -160,7 +194,7 @@ impl Sessions {
         self.synced = false;
         let Some(ids) = &self.ids else { return };
         if self.session_dirty {
-            store.set(SESSION_KEY, &ids.session.encode());
+            store.set(SESSION_KEY, &ids.session.encode(self.site_rule.then_some(self.rule)));
         }
         if self.ids_dirty {
             store.set(VISITOR_KEY, &ids.visitor);
@@ -174,12 +208,16 @@ impl Sessions {
     }
 
     /// Adopts what another tab stored since this tab's last turn.
-    fn sync(&mut self, store: &dyn KeyValue) {
+    fn sync(&mut self, store: &dyn KeyValue, random: &dyn Random) {
         if self.synced {
             return;
         }
         self.synced = true;
-        let Some(stored) = store.get(SESSION_KEY).and_then(|raw| Session::decode(&raw)) else { return };
+        let Some((stored, rule)) = store.get(SESSION_KEY).and_then(|raw| Session::decode(&raw)) else { return };
+        if let Some(rule) = rule {
+            self.rule = rule;
+            self.site_rule = true;
+        }
         let visitor = store.get(VISITOR_KEY).filter(|v| is_uuid(v));
         let user = store.get(USER_KEY);
         match (&mut self.ids, visitor) {
@@ -195,7 +233,7 @@ impl Sessions {
             (None, Some(visitor)) => self.ids = Some(Ids { visitor, session: stored, user }),
             // A session from before visitor ids were stored: keep it, add one.
             (_, None) => {
-                self.ids = Some(Ids { visitor: new_uuid_v4(), session: stored, user });
+                self.ids = Some(Ids { visitor: new_uuid_v4(random), session: stored, user });
                 self.ids_dirty = true;
             }
         }
@@ -205,7 +243,19 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::ids::FakeRandom;
     use crate::core::storage::{CountingStore, MemoryStore};
+
+    thread_local! {
+        static RANDOM: FakeRandom = FakeRandom::default();
+    }
+
+    fn touch(s: &mut Sessions, store: &dyn KeyValue, now: i64) -> (Ids, Roll) {
+        RANDOM.with(|random| {
+            let (ids, roll) = s.touch(store, random, now);
+            (ids.clone(), roll)
+        })
+    }
 
     const MIN: i64 = 60_000;
     const TIMEOUT: i64 = 30 * MIN;
@@ -213,8 +263,7 @@ mod tests {
 
     /// One event in its own turn of the event loop, as a page sends them.
     fn event(s: &mut Sessions, store: &dyn KeyValue, now: i64) -> (Ids, Roll) {
-        let (ids, roll) = s.touch(store, now);
-        let ids = ids.clone();
+        let (ids, roll) = touch(s, store, now);
         s.end_turn(store);
         (ids, roll)
     }
@@ -286,7 +335,7 @@ mod tests {
         event(&mut s, &store, 0);
         let before = store.counts();
         for i in 0..100 {
-            s.touch(&store, 1_000 + i);
+            touch(&mut s, &store, 1_000 + i);
         }
         s.end_turn(&store);
         let (reads, writes) = store.counts();
@@ -297,12 +346,14 @@ mod tests {
     fn identify_keeps_the_user_for_the_next_page_and_reset_forgets_it() {
         let store = MemoryStore::default();
         let mut s = Sessions::new(TIMEOUT, MAX);
-        assert!(s.identify(&store, 0, "user-7"));
-        assert!(!s.identify(&store, 1, "user-7"));
+        RANDOM.with(|random| {
+            assert!(s.identify(&store, random, 0, "user-7"));
+            assert!(!s.identify(&store, random, 1, "user-7"));
+        });
         s.end_turn(&store);
         let (next_page, _) = event(&mut Sessions::new(TIMEOUT, MAX), &store, 2);
         assert_eq!(next_page.user.as_deref(), Some("user-7"));
-        s.reset(3);
+        RANDOM.with(|random| s.reset(random, 3));
         s.end_turn(&store);
         let (after_logout, _) = event(&mut Sessions::new(TIMEOUT, MAX), &store, 4);
         assert_eq!(after_logout.user, None);
@@ -321,10 +372,29 @@ mod tests {
     fn forgetting_removes_every_id_from_storage() {
         let store = MemoryStore::default();
         let mut s = Sessions::new(TIMEOUT, MAX);
-        s.identify(&store, 0, "u");
+        RANDOM.with(|random| s.identify(&store, random, 0, "u"));
         s.end_turn(&store);
         s.forget(&store);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn the_site_s_rule_replaces_the_configured_one_and_is_kept_for_the_next_page() {
+        let store = MemoryStore::default();
+        let mut s = Sessions::new(TIMEOUT, MAX);
+        let (first, _) = event(&mut s, &store, 0);
+        assert!(s.adopt(SessionRule { timeout_ms: 5 * MIN, max_ms: 60 * MIN }));
+        assert!(!s.adopt(SessionRule { timeout_ms: 5 * MIN, max_ms: 60 * MIN }), "the same rule again changes nothing");
+        assert!(!s.adopt(SessionRule { timeout_ms: 0, max_ms: 60 * MIN }), "an invalid rule is ignored");
+        let (after_6, roll) = event(&mut s, &store, 6 * MIN);
+        assert_eq!(roll, Roll::Idle, "6 idle minutes end a session under a 5-minute rule");
+        assert_ne!(after_6.session.id, first.session.id);
+        assert_eq!(store.get(SESSION_KEY).unwrap(), after_6.session.id.clone() + ".360000.360000.300000.3600000");
+        let mut next_page = Sessions::new(TIMEOUT, MAX);
+        let (next, roll) = event(&mut next_page, &store, 12 * MIN);
+        assert_eq!(next_page.rule(), SessionRule { timeout_ms: 5 * MIN, max_ms: 60 * MIN }, "the next page follows the stored rule");
+        assert_eq!(roll, Roll::Idle, "and rolls after 6 idle minutes");
+        assert_ne!(next.session.id, after_6.session.id);
     }
 
     #[cfg(not(target_arch = "wasm32"))]

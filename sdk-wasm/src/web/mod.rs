@@ -1,21 +1,21 @@
 //! The browser edge: the entry points js/index.js calls (for the loader
-//! and the npm package alike). No policy here: it lives in `core`.
+//! and the npm package alike), and the [`Env`] the tracker decides with.
+//! No policy here: every decision is the tracker's (`core`); this module
+//! reads the clock and the page's facts, and performs effects through the
+//! named functions of `js/browser.js` (see `browser`).
 //!
-//! The browser itself is reached through `js/browser.js` (see `browser`):
-//! page events, timers and answers come back through the exports below,
+//! Page events, timers and answers come back through the exports below,
 //! which js/index.js wraps (it hands over queued `track()` calls before
 //! any other export runs, and holds the `onConsent` listeners). Only
-//! strings and numbers cross: no JS object is held here.
+//! strings, numbers and booleans cross: no JS object is held here.
 //!
 //! Work is done in turns: an API call updates the tracker in memory, and
-//! one task right after (`setTimeout(0)`) writes storage and decides
-//! whether to send, so a burst of `track()` calls costs one storage write
-//! and none of that work lengthens the caller's task. A page being hidden
-//! does it at once. Before that, `track()` itself never enters Wasm: the
-//! loader and the npm package queue its calls in JS and hand each burst
-//! over to `trackAt` (see there).
-//! Nothing here throws into the host page: bad input is reported with one
-//! `console.error` and ignored.
+//! one task right after (`setTimeout(0)`) ends the turn (storage catches
+//! up, the queue is sent or the flush timer armed), so a burst of
+//! `track()` calls costs one storage write and none of that work
+//! lengthens the caller's task. The first pageview comes in the first
+//! such task after start. Nothing here throws into the host page: bad
+//! input is reported with one `console.error` and ignored.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -28,42 +28,59 @@ use core::cell::RefCell;
 
 use js_sys::Date;
 use wasm_bindgen::prelude::*;
-use waymark_protocol::{limits, names};
+use waymark_protocol::SessionRule;
 
-use crate::core::config::{self, StorageMode};
+use crate::core::config;
 use crate::core::consent::{Category, Decision};
-use crate::core::event::{self, Draft, Prop};
-use crate::core::ids::random_unit;
-use crate::core::storage::KeyValue;
-use crate::core::tracker::{Env, Tracker};
-use storage::BrowserStore;
+use crate::core::ids::Random;
+use crate::core::storage::{CookieAttributes, CookieStore, KeyValue};
+use crate::core::tracker::{Env, PageFacts, Tracker};
+use storage::{BrowserCookies, Csprng, LocalStorage};
 
-struct Stores {
-    ids: BrowserStore,
-    backlog: Option<BrowserStore>,
+/// The browser as the tracker sees it.
+struct Browser {
+    cookies: CookieStore<BrowserCookies>,
 }
 
-impl Env for Stores {
-    fn ids(&self) -> &dyn KeyValue {
-        &self.ids
+impl Env for Browser {
+    fn local_storage(&self) -> &dyn KeyValue {
+        &LocalStorage
     }
-    fn backlog(&self) -> Option<&dyn KeyValue> {
-        self.backlog.as_ref().map(|b| b as &dyn KeyValue)
+    fn cookies(&self) -> &dyn KeyValue {
+        &self.cookies
+    }
+    fn random(&self) -> &dyn Random {
+        &Csprng
+    }
+    fn url(&self) -> String {
+        location_href()
+    }
+    fn referrer(&self) -> String {
+        browser::referrer()
+    }
+    fn title(&self) -> String {
+        browser::title()
+    }
+    fn send(&self, endpoint: &str, body: &str) -> bool {
+        browser::send(endpoint, body)
+    }
+    fn beacon(&self, endpoint: &str, body: &str) -> bool {
+        browser::beacon(endpoint, body)
+    }
+    fn send_unanswered(&self, endpoint: &str, body: &str) {
+        browser::send_unanswered(endpoint, body);
+    }
+    fn arm_flush_timer(&self, delay_ms: i64) {
+        browser::arm_flush_timer(delay_ms as f64);
     }
 }
 
 struct Web {
     tracker: Tracker,
-    stores: Stores,
+    browser: Browser,
     turn_end_scheduled: bool,
-    /// When the armed flush timer fires.
-    timer_at: Option<f64>,
+    first_view_due: bool,
 }
-
-/// The timers `browser::schedule` arms; each calls `wake` with its number.
-const END_TURN: u32 = 0;
-const FLUSH: u32 = 1;
-const FIRST_VIEW: u32 = 2;
 
 /// The started SDK. A page runs Wasm on one thread, so a plain static
 /// cell is enough (the `no_std` build has no `thread_local!`).
@@ -73,26 +90,27 @@ unsafe impl Sync for Started {}
 static WEB: Started = Started(RefCell::new(None));
 
 fn report(message: &str) {
-    browser::log(2, message);
+    browser::error(message);
 }
 
-/// Runs `f` on the started SDK, then prints its debug lines. `None` when
-/// the SDK is not started (bad config) or is busy (a re-entrant call).
-fn with_web<R>(f: impl FnOnce(&mut Web) -> R) -> Option<R> {
+/// Runs `f` on the started SDK, then prints its debug lines and makes sure
+/// the turn ends soon. `None` when the SDK is not started (bad config) or
+/// is busy (a re-entrant call).
+fn with_web<R>(f: impl FnOnce(&mut Tracker, &Browser, i64) -> R) -> Option<R> {
     let mut guard = WEB.0.try_borrow_mut().ok()?;
     let web = guard.as_mut()?;
-    let result = f(web);
+    let result = f(&mut web.tracker, &web.browser, now());
     print_debug_lines(web);
     if !web.turn_end_scheduled {
         web.turn_end_scheduled = true;
-        browser::schedule(END_TURN, 0.0);
+        browser::end_turn_soon();
     }
     Some(result)
 }
 
 fn print_debug_lines(web: &mut Web) {
     for line in web.tracker.debug_lines.drain(..) {
-        browser::log(0, &line);
+        browser::debug(&line);
     }
 }
 
@@ -143,171 +161,97 @@ pub fn start(options: String) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let ids = match config.storage {
-        StorageMode::LocalStorage => BrowserStore::LocalStorage,
-        StorageMode::Cookie => {
-            browser::use_cookies(config.cookie_domain.as_deref().unwrap_or(""), config.cookie_days as f64);
-            BrowserStore::Cookie
-        }
-        StorageMode::None => BrowserStore::Page,
-    };
-    let backlog = (config.storage != StorageMode::None).then_some(BrowserStore::LocalStorage);
-    let stores = Stores { ids, backlog };
-    let clicks = (config.outbound_links, config.file_downloads);
-    let tracker = Tracker::new(config, browser::privacy_signal(), &stores);
-    let web = Web { tracker, stores, turn_end_scheduled: false, timer_at: None };
+    let https = location_href().starts_with("https://");
+    let browser = Browser { cookies: CookieStore { jar: BrowserCookies, attributes: CookieAttributes::for_config(&config, https) } };
+    let do_not_track = browser::do_not_track();
+    let facts = PageFacts { global_privacy_control: browser::global_privacy_control(), do_not_track: &do_not_track };
+    let tracker = Tracker::new(config, &facts, &browser);
+    browser::listen(tracker.wants_clicks());
+    let web = Web { tracker, browser, turn_end_scheduled: true, first_view_due: true };
     if let Ok(mut slot) = WEB.0.try_borrow_mut() {
         *slot = Some(web);
     }
-    browser::listen(clicks.0, clicks.1);
-    // The first pageview in a task of its own: starting stays short.
-    browser::schedule(FIRST_VIEW, 0.0);
+    browser::end_turn_soon();
 }
 
-/// A timer armed through `browser::schedule` fired.
-#[wasm_bindgen]
-pub fn wake(timer: u32) {
-    match timer {
-        END_TURN => end_turn(),
-        FLUSH => timer_fired(),
-        _ => first_view(),
+/// The task `end_turn_soon` asked for: the first view once, then the end
+/// of the turn.
+#[wasm_bindgen(js_name = turnEnded)]
+pub fn turn_ended() {
+    let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
+    let Some(web) = guard.as_mut() else { return };
+    web.turn_end_scheduled = false;
+    if core::mem::take(&mut web.first_view_due) {
+        web.tracker.first_view(now(), browser::page_hidden(), &web.browser);
     }
+    forget_location();
+    web.tracker.end_turn(now(), &web.browser);
+    print_debug_lines(web);
 }
 
-fn first_view() {
-    with_web(|web| {
-        if !browser::page_hidden() {
-            web.tracker.page.shown(now());
-        }
-        if web.tracker.config.auto_pageviews {
-            pageview(web, false);
-        }
-    });
+/// The flush timer fired.
+#[wasm_bindgen(js_name = flushTimerFired)]
+pub fn flush_timer_fired() {
+    with_web(|tracker, browser, now| tracker.timer_fired(now, browser));
 }
 
 /// Tracks a pageview of the current location (automatic unless
 /// `autoPageviews` is false).
 #[wasm_bindgen]
 pub fn page() {
-    with_web(|web| pageview(web, true));
-}
-
-/// Records a pageview if the location changed (or `force`), after the
-/// engagement of the page left.
-fn pageview(web: &mut Web, force: bool) {
-    let url = location_href();
-    if !web.tracker.page.navigated(&url, force) {
-        return;
-    }
-    let ts = now();
-    let mut draft = Draft::new(names::PAGEVIEW, ts, &url);
-    draft.referrer = Some(event::cut(&browser::referrer(), limits::MAX_URL_BYTES));
-    draft.title = Some(event::cut(&browser::title(), limits::MAX_TEXT_BYTES));
-    web.tracker.record(draft, &web.stores);
-}
-
-/// Sends the visible time on the page being left, if any.
-fn engagement(web: &mut Web, page_url: Option<String>) {
-    let ts = now();
-    let (Some(ms), Some(url)) = (web.tracker.page.take_engagement(ts), page_url) else { return };
-    let mut draft = Draft::new(names::ENGAGEMENT, ts, &url);
-    draft.engaged_ms = Some(ms);
-    web.tracker.record(draft, &web.stores);
+    with_web(|tracker, browser, now| tracker.page(now, browser));
 }
 
 /// A navigation in a single-page app, or a back-forward-cache restore.
 #[wasm_bindgen]
 pub fn navigated(restored: bool) {
     forget_location();
-    with_web(|web| {
-        if !web.tracker.config.auto_pageviews || (!restored && web.tracker.page.current_url() == Some(location_href().as_str())) {
-            return;
-        }
-        let left = web.tracker.page.current_url().map(str::to_owned);
-        engagement(web, left);
-        pageview(web, restored);
-    });
+    with_web(|tracker, browser, now| tracker.navigated(now, restored, browser));
 }
 
-/// The page is hidden or left: report engagement, write storage, and hand
-/// every unsent event to `sendBeacon` (they stay queued until acknowledged).
+/// The page is hidden or left.
 #[wasm_bindgen]
 pub fn hidden() {
-    with_web(|web| {
-        let current = web.tracker.page.current_url().map(str::to_owned);
-        engagement(web, current);
-        web.tracker.page.hidden(now());
-        web.tracker.page_hidden();
-        web.tracker.end_turn(&web.stores);
-        let endpoint = web.tracker.config.endpoint.clone();
-        for body in web.tracker.batches_for_page_hide(now()) {
-            browser::send_on_hide(&endpoint, &body);
-        }
-    });
+    with_web(|tracker, browser, now| tracker.hidden(now, browser));
 }
 
 /// The page is visible again.
 #[wasm_bindgen]
 pub fn shown() {
-    with_web(|web| web.tracker.page.shown(now()));
+    with_web(|tracker, _, now| tracker.shown(now));
 }
 
-/// A click on a link to another host (`kind` 0) or to a file (1); the
-/// page's script classified it (see `linkKind` in js/browser.js).
+/// A click on a link, with its absolute `href`.
 #[wasm_bindgen(js_name = linkClicked)]
-pub fn link_clicked(kind: u32, href: String) {
-    with_web(|web| {
-        let name = if kind == 0 { names::OUTBOUND_CLICK } else { names::FILE_DOWNLOAD };
-        let mut draft = Draft::new(name, now(), &location_href());
-        draft.props = event::encode_props(&[("url".into(), Prop::Text(event::cut(&href, limits::MAX_PROP_VALUE_BYTES)))]).unwrap_or_default();
-        web.tracker.record(draft, &web.stores);
-    });
+pub fn link_clicked(href: String) {
+    with_web(|tracker, browser, now| tracker.link_clicked(now, &href, browser));
 }
 
 /// A custom event, `track("signup", { plan: "pro" })` as js/index.js
 /// queued it: a call only appends its event to a JS array, and each burst
 /// (a microtask later, or sooner, before any other call into Wasm) is
-/// recorded here in order, with the time and page each was tracked at. A call then never crosses into Wasm. `props` is what
-/// `JSON.stringify` made of the properties (empty for none); values are
-/// strings, numbers or booleans, within the protocol's limits.
+/// recorded here in order, with the time and page each was tracked at. A
+/// call then never crosses into Wasm. `props` is what `JSON.stringify`
+/// made of the properties (empty for none).
 #[wasm_bindgen(js_name = trackAt)]
 pub fn track_at(name: String, props: String, ts: f64, url: String) {
-    let checked = event::check_name(&name)
-        .and_then(|()| if props.is_empty() { Ok(props) } else { event::check_props_json(&props) })
-        .and_then(|props| {
-            let mut draft = Draft::new(&name, ts as i64, &url);
-            draft.props = props;
-            draft.check_size().map(|()| draft)
-        });
-    match checked {
-        Ok(draft) => {
-            with_web(|web| web.tracker.record(draft, &web.stores));
-        }
-        Err(err) => {
-            let mut message = String::from("track(\"");
-            message.push_str(&name);
-            message.push_str("\") ignored: ");
-            message.push_str(&err.message());
-            report(&message);
-        }
+    if let Some(Err(message)) = with_web(|tracker, browser, _| tracker.track(&name, &props, ts as i64, &url, browser)) {
+        report(&message);
     }
 }
 
 /// Links this visitor to a user id of the site's own (after consent).
 #[wasm_bindgen]
 pub fn identify(user_id: String) {
-    match Some(user_id).filter(|u| !u.is_empty() && u.len() <= limits::MAX_TEXT_BYTES) {
-        Some(user) => {
-            with_web(|web| web.tracker.identify(&user, now(), &location_href(), &web.stores));
-        }
-        None => report("identify() needs a user id: a non-empty string of at most 1000 bytes"),
+    if let Some(Err(message)) = with_web(|tracker, browser, now| tracker.identify(&user_id, now, browser)) {
+        report(&message);
     }
 }
 
 /// At logout: a new visitor and session, without the user id.
 #[wasm_bindgen]
 pub fn reset() {
-    with_web(|web| web.tracker.reset(now()));
+    with_web(|tracker, browser, now| tracker.reset(now, browser));
 }
 
 fn category(name: &str) -> Option<Category> {
@@ -322,7 +266,7 @@ fn category(name: &str) -> Option<Category> {
 /// `onConsent` listeners.
 fn decide(name: &str, decision: Decision) -> bool {
     let Some(category) = category(name) else { return false };
-    with_web(|web| web.tracker.decide(category, decision, now(), &location_href(), &web.stores)).unwrap_or(false)
+    with_web(|tracker, browser, now| tracker.decide(category, decision, now, browser)).unwrap_or(false)
 }
 
 /// The person granted consent (`"analytics"` when no category is given).
@@ -337,80 +281,32 @@ pub fn deny(category: String) -> bool {
     decide(&category, Decision::Denied)
 }
 
-/// `"pending"`, `"granted"` or `"denied"` (empty before the SDK runs).
+/// Hands `"pending"`, `"granted"` or `"denied"` (empty before the SDK
+/// runs) back through `browser::consent_is`: an exported function that
+/// returns a string costs the module wasm-bindgen's half-kilobyte
+/// multivalue shim, a call out with a `&str` almost nothing.
 #[wasm_bindgen]
-pub fn consent(category: String) -> String {
-    let Some(category) = self::category(&category) else { return String::new() };
-    with_web(|web| web.tracker.consent(category).as_str().to_owned()).unwrap_or_default()
+pub fn consent(category: String) {
+    let state = self::category(&category).and_then(|category| with_web(|tracker, _, _| tracker.consent(category).as_str()));
+    browser::consent_is(state.unwrap_or(""));
 }
 
 /// Sends what is queued now rather than at the next interval.
 #[wasm_bindgen]
 pub fn flush() {
-    with_web(send_next);
+    with_web(|tracker, browser, now| tracker.flush(now, browser));
 }
 
-/// The end of a turn: storage catches up once, then the queue is sent if
-/// it is full, or at the flush interval.
-fn end_turn() {
-    let Ok(mut guard) = WEB.0.try_borrow_mut() else { return };
-    let Some(web) = guard.as_mut() else { return };
-    web.turn_end_scheduled = false;
-    forget_location();
-    web.tracker.end_turn(&web.stores);
-    if web.tracker.batch_is_full() {
-        send_next(web);
-    } else if web.tracker.has_unsent() {
-        let interval = web.tracker.config.flush_interval_ms;
-        arm_timer(web, interval);
-    }
-    print_debug_lines(web);
-}
-
-fn arm_timer(web: &mut Web, delay_ms: i64) {
-    let at = Date::now() + delay_ms as f64;
-    if web.timer_at.is_some_and(|armed_at| armed_at <= at) {
-        return;
-    }
-    browser::schedule(FLUSH, delay_ms as f64);
-    web.timer_at = Some(at);
-}
-
-fn timer_fired() {
-    with_web(|web| {
-        web.timer_at = None;
-        send_next(web);
-    });
-}
-
-fn send_next(web: &mut Web) {
-    let Some(body) = web.tracker.next_batch(now()) else { return };
-    let config = &web.tracker.config;
-    if !browser::send(&config.endpoint, &body, config.debug) {
-        if let Some(delay) = web.tracker.answered(None, None, now(), random_unit()) {
-            arm_timer(web, delay);
-        }
-    }
-}
-
-/// The collector's answer to a batch: its status (0: a network error)
-/// and `Retry-After`, if any.
+/// The collector's answer to a batch: its status (0: a network error),
+/// `Retry-After` in ms (-1 without one), the site's session rule from the
+/// answer's `session` (0 when absent), and the events it rejected, one
+/// `id: message` a line.
 #[wasm_bindgen]
-pub fn answered(status: u16, retry_after: Option<String>) {
-    let retry_after = retry_after.and_then(|value| browser::retry_after_ms(&value, Date::now()));
-    settle_delivery((status != 0).then_some(status), retry_after);
-}
-
-/// Handles the collector's answer (a network error is `None`): settle the
-/// batch, or retry it later.
-fn settle_delivery(status: Option<u16>, retry_after: Option<i64>) {
-    with_web(|web| match web.tracker.answered(status, retry_after, now(), random_unit()) {
-        Some(delay) => arm_timer(web, delay),
-        None => {
-            if web.tracker.has_unsent() {
-                let interval = web.tracker.config.flush_interval_ms;
-                arm_timer(web, interval);
-            }
-        }
+pub fn answered(status: u16, retry_after_ms: f64, timeout_ms: f64, max_ms: f64, rejected: String) {
+    let retry_after = (retry_after_ms >= 0.0).then_some(retry_after_ms as i64);
+    let rule = (timeout_ms > 0.0).then_some(SessionRule { timeout_ms: timeout_ms as i64, max_ms: max_ms as i64 });
+    with_web(|tracker, browser, now| {
+        tracker.rejected(&rejected);
+        tracker.answered((status != 0).then_some(status), retry_after, rule, now, browser);
     });
 }
