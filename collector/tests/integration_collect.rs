@@ -60,7 +60,12 @@ async fn an_empty_batch_is_answered_200_with_nothing_counted() {
     let mut server = start().await;
     let answer = server.post_batch(&batch("demo", now_ms(), vec![])).await;
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, json!({"accepted": 0, "duplicates": 0, "rejected": 0, "filtered": 0, "results": []}));
+    assert_eq!(
+        answer.body,
+        json!({"accepted": 0, "duplicates": 0, "rejected": 0, "filtered": 0, "results": [],
+               "session": {"timeout_ms": 30 * MIN, "max_ms": 24 * 60 * MIN}}),
+        "the answer carries the site's session rule"
+    );
     server.shutdown().await;
 }
 
