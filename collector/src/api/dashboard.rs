@@ -30,7 +30,11 @@ impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see
     /// [`Auth::from_config`]); the queries go to `reads`.
     pub fn open(config: &Config, reads: Arc<dyn Reads>, clock: SharedClock) -> Result<Dashboard, ApiError> {
-        let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
+        let sites = config
+            .sites
+            .iter()
+            .map(|s| Ok(Site::new(&s.key, &s.time_zone)?.with_session_max(s.session_rule().max_ms)))
+            .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(&config.dashboard, clock.clone())?,
             queries: Arc::new(Queries::new(reads, clock)),

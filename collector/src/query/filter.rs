@@ -10,8 +10,9 @@
 //! dimension keeps the events of matching sessions, except for device,
 //! browser, OS and place, which every event carries itself
 //! ([`Dimension::carried_by_events`]). The value `(none)` matches a missing
-//! value. A backend may assume no session lasts longer than
-//! [`MAX_SESSION_SPAN_MS`] when it looks for a session's events.
+//! value. A backend may assume no session lasts longer than the site's
+//! maximum length ([`super::Site::session_max_ms`]: the collector cuts
+//! sessions there) when it looks for a session's events.
 //!
 //! The SQL each becomes is the SQLite backend's (`store::sqlite::reads::filter`).
 
@@ -20,9 +21,6 @@ use super::QueryError;
 /// How a missing value is shown, and how a filter asks for one.
 pub const NONE_VALUE: &str = "(none)";
 
-/// The longest a session is assumed to last, from its first event to its
-/// last: a session needs an event at least every 30 minutes to go on.
-pub const MAX_SESSION_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What a dimension's value describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

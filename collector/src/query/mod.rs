@@ -49,17 +49,26 @@ pub enum QueryError {
 /// "Now" for the read side: the collector's one injected clock.
 pub type SharedClock = Arc<dyn crate::clock::Clock>;
 
-/// A site as the read side sees it: its key and its time zone.
+/// A site as the read side sees it: its key, its time zone, and how long
+/// its sessions may last (a backend may assume none lasts longer when it
+/// looks for a session's events).
 #[derive(Debug, Clone)]
 pub struct Site {
     pub key: String,
     pub time_zone: jiff::tz::TimeZone,
+    pub session_max_ms: i64,
 }
 
 impl Site {
     pub fn new(key: &str, time_zone: &str) -> Result<Site, QueryError> {
         let time_zone = jiff::tz::TimeZone::get(time_zone).map_err(|_| QueryError::TimeZone(time_zone.to_owned()))?;
-        Ok(Site { key: key.to_owned(), time_zone })
+        Ok(Site { key: key.to_owned(), time_zone, session_max_ms: waymark_protocol::limits::DEFAULT_SESSION_MAX_MS })
+    }
+
+    /// The same site, its sessions cut at `max_ms` (its configured rule).
+    #[must_use]
+    pub fn with_session_max(self, max_ms: i64) -> Site {
+        Site { session_max_ms: max_ms, ..self }
     }
 }
 

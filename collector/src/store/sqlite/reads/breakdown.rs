@@ -14,7 +14,7 @@ pub(super) fn breakdown(conn: &Connection, site: &Site, request: &BreakdownReque
     let sql = match request.dimension.level() {
         Level::Session => {
             let column = session_column(&request.dimension).expect("session dimensions have a column");
-            let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
+            let clause = on_sessions(&request.filters, Scope::of(site, lo, hi));
             params.extend(clause.params);
             format!(
                 "SELECT {column}, count(DISTINCT s.visitor_id), count(*), sum(s.bounce) FROM sessions s
@@ -24,7 +24,7 @@ pub(super) fn breakdown(conn: &Connection, site: &Site, request: &BreakdownReque
             )
         }
         Level::Event => {
-            let clause = on_events(&request.filters, Scope { site: &site.key, lo, hi });
+            let clause = on_events(&request.filters, Scope::of(site, lo, hi));
             let (expression, only) = match &request.dimension {
                 Dimension::Page => ("e.path".to_owned(), " AND e.name = '$pageview'".to_owned()),
                 Dimension::Property(key) => {

@@ -4,18 +4,27 @@
 //!
 //! Mechanism: the cross-table conditions are uncorrelated `IN` subqueries
 //! over a time range, which SQLite evaluates once from the time indexes;
-//! the range assumes no session lasts longer than [`MAX_SESSION_SPAN_MS`].
+//! the range assumes no session lasts longer than the site's maximum length.
 
 use rusqlite::types::Value;
 
-use crate::query::filter::{Dimension, Filter, Level, MAX_SESSION_SPAN_MS};
+use crate::query::Site;
+use crate::query::filter::{Dimension, Filter, Level};
 
-/// What the filtered query covers: a site and `[lo, hi)`, ms UTC.
+/// What the filtered query covers: a site and `[lo, hi)`, ms UTC, and the
+/// longest a session of the site lasts.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Scope<'a> {
     pub site: &'a str,
     pub lo: i64,
     pub hi: i64,
+    pub span: i64,
+}
+
+impl Scope<'_> {
+    pub(super) fn of(site: &Site, lo: i64, hi: i64) -> Scope<'_> {
+        Scope { site: &site.key, lo, hi, span: site.session_max_ms }
+    }
 }
 
 /// The column of `sessions` (alias `s`), for session dimensions.
@@ -109,7 +118,7 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
             " AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{})",
             on_event.sql
         ));
-        clause.params.extend(scope_params(scope.site, scope.lo, scope.hi + MAX_SESSION_SPAN_MS));
+        clause.params.extend(scope_params(scope.site, scope.lo, scope.hi + scope.span));
         clause.params.extend(on_event.params);
     }
     clause
@@ -134,7 +143,7 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> Clause {
             " AND e.session_id IN (SELECT s.id FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{})",
             on_session.sql
         ));
-        clause.params.extend(scope_params(scope.site, scope.lo - MAX_SESSION_SPAN_MS, scope.hi));
+        clause.params.extend(scope_params(scope.site, scope.lo - scope.span, scope.hi));
         clause.params.extend(on_session.params);
     }
     clause
@@ -149,7 +158,8 @@ mod tests {
     use super::*;
     use crate::query::filter::{NAMES, NONE_VALUE};
 
-    const SCOPE: Scope = Scope { site: "shop", lo: 1000, hi: 2000 };
+    const SPAN: i64 = 24 * 60 * 60 * 1000;
+    const SCOPE: Scope = Scope { site: "shop", lo: 1000, hi: 2000, span: SPAN };
 
     #[test]
     fn an_event_filter_on_sessions_asks_for_one_matching_event() {
@@ -164,7 +174,7 @@ mod tests {
             " AND s.country = ? AND s.id IN (SELECT e.session_id FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ? \
              AND e.path = ? AND CAST(json_extract(e.props, ?) AS TEXT) = ?)"
         );
-        let day = MAX_SESSION_SPAN_MS;
+        let day = SPAN;
         assert_eq!(
             clause.params,
             vec![
@@ -183,7 +193,7 @@ mod tests {
     fn none_matches_a_missing_value() {
         let clause = on_events(&[Filter::new(Dimension::Source, NONE_VALUE)], SCOPE);
         assert!(clause.sql.ends_with("s.start_ts < ? AND s.source IS NULL)"), "{}", clause.sql);
-        assert_eq!(clause.params[1], Value::Integer(1000 - MAX_SESSION_SPAN_MS));
+        assert_eq!(clause.params[1], Value::Integer(1000 - SPAN));
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, 
     let buckets = period.buckets(interval, &site.time_zone);
     let mut counts = vec![Counts::default(); buckets.len()];
     let (lo, hi) = period.bounds(&site.time_zone);
-    let scope = Scope { site: &site.key, lo, hi };
+    let scope = Scope::of(site, lo, hi);
 
     let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
     if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {

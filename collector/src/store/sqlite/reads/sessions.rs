@@ -10,7 +10,7 @@ use crate::store::sqlite::{SESSION_COLUMNS, session_from_row};
 
 pub(super) fn sessions(conn: &Connection, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
     let (lo, hi) = request.period.bounds(&site.time_zone);
-    let clause = on_sessions(&request.filters, Scope { site: &site.key, lo, hi });
+    let clause = on_sessions(&request.filters, Scope::of(site, lo, hi));
     let mut params = vec![Value::Text(site.key.clone()), Value::Integer(lo), Value::Integer(hi)];
     params.extend(clause.params);
     let from = format!("FROM sessions s WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}", clause.sql);
