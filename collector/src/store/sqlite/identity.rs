@@ -21,9 +21,8 @@ pub(super) fn visitors_of(conn: &Connection, site: &str, selector: &Selector) ->
         Selector::Site => ("SELECT DISTINCT visitor_id FROM sessions WHERE site = ?1 ORDER BY 1", None),
     };
     let mut statement = conn.prepare_cached(sql)?;
-    let rows = match id {
+    match id {
         Some(id) => statement.query_map(params![site, id], |r| r.get(0))?.collect(),
         None => statement.query_map(params![site], |r| r.get(0))?.collect(),
-    };
-    rows
+    }
 }

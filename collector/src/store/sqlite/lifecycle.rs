@@ -139,7 +139,7 @@ pub(super) fn audit(conn: &Connection, site: Option<&str>) -> rusqlite::Result<V
         "SELECT at_ms, site, kind, rows_removed, requested_by FROM audit_log
          WHERE ?1 IS NULL OR site = ?1 ORDER BY at_ms, rowid",
     )?;
-    let records = statement
+    statement
         .query_map(params![site], |r| {
             let kind: String = r.get(2)?;
             Ok(AuditRecord {
@@ -150,8 +150,7 @@ pub(super) fn audit(conn: &Connection, site: Option<&str>) -> rusqlite::Result<V
                 requested_by: r.get(4)?,
             })
         })?
-        .collect();
-    records
+        .collect()
 }
 
 /// What chunks up to `before_ms` would delete, by the UTC day each session
