@@ -230,7 +230,7 @@ async fn run_retention(args: RetentionArgs) -> anyhow::Result<()> {
         m.site(site)?;
     }
     let store: Arc<dyn Store> = m.store.clone();
-    let retention = Retention::new(&m.config, store, Arc::new(SystemClock), None);
+    let retention = Retention::new(&m.config, store, Arc::new(SystemClock), None).unpaced();
     let sites: Vec<String> =
         retention.policies().iter().filter(|p| args.site.as_ref().is_none_or(|s| *s == p.site)).map(|p| p.site.clone()).collect();
     let mut total = 0;

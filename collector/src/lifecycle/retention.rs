@@ -13,6 +13,12 @@
 //! - the job runs at start and then every `retention_every_minutes`, in
 //!   chunks of at most [`CHUNK_ROWS`] rows, each its own short transaction
 //!   between ingest's commits, so ingest keeps answering while it runs;
+//!   and it is paced: after a chunk that took `d` it waits `d` times
+//!   [`WRITER_SHARE`] less one, so it takes at most that share of the
+//!   writer's time. Unpaced, the writer would alternate a chunk and one
+//!   group of appends, and a sender with a few requests in flight would get
+//!   one group per chunk (a twentieth of its rate, measured). The command
+//!   line (`waymark retention`, collector stopped) runs unpaced;
 //! - the policy is read from the config each run is given: a shortened
 //!   period takes effect on the next run (at the next start, or at once
 //!   with `waymark retention`);
@@ -35,6 +41,10 @@ use crate::store::{Store, StoreError};
 /// Rows (events and sessions) one chunk deletes at most: a transaction of
 /// a few milliseconds, so an append waits at most that long.
 pub const CHUNK_ROWS: usize = 2_000;
+
+/// The background job takes at most one part in this many of the writer's
+/// time (see the module's policy).
+pub const WRITER_SHARE: u32 = 4;
 
 /// Who asked, in the audit log, when the background job ran.
 pub const JOB: &str = "retention";
@@ -82,6 +92,8 @@ pub struct SiteRun {
     pub cutoff_ms: i64,
     pub deleted: Deleted,
     pub chunks: u64,
+    /// Time spent in chunks (each until its commit was on disk), ms.
+    pub busy_ms: u64,
 }
 
 /// One run of the job.
@@ -104,6 +116,7 @@ pub struct Retention {
     clock: Arc<dyn Clock>,
     metrics: Option<Arc<Metrics>>,
     last_run: Mutex<Option<Run>>,
+    paced: bool,
     /// Runs finished since start: what [`Retention::finished`] waits on.
     runs: tokio::sync::watch::Sender<u64>,
 }
@@ -111,7 +124,14 @@ pub struct Retention {
 impl Retention {
     pub fn new(config: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, metrics: Option<Arc<Metrics>>) -> Retention {
         let runs = tokio::sync::watch::channel(0).0;
-        Retention { store, policies: Policy::of_sites(config), clock, metrics, last_run: Mutex::new(None), runs }
+        Retention { store, policies: Policy::of_sites(config), clock, metrics, last_run: Mutex::new(None), paced: true, runs }
+    }
+
+    /// Runs without pausing between chunks: when nothing else writes (the
+    /// command line, with the collector stopped).
+    pub fn unpaced(mut self) -> Retention {
+        self.paced = false;
+        self
     }
 
     pub fn policies(&self) -> &[Policy] {
@@ -156,11 +176,14 @@ impl Retention {
         let mut run = Run { at_ms: now_ms, sites: Vec::new() };
         for policy in self.policies.iter().filter(|p| only.is_none_or(|site| p.site == site)) {
             let (Some(retention_days), Some(cutoff_ms)) = (policy.retention_days, policy.cutoff_ms(now_ms)) else { continue };
-            let mut site = SiteRun { site: policy.site.clone(), retention_days, cutoff_ms, deleted: Deleted::default(), chunks: 0 };
+            let mut site = SiteRun { site: policy.site.clone(), retention_days, cutoff_ms, deleted: Deleted::default(), chunks: 0, busy_ms: 0 };
             loop {
+                let started = std::time::Instant::now();
                 let chunk = self.store.delete_before(&policy.site, cutoff_ms, CHUNK_ROWS).await?;
+                let took = started.elapsed();
                 site.deleted.add(chunk);
                 site.chunks += 1;
+                site.busy_ms += took.as_millis() as u64;
                 if let Some(m) = &self.metrics {
                     m.retention_rows_removed.inc_by(chunk.rows());
                 }
@@ -168,8 +191,9 @@ impl Retention {
                 if chunk.rows() == 0 {
                     break;
                 }
-                // Let the requests that queued behind this chunk in.
-                tokio::task::yield_now().await;
+                if self.paced {
+                    tokio::time::sleep(took * (WRITER_SHARE - 1)).await;
+                }
             }
             if site.deleted.rows() > 0 {
                 let record = AuditRecord {

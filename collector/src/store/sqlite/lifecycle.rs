@@ -16,7 +16,10 @@
 //! - the writer's connection runs with `secure_delete`, so deleted rows
 //!   are overwritten with zeros in their pages, and after an erasure the
 //!   writer checkpoints and truncates the WAL (`writer`), so no old page
-//!   image of the person's rows is left in either file.
+//!   image of the person's rows is left in either file. (A database
+//!   written before `secure_delete` was on may still hold fragments of
+//!   old rows in its free space: `VACUUM`, with the collector stopped,
+//!   rewrites it without them.)
 //!
 //! Every event belongs to a session of its visitor (the writer keeps them
 //! together), so a visitor's events are found through their sessions.
@@ -29,6 +32,25 @@ use super::identity::visitors_of;
 use super::rows::SLOT_MS;
 use crate::clock::{DAY_MS, day_label, day_of};
 use crate::store::lifecycle::{AuditKind, AuditRecord, DayCount, Deleted, Erased, Selector};
+
+/// The writer's page cache while it deletes. A delete touches pages all
+/// over the indexes keyed by random ids (sessions, and events by session),
+/// many more than an append's; with the writer's small cache they spill
+/// to the WAL in the middle of the transaction. The cache goes back to
+/// its size after the delete.
+const DELETE_CACHE_KIB: i64 = 64 * 1024;
+
+/// Runs a lifecycle write with the larger cache, then restores `normal_kib`.
+pub(super) fn with_cache<T>(
+    conn: &mut Connection,
+    normal_kib: i64,
+    write: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.pragma_update(None, "cache_size", -DELETE_CACHE_KIB)?;
+    let result = write(conn);
+    conn.pragma_update(None, "cache_size", -normal_kib)?;
+    result
+}
 
 /// Rows per transaction when a whole site is erased (its chunks).
 pub(super) const SITE_CHUNK_ROWS: usize = 2_000;

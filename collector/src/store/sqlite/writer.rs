@@ -22,6 +22,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::names;
 
+use super::WRITER_CACHE_KIB;
 use super::checkpoints::{self, WalLength};
 use super::lifecycle::{self, Removed};
 use super::rebuild::rebuild;
@@ -99,12 +100,16 @@ impl Writer {
                     self.answer_after_flush(reply, rebuilt);
                 }
                 Job::DeleteBefore { site, before_ms, max_rows, reply } => {
-                    let deleted = lifecycle::delete_before(&mut self.conn, &site, before_ms, max_rows);
+                    let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                        lifecycle::delete_before(conn, &site, before_ms, max_rows)
+                    });
                     let deleted = self.forget(&site, deleted);
                     self.answer_after_flush(reply, deleted);
                 }
                 Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
-                    let erased = lifecycle::erase(&mut self.conn, &site, &selector, at_ms, &requested_by, earlier);
+                    let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                        lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
+                    });
                     let erased = self.forget(&site, erased);
                     if erased.is_ok() {
                         checkpoints::truncate_wal(&self.conn);
