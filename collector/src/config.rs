@@ -25,8 +25,8 @@ pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
 const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
 /// The top-level fields, which environment overrides may start with.
-const TOP_LEVEL_FIELDS: [&str; 8] =
-    ["listen", "data_dir", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site"];
+const TOP_LEVEL_FIELDS: [&str; 9] =
+    ["listen", "data_dir", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +52,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub dashboard: DashboardConfig,
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
     /// `[[site]]` tables.
     #[serde(default = "demo_sites", rename = "site")]
     pub sites: Vec<SiteConfig>,
@@ -82,6 +84,66 @@ pub struct SiteConfig {
     /// IANA time zone the dashboard reports days in.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// Days this site's events and sessions are kept; unset: the
+    /// `[lifecycle]` default (see [`LifecycleConfig`]).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+// The data lifecycle's settings (retention), in a block of their own.
+
+/// `[lifecycle]`: how long data is kept and how often that is enforced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// Days events and sessions are kept, for sites without a
+    /// `retention_days` of their own. Unset (the default): kept forever.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    /// Minutes between retention runs; one also runs at start.
+    #[serde(default = "default_retention_every_minutes")]
+    pub retention_every_minutes: u32,
+}
+
+/// Longest retention period accepted: a hundred years.
+const MAX_RETENTION_DAYS: u32 = 36_500;
+
+fn default_retention_every_minutes() -> u32 {
+    60
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig { retention_days: None, retention_every_minutes: default_retention_every_minutes() }
+    }
+}
+
+impl Config {
+    /// The days `site` keeps its data: its own setting, else the default;
+    /// `None` keeps it forever.
+    pub fn retention_days(&self, site: &str) -> Option<u32> {
+        self.site(site).and_then(|s| s.retention_days).or(self.lifecycle.retention_days)
+    }
+
+    fn validate_lifecycle(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(days) = self.lifecycle.retention_days
+            && !(1..=MAX_RETENTION_DAYS).contains(&days)
+        {
+            return invalid(format!("lifecycle.retention_days must be 1 to {MAX_RETENTION_DAYS} (leave it out to keep data forever), got {days}"));
+        }
+        if !(1..=7 * 24 * 60).contains(&self.lifecycle.retention_every_minutes) {
+            return invalid("lifecycle.retention_every_minutes must be 1 to 10080".into());
+        }
+        for site in &self.sites {
+            if let Some(days) = site.retention_days
+                && !(1..=MAX_RETENTION_DAYS).contains(&days)
+            {
+                return invalid(format!("site {:?}: `retention_days` must be 1 to {MAX_RETENTION_DAYS}, got {days}", site.key));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What one sender may ask of the collector.
@@ -165,6 +227,7 @@ fn demo_sites() -> Vec<SiteConfig> {
         session_timeout_minutes: default_session_timeout_minutes(),
         session_max_minutes: default_session_max_minutes(),
         time_zone: default_time_zone(),
+        retention_days: None,
     }]
 }
 
@@ -231,6 +294,7 @@ impl Config {
             headless_browsers_are_bots: false,
             limits: LimitsConfig::default(),
             dashboard: DashboardConfig::default(),
+            lifecycle: LifecycleConfig::default(),
             sites: demo_sites(),
         }
     }
@@ -337,7 +401,7 @@ impl Config {
         {
             return invalid(format!("geoip_db {} is not a file", path.display()));
         }
-        Ok(())
+        self.validate_lifecycle()
     }
 }
 
@@ -460,6 +524,9 @@ mod tests {
             ("[[site]]\nkey = \"\"\n", "`key`"),
             ("geoip_db = \"/nonexistent.mmdb\"\n", "geoip_db"),
             ("[limits]\nper_site_burst = 0\n", "per_site_burst"),
+            ("[[site]]\nkey = \"a\"\nretention_days = 0\n", "`retention_days`"),
+            ("[lifecycle]\nretention_days = 0\n", "lifecycle.retention_days"),
+            ("[lifecycle]\nretention_every_minutes = 0\n", "lifecycle.retention_every_minutes"),
             ("listen = \"not an address\"\n", "listen"),
         ];
         for (text, expected) in cases {
@@ -467,6 +534,16 @@ mod tests {
             let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_site_keeps_its_own_retention_period_else_the_default_else_forever() {
+        let f = write("[lifecycle]\nretention_days = 90\n[[site]]\nkey = \"shop\"\nretention_days = 30\n[[site]]\nkey = \"blog\"\n");
+        let config = Config::load(Some(f.path()), []).unwrap();
+        assert_eq!((config.retention_days("shop"), config.retention_days("blog")), (Some(30), Some(90)));
+        assert_eq!(config.lifecycle.retention_every_minutes, 60);
+        let forever = Config::load(None, []).unwrap();
+        assert_eq!(forever.retention_days("demo"), None);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! 4. `query` (the questions and their policy) asks the read seam,
 //!    `store::read::Reads`; `live` pushes what was stored to the dashboard.
 //!
+//! 5. `lifecycle`: retention (a background job deleting what is older than
+//!    each site's period, in bounded chunks through the write seam) and
+//!    erasure of one person or a site, each recorded in the audit log;
+//!    export of one person is a question of the read seam.
+//!
 //! `event` is the stored event every stage passes along; `www` serves the
 //! SDK, demo and dashboard; `api::ops` and `metrics` are for operators.
 
@@ -21,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod event;
 pub mod ingest;
+pub mod lifecycle;
 pub mod live;
 pub mod metrics;
 pub mod query;

@@ -5,8 +5,14 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use waymark_collector::config::Config;
 use waymark_collector::metrics::Metrics;
-use waymark_collector::server::store_options;
+use waymark_collector::clock::{Clock, SystemClock};
+use waymark_collector::lifecycle::{erasure, retention::Retention};
+use waymark_collector::query::Site;
+use waymark_collector::query::person::{PersonEvents, PersonSessions};
+use waymark_collector::server::{lock_data_dir, store_options};
 use waymark_collector::store::Store;
+use waymark_collector::store::lifecycle::Selector;
+use waymark_collector::store::read::Reads;
 use waymark_collector::store::sqlite::SqliteStore;
 
 #[global_allocator]
@@ -36,6 +42,88 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Delete what is older than each site's retention period now
+    /// (`retention_days`, `[lifecycle] retention_days`), or with
+    /// `--dry-run` print what that would delete, per site and day. Run it
+    /// with the collector stopped (the running collector does this itself
+    /// every `retention_every_minutes`).
+    Retention(RetentionArgs),
+    /// Erase one person (every event and session of a visitor, of every
+    /// visitor of a user id, or of a session's visitor) or a whole site,
+    /// and record it in the audit log. Run it with the collector stopped,
+    /// or use `POST /api/lifecycle/erase` of the running collector.
+    Erase(EraseArgs),
+    /// Print every stored event and session of one person, as JSON (both)
+    /// or CSV (`--table events|sessions`), for them to receive.
+    Export(ExportArgs),
+    /// Print the audit log: erasures and retention runs, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+struct RetentionArgs {
+    /// Print what would be deleted, per site and day; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only this site.
+    #[arg(long)]
+    site: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("whom").required(true).args(["visitor", "user", "session", "all"])))]
+struct EraseArgs {
+    #[arg(long)]
+    site: String,
+    /// A visitor id.
+    #[arg(long)]
+    visitor: Option<String>,
+    /// A user id (from `identify`): every visitor linked to it.
+    #[arg(long)]
+    user: Option<String>,
+    /// A session id (as the session explorer shows it): its visitor.
+    #[arg(long)]
+    session: Option<String>,
+    /// Everything the site holds.
+    #[arg(long)]
+    all: bool,
+    /// Do not ask before erasing.
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("whom").required(true).args(["visitor", "user", "session"])))]
+struct ExportArgs {
+    #[arg(long)]
+    site: String,
+    #[arg(long)]
+    visitor: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    session: Option<String>,
+    /// `json` (events and sessions) or `csv` (one table).
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// With `--format csv`: `events` or `sessions`.
+    #[arg(long, default_value = "events")]
+    table: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Only this site's records.
+    #[arg(long)]
+    site: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +171,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Sessions { command: SessionsCommand::Rebuild(args) }) => rebuild(args.config()?).await,
         Some(Command::Serve(args)) => serve(args.config()?).await,
+        Some(Command::Retention(args)) => run_retention(args).await,
+        Some(Command::Erase(args)) => erase(args).await,
+        Some(Command::Export(args)) => export(args).await,
+        Some(Command::Audit(args)) => audit(args).await,
         None => serve(cli.serve.config()?).await,
     }
 }
@@ -103,5 +195,150 @@ async fn rebuild(config: Config) -> anyhow::Result<()> {
     let rebuilt = store.rebuild_sessions().await?;
     store.close().await;
     println!("rebuilt {} sessions from {} events in {}", rebuilt.sessions, rebuilt.events, store.path().display());
+    Ok(())
+}
+
+/// The store for a maintenance command, with the data directory taken (a
+/// running collector holds it: the command refuses to run beside it).
+struct Maintenance {
+    config: Config,
+    store: Arc<SqliteStore>,
+    _lock: std::fs::File,
+}
+
+impl Maintenance {
+    fn open(args: &CommonArgs) -> anyhow::Result<Maintenance> {
+        let config = args.config()?;
+        let lock = lock_data_dir(&config.data_dir)?;
+        let store = Arc::new(SqliteStore::open_with(&config.data_dir, store_options(&config, &Metrics::default()))?);
+        Ok(Maintenance { config, store, _lock: lock })
+    }
+
+    fn site(&self, key: &str) -> anyhow::Result<Site> {
+        let site = self.config.site(key).ok_or_else(|| anyhow::anyhow!("no [[site]] with key {key:?} in the config"))?;
+        Ok(Site::new(&site.key, &site.time_zone)?)
+    }
+}
+
+fn utc(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+async fn run_retention(args: RetentionArgs) -> anyhow::Result<()> {
+    let m = Maintenance::open(&args.common)?;
+    if let Some(site) = &args.site {
+        m.site(site)?;
+    }
+    let store: Arc<dyn Store> = m.store.clone();
+    let retention = Retention::new(&m.config, store, Arc::new(SystemClock), None).unpaced();
+    let sites: Vec<String> =
+        retention.policies().iter().filter(|p| args.site.as_ref().is_none_or(|s| *s == p.site)).map(|p| p.site.clone()).collect();
+    let mut total = 0;
+    for site in &sites {
+        let preview = retention.preview(site).await?.expect("a configured site");
+        let Some(cutoff) = preview.cutoff_ms else {
+            println!("{site}: kept forever (no retention_days)");
+            continue;
+        };
+        println!("{site}: kept {} days; sessions that ended before {} go", preview.retention_days.unwrap_or_default(), utc(cutoff));
+        if args.dry_run {
+            for day in &preview.days {
+                println!("  {}  {} sessions  {} events  {} bot counts", day.day, day.sessions, day.events, day.bot_days);
+            }
+            println!("  would delete {} rows ({} sessions, {} events)", preview.rows(), preview.days.iter().map(|d| d.sessions).sum::<u64>(), preview.days.iter().map(|d| d.events).sum::<u64>());
+        }
+        total += preview.rows();
+    }
+    if args.dry_run {
+        m.store.close().await;
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)")?.progress_chars("=> "));
+    let mut done_before = 0;
+    let mut current = String::new();
+    let run = retention
+        .run(erasure::CLI, args.site.as_deref(), |site, rows| {
+            if site != current {
+                done_before = bar.position();
+                current = site.to_owned();
+                bar.set_message(current.clone());
+            }
+            bar.set_position(done_before + rows);
+        })
+        .await;
+    bar.finish_and_clear();
+    let run = run?;
+    m.store.close().await;
+    for site in &run.sites {
+        println!(
+            "{}: removed {} rows ({} sessions, {} events, {} bot counts) in {} chunks",
+            site.site, site.deleted.rows(), site.deleted.sessions, site.deleted.events, site.deleted.bot_days, site.chunks
+        );
+    }
+    Ok(())
+}
+
+fn selector_of(visitor: Option<&str>, user: Option<&str>, session: Option<&str>, all: bool) -> anyhow::Result<Selector> {
+    erasure::selector(visitor, user, session, all).map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn erase(args: EraseArgs) -> anyhow::Result<()> {
+    let m = Maintenance::open(&args.common)?;
+    m.site(&args.site)?;
+    let selector = selector_of(args.visitor.as_deref(), args.user.as_deref(), args.session.as_deref(), args.all)?;
+    if !args.yes {
+        let what = match &selector {
+            Selector::Site => format!("EVERY event and session of site {:?}", args.site),
+            other => format!("every event and session of that {} on site {:?}", other.kind().as_str(), args.site),
+        };
+        eprint!("Erase {what}? This cannot be undone. Type yes: ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            m.store.close().await;
+            anyhow::bail!("not erased (pass --yes to skip this question)");
+        }
+    }
+    let erased = erasure::erase(m.store.as_ref(), &args.site, &selector, erasure::CLI, SystemClock.now_ms()).await;
+    m.store.close().await;
+    let erased = erased?;
+    println!(
+        "erased {} rows ({} events, {} sessions of {} visitors) from {}; recorded in the audit log",
+        erased.rows(), erased.events, erased.sessions, erased.visitors, args.site
+    );
+    Ok(())
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let m = Maintenance::open(&args.common)?;
+    let site = m.site(&args.site)?;
+    let selector = selector_of(args.visitor.as_deref(), args.user.as_deref(), args.session.as_deref(), false)?;
+    let data = m.store.reads().person(&site, &selector).await;
+    m.store.close().await;
+    let data = data?;
+    let out = match (args.format.as_str(), args.table.as_str()) {
+        ("json", _) => serde_json::to_vec_pretty(&data)?,
+        ("csv", "events") => waymark_collector::api::export::to_csv(&PersonEvents(data))?,
+        ("csv", "sessions") => waymark_collector::api::export::to_csv(&PersonSessions(data))?,
+        ("csv", other) => anyhow::bail!("--table is events or sessions, got {other:?}"),
+        (other, _) => anyhow::bail!("--format is json or csv, got {other:?}"),
+    };
+    use std::io::Write;
+    std::io::stdout().write_all(&out)?;
+    Ok(())
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let m = Maintenance::open(&args.common)?;
+    if let Some(site) = &args.site {
+        m.site(site)?;
+    }
+    let records = m.store.audit(args.site.as_deref()).await;
+    m.store.close().await;
+    println!("at\tsite\tkind\trows_removed\trequested_by");
+    for r in records? {
+        println!("{}\t{}\t{}\t{}\t{}", utc(r.at_ms), r.site, r.kind.as_str(), r.rows_removed, r.requested_by);
+    }
     Ok(())
 }

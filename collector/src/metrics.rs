@@ -1,6 +1,7 @@
 //! What the collector counts, for `/metrics` (Prometheus text format):
 //! events accepted, duplicates, rejected by reason, bot hits, whole
-//! requests refused by reason, the writer's queue depth and commit latency.
+//! requests refused by reason, the writer's queue depth and commit latency;
+//! the last retention run's time and the rows retention removed.
 
 use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
@@ -13,6 +14,9 @@ pub struct Metrics {
     pub requests_refused: IntCounterVec,
     pub queue_depth: IntGauge,
     pub commit_seconds: Histogram,
+    /// Unix seconds of the last retention run (0: none since start).
+    pub retention_last_run: IntGauge,
+    pub retention_rows_removed: IntCounter,
 }
 
 impl Default for Metrics {
@@ -32,6 +36,10 @@ impl Default for Metrics {
                 .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
         )
         .expect("metric");
+        let retention_last_run =
+            IntGauge::new("waymark_retention_last_run_timestamp_seconds", "When retention last ran, Unix seconds").expect("metric");
+        let retention_rows_removed =
+            IntCounter::new("waymark_retention_rows_removed_total", "Events and sessions retention deleted").expect("metric");
         for metric in [
             Box::new(accepted.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duplicates.clone()),
@@ -40,10 +48,23 @@ impl Default for Metrics {
             Box::new(requests_refused.clone()),
             Box::new(queue_depth.clone()),
             Box::new(commit_seconds.clone()),
+            Box::new(retention_last_run.clone()),
+            Box::new(retention_rows_removed.clone()),
         ] {
             registry.register(metric).expect("each metric registered once");
         }
-        Metrics { registry, accepted, duplicates, rejected, bot_hits, requests_refused, queue_depth, commit_seconds }
+        Metrics {
+            registry,
+            accepted,
+            duplicates,
+            rejected,
+            bot_hits,
+            requests_refused,
+            queue_depth,
+            commit_seconds,
+            retention_last_run,
+            retention_rows_removed,
+        }
     }
 }
 

@@ -1,5 +1,11 @@
-//! Starting and stopping the collector: open the store, bind, serve, and on
-//! shutdown stop taking requests, then commit what is queued before exiting.
+//! Starting and stopping the collector: take the data directory, open the
+//! store, bind, serve (and run the retention job), and on shutdown stop
+//! taking requests, then commit what is queued before exiting.
+//!
+//! While it runs, the collector holds a lock on `waymark.lock` in its data
+//! directory: the maintenance commands (`waymark retention`, `erase`,
+//! `export`, `audit`) take it too, and refuse to run beside a collector
+//! whose writer remembers visitors they would erase.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +20,7 @@ use crate::ingest::pipeline::Pipeline;
 use crate::api::{AppState, router};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::lifecycle::retention::{self, Retention};
 use crate::live::LiveFeed;
 use crate::metrics::Metrics;
 use crate::store::sqlite::{SqliteStore, StoreOptions};
@@ -25,6 +32,35 @@ pub struct Server {
     pub db_path: PathBuf,
     listener: TcpListener,
     state: Arc<AppState>,
+    /// Held until the server stops.
+    _data_dir_lock: std::fs::File,
+}
+
+/// Another process (a running collector, a maintenance command) holds the
+/// data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error(
+        "{0} is in use: a collector (or another waymark command) is running on it. Stop it first, \
+         or use the HTTP API (/api/lifecycle/…) of the running collector"
+    )]
+    Locked(String),
+    #[error("could not lock {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Takes the data directory for this process (creating it if needed):
+/// the lock is released when the file is dropped or the process ends.
+pub fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, DataDirError> {
+    let path = data_dir.join("waymark.lock");
+    let io = |source| DataDirError::Io { path: path.display().to_string(), source };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DataDirError::Locked(data_dir.display().to_string())),
+        Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+    }
 }
 
 /// Opens the store and binds the listener; `run_until_signal` serves.
@@ -35,6 +71,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 /// As [`start`], on a given clock (tests set the date).
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
     config.validate()?;
+    let data_dir_lock = lock_data_dir(&config.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let store = SqliteStore::open_with(&config.data_dir, store_options(&config, &metrics))?;
     let db_path = store.path().to_path_buf();
@@ -46,8 +83,9 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let dashboard = Arc::new(Dashboard::open(&config, reads, clock.clone())?);
-    let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard });
-    Ok(Server { addr, db_path, listener, state })
+    let retention = Arc::new(Retention::new(&config, store.clone(), clock.clone(), Some(metrics.clone())));
+    let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard, retention });
+    Ok(Server { addr, db_path, listener, state, _data_dir_lock: data_dir_lock })
 }
 
 /// The store as the config sets it up: each site's session rule, the
@@ -88,10 +126,15 @@ impl Server {
                 }
             })
         };
+        let every = Duration::from_secs(u64::from(self.state.config.lifecycle.retention_every_minutes) * 60);
+        let retention_job = retention::spawn(self.state.retention.clone(), every);
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         forget.abort();
+        // A chunk in flight commits or not as a whole; the next run goes on.
+        retention_job.abort();
+        let _ = retention_job.await;
         self.state.store.close().await;
         served?;
         tracing::info!("stopped; every acknowledged event is committed");

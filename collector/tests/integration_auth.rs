@@ -64,7 +64,7 @@ async fn signing_in_sets_a_strict_http_only_secure_cookie_that_opens_the_api_unt
     let sites = client().get(format!("{}/api/sites", server.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(sites.status(), 200);
     let sites: serde_json::Value = sites.json().await.unwrap();
-    assert_eq!(sites[1], json!({"key": "shop", "name": "The shop", "time_zone": "Europe/Berlin"}));
+    assert_eq!(sites[1], json!({"key": "shop", "name": "The shop", "time_zone": "Europe/Berlin", "retention_days": null}));
 
     let out = client().post(format!("{}/api/auth/sign-out", server.url)).header("cookie", &cookie).send().await.unwrap();
     assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));

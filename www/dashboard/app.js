@@ -55,8 +55,14 @@ async function showApp() {
   selectSite(sites[0]);
 }
 
+/** The site's retention policy, as the config sets it. */
+function retentionText(site) {
+  return site.retention_days == null ? "kept forever" : `kept ${site.retention_days} days`;
+}
+
 function selectSite(site) {
   view.site = site;
+  $("retention").textContent = retentionText(site);
   view.filters = [];
   setRange($("range").value);
   connectLive(site);

@@ -62,6 +62,8 @@ pub struct SiteInfo {
     pub key: String,
     pub name: String,
     pub time_zone: String,
+    /// Days its data is kept; `null`: forever.
+    pub retention_days: Option<u32>,
 }
 
 /// `GET /api/sites`: the sites the dashboard can show.
@@ -71,7 +73,12 @@ pub async fn sites(_: Authenticated, State(state): State<Arc<AppState>>) -> Json
             .config
             .sites
             .iter()
-            .map(|s| SiteInfo { key: s.key.clone(), name: s.name.clone().unwrap_or_else(|| s.key.clone()), time_zone: s.time_zone.clone() })
+            .map(|s| SiteInfo {
+                key: s.key.clone(),
+                name: s.name.clone().unwrap_or_else(|| s.key.clone()),
+                time_zone: s.time_zone.clone(),
+                retention_days: state.config.retention_days(&s.key),
+            })
             .collect(),
     )
 }

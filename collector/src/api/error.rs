@@ -1,5 +1,5 @@
 //! Every status code the HTTP API answers, for every route (collect, server
-//! collect, sign-in, queries, live): decided here only.
+//! collect, sign-in, queries, live, lifecycle): decided here only.
 //!
 //! Policy:
 //! - a refusal's body is `{"error": code, "message": text}`, written by
@@ -53,6 +53,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error("{0}")]
+    BadSelector(String),
 
     // What it names.
     #[error("unknown site key {0:?}: no [[site]] in the collector's config has it")]
@@ -127,6 +129,7 @@ impl ApiError {
             ApiError::Decode(DecodeError::SiteMissing) => (StatusCode::BAD_REQUEST, "site_missing"),
             ApiError::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
             ApiError::BadRequest(_) | ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::BadSelector(_) => (StatusCode::BAD_REQUEST, "bad_selector"),
             ApiError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),
             ApiError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
             ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod rate_limit;
 pub mod server_collect;
 pub mod export;
+pub mod lifecycle;
 pub mod live;
 pub mod query;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub rate_limits: rate_limit::RateLimits,
     /// Sign-in, the read-side queries and the live streams' end.
     pub dashboard: Arc<dashboard::Dashboard>,
+    /// The retention job: each site's period, its dry run, its last run.
+    pub retention: Arc<crate::lifecycle::retention::Retention>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -67,6 +70,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/query/sessions", get(query::sessions_route))
         .route("/api/query/sessions/{id}", get(query::journey_route))
         .route("/api/live", get(live::live_route))
+        .route("/api/lifecycle/erase", post(lifecycle::erase_route))
+        .route("/api/lifecycle/export", get(lifecycle::export_route))
+        .route("/api/lifecycle/retention", get(lifecycle::retention_route))
+        .route("/api/lifecycle/audit", get(lifecycle::audit_route))
         // Every route's refusals, counted once under their code.
         .layer(axum::middleware::map_response_with_state(state.clone(), error::count_refusals))
         .with_state(state)

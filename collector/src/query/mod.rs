@@ -23,6 +23,7 @@ pub mod breakdown;
 pub mod filter;
 pub mod overview;
 pub mod period;
+pub mod person;
 pub mod queries;
 pub mod realtime;
 pub mod sessions;

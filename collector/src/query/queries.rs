@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use super::breakdown::{Breakdown, BreakdownRequest};
 use super::overview::{Overview, OverviewRequest};
+use super::person::PersonData;
 use super::realtime::Realtime;
 use super::sessions::{Journey, SessionPage, SessionsRequest};
 use super::{QueryError, SharedClock, Site};
+use crate::store::lifecycle::Selector;
 use crate::store::read::Reads;
 
 /// The questions the dashboard and the query API ask, put to the read
@@ -46,5 +48,10 @@ impl Queries {
 
     pub async fn journey(&self, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
         self.reads.journey(site, session_id).await
+    }
+
+    /// One person's stored events and sessions (see [`super::person`]).
+    pub async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError> {
+        self.reads.person(site, selector).await
     }
 }

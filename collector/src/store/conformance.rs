@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::lifecycle::{AuditKind, Deleted, Erased, Selector};
 use super::{Appended, BotHit, Store};
 use crate::event::StoredEvent;
 use crate::sessions::{self, Rule};
@@ -105,6 +106,34 @@ macro_rules! write_conformance_tests {
         #[tokio::test]
         async fn a_visitor_with_no_session_near_midnight_takes_todays_key() {
             $crate::store::conformance::a_visitor_with_no_session_near_midnight_takes_todays_key(&$open).await;
+        }
+        #[tokio::test]
+        async fn retention_deletes_whole_sessions_that_ended_before_the_cutoff_and_counts_them_first() {
+            $crate::store::conformance::retention_deletes_whole_sessions_that_ended_before_the_cutoff_and_counts_them_first(&$open).await;
+        }
+        #[tokio::test]
+        async fn retention_chunks_stay_within_their_rows_and_add_up() {
+            $crate::store::conformance::retention_chunks_stay_within_their_rows_and_add_up(&$open).await;
+        }
+        #[tokio::test]
+        async fn an_erased_visitor_is_gone_and_their_next_event_starts_afresh() {
+            $crate::store::conformance::an_erased_visitor_is_gone_and_their_next_event_starts_afresh(&$open).await;
+        }
+        #[tokio::test]
+        async fn erasing_a_user_erases_every_visitor_linked_to_them() {
+            $crate::store::conformance::erasing_a_user_erases_every_visitor_linked_to_them(&$open).await;
+        }
+        #[tokio::test]
+        async fn erasing_by_session_erases_that_sessions_visitor() {
+            $crate::store::conformance::erasing_by_session_erases_that_sessions_visitor(&$open).await;
+        }
+        #[tokio::test]
+        async fn erasing_a_site_removes_all_of_it_and_nothing_of_another() {
+            $crate::store::conformance::erasing_a_site_removes_all_of_it_and_nothing_of_another(&$open).await;
+        }
+        #[tokio::test]
+        async fn erasures_and_retention_runs_are_audited_without_ids() {
+            $crate::store::conformance::erasures_and_retention_runs_are_audited_without_ids(&$open).await;
         }
     };
 }
@@ -370,6 +399,167 @@ pub async fn a_visitor_with_no_session_near_midnight_takes_todays_key<S: Store>(
         matches!(&outcomes[0], Appended::Stored { visitor_id, session_started: true, .. } if visitor_id == "todays-key"),
         "{outcomes:?}"
     );
+    store.close().await;
+}
+
+/// Deletes chunk after chunk until nothing is left before `before_ms`.
+async fn retain<S: Store>(store: &S, site: &str, before_ms: i64, max_rows: usize) -> (Deleted, Vec<Deleted>) {
+    let mut total = Deleted::default();
+    let mut chunks = Vec::new();
+    loop {
+        let chunk = store.delete_before(site, before_ms, max_rows).await.unwrap();
+        if chunk.is_empty() {
+            return (total, chunks);
+        }
+        total.add(chunk);
+        chunks.push(chunk);
+    }
+}
+
+/// A pageview of `visitor` on `site`.
+fn pageview_on(site: &str, n: u64, visitor: &str, ts: i64) -> StoredEvent {
+    StoredEvent { site: site.into(), ..pageview(n, visitor, ts) }
+}
+
+/// A cut-off at T0 + 10 days. Anna's first session ends a minute before it
+/// (gone), ben's session starts before it and ends after (kept whole),
+/// carl's starts after (kept); anna's second visit is days later (kept).
+pub async fn retention_deletes_whole_sessions_that_ended_before_the_cutoff_and_counts_them_first<S: Store>(
+    open: &impl Fn(&Path, SiteRules) -> S,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let day = 24 * 60 * MIN;
+    let cutoff = T0 + 10 * day;
+    store
+        .append(vec![
+            pageview(1, "anna", cutoff - 20 * MIN),
+            pageview(2, "anna", cutoff - MIN),
+            pageview(3, "ben", cutoff - 10 * MIN),
+            pageview(4, "ben", cutoff + 5 * MIN),
+            pageview(5, "carl", cutoff + MIN),
+            pageview(6, "anna", cutoff + 3 * day),
+        ])
+        .await
+        .unwrap();
+    let bots = |d: &str| BotHit { site: "site".into(), day: d.into(), bot: "Googlebot".into(), hits: 3 };
+    // The cut-off's day is 2025-12-05: the day before goes, that day stays.
+    store.count_bots(vec![bots("2025-12-04"), bots("2025-12-05")]).await.unwrap();
+
+    let preview = store.count_before("site", cutoff).await.unwrap();
+    let counted: Vec<(&str, u64, u64, u64)> = preview.iter().map(|d| (d.day.as_str(), d.sessions, d.events, d.bot_days)).collect();
+    assert_eq!(counted, vec![("2025-12-04", 1, 2, 1)]);
+
+    let (deleted, _) = retain(&store, "site", cutoff, 1_000).await;
+    assert_eq!(deleted, Deleted { events: 2, sessions: 1, bot_days: 1 }, "the dry run's counts are what went");
+    let events: Vec<String> = store.events("site").await.unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(events, ["/p3", "/p5", "/p4", "/p6"]);
+    let kept = store.sessions("site").await.unwrap();
+    let visitors: Vec<(&str, i64)> = kept.iter().map(|s| (s.visitor_id.as_str(), s.events)).collect();
+    assert_eq!(visitors, vec![("ben", 2), ("carl", 1), ("anna", 1)], "ben's session straddles the cut-off and stays whole");
+    assert_eq!(store.bot_hits("site").await.unwrap(), vec![bots("2025-12-05")]);
+    assert!(store.count_before("site", cutoff).await.unwrap().is_empty(), "a second run finds nothing");
+    store.rebuild_sessions().await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap(), kept, "a rebuild from what stays gives what stayed");
+    store.close().await;
+}
+
+pub async fn retention_chunks_stay_within_their_rows_and_add_up<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    // Twenty visitors, each a session of three events an hour apart from the next visitor's.
+    let events: Vec<StoredEvent> = (0..60u64).map(|n| pageview(n, &format!("v{}", n / 3), T0 + (n / 3) as i64 * 60 * MIN + (n % 3) as i64 * MIN)).collect();
+    store.append(events).await.unwrap();
+    store.append(vec![pageview_on("other", 100, "v0", T0)]).await.unwrap();
+    let cutoff = T0 + 15 * 60 * MIN;
+    let counted: u64 = store.count_before("site", cutoff).await.unwrap().iter().map(|d| d.events + d.sessions).sum();
+    let (deleted, chunks) = retain(&store, "site", cutoff, 9).await;
+    assert_eq!((deleted.sessions, deleted.events, deleted.rows()), (15, 45, counted));
+    assert!(chunks.iter().all(|c| c.rows() <= 9 && c.rows() > 0), "{chunks:?}");
+    assert_eq!(chunks.len(), 8, "two sessions (8 rows) a chunk: {chunks:?}");
+    assert_eq!(store.sessions("site").await.unwrap().len(), 5);
+    assert_eq!(store.events("other").await.unwrap().len(), 1, "another site keeps its data");
+    store.close().await;
+}
+
+pub async fn an_erased_visitor_is_gone_and_their_next_event_starts_afresh<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    store.append(vec![pageview(1, "anna", T0), pageview(2, "anna", T0 + 60 * MIN), pageview(3, "ben", T0)]).await.unwrap();
+    store.append(vec![pageview(4, "anna", T0 + 61 * MIN)]).await.unwrap();
+    let erased = store.erase("site", &Selector::Visitor("anna".into()), T0, "cli").await.unwrap();
+    assert_eq!(erased, Erased { visitors: 1, events: 3, sessions: 2 });
+    let left: Vec<String> = store.events("site").await.unwrap().into_iter().map(|e| e.visitor_id).collect();
+    assert_eq!(left, ["ben"]);
+    assert_eq!(store.sessions("site").await.unwrap().len(), 1);
+    assert_eq!(store.erase("site", &Selector::Visitor("anna".into()), T0, "cli").await.unwrap(), Erased::default(), "a second time: nothing");
+    // A minute after her last event: were she remembered, this would
+    // continue her erased session.
+    let outcomes = store.append(vec![pageview(5, "anna", T0 + 62 * MIN)]).await.unwrap();
+    assert!(matches!(outcomes[0], Appended::Stored { session_started: true, .. }), "{outcomes:?}");
+    let anna: Vec<_> = store.sessions("site").await.unwrap().into_iter().filter(|s| s.visitor_id == "anna").collect();
+    assert_eq!((anna.len(), anna[0].events, anna[0].start_ts), (1, 1, T0 + 62 * MIN));
+    store.close().await;
+}
+
+pub async fn erasing_a_user_erases_every_visitor_linked_to_them<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let identified = |n, visitor: &str, ts| StoredEvent { user_id: Some("user-7".into()), ..pageview(n, visitor, ts) };
+    // Her laptop and her phone, each identified once; and someone else.
+    store.append(vec![pageview(1, "laptop", T0), identified(2, "laptop", T0 + MIN), identified(3, "phone", T0 + 90 * MIN)]).await.unwrap();
+    store.append(vec![pageview(4, "phone", T0 + 200 * MIN), pageview(5, "someone", T0)]).await.unwrap();
+    store.append(vec![StoredEvent { user_id: Some("user-7".into()), ..pageview_on("other", 6, "laptop", T0) }]).await.unwrap();
+    let erased = store.erase("site", &Selector::User("user-7".into()), T0, "cli").await.unwrap();
+    assert_eq!(erased, Erased { visitors: 2, events: 4, sessions: 3 });
+    let left: Vec<String> = store.events("site").await.unwrap().into_iter().map(|e| e.visitor_id).collect();
+    assert_eq!(left, ["someone"]);
+    assert_eq!(store.events("other").await.unwrap().len(), 1, "erasure is per site");
+    store.close().await;
+}
+
+pub async fn erasing_by_session_erases_that_sessions_visitor<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    store.append(vec![pageview(1, "anna", T0), pageview(2, "anna", T0 + 90 * MIN), pageview(3, "ben", T0)]).await.unwrap();
+    let first = store.sessions("site").await.unwrap().into_iter().find(|s| s.visitor_id == "anna").unwrap();
+    let erased = store.erase("site", &Selector::Session(first.id), T0, "cli").await.unwrap();
+    assert_eq!(erased, Erased { visitors: 1, events: 2, sessions: 2 });
+    assert!(store.sessions("site").await.unwrap().iter().all(|s| s.visitor_id == "ben"));
+    store.close().await;
+}
+
+pub async fn erasing_a_site_removes_all_of_it_and_nothing_of_another<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let events: Vec<StoredEvent> = (0..30u64).map(|n| pageview(n, &format!("v{}", n % 7), T0 + n as i64 * 20 * MIN)).collect();
+    store.append(events).await.unwrap();
+    store.append(vec![pageview_on("other", 100, "v0", T0)]).await.unwrap();
+    store.count_bots(vec![BotHit { site: "site".into(), day: "2099-01-01".into(), bot: "Googlebot".into(), hits: 1 }]).await.unwrap();
+    let sessions = store.sessions("site").await.unwrap().len() as u64;
+    let erased = store.erase("site", &Selector::Site, T0, "cli").await.unwrap();
+    assert_eq!(erased, Erased { visitors: 7, events: 30, sessions });
+    assert!(store.events("site").await.unwrap().is_empty() && store.sessions("site").await.unwrap().is_empty());
+    assert!(store.bot_hits("site").await.unwrap().is_empty());
+    assert_eq!(store.events("other").await.unwrap().len(), 1);
+    store.close().await;
+}
+
+pub async fn erasures_and_retention_runs_are_audited_without_ids<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    store.append(vec![pageview(1, "visitor-anna", T0), pageview(2, "visitor-ben", T0)]).await.unwrap();
+    store.erase("site", &Selector::Visitor("visitor-anna".into()), T0 + 1, "admin").await.unwrap();
+    store.erase("site", &Selector::Visitor("visitor-anna".into()), T0 + 2, "admin").await.unwrap();
+    store.erase("other", &Selector::User("user-x".into()), T0 + 3, "api token").await.unwrap();
+    let record = super::lifecycle::AuditRecord { at_ms: T0 + 4, site: "site".into(), kind: AuditKind::Retention, rows_removed: 7, requested_by: "retention".into() };
+    store.record_audit(record.clone()).await.unwrap();
+    let audit = store.audit(Some("site")).await.unwrap();
+    let rows: Vec<(i64, AuditKind, u64, &str)> = audit.iter().map(|r| (r.at_ms - T0, r.kind, r.rows_removed, r.requested_by.as_str())).collect();
+    assert_eq!(rows, vec![(1, AuditKind::Visitor, 2, "admin"), (2, AuditKind::Visitor, 0, "admin"), (4, AuditKind::Retention, 7, "retention")]);
+    assert_eq!(store.audit(None).await.unwrap().len(), 4);
+    let text = serde_json::to_string(&store.audit(None).await.unwrap()).unwrap();
+    assert!(!text.contains("anna") && !text.contains("user-x"), "{text}");
     store.close().await;
 }
 

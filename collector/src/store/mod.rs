@@ -12,13 +12,17 @@
 //! visitor key, in which sessions, with which sessions rewritten), reading
 //! what the plan needs through [`StoredState`] inside its transaction, and
 //! persists the plan. Backends decide nothing about events or sessions;
-//! they only store and answer. Lifecycle deletes and identity links will
-//! be further writes of the same writer, planned the same way. Every
-//! backend passes [`conformance`]. The read seam is [`read::Reads`], with
+//! they only store and answer. Lifecycle deletes (retention chunks,
+//! erasure, audit records: [`lifecycle`]) are further writes of the same
+//! writer, each its own short transaction; which rows go when is decided
+//! by `crate::lifecycle`, the backend deletes what it is told. Identity
+//! links will be further writes the same way. Every backend passes
+//! [`conformance`]. The read seam is [`read::Reads`], with
 //! its own suite, [`read_conformance`].
 
 #[cfg(test)]
 pub mod conformance;
+pub mod lifecycle;
 pub mod read;
 #[cfg(test)]
 pub mod read_conformance;
@@ -28,6 +32,7 @@ use async_trait::async_trait;
 
 use crate::event::StoredEvent;
 use crate::sessions::Session;
+use lifecycle::{AuditRecord, DayCount, Deleted, Erased, Selector};
 
 /// What became of one appended event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +151,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// A site's bot counts.
     async fn bot_hits(&self, site: &str) -> Result<Vec<BotHit>, StoreError>;
+
+    /// One bounded chunk of retention: deletes the oldest sessions of
+    /// `site` that ended before `before_ms`, with their events, at most
+    /// `max_rows` rows (at least one session), and the aggregates they
+    /// leave empty or that lie before the cut-off. Nothing left to delete
+    /// answers an empty [`Deleted`]. Forgets the deleted visitors' tails.
+    async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError>;
+
+    /// What chunks up to `before_ms` would delete, per day: the dry run.
+    async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError>;
+
+    /// Removes every event and session of the person `selector` names (for
+    /// [`Selector::Site`], everything the site holds, in bounded chunks),
+    /// subtracts them from the aggregates, and records it in the audit log
+    /// as done at `at_ms` for `requested_by`. Nothing stored keeps a trace
+    /// of what was removed. Erasing again removes nothing (and is recorded).
+    async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str) -> Result<Erased, StoreError>;
+
+    /// Appends a record to the audit log (retention runs write theirs).
+    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError>;
+
+    /// The audit log, oldest first: one site's, or every site's.
+    async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Requests waiting to be committed.
     fn queue_depth(&self) -> usize;

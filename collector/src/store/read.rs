@@ -14,9 +14,11 @@ use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
 use crate::query::overview::{Overview, OverviewRequest};
+use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
 use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
+use crate::store::lifecycle::Selector;
 
 #[async_trait]
 pub trait Reads: Send + Sync + 'static {
@@ -34,4 +36,8 @@ pub trait Reads: Send + Sync + 'static {
 
     /// One session and its events in order.
     async fn journey(&self, site: &Site, session_id: &str) -> Result<Journey, QueryError>;
+
+    /// Every stored event and session of the person `selector` names
+    /// (see [`crate::query::person`]); empty when the site holds none.
+    async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError>;
 }

@@ -48,6 +48,7 @@ use crate::query::filter::{Dimension, Filter, NONE_VALUE};
 use crate::query::overview::{Metrics, OverviewRequest};
 use crate::query::period::{Interval, Period};
 use crate::query::sessions::SessionsRequest;
+use crate::store::lifecycle::Selector;
 use crate::query::{QueryError, Site};
 use crate::sessions;
 
@@ -79,6 +80,7 @@ macro_rules! read_conformance_tests {
             a_journey_is_a_sessions_events_in_the_order_they_happened,
             a_journey_of_an_unknown_or_another_sites_session_is_not_found,
             answers_export_as_csv_with_the_same_numbers,
+            a_persons_export_holds_every_event_and_session_of_their_visitors,
         );
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
@@ -515,5 +517,34 @@ pub async fn answers_export_as_csv_with_the_same_numbers(open: &impl Fn(&Path) -
     let realtime_csv = csv(to_csv(&realtime).unwrap());
     assert_eq!(realtime_csv.lines().count(), 61);
     assert!(realtime_csv.ends_with(&format!("{},0,0,2\n", utc("2024-01-15T10:02:00Z"))), "{realtime_csv}");
+    s.close().await;
+}
+
+pub async fn a_persons_export_holds_every_event_and_session_of_their_visitors(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let ids = |events: &[StoredEvent]| events.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    // Anna: events 1-4, sessions A1 and A2, in the order they happened.
+    let anna = s.reads().person(&berlin(), &Selector::Visitor("anna".into())).await.unwrap();
+    assert_eq!(anna.visitors, ["anna"]);
+    assert_eq!(ids(&anna.events), [1, 2, 3, 4].map(|n| event(n).id));
+    assert_eq!(anna.sessions.iter().map(|x| x.id.clone()).collect::<Vec<_>>(), [session(1), session(4)]);
+    assert_eq!(anna.events[2].props, r#"{"plan":"pro"}"#);
+    // A session names its visitor: B2 gives all of ben's.
+    let ben = s.reads().person(&berlin(), &Selector::Session(session(8))).await.unwrap();
+    assert_eq!((ben.visitors.as_slice(), ben.events.len(), ben.sessions.len()), (["ben".to_owned()].as_slice(), 4, 2));
+    // A user id gives every visitor that carried it: dora's and carl's devices.
+    let identified = |n: u64, visitor: &str, at: &str| StoredEvent {
+        user_id: Some("user-9".into()),
+        visitor_id: visitor.into(),
+        ..StoredEvent { id: format!("00000000-0000-4000-9000-{n:012}"), ts: utc(at), received_ms: utc(at), ..event(n) }
+    };
+    s.backend.store.append(vec![identified(9, "dora", "2024-01-15T10:02:00Z"), identified(11, "carl", "2024-01-15T23:03:00Z")]).await.unwrap();
+    let user = s.reads().person(&berlin(), &Selector::User("user-9".into())).await.unwrap();
+    assert_eq!(user.visitors, ["carl", "dora"]);
+    assert_eq!((user.events.len(), user.sessions.len()), (6, 2));
+    // Nobody by that id, or another site's visitor: nothing.
+    assert!(s.reads().person(&berlin(), &Selector::Visitor("nobody".into())).await.unwrap().is_empty());
+    assert!(s.reads().person(&berlin(), &Selector::Visitor("otto".into())).await.unwrap().is_empty());
+    assert!(matches!(s.reads().person(&berlin(), &Selector::Site).await, Err(QueryError::BadRequest(_))));
     s.close().await;
 }

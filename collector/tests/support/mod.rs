@@ -42,6 +42,7 @@ pub fn config() -> Config {
         session_timeout_minutes: 30,
         session_max_minutes: 24 * 60,
         time_zone: "UTC".into(),
+        retention_days: None,
     });
     config
 }

@@ -2,6 +2,7 @@
 //! section of `BENCHMARKS.md`, with the command that reproduces it.
 
 mod ingest;
+mod lifecycle;
 mod loadgen;
 mod query;
 mod sdk;
@@ -26,7 +27,8 @@ pub fn run(root: &Path) -> Result<()> {
             "ingest" => ingest::section(root)?,
             "sdk" => sdk::section(root)?,
             "query" => query::section(root)?,
-            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, query, sdk"),
+            "lifecycle" => lifecycle::section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, lifecycle, query, sdk"),
         };
         eprintln!("{section}");
         return Ok(());
@@ -34,6 +36,7 @@ pub fn run(root: &Path) -> Result<()> {
     report.push_str(&sdk::section(root)?);
     report.push_str(&ingest::section(root)?);
     report.push_str(&query::section(root)?);
+    report.push_str(&lifecycle::section(root)?);
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
     eprintln!("{report}");
     Ok(())

@@ -90,6 +90,18 @@ fn checkpoint(conn: &Connection) {
     }
 }
 
+/// Copies the whole WAL into the database and truncates it to nothing,
+/// waiting (the connection's busy timeout) for readers on older
+/// snapshots: after an erasure, so that no page image from before it
+/// stays in the `-wal` file. Failing that (a reader held its snapshot for
+/// longer), the old frames are overwritten as the WAL starts over.
+pub fn truncate_wal(conn: &Connection) {
+    match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::TRUNCATE) {
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "could not truncate the WAL after an erasure; its old frames go as it starts over"),
+    }
+}
+
 /// The writer's side: the WAL's length after each commit, and what to do
 /// about it.
 pub struct WalLength {

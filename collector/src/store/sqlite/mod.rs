@@ -12,7 +12,13 @@
 //! The files: [`connection`] (settings, migrations), [`writer`] (the
 //! group commit), [`state`] (what the pipeline reads while it plans),
 //! [`rows`] (columns and statements), [`tails`] (the writer's memory of
-//! recent visitors), [`salts`], [`rebuild`], [`checkpoints`], [`wal_sync`].
+//! recent visitors), [`salts`], [`rebuild`], [`checkpoints`], [`wal_sync`],
+//! [`lifecycle`] (retention chunks, erasure, the audit log) and
+//! [`identity`] (who a person is: their visitor ids).
+//!
+//! The writer's connection runs with `secure_delete`: a deleted row's bytes
+//! are overwritten with zeros in its page, so an erased person leaves no
+//! trace in free space (see [`lifecycle`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 
 mod checkpoints;
 mod connection;
+mod identity;
+mod lifecycle;
 mod rebuild;
 mod rows;
 mod salts;
@@ -47,6 +55,7 @@ use writer::{Job, Reply, SiteRules, Writer};
 use crate::event::StoredEvent;
 use crate::ingest::dedupe::DedupePolicy;
 use crate::sessions::{Rule, Session};
+use crate::store::lifecycle::{AuditRecord, DayCount, Deleted, Erased, Selector};
 use crate::store::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError};
 
 /// The writer's page cache. Small on purpose: SQLite walks every cached
@@ -104,6 +113,9 @@ impl SqliteStore {
         // The writer commits without flushing; `WalSync` flushes, then answers.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        // Erased and expired rows are zeroed where they lay, not left in
+        // free space: see `lifecycle`.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let wal_sync = WalSync::start(data_dir.join("waymark.db-wal"));
         let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
         let writer = std::thread::Builder::new()
@@ -212,6 +224,48 @@ impl Store for SqliteStore {
                 .collect()
         })
         .await
+    }
+
+    async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
+        let site = site.to_owned();
+        self.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
+    }
+
+    async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError> {
+        let site = site.to_owned();
+        self.read(move |conn| lifecycle::count_before(conn, &site, before_ms)).await
+    }
+
+    async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str) -> Result<Erased, StoreError> {
+        // A whole site goes in bounded chunks first, so ingest of the other
+        // sites never waits long; the last transaction takes what is left
+        // and writes the audit record.
+        let mut earlier = Erased::default();
+        if *selector == Selector::Site {
+            let key = site.to_owned();
+            earlier.visitors = self
+                .read(move |conn| conn.query_row("SELECT count(DISTINCT visitor_id) FROM sessions WHERE site = ?1", [key], |r| r.get::<_, i64>(0)))
+                .await? as u64;
+            loop {
+                let chunk = self.delete_before(site, i64::MAX, lifecycle::SITE_CHUNK_ROWS).await?;
+                if chunk.rows() == 0 {
+                    break;
+                }
+                earlier.events += chunk.events;
+                earlier.sessions += chunk.sessions;
+            }
+        }
+        let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
+        self.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
+    }
+
+    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Audit { record, reply }).await
+    }
+
+    async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
+        let site = site.map(str::to_owned);
+        self.read(move |conn| lifecycle::audit(conn, site.as_deref())).await
     }
 
     fn queue_depth(&self) -> usize {

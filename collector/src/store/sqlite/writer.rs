@@ -6,8 +6,14 @@
 //! the plan in one transaction in named steps, and hands the answers to
 //! [`WalSync`], which flushes the WAL and only then answers: an answered
 //! commit survives power loss and `kill -9`, and the writer goes on with
-//! the next group while the disk flushes. Salts and rebuilds are their own
-//! transactions between groups.
+//! the next group while the disk flushes. Salts, rebuilds and the
+//! lifecycle's writes (retention chunks, erasures, audit records:
+//! [`lifecycle`]) are their own transactions between groups: a retention
+//! chunk is bounded, so an append waits for at most one. After each of
+//! them the writer forgets the visitors whose rows went, so that no later
+//! event continues a deleted session from memory; after an erasure it
+//! also truncates the WAL, so no old page image of the erased rows stays
+//! on disk.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -16,7 +22,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 use waymark_protocol::names;
 
-use super::checkpoints::WalLength;
+use super::WRITER_CACHE_KIB;
+use super::checkpoints::{self, WalLength};
+use super::lifecycle::{self, Removed};
 use super::rebuild::rebuild;
 use super::rows::{self, SLOT_MS};
 use super::salts;
@@ -27,6 +35,7 @@ use crate::event::StoredEvent;
 use crate::ingest::dedupe::{Dedupe, DedupePolicy, Position};
 use crate::ingest::group::{self, Latest, Plan, Rules, SessionWrite};
 use crate::sessions::{Rule, Session};
+use crate::store::lifecycle::{AuditRecord, Deleted, Erased, Selector};
 use crate::store::{Appended, BotHit, DaySalts, Rebuilt, StoreError};
 
 /// Requests taken into one transaction at most.
@@ -39,6 +48,10 @@ pub(super) enum Job {
     CountBots { hits: Vec<BotHit>, reply: Reply<()> },
     Salts { today: i64, day: i64, reply: Reply<DaySalts> },
     Rebuild { reply: Reply<Rebuilt> },
+    DeleteBefore { site: String, before_ms: i64, max_rows: usize, reply: Reply<Deleted> },
+    /// `earlier`: what the chunks of a site's erasure removed before this.
+    Erase { site: String, selector: Selector, at_ms: i64, requested_by: String, earlier: Erased, reply: Reply<Erased> },
+    Audit { record: AuditRecord, reply: Reply<()> },
 }
 
 /// Each site's session rule; sites not listed get the default.
@@ -86,6 +99,27 @@ impl Writer {
                     let rebuilt = rebuild(&mut self.conn, &self.rules);
                     self.answer_after_flush(reply, rebuilt);
                 }
+                Job::DeleteBefore { site, before_ms, max_rows, reply } => {
+                    let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                        lifecycle::delete_before(conn, &site, before_ms, max_rows)
+                    });
+                    let deleted = self.forget(&site, deleted);
+                    self.answer_after_flush(reply, deleted);
+                }
+                Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
+                    let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                        lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
+                    });
+                    let erased = self.forget(&site, erased);
+                    if erased.is_ok() {
+                        checkpoints::truncate_wal(&self.conn);
+                    }
+                    self.answer_after_flush(reply, erased);
+                }
+                Job::Audit { record, reply } => {
+                    let recorded = lifecycle::insert_audit(&self.conn, &record);
+                    self.answer_after_flush(reply, recorded);
+                }
                 write => {
                     let mut group = vec![write];
                     while group.len() < MAX_GROUP {
@@ -110,6 +144,16 @@ impl Writer {
         drop(conn);
     }
 
+    /// Forgets the tails of visitors whose rows a committed lifecycle write
+    /// removed: the database answers for them next time.
+    fn forget<T>(&mut self, site: &str, removed: rusqlite::Result<Removed<T>>) -> rusqlite::Result<T> {
+        let Removed { result, visitors } = removed?;
+        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
+        let rules = &self.rules;
+        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+        Ok(result)
+    }
+
     /// Sends a transaction's result once it is on disk (at once if it failed).
     fn answer_after_flush<T: Send + 'static>(&self, reply: Reply<T>, result: rusqlite::Result<T>) {
         match result {
@@ -130,7 +174,9 @@ impl Writer {
                     group.bots.extend(hits);
                     group.bot_replies.push(reply);
                 }
-                Job::Salts { .. } | Job::Rebuild { .. } => unreachable!("only writes are grouped"),
+                Job::Salts { .. } | Job::Rebuild { .. } | Job::DeleteBefore { .. } | Job::Erase { .. } | Job::Audit { .. } => {
+                    unreachable!("only appends and bot counts are grouped")
+                }
             }
         }
         let started = Instant::now();

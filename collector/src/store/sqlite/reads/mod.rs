@@ -10,6 +10,7 @@
 mod breakdown;
 mod filter;
 mod overview;
+mod person;
 mod pool;
 mod realtime;
 mod sessions;
@@ -21,9 +22,11 @@ use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
 use crate::query::overview::{Overview, OverviewRequest};
+use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
 use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
+use crate::store::lifecycle::Selector;
 use crate::store::read::Reads;
 use pool::ReadPool;
 
@@ -71,6 +74,11 @@ impl Reads for SqliteReads {
     async fn journey(&self, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
         let (site, session_id) = (site.clone(), session_id.to_owned());
         self.pool.run(move |conn| sessions::journey(conn, &site, &session_id)).await
+    }
+
+    async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError> {
+        let (site, selector) = (site.clone(), selector.clone());
+        self.pool.run(move |conn| person::person(conn, &site, &selector)).await
     }
 }
 
