@@ -18,6 +18,7 @@ use crate::live::LiveFeed;
 use crate::metrics::Metrics;
 use crate::store::sqlite::{SqliteStore, StoreOptions};
 use crate::store::Store;
+use crate::store::accounts::Accounts;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -37,13 +38,15 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let metrics = Arc::new(Metrics::default());
     let store = SqliteStore::open_with(&config.data_dir, store_options(&config, &metrics))?;
     let db_path = store.path().to_path_buf();
+    let accounts = Arc::new(store.accounts()?) as Arc<dyn Accounts>;
     let store = Arc::new(store) as Arc<dyn Store>;
     let live = LiveFeed::default();
     let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
     let rate_limits = RateLimits::new(&config.limits, clock.clone());
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let dashboard = Arc::new(Dashboard::open(&config, &db_path, clock.clone())?);
+    let dashboard = Arc::new(Dashboard::open(&config, &db_path, accounts, clock.clone())?);
+    crate::api::origin::log_policies(&config);
     let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard });
     Ok(Server { addr, db_path, listener, state })
 }

@@ -16,6 +16,7 @@ use super::auth::{Auth, Authenticated};
 use super::error::ApiError;
 use crate::config::Config;
 use crate::query::{SharedClock, Queries, Site};
+use crate::store::accounts::Accounts;
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -27,10 +28,10 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see [`Auth::from_config`]).
-    pub fn open(config: &Config, db_path: &Path, clock: SharedClock) -> Result<Dashboard, ApiError> {
+    pub fn open(config: &Config, db_path: &Path, accounts: Arc<dyn Accounts>, clock: SharedClock) -> Result<Dashboard, ApiError> {
         let sites = config.sites.iter().map(|s| Site::new(&s.key, &s.time_zone)).collect::<Result<Vec<_>, _>>()?;
         Ok(Dashboard {
-            auth: Auth::from_config(&config.dashboard, clock.clone())?,
+            auth: Auth::from_config(config, accounts, clock.clone())?,
             queries: Arc::new(Queries::new(db_path, clock)),
             sites,
             stopping: watch::channel(false).0,
@@ -58,13 +59,14 @@ pub struct SiteInfo {
     pub time_zone: String,
 }
 
-/// `GET /api/sites`: the sites the dashboard can show.
-pub async fn sites(_: Authenticated, State(state): State<Arc<AppState>>) -> Json<Vec<SiteInfo>> {
+/// `GET /api/sites`: the sites the dashboard can show this user.
+pub async fn sites(who: Authenticated, State(state): State<Arc<AppState>>) -> Json<Vec<SiteInfo>> {
     Json(
         state
             .config
             .sites
             .iter()
+            .filter(|s| who.principal().may_see(&s.key))
             .map(|s| SiteInfo { key: s.key.clone(), name: s.name.clone().unwrap_or_else(|| s.key.clone()), time_zone: s.time_zone.clone() })
             .collect(),
     )

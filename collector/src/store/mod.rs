@@ -16,6 +16,7 @@
 //! be further writes of the same writer, planned the same way. Every
 //! backend passes [`conformance`].
 
+pub mod accounts;
 #[cfg(test)]
 pub mod conformance;
 pub mod sqlite;

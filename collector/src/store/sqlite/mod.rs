@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+mod accounts;
 mod checkpoints;
 mod connection;
 mod rebuild;
@@ -33,6 +34,7 @@ mod tails;
 mod wal_sync;
 mod writer;
 
+pub use accounts::SqliteAccounts;
 use checkpoints::WalLength;
 pub use connection::open_connection;
 use connection::migrate;
@@ -128,6 +130,12 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The dashboard's accounts, on this database through a connection of
+    /// their own.
+    pub fn accounts(&self) -> Result<SqliteAccounts, StoreError> {
+        SqliteAccounts::open_migrated(&self.path)
     }
 
     /// A new read-only connection, for queries.
