@@ -144,8 +144,7 @@ pub struct Users {
 }
 
 impl Users {
-    /// Reads the config's users (hashing plain-text passwords) and, when
-    /// no admin exists anywhere, generates the `admin` password.
+    /// Reads the config's users (hashing plain-text passwords).
     pub fn open(config: &Config, accounts: Arc<dyn Accounts>) -> Result<Users, UserError> {
         let d = &config.dashboard;
         let mut configured = Vec::new();
@@ -164,15 +163,23 @@ impl Users {
         for shadowed in stored.iter().filter(|s| configured.iter().any(|c| c.name == s.name)) {
             tracing::warn!(user = %shadowed.name, "a user in the database has the name of one in the config file; the file's is used");
         }
-        let any_admin = configured.iter().chain(&stored).any(|u| u.role == Role::Admin);
+        Ok(Users { configured, accounts, site_keys: config.sites.iter().map(|s| s.key.clone()).collect() })
+    }
+
+    /// As the collector starts: when no admin exists anywhere, generates
+    /// the `admin` password (until the next start) and prints it.
+    pub fn open_for_serving(config: &Config, accounts: Arc<dyn Accounts>) -> Result<Users, UserError> {
+        let mut users = Users::open(config, accounts)?;
+        let any_admin = users.configured.iter().chain(&users.accounts.users()?).any(|u| u.role == Role::Admin);
         if !any_admin {
             let generated = random_text(16);
             // Printed once, like other self-hosted tools do: the operator
             // reads it from the log of the first start.
             println!("waymark dashboard password for user \"admin\" (generated; set {PASSWORD_ENV} to choose one): {generated}");
-            configured.push(StoredUser { name: ADMIN.into(), password_hash: hash_password(&generated)?, role: Role::Admin, sites: Sites::All });
+            let admin = StoredUser { name: ADMIN.into(), password_hash: hash_password(&generated)?, role: Role::Admin, sites: Sites::All };
+            users.configured.push(admin);
         }
-        Ok(Users { configured, accounts, site_keys: config.sites.iter().map(|s| s.key.clone()).collect() })
+        Ok(users)
     }
 
     fn configured(&self, name: &str) -> Option<&StoredUser> {
@@ -275,7 +282,7 @@ mod tests {
     use crate::store::sqlite::SqliteAccounts;
 
     fn users(config: &Config, dir: &std::path::Path) -> Users {
-        Users::open(config, Arc::new(SqliteAccounts::open_in(dir).unwrap())).unwrap()
+        Users::open_for_serving(config, Arc::new(SqliteAccounts::open_in(dir).unwrap())).unwrap()
     }
 
     fn config() -> Config {

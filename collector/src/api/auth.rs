@@ -77,7 +77,7 @@ impl Auth {
         for (i, t) in d.tokens.iter().enumerate() {
             tokens.push(token(&t.token, t.name.clone().unwrap_or_else(|| format!("token {i}")), t.role, t.sites.clone()));
         }
-        Ok(Auth { users: Users::open(config, accounts)?, tokens, clock })
+        Ok(Auth { users: Users::open_for_serving(config, accounts)?, tokens, clock })
     }
 
     pub fn users(&self) -> &Users {
