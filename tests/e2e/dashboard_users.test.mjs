@@ -49,8 +49,18 @@ test("an admin adds a viewer limited to one site; the viewer signs in and sees o
   await form.getByRole("button", { name: "Add user" }).click();
   const row = page.locator("#user-rows tr[data-user=vi]");
   await row.waitFor();
-  assert.deepEqual(await row.locator("td").allTextContents().then((cells) => cells.slice(2, 3)), ["The shop"]);
+  assert.equal(await row.locator("td").nth(2).textContent(), "The shop Change");
   assert.equal(await row.getByLabel("Role of vi").inputValue(), "viewer");
+
+  // The sites can be changed later, from the row: give the demo too, then take it back.
+  await row.getByRole("button", { name: "Change the sites of vi" }).click();
+  await row.getByLabel("Demo site").check();
+  await row.getByRole("button", { name: "Save" }).click();
+  await eventually(async () => assert.equal(await page.locator("#user-rows tr[data-user=vi] td").nth(2).textContent(), "Demo site, The shop Change"));
+  await page.locator("#user-rows tr[data-user=vi]").getByRole("button", { name: "Change the sites of vi" }).click();
+  await page.locator("#user-rows tr[data-user=vi]").getByLabel("Demo site").uncheck();
+  await page.locator("#user-rows tr[data-user=vi]").getByRole("button", { name: "Save" }).click();
+  await eventually(async () => assert.equal(await page.locator("#user-rows tr[data-user=vi] td").nth(2).textContent(), "The shop Change"));
   await admin.close();
 
   const viewer = await browser.newContext();

@@ -36,7 +36,22 @@ function row(user) {
   const actions = editable
     ? el("button", { type: "button", "aria-label": `Remove ${user.name}`, onclick: () => remove(user.name) }, "Remove")
     : el("span", { class: "none" }, "in the config file");
-  return el("tr", { dataset: { user: user.name } }, el("td", {}, user.name), el("td", {}, role), el("td", {}, siteNames(user.sites)), el("td", {}, actions));
+  const sites = el("td", {}, siteNames(user.sites), " ",
+    editable && el("button", { type: "button", class: "quiet", "aria-label": `Change the sites of ${user.name}`, onclick: () => editSites(sites, user) }, "Change"));
+  return el("tr", { dataset: { user: user.name } }, el("td", {}, user.name), el("td", {}, role), sites, el("td", {}, actions));
+}
+
+/** Replaces a row's sites with checkboxes and a Save button. */
+function editSites(cell, user) {
+  const given = (key) => user.sites === "all" || user.sites.includes(key);
+  const all = el("input", { type: "checkbox", checked: user.sites === "all" });
+  const boxes = allSites.map((s) => el("input", { type: "checkbox", value: s.key, checked: given(s.key) }));
+  const save = () => change(user.name, { sites: all.checked ? "all" : boxes.filter((b) => b.checked).map((b) => b.value) });
+  fill(cell, el("fieldset", { class: "inline-sites" }, el("legend", {}, `Sites of ${user.name}`),
+    el("label", {}, all, " All sites"),
+    allSites.map((s, i) => el("label", {}, boxes[i], ` ${s.name}`)),
+    el("button", { type: "button", onclick: save }, "Save")));
+  all.focus();
 }
 
 async function change(name, body) {
