@@ -2,7 +2,8 @@
 //! connection of its own (see [`crate::store::accounts`] for why not the
 //! writer's). Each call is one short transaction; while the writer holds
 //! the write lock, SQLite's busy timeout (set in [`super::connection`])
-//! waits for it, which is milliseconds.
+//! waits for it, which is milliseconds. One connection behind a mutex:
+//! dashboard requests are few, and each holds it for one indexed lookup.
 
 use std::path::Path;
 use std::sync::Mutex;
