@@ -12,7 +12,7 @@
 //! unknown names are errors like in the file.
 //!
 //! Without a file the collector runs the demo setup: one site, `demo`,
-//! accepting any origin.
+//! accepting its own pages (served by the collector, on its origin).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,13 +20,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use waymark_protocol::limits;
 
+use crate::access::{Role, Sites};
+
 /// The prefix of environment overrides.
 pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
 const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
 /// The top-level fields, which environment overrides may start with.
-const TOP_LEVEL_FIELDS: [&str; 9] =
-    ["listen", "data_dir", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle"];
+const TOP_LEVEL_FIELDS: [&str; 10] =
+    ["listen", "data_dir", "public_url", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +37,12 @@ pub struct Config {
     pub listen: SocketAddr,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The address people and pages reach the collector at
+    /// (`https://stats.example.com`): its origin is the collector's own
+    /// (see [`crate::api::origin`]). Unset, the own origin is the one the
+    /// request's `Host` names.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// A MaxMind-format `.mmdb` file for country (and region/city) lookups.
     #[serde(default)]
     pub geoip_db: Option<PathBuf>,
@@ -67,8 +75,10 @@ pub struct SiteConfig {
     /// A name for people, shown in the dashboard's site picker.
     #[serde(default)]
     pub name: Option<String>,
-    /// Origins allowed to send browser events (`https://example.com`);
-    /// empty allows any origin.
+    /// Origins allowed to send browser events (`https://example.com`).
+    /// Empty: only the collector's own origin (its demo and pages it
+    /// serves); `["*"]`: any origin, said in a warning at start. See
+    /// [`crate::api::origin`].
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     /// The secret for the server-to-server endpoint (`Authorization: Bearer`).
@@ -173,13 +183,55 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardConfig {
-    /// The admin password; a PHC hash (`$argon2id$…`) or plain text that is
-    /// hashed at start.
+    /// The password of the user `admin` (an admin of every site); a PHC
+    /// hash (`$argon2id$…`) or plain text that is hashed at start.
     #[serde(default)]
     pub admin_password: Option<String>,
-    /// Bearer tokens for the query API, for scripts.
+    /// Bearer tokens for the query API, for scripts: each an admin of
+    /// every site (`[[dashboard.token]]` scopes one).
     #[serde(default)]
     pub api_tokens: Vec<String>,
+    /// `[[dashboard.user]]`: users defined here (others are added with
+    /// `waymark users add` or from the dashboard, in the database).
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+    /// `[[dashboard.token]]`: API tokens with a role and sites.
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// A dashboard user defined in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// A PHC hash (`$argon2id$…`), or plain text hashed at start.
+    pub password: String,
+    /// `admin` or `viewer` (the default).
+    #[serde(default = "default_role")]
+    pub role: Role,
+    /// `"all"` (the default) or a list of site keys.
+    #[serde(default)]
+    pub sites: Sites,
+}
+
+/// An API token with a role and sites.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// A name for the token, in logs and refusals; default `token N`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The secret a script sends as `Authorization: Bearer`.
+    pub token: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+    #[serde(default)]
+    pub sites: Sites,
+}
+
+fn default_role() -> Role {
+    Role::Viewer
 }
 
 fn default_true() -> bool {
@@ -260,15 +312,6 @@ impl SiteConfig {
             max_ms: i64::from(self.session_max_minutes) * limits::MINUTE_MS,
         }
     }
-
-    /// True when a browser on `origin` may send this site's events.
-    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
-        if self.allowed_origins.is_empty() {
-            return true;
-        }
-        let Some(origin) = origin else { return false };
-        self.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +332,7 @@ impl Config {
         Config {
             listen,
             data_dir,
+            public_url: None,
             geoip_db: None,
             client_ip_header: None,
             headless_browsers_are_bots: false,
@@ -370,7 +414,10 @@ impl Config {
             {
                 return invalid(format!("site {:?}: `secret_key` must be at least 16 characters", site.key));
             }
-            for origin in &site.allowed_origins {
+            if site.allowed_origins.iter().any(|o| o == "*") && site.allowed_origins.len() > 1 {
+                return invalid(format!("site {:?}: `*` in allowed_origins accepts every origin; list it alone", site.key));
+            }
+            for origin in site.allowed_origins.iter().filter(|o| *o != "*") {
                 if !is_origin(origin) {
                     return invalid(format!(
                         "site {:?}: allowed origin {origin:?} must be scheme://host[:port] with no path, e.g. https://example.com",
@@ -379,6 +426,12 @@ impl Config {
                 }
             }
         }
+        if let Some(url) = &self.public_url
+            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return invalid(format!("public_url {url:?} must be an http(s) address, e.g. https://stats.example.com"));
+        }
+        self.validate_dashboard()?;
         let l = &self.limits;
         if l.max_body_bytes == 0 || l.max_body_bytes > 16 * limits::MAX_BODY_BYTES {
             return invalid(format!("limits.max_body_bytes must be 1 to {}", 16 * limits::MAX_BODY_BYTES));
@@ -402,6 +455,46 @@ impl Config {
             return invalid(format!("geoip_db {} is not a file", path.display()));
         }
         self.validate_lifecycle()
+    }
+}
+
+impl Config {
+    /// The collector's own origin when `public_url` sets it.
+    pub fn public_origin(&self) -> Option<String> {
+        let url = url::Url::parse(self.public_url.as_deref()?).ok()?;
+        Some(url.origin().ascii_serialization())
+    }
+
+    fn validate_dashboard(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let sites: Vec<&str> = self.sites.iter().map(|s| s.key.as_str()).collect();
+        let d = &self.dashboard;
+        for (i, user) in d.users.iter().enumerate() {
+            if let Err(e) = crate::access::check_name(&user.name) {
+                return invalid(format!("dashboard.user {i}: {e}"));
+            }
+            let taken = d.users[..i].iter().any(|u| u.name == user.name)
+                || (user.name == crate::access::ADMIN && d.admin_password.is_some());
+            if taken {
+                return invalid(format!("dashboard user {:?} is configured twice (`admin_password` is the user \"admin\")", user.name));
+            }
+            if user.password.is_empty() {
+                return invalid(format!("dashboard user {:?}: `password` is empty", user.name));
+            }
+            if let Err(e) = crate::access::check_sites(&user.sites, &sites) {
+                return invalid(format!("dashboard user {:?}: {e}", user.name));
+            }
+        }
+        for (i, token) in d.tokens.iter().enumerate() {
+            let name = token.name.clone().unwrap_or_else(|| format!("token {i}"));
+            if token.token.len() < 16 {
+                return invalid(format!("dashboard token {name:?}: `token` must be at least 16 characters"));
+            }
+            if let Err(e) = crate::access::check_sites(&token.sites, &sites) {
+                return invalid(format!("dashboard token {name:?}: {e}"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -493,12 +586,12 @@ mod tests {
     }
 
     #[test]
-    fn without_a_file_the_demo_site_accepts_any_origin() {
+    fn without_a_file_the_demo_site_lists_no_origins_so_only_the_collectors_own_pages_send() {
         let config = Config::load(None, env(&[("WAYMARK_DATA_DIR", "/tmp/w")])).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/tmp/w"));
         let demo = config.site("demo").unwrap();
-        assert!(demo.allows_origin(Some("https://anything.example")));
-        assert!(demo.allows_origin(None));
+        assert!(demo.allowed_origins.is_empty());
+        assert_eq!(config.public_url, None);
         assert!(!config.headless_browsers_are_bots);
     }
 
@@ -547,13 +640,31 @@ mod tests {
     }
 
     #[test]
-    fn origins_are_matched_exactly_when_listed() {
-        let f = write(TWO_SITES);
+    fn dashboard_users_and_tokens_come_with_a_role_and_sites_checked_at_start() {
+        let f = write(&format!(
+            "{TWO_SITES}\n[[dashboard.user]]\nname = \"ana\"\npassword = \"pw-for-ana\"\nsites = [\"shop\"]\n\
+             [[dashboard.user]]\nname = \"bo\"\npassword = \"pw-for-bo\"\nrole = \"admin\"\n\
+             [[dashboard.token]]\ntoken = \"0123456789abcdef-shop\"\nsites = [\"shop\"]\n"
+        ));
         let config = Config::load(Some(f.path()), []).unwrap();
-        let shop = config.site("shop").unwrap();
-        assert!(shop.allows_origin(Some("https://shop.example")));
-        assert!(!shop.allows_origin(Some("https://evil.example")));
-        assert!(!shop.allows_origin(Some("http://shop.example")));
-        assert!(!shop.allows_origin(None));
+        let [ana, bo] = &config.dashboard.users[..] else { panic!("two users") };
+        assert_eq!((ana.role, &ana.sites), (Role::Viewer, &Sites::Only(vec!["shop".into()])));
+        assert_eq!((bo.role, &bo.sites), (Role::Admin, &Sites::All));
+        assert_eq!(config.dashboard.tokens[0].role, Role::Viewer);
+
+        let cases = [
+            ("[[dashboard.user]]\nname = \"ana\"\npassword = \"x\"\nsites = [\"nope\"]\n", "\"nope\""),
+            ("[[dashboard.user]]\nname = \"ana\"\npassword = \"x\"\nrole = \"owner\"\n", "\"owner\""),
+            ("[[dashboard.user]]\nname = \"a b\"\npassword = \"x\"\n", "name"),
+            ("[dashboard]\nadmin_password = \"x\"\n[[dashboard.user]]\nname = \"admin\"\npassword = \"y\"\n", "configured twice"),
+            ("[[dashboard.token]]\ntoken = \"short\"\n", "at least 16"),
+            ("public_url = \"stats.example.com\"\n", "public_url"),
+            ("[[site]]\nkey = \"a\"\nallowed_origins = [\"*\", \"https://a.example\"]\n", "list it alone"),
+        ];
+        for (text, expected) in cases {
+            let f = write(text);
+            let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
     }
 }

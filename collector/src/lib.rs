@@ -21,6 +21,7 @@
 //! `event` is the stored event every stage passes along; `www` serves the
 //! SDK, demo and dashboard; `api::ops` and `metrics` are for operators.
 
+pub mod access;
 pub mod api;
 pub mod clock;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod query;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod users;
 pub mod www;
 
 pub use server::{Server, start, start_with_clock};

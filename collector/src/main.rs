@@ -13,7 +13,9 @@ use waymark_collector::server::{lock_data_dir, store_options};
 use waymark_collector::store::Store;
 use waymark_collector::store::lifecycle::Selector;
 use waymark_collector::store::read::Reads;
-use waymark_collector::store::sqlite::SqliteStore;
+use waymark_collector::access::{Role, Sites};
+use waymark_collector::store::sqlite::{SqliteAccounts, SqliteStore};
+use waymark_collector::users::{Change, Source, Users, random_text};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -58,6 +60,13 @@ enum Command {
     Export(ExportArgs),
     /// Print the audit log: erasures and retention runs, oldest first.
     Audit(AuditArgs),
+    /// Manage the dashboard's users kept in the database (those in the
+    /// config file are listed, and changed there). Works while the
+    /// collector runs; changes apply at once.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -127,6 +136,53 @@ struct AuditArgs {
 }
 
 #[derive(Subcommand)]
+enum UsersCommand {
+    /// Every user: name, role, sites, and where it is defined.
+    List(CommonArgs),
+    /// Add a user. Without --password-stdin a password is generated and printed.
+    Add {
+        name: String,
+        /// admin (everything, managing users included) or viewer (reads its sites).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// "all", or site keys separated by commas.
+        #[arg(long, default_value = "all")]
+        sites: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Set a user's password (this signs them out everywhere).
+    Passwd {
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Change a user's role or sites.
+    Set {
+        name: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// "all", or site keys separated by commas.
+        #[arg(long)]
+        sites: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum SessionsCommand {
     /// Recompute every session from the stored events with the current
     /// rule and each site's current timeout. Run it with the collector
@@ -175,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Erase(args)) => erase(args).await,
         Some(Command::Export(args)) => export(args).await,
         Some(Command::Audit(args)) => audit(args).await,
+        Some(Command::Users { command }) => users(command),
         None => serve(cli.serve.config()?).await,
     }
 }
@@ -188,6 +245,58 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("waymark data in {}", server.db_path.display());
     tracing::info!(addr = %server.addr, sites, "collector started");
     server.run_until(stop).await
+}
+
+fn users(command: UsersCommand) -> anyhow::Result<()> {
+    let open = |common: &CommonArgs| -> anyhow::Result<Users> {
+        let config = common.config()?;
+        let accounts = Arc::new(SqliteAccounts::open_in(&config.data_dir)?);
+        Ok(Users::open(&config, accounts)?)
+    };
+    let password = |from_stdin: bool| -> anyhow::Result<(String, bool)> {
+        if !from_stdin {
+            return Ok((random_text(20), true));
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    };
+    let now = || waymark_collector::clock::SystemClock.now_ms();
+    match command {
+        UsersCommand::List(common) => {
+            for user in open(&common)?.list()? {
+                println!("{}\t{}\t{}\t{}", user.name, user.role.name(), user.sites.describe(), if user.source == Source::Config { "config" } else { "database" });
+            }
+        }
+        UsersCommand::Add { name, role, sites, password_stdin, common } => {
+            let users = open(&common)?;
+            let (password, generated) = password(password_stdin)?;
+            let user = users.add(&name, &password, Role::parse(&role).map_err(anyhow::Error::msg)?, Sites::parse_list(&sites), now())?;
+            println!("added {} ({}, sites: {})", user.name, user.role.name(), user.sites.describe());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UsersCommand::Passwd { name, password_stdin, common } => {
+            let users = open(&common)?;
+            let (password, generated) = password(password_stdin)?;
+            users.change(&name, Change { password: Some(password.clone()), ..Change::default() })?;
+            println!("password of {name} changed; their sessions are ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UsersCommand::Set { name, role, sites, common } => {
+            let role = role.map(|r| Role::parse(&r)).transpose().map_err(anyhow::Error::msg)?;
+            let user = open(&common)?.change(&name, Change { role, sites: sites.as_deref().map(Sites::parse_list), password: None })?;
+            println!("{} is now {}, sites: {}", user.name, user.role.name(), user.sites.describe());
+        }
+        UsersCommand::Remove { name, common } => {
+            open(&common)?.remove(&name)?;
+            println!("removed {name}");
+        }
+    }
+    Ok(())
 }
 
 async fn rebuild(config: Config) -> anyhow::Result<()> {

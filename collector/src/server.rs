@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::store::sqlite::{SqliteStore, StoreOptions};
 use crate::store::Store;
 use crate::store::read::Reads;
+use crate::store::accounts::Accounts;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -76,13 +77,15 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let store = SqliteStore::open_with(&config.data_dir, store_options(&config, &metrics))?;
     let db_path = store.path().to_path_buf();
     let reads: Arc<dyn Reads> = Arc::new(store.reads());
+    let accounts = Arc::new(store.accounts()?) as Arc<dyn Accounts>;
     let store = Arc::new(store) as Arc<dyn Store>;
     let live = LiveFeed::default();
     let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
     let rate_limits = RateLimits::new(&config.limits, clock.clone());
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let dashboard = Arc::new(Dashboard::open(&config, reads, clock.clone())?);
+    let dashboard = Arc::new(Dashboard::open(&config, reads, accounts, clock.clone())?);
+    crate::api::origin::log_policies(&config);
     let retention = Arc::new(Retention::new(&config, store.clone(), clock.clone(), Some(metrics.clone())));
     let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard, retention });
     Ok(Server { addr, db_path, listener, state, _data_dir_lock: data_dir_lock })

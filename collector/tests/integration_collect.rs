@@ -157,6 +157,73 @@ async fn only_allowed_origins_may_send_for_a_site() {
 }
 
 #[tokio::test]
+async fn a_site_that_lists_no_origins_refuses_another_websites_page_with_403_and_what_to_add() {
+    let mut server = start().await;
+    let now = now_ms();
+    let body = batch("demo", now, vec![pageview(1, now, "/")]).to_string();
+    let from = |origin: Option<&str>| {
+        let r = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX).body(body.clone());
+        match origin {
+            Some(o) => r.header("origin", o),
+            None => r,
+        }
+    };
+    let refused = send(from(Some("https://evil.example"))).await;
+    assert_eq!((refused.status, refused.body["error"].as_str()), (403, Some("origin_not_allowed")));
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(message.contains("accepts only the collector's own origin"), "{message}");
+    assert!(message.contains(r#"add allowed_origins = ["https://evil.example"] to its [[site]]"#), "{message}");
+    assert_eq!(send(from(Some("null"))).await.status, 403, "a sandboxed frame names no site");
+    assert!(server.query("SELECT id FROM events").is_empty());
+
+    let own = send(from(Some(&server.url))).await;
+    assert_eq!((own.status, own.body["accepted"].as_u64()), (200, Some(1)), "the collector's own pages, as the demo");
+    assert_eq!(send(from(None)).await.body["duplicates"], 1, "no Origin: not a web page, accepted");
+    let counted = server.get("/metrics").await.1;
+    assert!(counted.contains(r#"waymark_requests_refused_total{reason="origin_not_allowed"} 2"#), "{counted}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_site_with_a_star_takes_every_origin() {
+    let mut config = support::config();
+    config.sites[0].allowed_origins = vec!["*".into()];
+    let mut server = support::start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
+    let now = now_ms();
+    for (n, origin) in [(1, "https://anyone.example"), (2, "null")] {
+        let r = server
+            .request("/api/collect")
+            .header("content-type", "text/plain")
+            .header("user-agent", FIREFOX)
+            .header("origin", origin)
+            .body(batch("demo", now, vec![pageview(n, now, "/")]).to_string());
+        assert_eq!(send(r).await.body["accepted"], 1, "{origin}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_public_url_the_own_origin_is_that_address_whatever_the_host() {
+    let mut config = support::config();
+    config.public_url = Some("https://stats.example.com".into());
+    let mut server = support::start_with(config, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
+    let now = now_ms();
+    let from = |n: u64, origin: &str| {
+        server
+            .request("/api/collect")
+            .header("content-type", "text/plain")
+            .header("user-agent", FIREFOX)
+            .header("origin", origin)
+            .body(batch("demo", now, vec![pageview(n, now, "/")]).to_string())
+    };
+    assert_eq!(send(from(1, "https://stats.example.com")).await.status, 200);
+    let refused = send(from(2, &server.url)).await;
+    assert_eq!(refused.status, 403, "the Host no longer decides");
+    assert!(refused.body["message"].as_str().unwrap().contains("(https://stats.example.com)"), "{:?}", refused.body);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_page_on_another_origin_may_read_the_answer_and_its_retry_after() {
     let mut server = start().await;
     let now = now_ms();

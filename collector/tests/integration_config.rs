@@ -38,3 +38,35 @@ fn help_lists_the_commands_and_the_config_option() {
         assert!(said.contains(word), "{word} missing from\n{said}");
     }
 }
+
+#[test]
+fn a_site_open_to_every_origin_is_named_in_a_warning_at_start() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("waymark.toml");
+    std::fs::write(&path, "[[site]]\nkey = \"open-site\"\nallowed_origins = [\"*\"]\n[[site]]\nkey = \"closed\"\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("WAYMARK_DATA_DIR", dir.path())
+        .env("WAYMARK_LOG", "info")
+        .env_remove("WAYMARK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("collector started");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warning = said.iter().find(|l| l.contains("WARN") && l.contains("\"open-site\"")).unwrap_or_else(|| panic!("{said:#?}"));
+    assert!(warning.contains("accepts browser events from every origin"), "{warning}");
+    assert!(said.iter().any(|l| l.contains("\"closed\" lists no allowed_origins")), "{said:#?}");
+}

@@ -222,7 +222,7 @@ async fn an_erased_visitor_leaves_no_trace_in_the_database_files_or_in_any_answe
     let rows: Vec<(String, u64, String)> = audit.body.as_array().unwrap().iter()
         .map(|r| (r["kind"].as_str().unwrap().into(), r["rows_removed"].as_u64().unwrap(), r["requested_by"].as_str().unwrap().into()))
         .collect();
-    assert_eq!(rows, vec![("visitor".into(), 3, "api token".into()), ("visitor".into(), 0, "api token".into())]);
+    assert_eq!(rows, vec![("visitor".into(), 3, "api token 0".into()), ("visitor".into(), 0, "api token 0".into())]);
     let audit_text = audit.body.to_string();
     assert!(traces.iter().all(|t| !audit_text.contains(t.as_str())), "{audit_text}");
 

@@ -1,5 +1,6 @@
 // Shared by the dashboard tests: a collector with a known admin password,
-// signing in through the form, and sending events as a tracked page would.
+// signing in through the form, and sending events as a tracked page would
+// (a script's POST, with no Origin: accepted by a site that lists none).
 import { randomUUID } from "node:crypto";
 import { startCollector } from "./harness.mjs";
 
@@ -10,9 +11,11 @@ export function startDashboardCollector() {
   return startCollector();
 }
 
-export async function signIn(page, url) {
+/** Signs in through the form; without a name, as `admin`. */
+export async function signIn(page, url, { name, password = PASSWORD } = {}) {
   await page.goto(url + "/dashboard/");
-  await page.fill("input[name=password]", PASSWORD);
+  if (name) await page.fill("#sign-in-form input[name=name]", name);
+  await page.fill("#sign-in-form input[name=password]", password);
   await page.click("#sign-in-form button[type=submit]");
   await page.waitForSelector("#app:not([hidden])");
 }

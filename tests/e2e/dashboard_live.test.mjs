@@ -15,7 +15,7 @@ test("a wrong password is refused and the right one sets a strict, secure, http-
   await page.goto(collector.url + "/dashboard/");
   await page.fill("input[name=password]", "not it");
   await page.click("#sign-in-form button[type=submit]");
-  await eventually(async () => assert.equal(await page.textContent("#sign-in-error"), "the password is not right"));
+  await eventually(async () => assert.equal(await page.textContent("#sign-in-error"), "the name or password is not right"));
   assert.equal(await page.isVisible("#app"), false);
 
   await signIn(page, collector.url);

@@ -1,10 +1,12 @@
 // The npm package as an app developer uses it: `npm install` the packed
 // tarball into a tiny Vite app, `vite build` it, serve the build, and run
-// it in Chromium against the real collector.
+// it in Chromium against the real collector. The app is on an origin of
+// its own, which the site lists in `allowed_origins` (a site that lists
+// none takes only the collector's own pages).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname, extname, normalize } from "node:path";
@@ -16,7 +18,6 @@ const packed = join(tests, "..", "target", "npm");
 
 let collector, browser, app, server;
 before(async () => {
-  collector = await startCollector();
   browser = await launchChromium();
 });
 after(async () => {
@@ -50,6 +51,9 @@ test("a Vite app built against the packed npm package tracks into the collector"
   assert.ok(assets.some((f) => f.endsWith(".wasm")), `the .wasm is emitted as an asset: ${assets}`);
 
   const url = await serve(join(app, "dist"));
+  const config = join(app, "waymark.toml");
+  writeFileSync(config, `headless_browsers_are_bots = false\n[[site]]\nkey = "demo"\nallowed_origins = ["${url}"]\n`);
+  collector = await startCollector(["--config", config]);
   const page = await browser.newPage();
   const errors = [];
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));

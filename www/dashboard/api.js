@@ -20,10 +20,16 @@ export async function get(path, params = {}) {
   return body;
 }
 
-export async function post(path, body) {
+export function post(path, body) {
+  return send("POST", path, body);
+}
+
+/** A change (POST, PATCH, DELETE) with a JSON body; the refusal's message as the error. */
+export async function send(method, path, body) {
   const response = await fetch(`/api/${path}`, {
-    method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}),
+    method, credentials: "same-origin", headers: { "content-type": "application/json" }, body: body === undefined && method === "DELETE" ? undefined : JSON.stringify(body ?? {}),
   });
+  if (response.status === 401 && path !== "auth/sign-in") throw new SignedOut();
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(answer.message ?? `${path}: ${response.status}`);
   return answer;

@@ -1,22 +1,26 @@
 // The dashboard: sign-in, the site and period the user looks at, filters,
-// and which view is open. The views live in overview.js, live.js and
-// sessions.js.
+// and which view is open. The views live in overview.js, live.js,
+// sessions.js and (for admins) users.js. The site picker offers the sites
+// the collector says this user may see.
 
 import { el, fill, localDate, NONE } from "./dom.js";
 import { get, post, SignedOut } from "./api.js";
 import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
+import { showUsers } from "./users.js";
 
 const $ = (id) => document.getElementById(id);
 
 /** What is on screen: the site, the period (local dates) and the filters. */
 const view = { site: null, from: null, to: null, filters: [], tab: "overview" };
 let sites = [];
+/** Who is signed in: `{name, role, sites}`. */
+let me = null;
 
 async function start() {
   try {
-    await get("auth/session");
+    me = await get("auth/session");
   } catch (e) {
     if (e instanceof SignedOut) return showSignIn();
     throw e;
@@ -34,8 +38,10 @@ $("sign-in-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   $("sign-in-error").textContent = "";
   try {
-    await post("auth/sign-in", { password: new FormData(e.target).get("password") });
+    const form = new FormData(e.target);
+    await post("auth/sign-in", { name: form.get("name"), password: form.get("password") });
     e.target.reset();
+    me = await get("auth/session");
     await showApp();
   } catch (err) {
     $("sign-in-error").textContent = err.message;
@@ -50,9 +56,13 @@ $("sign-out").addEventListener("click", async () => {
 async function showApp() {
   $("sign-in").hidden = true;
   $("app").hidden = false;
+  $("users-tab").hidden = me.role !== "admin";
+  $("signed-in-as").textContent = `${me.name} (${me.role})`;
+  if (view.tab === "users" && me.role !== "admin") view.tab = "overview";
   sites = await get("sites");
   fill($("site"), sites.map((s) => el("option", { value: s.key }, s.name)));
-  selectSite(sites[0]);
+  if (sites.length) selectSite(sites[0]);
+  else $("signed-in-as").textContent += ": no sites are given to you yet; ask an admin";
 }
 
 /** The site's retention policy, as the config sets it. */
@@ -109,10 +119,11 @@ $("back-to-sessions").addEventListener("click", () => guard(showSessions(view)))
 function refresh() {
   for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === view.tab);
   for (const section of document.querySelectorAll("section.tab")) section.hidden = section.id !== view.tab;
-  $("range-bar").hidden = view.tab === "live" || view.tab === "check";
+  $("range-bar").hidden = view.tab === "live" || view.tab === "check" || view.tab === "users";
   showFilters();
   if (view.tab === "overview") guard(showOverview(view, addFilter));
   if (view.tab === "sessions") guard(showSessions(view, 0));
+  if (view.tab === "users") guard(showUsers(sites));
 }
 
 /** A 401 from any view means the session ended: back to sign-in. */

@@ -5,7 +5,7 @@
 //! rejected (see [`super::error`], where every status is decided).
 //!
 //! The order of checks is the order of cost: rate per address, type, size,
-//! decoding, site key, origin, rate per site; then each event, and the
+//! decoding, site key, origin ([`super::origin`]), rate per site; then each event, and the
 //! rest of the pipeline ([`crate::ingest::pipeline`]).
 
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, USER_AGENT};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, USER_AGENT};
 
 use super::AppState;
 use super::error::{ApiError, BatchAnswer};
@@ -36,10 +36,7 @@ pub async fn browser_batch(
     let bytes = decompress(header(&headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
     let batch = decode(&bytes)?;
     let site = state.config.site(&batch.site).ok_or_else(|| ApiError::UnknownSite(batch.site.clone()))?;
-    let origin = header(&headers, ORIGIN.as_str());
-    if !site.allows_origin(origin) {
-        return Err(ApiError::OriginNotAllowed { site: site.key.clone(), origin: origin.unwrap_or("(none)").to_owned() });
-    }
+    super::origin::check_sender(&state.config, site, &headers)?;
     state.rate_limits.check_site(&site.key)?;
 
     let sender = Sender { ip: Some(ip), user_agent: Some(header(&headers, USER_AGENT.as_str()).unwrap_or("")) };

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::query::queries::Queries;
 use crate::query::{SharedClock, Site};
 use crate::store::read::Reads;
+use crate::store::accounts::Accounts;
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -29,14 +30,14 @@ pub struct Dashboard {
 impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see
     /// [`Auth::from_config`]); the queries go to `reads`.
-    pub fn open(config: &Config, reads: Arc<dyn Reads>, clock: SharedClock) -> Result<Dashboard, ApiError> {
+    pub fn open(config: &Config, reads: Arc<dyn Reads>, accounts: Arc<dyn Accounts>, clock: SharedClock) -> Result<Dashboard, ApiError> {
         let sites = config
             .sites
             .iter()
             .map(|s| Ok(Site::new(&s.key, &s.time_zone)?.with_session_max(s.session_rule().max_ms)))
             .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(Dashboard {
-            auth: Auth::from_config(&config.dashboard, clock.clone())?,
+            auth: Auth::from_config(config, accounts, clock.clone())?,
             queries: Arc::new(Queries::new(reads, clock)),
             sites,
             stopping: watch::channel(false).0,
@@ -66,13 +67,14 @@ pub struct SiteInfo {
     pub retention_days: Option<u32>,
 }
 
-/// `GET /api/sites`: the sites the dashboard can show.
-pub async fn sites(_: Authenticated, State(state): State<Arc<AppState>>) -> Json<Vec<SiteInfo>> {
+/// `GET /api/sites`: the sites the dashboard can show this user.
+pub async fn sites(who: Authenticated, State(state): State<Arc<AppState>>) -> Json<Vec<SiteInfo>> {
     Json(
         state
             .config
             .sites
             .iter()
+            .filter(|s| who.principal().may_see(&s.key))
             .map(|s| SiteInfo {
                 key: s.key.clone(),
                 name: s.name.clone().unwrap_or_else(|| s.key.clone()),

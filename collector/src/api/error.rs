@@ -11,6 +11,11 @@
 //!   reads any 401 as "signed out"; 404 says "no such site: fix the key",
 //!   which is what the sender can act on, and no sender (the SDK included)
 //!   retries it;
+//! - who is asking: 401 when no one is signed in or the credential is not
+//!   right (the dashboard reads any 401 as "sign in"), 403 `forbidden`
+//!   when someone is signed in but may not do this (a site not given to a
+//!   viewer, an admin-only action), 403 `origin_not_allowed` with what to
+//!   add to `allowed_origins`, 429 `sign_in_limited` for too many sign-ins;
 //! - a wait the sender should honour comes with `Retry-After` (429, 503);
 //! - a batch whose every event was refused is 400 with the same per-event
 //!   body as a 200 ([`BatchAnswer`]); a batch that kept anything stays 200,
@@ -38,9 +43,11 @@ use waymark_protocol::BatchResponse;
 
 use super::AppState;
 use super::rate_limit::Exceeded;
+use crate::access::Denied;
 use crate::ingest::decode::DecodeError;
 use crate::query::QueryError;
 use crate::store::StoreError;
+use crate::users::UserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -63,18 +70,34 @@ pub enum ApiError {
     // Who is asking.
     #[error("missing or wrong `Authorization: Bearer <secret key>` for site {0:?}")]
     BadSecret(String),
-    #[error("origin {origin} may not send events for site {site:?}; add it to the site's allowed_origins")]
-    OriginNotAllowed { site: String, origin: String },
+    #[error("{}", origin_message(site, origin.as_deref(), own.as_deref(), *listed))]
+    OriginNotAllowed { site: String, origin: Option<String>, own: Option<String>, listed: bool },
     #[error("sign in, or send `Authorization: Bearer <api token>`")]
     NotSignedIn,
-    #[error("the password is not right")]
+    #[error("the name or password is not right")]
     WrongPassword,
     #[error("refused: this request came from another site")]
     CrossSite,
+    /// A viewer asking for a site not given to them, or for what only an
+    /// admin may do.
+    #[error(transparent)]
+    Forbidden(#[from] Denied),
+
+    // Accounts.
+    #[error("there is already a user {0:?}")]
+    UserExists(String),
+    #[error("no user {0:?}")]
+    UnknownUser(String),
+    #[error("user {0:?} is defined in the config file; change it there")]
+    UserInConfig(String),
+    #[error("you cannot remove your own account or take away your own admin role; another admin can")]
+    OwnAccount,
 
     // What the collector can take right now.
     #[error("too many requests from this {}; retry after {} s", .0.scope, retry_after_seconds(.0.retry_after))]
     RateLimited(Exceeded),
+    #[error("too many sign-in attempts {}; retry after {} s", .0.scope, retry_after_seconds(.0.retry_after))]
+    SignInLimited(Exceeded),
     #[error("the database is behind; retry after {} s", retry_after_seconds(BUSY_RETRY))]
     Busy,
     #[error("the collector is shutting down; retry later")]
@@ -83,7 +106,7 @@ pub enum ApiError {
     Store(StoreError),
 
     // The collector's own failures.
-    #[error("the admin password could not be hashed or read: {0}")]
+    #[error("a password could not be hashed or read: {0}")]
     PasswordHash(String),
     #[error("the export could not be written: {0}")]
     Export(String),
@@ -94,6 +117,29 @@ pub enum ApiError {
 const BUSY_RETRY: Duration = Duration::from_secs(1);
 const STORE_RETRY: Duration = Duration::from_secs(5);
 
+/// What the operator should add, for a refused origin.
+fn origin_message(site: &str, origin: Option<&str>, own: Option<&str>, listed: bool) -> String {
+    let own = own.unwrap_or("the origin of the address it is reached at");
+    match origin {
+        None => format!(
+            "site {site:?} takes browser events only from its allowed_origins, and this request has no Origin header; \
+             a server sends to /api/server/collect with the site's secret_key"
+        ),
+        Some("null") => format!(
+            "the page sent `Origin: null` (a sandboxed frame, a file, or a no-referrer policy), which names no site; \
+             only allowed_origins = [\"*\"] in site {site:?}'s [[site]] accepts it"
+        ),
+        Some(origin) if listed => {
+            format!("origin {origin} may not send events for site {site:?}; add \"{origin}\" to the site's allowed_origins")
+        }
+        Some(origin) => format!(
+            "origin {origin} may not send events for site {site:?}: a site with no allowed_origins accepts only the collector's \
+             own origin ({own}); add allowed_origins = [\"{origin}\"] to its [[site]] (or set public_url if this is the \
+             collector's own address)"
+        ),
+    }
+}
+
 fn retry_after_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -101,6 +147,19 @@ fn retry_after_seconds(d: Duration) -> u64 {
 impl From<Exceeded> for ApiError {
     fn from(e: Exceeded) -> Self {
         ApiError::RateLimited(e)
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(message) => ApiError::BadRequest(message),
+            UserError::Exists(name) => ApiError::UserExists(name),
+            UserError::Unknown(name) => ApiError::UnknownUser(name),
+            UserError::InConfig(name) => ApiError::UserInConfig(name),
+            UserError::Hash(message) => ApiError::PasswordHash(message),
+            UserError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -139,7 +198,13 @@ impl ApiError {
             ApiError::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
             ApiError::WrongPassword => (StatusCode::UNAUTHORIZED, "wrong_password"),
             ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::UserExists(_) => (StatusCode::CONFLICT, "user_exists"),
+            ApiError::UnknownUser(_) => (StatusCode::NOT_FOUND, "unknown_user"),
+            ApiError::UserInConfig(_) => (StatusCode::CONFLICT, "user_in_config"),
+            ApiError::OwnAccount => (StatusCode::CONFLICT, "own_account"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::SignInLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "sign_in_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "store_busy"),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
@@ -150,7 +215,7 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::RateLimited(e) => Some(e.retry_after),
+            ApiError::RateLimited(e) | ApiError::SignInLimited(e) => Some(e.retry_after),
             ApiError::Busy => Some(BUSY_RETRY),
             ApiError::ShuttingDown | ApiError::Store(_) | ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => {
                 Some(STORE_RETRY)

@@ -1,7 +1,7 @@
 //! `/api/lifecycle/…`: a person's erasure and export, a site's retention
 //! policy and what its next run would delete, and the audit log. Signed-in
-//! users and API tokens only ([`Authenticated`]); erasure is for admins
-//! ([`require_admin`]). Documented in `www/openapi.yaml`.
+//! users and API tokens only ([`Authenticated`]), each for the sites given
+//! to them; erasure is for admins ([`require_eraser`]). Documented in `www/openapi.yaml`.
 //!
 //! The handlers only read the request, check who asks and call
 //! `crate::lifecycle` or the read seam; every refusal is an [`ApiError`].
@@ -11,13 +11,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::credentials::bearer;
 use super::error::ApiError;
 use super::export::{Format, reply};
 use crate::lifecycle::erasure;
@@ -25,20 +23,16 @@ use crate::lifecycle::retention::{Preview, SiteRun};
 use crate::query::person::{PersonEvents, PersonSessions};
 use crate::store::lifecycle::{AuditRecord, Erased};
 
-/// Who may erase. Today every signed-in user and every API token may: the
-/// roles work (admin/viewer, per-site scoping) replaces this body with its
-/// admin-only check (`Authenticated::require_admin()`), and this is the one
-/// place erasure asks it.
-fn require_admin(_who: &Authenticated) -> Result<(), ApiError> {
-    Ok(())
+/// Who may erase: an admin whose sites include the site.
+fn require_eraser(who: &Authenticated, site: &str) -> Result<(), ApiError> {
+    who.require_admin("erase a person's data")?;
+    who.require_site(site)
 }
 
-/// The requester as the audit log names them: never the person's id, and
-/// never a credential. Today there is one dashboard user (the admin) and
-/// tokens have no labels; the roles work replaces this with the signed-in
-/// user's name or the token's label.
-fn requested_by(headers: &HeaderMap) -> String {
-    if bearer(headers).is_some() { "api token".into() } else { "admin".into() }
+/// The requester as the audit log names them: the dashboard user's name or
+/// the token's label (never its secret), and never the person's id.
+fn requested_by(who: &Authenticated) -> String {
+    who.principal().name.clone()
 }
 
 /// `{site, visitor | user | session | all}`.
@@ -66,17 +60,16 @@ pub struct EraseAnswer {
 pub async fn erase_route(
     who: Authenticated,
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     body: Result<Json<EraseRequest>, JsonRejection>,
 ) -> Result<Json<EraseAnswer>, ApiError> {
-    require_admin(&who)?;
     let Json(request) = body.map_err(|e| {
         ApiError::BadRequest(format!("send `{{\"site\": …, \"visitor\" | \"user\" | \"session\": …}}` or `\"all\": true` as JSON: {}", e.body_text()))
     })?;
     state.dashboard.site(&request.site)?;
+    require_eraser(&who, &request.site)?;
     let selector = erasure::selector(request.visitor.as_deref(), request.user.as_deref(), request.session.as_deref(), request.all)
         .map_err(ApiError::BadSelector)?;
-    let erased = erasure::erase(state.store.as_ref(), &request.site, &selector, &requested_by(&headers), state.clock.now_ms()).await?;
+    let erased = erasure::erase(state.store.as_ref(), &request.site, &selector, &requested_by(&who), state.clock.now_ms()).await?;
     Ok(Json(EraseAnswer { site: request.site, kind: selector.kind().as_str(), erased, rows_removed: erased.rows() }))
 }
 
@@ -93,9 +86,10 @@ pub struct ExportQuery {
 }
 
 /// `GET /api/lifecycle/export?site=&visitor=|user=|session=&format=json|csv[&table=events|sessions]`
-pub async fn export_route(_: Authenticated, State(state): State<Arc<AppState>>, query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
+pub async fn export_route(who: Authenticated, State(state): State<Arc<AppState>>, query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let site = state.dashboard.site(&query.site)?.clone();
+    who.require_site(&site.key)?;
     let selector = erasure::selector(query.visitor.as_deref(), query.user.as_deref(), query.session.as_deref(), false)
         .map_err(ApiError::BadSelector)?;
     let format = Format::parse(query.format.as_deref())?;
@@ -134,9 +128,10 @@ pub struct LastRun {
 }
 
 /// `GET /api/lifecycle/retention?site=`: the site's period and what a run now would delete, per day.
-pub async fn retention_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(query): Query<SiteQuery>) -> Result<Json<RetentionAnswer>, ApiError> {
+pub async fn retention_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(query): Query<SiteQuery>) -> Result<Json<RetentionAnswer>, ApiError> {
     let key = query.site.ok_or_else(|| ApiError::BadRequest("`site` is required".into()))?;
     state.dashboard.site(&key)?;
+    who.require_site(&key)?;
     let preview = state.retention.preview(&key).await?.ok_or_else(|| ApiError::UnknownSite(key.clone()))?;
     let last_run = state.retention.last_run().and_then(|run| {
         let at_ms = run.at_ms;
@@ -146,9 +141,14 @@ pub async fn retention_route(_: Authenticated, State(state): State<Arc<AppState>
 }
 
 /// `GET /api/lifecycle/audit[?site=]`: the audit log, oldest first.
-pub async fn audit_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(query): Query<SiteQuery>) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    if let Some(site) = &query.site {
-        state.dashboard.site(site)?;
+pub async fn audit_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(query): Query<SiteQuery>) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    // Every site's log is for admins; one site's, for whoever may see it.
+    match &query.site {
+        Some(site) => {
+            state.dashboard.site(site)?;
+            who.require_site(site)?;
+        }
+        None => who.require_admin("read every site's audit log")?,
     }
     Ok(Json(state.store.audit(query.site.as_deref()).await?))
 }

@@ -22,11 +22,12 @@ use crate::live::LiveMessage;
 const BUFFER: usize = 64;
 
 pub async fn live_route(
-    _: Authenticated,
+    who: Authenticated,
     State(state): State<Arc<AppState>>,
     Query(pairs): Pairs,
 ) -> Result<Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>, ApiError> {
     let site = Params { pairs }.site(&state)?.key;
+    who.require_site(&site)?;
     let mut feed = state.live.subscribe();
     let mut stopping = state.dashboard.stopping();
     let (sender, receiver) = mpsc::channel(BUFFER);

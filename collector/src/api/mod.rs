@@ -7,8 +7,10 @@ pub mod credentials;
 pub mod dashboard;
 pub mod error;
 pub mod ops;
+pub mod origin;
 pub mod rate_limit;
 pub mod server_collect;
+pub mod users;
 pub mod export;
 pub mod lifecycle;
 pub mod live;
@@ -17,7 +19,7 @@ pub mod query;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -63,6 +65,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/auth/sign-in", post(auth::sign_in))
         .route("/api/auth/sign-out", post(auth::sign_out))
         .route("/api/auth/session", get(auth::session))
+        .route("/api/users", get(users::list).post(users::add))
+        .route("/api/users/{name}", patch(users::change).delete(users::remove))
         .route("/api/sites", get(dashboard::sites))
         .route("/api/query/realtime", get(query::realtime_route))
         .route("/api/query/overview", get(query::overview_route))

@@ -80,17 +80,19 @@ impl Params {
 }
 
 /// `GET /api/query/realtime`
-pub async fn realtime_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
+pub async fn realtime_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
+    who.require_site(&site.key)?;
     let result = state.dashboard.queries.realtime(&site).await?;
     reply(params.format()?, "realtime", result)
 }
 
 /// `GET /api/query/overview`
-pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
+pub async fn overview_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
+    who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
     let period = params.period(&site, queries.now_ms())?;
     let request = OverviewRequest { interval: params.interval(&period)?, period, filters: params.filters()? };
@@ -99,9 +101,10 @@ pub async fn overview_route(_: Authenticated, State(state): State<Arc<AppState>>
 }
 
 /// `GET /api/query/breakdown?dimension=…`
-pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
+pub async fn breakdown_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
+    who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
     let dimension = params.get("dimension").ok_or_else(|| ApiError::BadRequest("`dimension` is required".into()))?;
     let request = BreakdownRequest {
@@ -116,9 +119,10 @@ pub async fn breakdown_route(_: Authenticated, State(state): State<Arc<AppState>
 }
 
 /// `GET /api/query/sessions`
-pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
+pub async fn sessions_route(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
+    who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
     let request = SessionsRequest {
         period: params.period(&site, queries.now_ms())?,
@@ -132,13 +136,14 @@ pub async fn sessions_route(_: Authenticated, State(state): State<Arc<AppState>>
 
 /// `GET /api/query/sessions/{id}`: one session's journey.
 pub async fn journey_route(
-    _: Authenticated,
+    who: Authenticated,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let params = Params { pairs };
     let site = params.site(&state)?;
+    who.require_site(&site.key)?;
     let name = format!("session-{}", id.chars().filter(char::is_ascii_alphanumeric).take(40).collect::<String>());
     let result = state.dashboard.queries.journey(&site, &id).await?;
     reply(params.format()?, &name, result)

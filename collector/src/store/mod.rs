@@ -20,6 +20,7 @@
 //! [`conformance`]. The read seam is [`read::Reads`], with
 //! its own suite, [`read_conformance`].
 
+pub mod accounts;
 #[cfg(test)]
 pub mod conformance;
 pub mod lifecycle;

@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("sql/query_indexes.sql"),
     include_str!("sql/lighter_writes.sql"),
     include_str!("sql/lifecycle.sql"),
+    include_str!("sql/accounts.sql"),
 ];
 
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+mod accounts;
 mod checkpoints;
 mod connection;
 mod identity;
@@ -42,6 +43,7 @@ mod tails;
 mod wal_sync;
 mod writer;
 
+pub use accounts::SqliteAccounts;
 use checkpoints::WalLength;
 pub use connection::open_connection;
 pub use reads::SqliteReads;
@@ -147,6 +149,12 @@ impl SqliteStore {
     /// The read seam over this store's file.
     pub fn reads(&self) -> SqliteReads {
         SqliteReads::open(&self.path)
+    }
+
+    /// The dashboard's accounts, on this database through a connection of
+    /// their own.
+    pub fn accounts(&self) -> Result<SqliteAccounts, StoreError> {
+        SqliteAccounts::open_migrated(&self.path)
     }
 
     /// A new read-only connection, for queries.
