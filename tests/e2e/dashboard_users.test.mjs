@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCollector, launchChromium } from "./harness.mjs";
-import { PASSWORD, signIn, eventually } from "./dashboard_harness.mjs";
+import { startCollector, launchChromium, eventually } from "./harness.mjs";
+import { PASSWORD, signIn } from "./dashboard_harness.mjs";
 
 const configDir = mkdtempSync(join(tmpdir(), "waymark-e2e-users-"));
 let collector, browser;
