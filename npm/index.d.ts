@@ -6,6 +6,8 @@ export interface WaymarkOptions {
   endpoint?: string;
   /** `"required"`: nothing is stored or sent with ids until `grant()`. Default `"granted"`. */
   consent?: "required" | "granted";
+  /** The version of your consent banner or policy text (at most 1000 bytes), sent with every consent decision and shown in the consent log. */
+  consentVersion?: string;
   /** Without consent, send events without client ids (the collector derives a daily key). Default false. */
   cookieless?: boolean;
   /** Global Privacy Control and Do Not Track mean denied (`"honor"`, default) or are ignored. */

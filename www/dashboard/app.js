@@ -1,7 +1,7 @@
 // The dashboard: sign-in, the site and period the user looks at, filters,
 // and which view is open. The views live in overview.js, live.js,
-// sessions.js and (for admins) users.js. The site picker offers the sites
-// the collector says this user may see.
+// sessions.js, consent.js and (for admins) users.js. The site picker offers
+// the sites the collector says this user may see.
 
 import { el, fill, localDate, NONE } from "./dom.js";
 import { get, post, SignedOut } from "./api.js";
@@ -9,6 +9,7 @@ import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
 import { showUsers } from "./users.js";
+import { showConsent, consentPageBy, byVisitor } from "./consent.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -115,15 +116,22 @@ for (const button of $("tabs").querySelectorAll("button")) {
 $("prev-page").addEventListener("click", () => guard(pageBy(view, -1)));
 $("next-page").addEventListener("click", () => guard(pageBy(view, 1)));
 $("back-to-sessions").addEventListener("click", () => guard(showSessions(view)));
+$("consent-prev").addEventListener("click", () => guard(consentPageBy(view, -1)));
+$("consent-next").addEventListener("click", () => guard(consentPageBy(view, 1)));
+$("consent-filter").addEventListener("submit", (e) => { e.preventDefault(); guard(byVisitor(view, $("consent-visitor").value)); });
+$("consent-everyone").addEventListener("click", () => guard(byVisitor(view, "")));
 
 function refresh() {
   for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === view.tab);
   for (const section of document.querySelectorAll("section.tab")) section.hidden = section.id !== view.tab;
   $("range-bar").hidden = view.tab === "live" || view.tab === "check" || view.tab === "users";
   showFilters();
+  // The consent log is every decision of the period: filters do not apply.
+  $("filters").hidden = view.tab === "consent";
   if (view.tab === "overview") guard(showOverview(view, addFilter));
   if (view.tab === "sessions") guard(showSessions(view, 0));
   if (view.tab === "users") guard(showUsers(sites));
+  if (view.tab === "consent") guard(showConsent(view, 0));
 }
 
 /** A 401 from any view means the session ended: back to sign-in. */

@@ -73,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/query/breakdown", get(query::breakdown_route))
         .route("/api/query/sessions", get(query::sessions_route))
         .route("/api/query/sessions/{id}", get(query::journey_route))
+        .route("/api/query/consent", get(query::consent_route))
         .route("/api/live", get(live::live_route))
         .route("/api/lifecycle/erase", post(lifecycle::erase_route))
         .route("/api/lifecycle/export", get(lifecycle::export_route))

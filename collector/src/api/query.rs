@@ -14,6 +14,7 @@ use super::auth::Authenticated;
 use super::error::ApiError;
 use super::export::{Format, reply};
 use crate::query::breakdown::BreakdownRequest;
+use crate::query::consent::ConsentLogRequest;
 use crate::query::filter::{Dimension, Filter};
 use crate::query::overview::OverviewRequest;
 use crate::query::period::{Interval, Period};
@@ -149,3 +150,18 @@ pub async fn journey_route(
     reply(params.format()?, &name, result)
 }
 
+/// `GET /api/query/consent?visitor=…`: the site's consent decisions in the
+/// period, newest first, of one visitor when `visitor` is given.
+pub async fn consent_route(_: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Response, ApiError> {
+    let params = Params { pairs };
+    let site = params.site(&state)?;
+    let queries = state.dashboard.queries.clone();
+    let request = ConsentLogRequest {
+        period: params.period(&site, queries.now_ms())?,
+        visitor_id: params.get("visitor").filter(|v| !v.is_empty()).map(str::to_owned),
+        page: params.number("page", 0)?,
+        per_page: params.number("per_page", 100)?,
+    };
+    let result = queries.consent_log(&site, &request).await?;
+    reply(params.format()?, "consent", result)
+}

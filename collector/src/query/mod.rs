@@ -20,6 +20,7 @@
 //! `store::sqlite::reads`.
 
 pub mod breakdown;
+pub mod consent;
 pub mod filter;
 pub mod overview;
 pub mod period;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::breakdown::{Breakdown, BreakdownRequest};
+use super::consent::{ConsentLog, ConsentLogRequest};
 use super::overview::{Overview, OverviewRequest};
 use super::person::PersonData;
 use super::realtime::Realtime;
@@ -53,5 +54,10 @@ impl Queries {
     /// One person's stored events and sessions (see [`super::person`]).
     pub async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError> {
         self.reads.person(site, selector).await
+    }
+
+    /// The site's consent decisions (see [`super::consent`]).
+    pub async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
+        self.reads.consent_log(site, request).await
     }
 }

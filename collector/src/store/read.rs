@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::query::consent::{ConsentLog, ConsentLogRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
@@ -40,4 +41,8 @@ pub trait Reads: Send + Sync + 'static {
     /// Every stored event and session of the person `selector` names
     /// (see [`crate::query::person`]); empty when the site holds none.
     async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError>;
+
+    /// One page of the site's consent decisions in a period, newest first
+    /// (see [`crate::query::consent`]).
+    async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError>;
 }

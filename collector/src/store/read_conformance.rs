@@ -44,6 +44,7 @@ use super::Store;
 use super::read::Reads;
 use crate::event::StoredEvent;
 use crate::query::breakdown::{BreakdownRequest, Row};
+use crate::query::consent::ConsentLogRequest;
 use crate::query::filter::{Dimension, Filter, NONE_VALUE};
 use crate::query::overview::{Metrics, OverviewRequest};
 use crate::query::period::{Interval, Period};
@@ -81,6 +82,7 @@ macro_rules! read_conformance_tests {
             a_journey_of_an_unknown_or_another_sites_session_is_not_found,
             answers_export_as_csv_with_the_same_numbers,
             a_persons_export_holds_every_event_and_session_of_their_visitors,
+            the_consent_log_lists_each_decision_newest_first_with_its_categories_page_and_version,
         );
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
@@ -546,5 +548,93 @@ pub async fn a_persons_export_holds_every_event_and_session_of_their_visitors(op
     assert!(s.reads().person(&berlin(), &Selector::Visitor("nobody".into())).await.unwrap().is_empty());
     assert!(s.reads().person(&berlin(), &Selector::Visitor("otto".into())).await.unwrap().is_empty());
     assert!(matches!(s.reads().person(&berlin(), &Selector::Site).await, Err(QueryError::BadRequest(_))));
+    s.close().await;
+}
+
+/// Consent decisions added to the stream (ids `…-7000-…`), each a
+/// `$consent` event as the SDK sends it:
+///
+/// | # | visitor | SDK session | time (Berlin) | page | props |
+/// | --- | --- | --- | --- | --- | --- |
+/// | 1 | anna | a-1 | Jan 14 23:30:30 | `/` | analytics granted, version v2 |
+/// | 2 | a daily key (no ids) | - | Jan 15 10:30 | `/pricing` | analytics denied, version v2 |
+/// | 3 | anna | a-2 | Jan 15 23:00 (a day after A2: a new session) | `/blog` | analytics denied, version v3, via banner |
+/// | 4 | carl | c-1 | Jan 16 00:30 | `/pricing` | analytics granted (after the period) |
+/// | 5 | otto, on site `elsewhere` | o-1 | Jan 15 11:00 | `/` | analytics granted |
+fn consent_event(n: u64, base: u64, visitor: &str, client_session: Option<&str>, at: &str, path: &str, props: &str) -> StoredEvent {
+    let site = event(base).site;
+    StoredEvent {
+        id: format!("00000000-0000-4000-7000-{n:012}"),
+        ts: utc(at),
+        received_ms: utc(at),
+        name: "$consent".into(),
+        visitor_id: visitor.into(),
+        client_session_id: client_session.map(Into::into),
+        url: format!("https://{site}.example{path}"),
+        path: path.into(),
+        props: props.into(),
+        engaged_ms: None,
+        ..event(base)
+    }
+}
+
+pub async fn the_consent_log_lists_each_decision_newest_first_with_its_categories_page_and_version(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let withdrawal_event =
+        consent_event(3, 4, "anna", Some("a-2"), "2024-01-15T22:00:00Z", "/blog", r#"{"analytics":"denied","version":"v3","via":"banner"}"#);
+    // A day after A2: a session of its own.
+    let withdrawal_session = sessions::session_id("shop", "anna", &withdrawal_event);
+    let decisions = vec![
+        consent_event(1, 1, "anna", Some("a-1"), "2024-01-14T22:30:30Z", "/", r#"{"analytics":"granted","version":"v2"}"#),
+        consent_event(2, 5, "daily-key", None, "2024-01-15T09:30:00Z", "/pricing", r#"{"analytics":"denied","version":"v2"}"#),
+        withdrawal_event,
+        consent_event(4, 11, "carl", Some("c-1"), "2024-01-15T23:30:00Z", "/pricing", r#"{"analytics":"granted"}"#),
+        consent_event(5, 13, "otto", Some("o-1"), "2024-01-15T10:00:00Z", "/", r#"{"analytics":"granted"}"#),
+    ];
+    s.backend.store.append(decisions).await.unwrap();
+    let request = |visitor: Option<&str>, page: usize, per_page: usize| ConsentLogRequest {
+        period: days("2024-01-14", "2024-01-15"),
+        visitor_id: visitor.map(Into::into),
+        page,
+        per_page,
+    };
+    let log = s.reads().consent_log(&berlin(), &request(None, 0, 50)).await.unwrap();
+    let id = |n: u64| format!("00000000-0000-4000-7000-{n:012}");
+    // Carl's grant is on Jan 16 in Berlin; otto's is another site's.
+    assert_eq!((log.total, log.page, log.per_page), (3, 0, 50));
+    assert_eq!(log.records.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [id(3), id(2), id(1)]);
+    let [withdrawal, denial, grant] = [&log.records[0], &log.records[1], &log.records[2]];
+    // Anna's grant, in the session of the pageview it came with.
+    assert_eq!((grant.visitor_id.as_str(), grant.session_id.clone(), grant.ts), ("anna", session(1), utc("2024-01-14T22:30:30Z")));
+    assert_eq!((grant.decisions.get("analytics").map(String::as_str), grant.version.as_deref()), (Some("granted"), Some("v2")));
+    assert_eq!((grant.path.as_str(), grant.url.as_str(), grant.cookieless), ("/", "https://shop.example/", false));
+    // A denial before any grant came without ids: the daily key.
+    assert_eq!((denial.visitor_id.as_str(), denial.cookieless, denial.path.as_str()), ("daily-key", true, "/pricing"));
+    assert_eq!(denial.decisions.get("analytics").map(String::as_str), Some("denied"));
+    // The withdrawal keeps how it was given.
+    assert_eq!((withdrawal.session_id.clone(), withdrawal.version.as_deref()), (withdrawal_session.clone(), Some("v3")));
+    assert_eq!(withdrawal.props, serde_json::json!({"analytics": "denied", "version": "v3", "via": "banner"}));
+
+    // One visitor: when and how anna consented.
+    let anna = s.reads().consent_log(&berlin(), &request(Some("anna"), 0, 50)).await.unwrap();
+    assert_eq!((anna.total, anna.records.iter().map(|r| r.id.clone()).collect::<Vec<_>>()), (2, vec![id(3), id(1)]));
+    assert_eq!(s.reads().consent_log(&berlin(), &request(Some("otto"), 0, 50)).await.unwrap().total, 0);
+    // A page at a time.
+    let second = s.reads().consent_log(&berlin(), &request(None, 1, 1)).await.unwrap();
+    assert_eq!((second.total, second.records.len(), second.records[0].id.clone()), (3, 1, id(2)));
+    // The other site has its own log.
+    let elsewhere = Site::new("elsewhere", "UTC").unwrap();
+    assert_eq!(s.reads().consent_log(&elsewhere, &request(None, 0, 50)).await.unwrap().records[0].id, id(5));
+
+    let csv = String::from_utf8(crate::api::export::to_csv(&anna).unwrap()).unwrap();
+    assert_eq!(
+        csv,
+        format!(
+            "ts,time,visitor_id,session_id,user_id,cookieless,decisions,version,path,url,props,id\n\
+             {},2024-01-15T22:00:00Z,anna,{},,0,analytics=denied,v3,/blog,https://shop.example/blog,\"{{\"\"analytics\"\":\"\"denied\"\",\"\"version\"\":\"\"v3\"\",\"\"via\"\":\"\"banner\"\"}}\",{}\n\
+             {},2024-01-14T22:30:30Z,anna,{},,0,analytics=granted,v2,/,https://shop.example/,\"{{\"\"analytics\"\":\"\"granted\"\",\"\"version\"\":\"\"v2\"\"}}\",{}\n",
+            utc("2024-01-15T22:00:00Z"), withdrawal_session, id(3), utc("2024-01-14T22:30:30Z"), session(1), id(1)
+        )
+    );
     s.close().await;
 }

@@ -12,7 +12,7 @@ use alloc::string::String;
 
 use crate::core::json::int_string;
 use crate::core::text::parse_int;
-use waymark_protocol::limits::{DEFAULT_SESSION_MAX_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_SESSION_MAX_MS, MAX_SESSION_TIMEOUT_MS, MINUTE_MS, MIN_SESSION_TIMEOUT_MS};
+use waymark_protocol::limits::{DEFAULT_SESSION_MAX_MS, DEFAULT_SESSION_TIMEOUT_MS, MAX_PROP_VALUE_BYTES, MAX_SESSION_MAX_MS, MAX_SESSION_TIMEOUT_MS, MINUTE_MS, MIN_SESSION_TIMEOUT_MS};
 
 /// Where the visitor and session ids live, and with them (after consent)
 /// the events not yet acknowledged.
@@ -45,6 +45,9 @@ pub struct Config {
     pub endpoint: String,
     /// The site asks for consent: analytics starts `pending`.
     pub consent_required: bool,
+    /// The banner or policy version the site asks consent under
+    /// (`data-consent-version`), sent with every `$consent` decision.
+    pub consent_version: Option<String>,
     /// Without consent, send events anyway with no client ids; the
     /// collector derives a daily visitor key for them.
     pub cookieless: bool,
@@ -73,8 +76,8 @@ pub const DEFAULT_FLUSH_AT_EVENTS: usize = 20;
 /// every other browser, so the default is a year.
 pub const DEFAULT_COOKIE_DAYS: i64 = 365;
 
-const OPTIONS: [&str; 16] = [
-    "site", "endpoint", "consent", "cookieless", "privacySignals", "storage", "cookieDomain",
+const OPTIONS: [&str; 17] = [
+    "site", "endpoint", "consent", "consentVersion", "cookieless", "privacySignals", "storage", "cookieDomain",
     "cookieDays", "sessionTimeoutMinutes", "sessionMaxMinutes", "autoPageviews", "outboundLinks",
     "fileDownloads", "debug", "flushIntervalMs", "flushAtEvents",
 ];
@@ -121,6 +124,7 @@ pub fn parse(options: &[(String, String)], default_endpoint: &str) -> Result<Con
         site: String::new(),
         endpoint: default_endpoint.to_owned(),
         consent_required: false,
+        consent_version: None,
         cookieless: false,
         honor_privacy_signals: true,
         storage: StorageMode::LocalStorage,
@@ -148,6 +152,11 @@ pub fn parse(options: &[(String, String)], default_endpoint: &str) -> Result<Con
                     _ => return Err(bad("consent", "\"required\" or \"granted\"")),
                 }
             }
+            // It travels as a property of `$consent`: a property's limit
+            // (the message's number is checked against it by a test; a
+            // built one costs the module bytes).
+            "consentVersion" if value.len() <= MAX_PROP_VALUE_BYTES => config.consent_version = Some(value.to_owned()).filter(|v| !v.is_empty()),
+            "consentVersion" => return Err(bad("consentVersion", "text of at most 1000 bytes")),
             "cookieless" => config.cookieless = flag("cookieless", value)?,
             "privacySignals" => {
                 config.honor_privacy_signals = match value {
@@ -240,7 +249,7 @@ mod tests {
     fn every_option_is_read() {
         let c = parse(
             &opts(&[
-                ("site", "shop"), ("endpoint", "/collect"), ("consent", "required"), ("cookieless", "true"),
+                ("site", "shop"), ("endpoint", "/collect"), ("consent", "required"), ("consentVersion", " v2 "), ("cookieless", "true"),
                 ("privacySignals", "ignore"), ("storage", "cookie"), ("cookieDomain", "example.com"),
                 ("cookieDays", "30"), ("sessionTimeoutMinutes", "15"), ("sessionMaxMinutes", "120"),
                 ("autoPageviews", "false"), ("outboundLinks", ""), ("fileDownloads", "true"), ("debug", ""),
@@ -251,6 +260,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.endpoint, "/collect");
         assert!(c.consent_required && c.cookieless && !c.honor_privacy_signals);
+        assert_eq!(c.consent_version.as_deref(), Some("v2"));
         assert_eq!((c.storage, c.cookie_domain.as_deref(), c.cookie_days), (StorageMode::Cookie, Some("example.com"), 30));
         assert_eq!((c.session_timeout_ms, c.session_max_ms), (15 * 60_000, 120 * 60_000));
         assert!(!c.auto_pageviews && c.outbound_links && c.file_downloads && c.debug);
@@ -275,8 +285,19 @@ mod tests {
     }
 
     #[test]
+    fn a_consent_version_is_optional_and_at_most_a_property_value_long() {
+        assert_eq!(parse(&opts(&[("site", "s"), ("consentVersion", "")]), "/").unwrap().consent_version, None);
+        assert_eq!(parse(&opts(&[("site", "s")]), "/").unwrap().consent_version, None);
+        let longest = "v".repeat(MAX_PROP_VALUE_BYTES);
+        assert_eq!(parse(&opts(&[("site", "s"), ("consentVersion", &longest)]), "/").unwrap().consent_version, Some(longest.clone()));
+        let err = parse(&opts(&[("site", "s"), ("consentVersion", &(longest + "v"))]), "/").unwrap_err();
+        let expected = ["option `consentVersion` must be text of at most ", &int_string(MAX_PROP_VALUE_BYTES as i64), " bytes"].concat();
+        assert_eq!(err.message(), expected);
+    }
+
+    #[test]
     fn unknown_options_are_refused_by_name() {
         let err = parse(&opts(&[("site", "s"), ("sessionTimeout", "10")]), "/").unwrap_err();
-        assert!(err.message().starts_with("unknown option `sessionTimeout`; known: site, endpoint"));
+        assert!(err.message().starts_with("unknown option `sessionTimeout`; known: site, endpoint, consent, consentVersion"));
     }
 }

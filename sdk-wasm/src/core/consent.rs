@@ -7,10 +7,14 @@
 //! - otherwise `pending` when the site requires consent, else `granted`
 //!   (an implicit grant, never stored and never sent as an event);
 //! - a person's explicit choice is stored under [`CONSENT_KEY`], the only
-//!   thing the SDK ever writes without a grant, and reported as `$consent`.
+//!   thing the SDK ever writes without a grant, and reported as `$consent`
+//!   with properties `{category: decision, version}` ([`event_props`]),
+//!   `version` being the site's `consentVersion` when it set one.
 
 use alloc::string::String;
 
+use crate::core::event::one_prop;
+use crate::core::json::{push_key, push_string};
 use crate::core::storage::KeyValue;
 
 pub const CONSENT_KEY: &str = "waymark.consent";
@@ -115,6 +119,19 @@ impl Consent {
     }
 }
 
+/// The properties of a `$consent` event: `{"analytics":"granted"}`, and
+/// the banner's `"version"` when the site names one.
+pub fn event_props(category: Category, decision: Decision, version: Option<&str>) -> String {
+    let mut props = one_prop(category.as_str(), decision.as_str());
+    if let Some(version) = version {
+        props.pop();
+        push_key(&mut props, "version");
+        push_string(&mut props, version);
+        props.push('}');
+    }
+    props
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +180,12 @@ mod tests {
         assert!(privacy_signal(true, "undefined"));
         assert!(privacy_signal(false, "1"));
         assert!(!privacy_signal(false, "0") && !privacy_signal(false, "unspecified") && !privacy_signal(false, "undefined"));
+    }
+
+    #[test]
+    fn a_decision_is_reported_with_its_category_and_the_banners_version() {
+        assert_eq!(event_props(Category::Analytics, Decision::Granted, None), r#"{"analytics":"granted"}"#);
+        assert_eq!(event_props(Category::Analytics, Decision::Denied, Some("2024-05 \"EU\"")), r#"{"analytics":"denied","version":"2024-05 \"EU\""}"#);
     }
 
     #[test]

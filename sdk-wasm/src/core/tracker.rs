@@ -38,7 +38,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::core::config::{Config, StorageMode};
-use crate::core::consent::{Category, Consent, Decision, privacy_signal};
+use crate::core::consent::{Category, Consent, Decision, event_props, privacy_signal};
 use crate::core::event::{Draft, EventError, check_props_json, cut, one_prop};
 use crate::core::ids::{Random, new_event_id, random_unit};
 use crate::core::json::int_string;
@@ -319,14 +319,19 @@ impl Tracker {
     }
 
     /// A person's consent choice; `true` when it changed the state. The
-    /// change is sent as a `$consent` event, with ids only when granted.
+    /// change is sent as a `$consent` event with the banner's version: a
+    /// grant with the ids; a denial of what was granted with the ids it
+    /// withdraws, which are forgotten then, so the consent log says which
+    /// visitor withdrew; any other denial without ids (the collector's
+    /// daily key stands for the visitor).
     pub fn decide(&mut self, category: Category, decision: Decision, now_ms: i64, env: &impl Env) -> bool {
+        let withdrawn = self.consent.get(category) == Decision::Granted;
         if decision == Decision::Pending || !self.consent.decide(id_store(self.config.storage, env), category, decision) {
             return false;
         }
         self.log(&["consent ", category.as_str(), ": ", decision.as_str(), " (chosen)"]);
         let mut event = Draft::new(names::CONSENT, now_ms, &env.url());
-        event.props = one_prop(category.as_str(), decision.as_str());
+        event.props = event_props(category, decision, self.config.consent_version.as_deref());
         let held = core::mem::take(&mut self.held);
         if decision == Decision::Granted {
             for draft in held {
@@ -337,11 +342,13 @@ impl Tracker {
             if !held.is_empty() {
                 self.log(&["dropped ", &int_string(held.len() as i64), " held events: consent denied"]);
             }
-            self.sessions.forget(id_store(self.config.storage, env));
+            let id = new_event_id(now_ms, env.random());
+            let store = id_store(self.config.storage, env);
+            let event = event.encode(&id, withdrawn.then(|| self.sessions.touch(store, env.random(), now_ms).0));
+            self.sessions.forget(store);
             if let Some(backlog) = backlog(self.config.storage, env) {
                 backlog.remove(QUEUE_KEY);
             }
-            let event = event.encode(&new_event_id(now_ms, env.random()), None);
             self.enqueue(names::CONSENT, event);
         }
         true
@@ -646,6 +653,38 @@ mod tests {
         assert!(!body.contains("$pageview") && !body.contains("after_denial"));
         assert!(body.contains("\"name\":\"$consent\"") && !body.contains("session_id"));
         assert_eq!(env.local.keys(), [CONSENT_KEY], "only the choice is stored");
+    }
+
+    #[test]
+    fn every_consent_decision_carries_the_banners_version() {
+        let env = TestEnv::default();
+        let mut t = tracker(&[("consent", "required"), ("consentVersion", "v2")], &env);
+        t.decide(Category::Analytics, Decision::Denied, 1, &env);
+        t.decide(Category::Analytics, Decision::Granted, 2, &env);
+        let body = sent(&mut t, 3, &env);
+        assert!(body.contains(r#""props":{"analytics":"denied","version":"v2"}"#), "{body}");
+        assert!(body.contains(r#""props":{"analytics":"granted","version":"v2"}"#), "{body}");
+    }
+
+    #[test]
+    fn withdrawing_a_grant_is_reported_with_the_ids_it_withdraws_which_are_then_forgotten() {
+        let env = TestEnv::default();
+        let mut t = tracker(&[("consent", "required")], &env);
+        t.decide(Category::Analytics, Decision::Granted, 1, &env);
+        let grant = sent(&mut t, 1, &env);
+        t.end_turn(1, &env);
+        let visitor = env.local.get(crate::core::session::VISITOR_KEY).unwrap();
+        assert!(grant.contains(&visitor));
+        t.decide(Category::Analytics, Decision::Denied, 2, &env);
+        let denial = sent(&mut t, 2, &env);
+        t.end_turn(2, &env);
+        assert!(denial.contains(r#""analytics":"denied""#) && denial.contains(&visitor) && denial.contains("session_id"), "{denial}");
+        assert_eq!(env.local.keys(), [CONSENT_KEY], "the ids are gone");
+        // The next denial has no ids to report.
+        t.decide(Category::Analytics, Decision::Granted, 4, &env);
+        t.decide(Category::Analytics, Decision::Denied, 5, &env);
+        let body = sent(&mut t, 6, &env);
+        assert!(!body.contains(&visitor), "a new grant is a new visitor: {body}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! zones, filters, rates) is `crate::query`'s; this module only counts.
 
 mod breakdown;
+mod consent;
 mod filter;
 mod overview;
 mod person;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::query::consent::{ConsentLog, ConsentLogRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
@@ -79,6 +81,11 @@ impl Reads for SqliteReads {
     async fn person(&self, site: &Site, selector: &Selector) -> Result<PersonData, QueryError> {
         let (site, selector) = (site.clone(), selector.clone());
         self.pool.run(move |conn| person::person(conn, &site, &selector)).await
+    }
+
+    async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| consent::consent_log(conn, &site, &request)).await
     }
 }
 
