@@ -89,10 +89,12 @@ export function init(given, calls) {
     waiting = calls;
   }
   given = given && typeof given == "object" ? given : {};
-  // `data-consent-banner` with no value is "": on.
+  // `data-consent-banner` with no value is "": on. `?no-inline` keeps
+  // bundlers (Vite inlines small assets) from putting the banner into
+  // every app's own bundle; servers ignore it.
   const on = given.consentBanner;
   if (on != null && `${on}` != "false")
-    banner = import(new URL("consent-banner.js", import.meta.url)).then(
+    banner = import(new URL("consent-banner.js?no-inline", import.meta.url)).then(
       (m) => m.mount(api, given),
       (error) => console.error("waymark: could not load consent-banner.js", error),
     );
