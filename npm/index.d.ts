@@ -34,6 +34,20 @@ export interface WaymarkOptions {
   flushIntervalMs?: number;
   /** Send as soon as this many events wait. Default 20. */
   flushAtEvents?: number;
+  /** Waymark's own consent banner, fetched only when on (`dist/consent-banner.js`): shown while consent is `"pending"`, reopened by `consentSettings()`. Default off. */
+  consentBanner?: boolean;
+  /** The banner's text, also its accessible name. */
+  consentBannerText?: string;
+  /** A link to the privacy policy after the banner's text. */
+  consentPolicyUrl?: string;
+  /** The policy link's text. Default `"Privacy policy"`. */
+  consentPolicyLabel?: string;
+  /** The Accept button's label. Default `"Accept"`. */
+  consentAcceptLabel?: string;
+  /** The Reject button's label. Default `"Reject"`. */
+  consentRejectLabel?: string;
+  /** A small fixed button that reopens the banner once the visitor has chosen: `true` for "Privacy settings", or its label. Default off. */
+  consentSettingsLink?: boolean | string;
 }
 
 export type ConsentCategory = "analytics";
@@ -57,5 +71,7 @@ export function deny(category?: ConsentCategory): void;
 export function consent(category?: ConsentCategory): ConsentState | undefined;
 /** Called now with the current state, then on every change. */
 export function onConsent(listener: (category: ConsentCategory, state: ConsentState) => void): void;
+/** Opens the consent banner again (needs `consentBanner`), with focus in it, for the visitor to change their choice. */
+export function consentSettings(): void;
 /** Sends queued events now. */
 export function flush(): void;

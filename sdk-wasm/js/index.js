@@ -10,6 +10,10 @@
 // takes over (the loader hands its own array in), so that the loader and
 // this module never keep two.
 //
+// The consent banner is its own module (`consent-banner.js`, next to this
+// one), imported only when `consentBanner` is on, so that a site without
+// it downloads none of it; its options never reach the Wasm config.
+//
 // Only strings, numbers and booleans cross into Wasm. The glue's exports
 // are used by name, never as a namespace value, so that the bundle leaves
 // out what is unused.
@@ -20,6 +24,8 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve));
 const text = (value) => (typeof value == "string" ? value : "");
 
 let ready = null;
+/** The banner's `open`, once it is loaded (when switched on). */
+let banner;
 let running = false;
 let waiting = [];
 
@@ -61,11 +67,13 @@ const api = {};
 const when = (name, f) =>
   (api[name] = (a, b) => (running ? (drain(), attempt(name, f, [a, b])) : void waiting.push([name, a, b])));
 
+/** The consent banner's options, which are not the Wasm config's. */
+const bannerOption = /^consent(Banner|Policy|Accept|Reject|Settings)/;
 /** `init` options as the `data-*` attributes have them: strings, each key
  * and value followed by a NUL. */
 const options = (given) =>
-  Object.entries(given && typeof given == "object" ? given : {})
-    .filter(([, value]) => value != null)
+  Object.entries(given)
+    .filter(([key, value]) => value != null && !bannerOption.test(key))
     .map(([key, value]) => `${key}\0${typeof value == "object" || typeof value == "function" ? "(not a string, number or boolean)" : value}\0`)
     .join("");
 
@@ -80,6 +88,16 @@ export function init(given, calls) {
     calls.push(...waiting);
     waiting = calls;
   }
+  given = given && typeof given == "object" ? given : {};
+  // `data-consent-banner` with no value is "": on. `?no-inline` keeps
+  // bundlers (Vite inlines small assets) from putting the banner into
+  // every app's own bundle; servers ignore it.
+  const on = given.consentBanner;
+  if (on != null && `${on}` != "false")
+    banner = import(new URL("consent-banner.js?no-inline", import.meta.url)).then(
+      (m) => m.mount(api, given),
+      (error) => console.error("waymark: could not load consent-banner.js", error),
+    );
   ready = load({ module_or_path: new URL("waymark_sdk_bg.wasm", import.meta.url) })
     // Instantiating, starting (whose first pageview comes in a task of its
     // own) and replaying the calls made meanwhile each run in their own
@@ -145,3 +163,7 @@ export const onConsent = when("onConsent", (listener) => {
   if (state) tell(listener, state);
 });
 export const flush = when("flush", () => void wasm.flush());
+/** Opens the consent banner again (with `consentBanner` on), for the
+ * visitor to change their choice. */
+export const consentSettings = when("consentSettings", () =>
+  banner ? void banner.then((open) => open?.()) : console.error("waymark: consentSettings() needs consentBanner on"));

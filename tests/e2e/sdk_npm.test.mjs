@@ -68,4 +68,15 @@ test("a Vite app built against the packed npm package tracks into the collector"
   assert.equal(rows[0].client_session_id, rows[1].client_session_id);
   assert.deepEqual(errors, []);
   await page.close();
+
+  // The consent banner ships in the package and the bundler emits it too.
+  assert.ok(assets.some((f) => f.startsWith("consent-banner") && f.endsWith(".js")), `the consent banner is emitted as an asset: ${assets}`);
+  const asked = await browser.newPage();
+  asked.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await asked.goto(`${url}/?banner&collector=${encodeURIComponent(collector.url)}`);
+  await asked.locator("#status", { hasText: "ready, analytics pending" }).waitFor();
+  await asked.getByRole("button", { name: "Yes" }).click();
+  await asked.locator("#status", { hasText: "ready, analytics granted" }).waitFor();
+  assert.deepEqual(errors, []);
+  await asked.close();
 });

@@ -4,7 +4,8 @@
 // import (sdk-wasm/js/browser.js, which wasm-bindgen copies under
 // snippets/; the glue is pointed at the one copy). `cargo xtask build-sdk` runs it on wasm-bindgen's output
 // directory, which then holds just `waymark_sdk.js` and the `.wasm`:
-// every visitor downloads both.
+// every visitor downloads both; and `consent-banner.js`, minified, which
+// only pages with the consent banner switched on download.
 //
 // Before bundling, the Wasm's import and export names are shortened by
 // binaryen (`--minify-imports-and-exports-and-modules`) and the glue is rewritten to
@@ -71,3 +72,12 @@ try {
   rmSync(join(out, "browser.js"));
 }
 rmSync(join(out, "snippets"), { recursive: true, force: true });
+
+// The consent banner: its own minified module beside the SDK, which
+// `index.js` imports only on pages that switch it on.
+await build({
+  input: join(source, "consent-banner.js"),
+  logLevel: "warn",
+  output: { file: join(out, "consent-banner.js"), format: "esm", minify: true, comments: { legal: false } },
+  write: true,
+});

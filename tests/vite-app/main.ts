@@ -1,7 +1,10 @@
 import { init, track, onConsent, type WaymarkOptions } from "@waymark/sdk";
 
-const collector = new URLSearchParams(location.search).get("collector") ?? "";
+const query = new URLSearchParams(location.search);
+const collector = query.get("collector") ?? "";
 const options: WaymarkOptions = { site: "demo", endpoint: `${collector}/api/collect`, flushAtEvents: 1 };
+// `?banner`: consent required, asked by the SDK's own banner.
+if (query.has("banner")) Object.assign(options, { consent: "required", consentBanner: true, consentAcceptLabel: "Yes" });
 
 track("vite_app_loaded", { bundler: "vite" }); // queued until the SDK is ready
 init(options).then(() => {

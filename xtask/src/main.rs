@@ -82,7 +82,7 @@ pub fn build_sdk(root: &Path) -> Result<()> {
 fn pack_npm(root: &Path) -> Result<()> {
     let dist = root.join("npm/dist");
     std::fs::create_dir_all(&dist)?;
-    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm"] {
+    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm", "consent-banner.js"] {
         std::fs::copy(root.join("www/sdk").join(file), dist.join(file)).with_context(|| format!("copying {file} into npm/dist"))?;
     }
     let packed = root.join("target/npm");

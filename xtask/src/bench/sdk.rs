@@ -1,5 +1,5 @@
 //! What the browser SDK costs a page: the bytes it downloads (brotli and
-//! gzip, as a server sends them), the cost of one `track()` call and the
+//! gzip, as a server sends them; the optional consent banner's apart), the cost of one `track()` call and the
 //! longest main-thread task from script start to ready, the last two side
 //! by side with posthog-js and @snowplow/browser-tracker from npm, measured
 //! in the same Chromium run by `tests/bench/sdk.mjs`.
@@ -62,7 +62,14 @@ pub fn section(root: &Path) -> Result<String> {
         let z = sizes(bytes)?;
         s.push_str(&format!("| {name} | {} | {} | {} |\n", z.raw, z.gzip, z.brotli));
     }
-    s.push_str(&format!("| **all three** (compressed together) | {} | {} | {} |\n\n", total.raw, total.gzip, total.brotli));
+    s.push_str(&format!("| **all three** (compressed together) | {} | {} | {} |\n", total.raw, total.gzip, total.brotli));
+    // The consent banner is fetched only by pages that switch it on, so it
+    // stands apart from the total every page pays.
+    let banner = sizes(&read(&www.join("sdk/consent-banner.js"))?)?;
+    s.push_str(&format!(
+        "| `/sdk/consent-banner.js` (only with `data-consent-banner`; not in the total) | {} | {} | {} |\n\n",
+        banner.raw, banner.gzip, banner.brotli
+    ));
     s.push_str(&format!(
         "Bars: loader ≤ 1.5 KB brotli: {} ({} B); everything ≤ 20 KB brotli: {} ({} B).\n\n",
         verdict(loader_sizes.brotli <= LOADER_BROTLI_BAR),
