@@ -2,9 +2,9 @@
 //! events by the current rule, in one transaction; events whose session
 //! changed are moved.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::rows::{EVENT_COLUMNS, event_from_row, insert_session};
+use super::rows::{EVENT_COLUMNS, event_from_row, insert_session, move_event};
 use crate::event::StoredEvent;
 use crate::sessions;
 use crate::store::Rebuilt;
@@ -55,11 +55,8 @@ fn rebuild_sessions(conn: &mut Connection, rules: &impl Rules) -> rusqlite::Resu
         }
         flush(&mut visitor_events, &mut report)?;
     }
-    {
-        let mut update = tx.prepare_cached("UPDATE events SET session_id = ?3 WHERE site = ?1 AND id = ?2")?;
-        for (site, id, session_id) in &moved {
-            update.execute(params![site, id, session_id])?;
-        }
+    for (site, id, session_id) in &moved {
+        move_event(&tx, site, id, session_id)?;
     }
     tx.commit()?;
     Ok(report)
