@@ -98,6 +98,40 @@ pub struct SiteConfig {
     /// `[lifecycle]` default (see [`LifecycleConfig`]).
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// The visitor's and session's ids kept in an `HttpOnly` cookie the
+    /// collector sets, when it is served from the site's own domain (see
+    /// [`crate::ingest::id_cookie`]); unset: no such cookie.
+    #[serde(default)]
+    pub id_cookie: Option<IdCookieConfig>,
+}
+
+/// `id_cookie = { domain = "example.com", days = 400 }`: where the
+/// collector's id cookie is sent and how long it lasts.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdCookieConfig {
+    /// The cookie's `Domain`, to share it across subdomains
+    /// (`stats.example.com` serving `www.example.com`); unset: the host
+    /// the collector is reached at only.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The cookie's `Path`: where the collector is mounted on the site.
+    #[serde(default = "default_id_cookie_path")]
+    pub path: String,
+    /// Days the cookie lasts after the visitor's last event (browsers cap
+    /// it at 400).
+    #[serde(default = "default_id_cookie_days")]
+    pub days: u32,
+}
+
+/// Browsers keep a cookie at most 400 days (RFC 6265bis).
+pub const MAX_ID_COOKIE_DAYS: u32 = 400;
+
+fn default_id_cookie_path() -> String {
+    "/".into()
+}
+fn default_id_cookie_days() -> u32 {
+    MAX_ID_COOKIE_DAYS
 }
 
 // The data lifecycle's settings (retention), in a block of their own.
@@ -280,6 +314,7 @@ fn demo_sites() -> Vec<SiteConfig> {
         session_max_minutes: default_session_max_minutes(),
         time_zone: default_time_zone(),
         retention_days: None,
+        id_cookie: None,
     }]
 }
 
@@ -301,9 +336,6 @@ impl SiteConfig {
         i64::from(self.session_timeout_minutes) * limits::MINUTE_MS
     }
 
-    /// The site's session rule, as the SDK learns it from each answer
-    /// (`BatchResponse::session`). The maximum length is the protocol's
-    /// default until sites can set their own.
     /// The site's session rule: the collector's, and the SDK's once it
     /// reads it from a collect answer.
     pub fn session_rule(&self) -> waymark_protocol::SessionRule {
@@ -416,6 +448,19 @@ impl Config {
             }
             if site.allowed_origins.iter().any(|o| o == "*") && site.allowed_origins.len() > 1 {
                 return invalid(format!("site {:?}: `*` in allowed_origins accepts every origin; list it alone", site.key));
+            }
+            if let Some(cookie) = &site.id_cookie {
+                if !(1..=MAX_ID_COOKIE_DAYS).contains(&cookie.days) {
+                    return invalid(format!("site {:?}: `id_cookie.days` must be 1 to {MAX_ID_COOKIE_DAYS}", site.key));
+                }
+                if !cookie.path.starts_with('/') || !cookie.path.chars().all(|c| c.is_ascii_graphic() && c != ';') {
+                    return invalid(format!("site {:?}: `id_cookie.path` {:?} must be a path starting with `/`, e.g. \"/stats\"", site.key, cookie.path));
+                }
+                if let Some(domain) = &cookie.domain
+                    && (domain.is_empty() || !domain.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)))
+                {
+                    return invalid(format!("site {:?}: `id_cookie.domain` {domain:?} must be a host name, e.g. example.com", site.key));
+                }
             }
             for origin in site.allowed_origins.iter().filter(|o| *o != "*") {
                 if !is_origin(origin) {
@@ -621,12 +666,24 @@ mod tests {
             ("[lifecycle]\nretention_days = 0\n", "lifecycle.retention_days"),
             ("[lifecycle]\nretention_every_minutes = 0\n", "lifecycle.retention_every_minutes"),
             ("listen = \"not an address\"\n", "listen"),
+            ("[[site]]\nkey = \"a\"\nid_cookie = { days = 401 }\n", "id_cookie.days"),
+            ("[[site]]\nkey = \"a\"\nid_cookie = { path = \"stats\" }\n", "id_cookie.path"),
+            ("[[site]]\nkey = \"a\"\nid_cookie = { domain = \"a.example; x\" }\n", "id_cookie.domain"),
+            ("[[site]]\nkey = \"a\"\nid_cookie = { lifetime = 3 }\n", "lifetime"),
         ];
         for (text, expected) in cases {
             let f = write(text);
             let err = Config::load(Some(f.path()), []).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_id_cookie_is_off_unless_a_site_asks_and_then_has_defaults() {
+        let f = write("[[site]]\nkey = \"shop\"\nid_cookie = {}\n[[site]]\nkey = \"blog\"\n");
+        let config = Config::load(Some(f.path()), []).unwrap();
+        assert_eq!(config.sites[0].id_cookie, Some(IdCookieConfig { domain: None, path: "/".into(), days: 400 }));
+        assert_eq!(config.sites[1].id_cookie, None);
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub struct Event {
     pub engaged_ms: Option<i64>,
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "BTreeMap::is_empty"))]
     pub props: BTreeMap<String, PropValue>,
+    /// The sender made `visitor_id` and `session_id` on this page, finding
+    /// none stored: a collector that keeps the site's ids in its own
+    /// cookie may answer with the ones it knows ([`BatchResponse::ids`]).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "core::ops::Not::not"))]
+    pub new_ids: bool,
 }
 
 /// A property value: a string, a number or a boolean. Nested objects,
@@ -130,6 +135,24 @@ pub struct BatchResponse {
     /// sessions (absent from older collectors: the SDK keeps its own).
     #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub session: Option<SessionRule>,
+    /// The ids the collector's first-party id cookie restored for events
+    /// sent with `new_ids`: the SDK keeps them from then on.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub ids: Option<ClientIds>,
+}
+
+/// A visitor's client ids, as the collector's id cookie keeps them.
+///
+/// ```json
+/// "ids": {"visitor_id": "…", "session_id": "…"}
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ClientIds {
+    pub visitor_id: String,
+    /// Absent when the cookie's session has ended by the site's rule.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    pub session_id: Option<String>,
 }
 
 /// A site's session rule as the collector applies it: a session ends after

@@ -108,28 +108,32 @@ export const retryAfterMs = (value, nowMs) =>
   value == null ? -1 : /^\s*\d+\s*$/.test(value) ? value * 1000 : Math.max(0, Date.parse(value) - nowMs) || -1;
 
 /** `fetch` with `keepalive` and a string body, which the browser sends as
- * `text/plain`: no CORS preflight, and the request outlives the page.
+ * `text/plain`: no CORS preflight, and the request outlives the page. With
+ * the page's cookies, as a beacon has them: a collector on the site's own
+ * subdomain may keep the ids in a cookie of its own.
  * Resolves to the status, `Retry-After` in ms (-1 without one) and the
  * answer's JSON (`{}` when it has none), or rejects on a network error. */
 export function post(endpoint, body) {
-  return fetch(endpoint, { method: "POST", body, keepalive: true }).then((r) =>
+  return fetch(endpoint, { method: "POST", body, keepalive: true, credentials: "include" }).then((r) =>
     r.json().catch(() => ({})).then((answer) => [r.status, retryAfterMs(r.headers.get("retry-after"), Date.now()), answer]),
   );
 }
 
 /** Sends a batch and reports the answer: `sdk.answered(status, retryAfter,
- * timeoutMs, maxMs, rejected)`: status 0 for a network error; the site's
- * session rule, or zeros; each event the collector rejected as an
- * `id: message` line. `false` when the request could not start. */
+ * timeoutMs, maxMs, rejected, ids)`: status 0 for a network error; the
+ * site's session rule, or zeros; each event the collector rejected as an
+ * `id: message` line; the ids the collector's id cookie restored, as
+ * `visitor session`, or empty. `false` when the request could not start. */
 export function send(endpoint, body) {
   return !!guard(() => {
     post(endpoint, body).then(
       ([status, retryAfter, answer]) => {
         const rule = answer?.session;
         const rejected = (answer?.results ?? []).filter((r) => r.outcome == "rejected").map((r) => r.id + ": " + r.message);
-        sdk.answered(status, retryAfter, rule?.timeout_ms ?? 0, rule?.max_ms ?? 0, rejected.join("\n"));
+        const ids = answer?.ids;
+        sdk.answered(status, retryAfter, rule?.timeout_ms ?? 0, rule?.max_ms ?? 0, rejected.join("\n"), ids ? ids.visitor_id + " " + (ids.session_id ?? "") : "");
       },
-      () => sdk.answered(0, -1, 0, 0, ""),
+      () => sdk.answered(0, -1, 0, 0, "", ""),
     );
     return true;
   });

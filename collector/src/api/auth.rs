@@ -33,7 +33,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::HeaderMap;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -41,7 +41,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::collect::client_ip;
-use super::credentials::{bearer, same_secret};
+use super::credentials::{bearer, cookie, same_secret};
 use super::error::ApiError;
 use super::origin::check_same_origin;
 use crate::access::{Principal, Role, Sites, Via};
@@ -120,15 +120,6 @@ impl Auth {
         self.users.accounts().start_session(TokenHash::of(&token), &user.name, now, now + SESSION_LIFETIME_MS)?;
         Ok((token, user.role))
     }
-}
-
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Handlers that take this run only for a signed-in user or a valid token,
@@ -214,19 +205,4 @@ pub async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 pub async fn session(who: Authenticated) -> Json<serde_json::Value> {
     let p = who.principal();
     Json(json!({ "signed_in": true, "name": p.name, "role": p.role, "sites": p.sites }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert("cookie", HeaderValue::from_static("a=1; waymark_session=abc; b=2"));
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
-        h.insert("cookie", HeaderValue::from_static("waymark_sessionx=1"));
-        assert_eq!(cookie(&h, SESSION_COOKIE), None);
-    }
 }

@@ -5,8 +5,10 @@
 //! rejected (see [`super::error`], where every status is decided).
 //!
 //! The order of checks is the order of cost: rate per address, type, size,
-//! decoding, site key, origin ([`super::origin`]), rate per site; then each event, and the
-//! rest of the pipeline ([`crate::ingest::pipeline`]).
+//! decoding, site key, origin ([`super::origin`]), rate per site; then the
+//! site's id cookie ([`crate::ingest::id_cookie`]), each event, and the
+//! rest of the pipeline ([`crate::ingest::pipeline`]). The answer sets the
+//! id cookie when the policy changes it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,13 +16,16 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, USER_AGENT};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, USER_AGENT};
+use axum::response::AppendHeaders;
 
 use super::AppState;
+use super::credentials::cookie;
 use super::error::{ApiError, BatchAnswer};
 use crate::config::Config;
 use crate::ingest::decode::{check_content_type, decode, decompress};
 use crate::ingest::enrich::Sender;
+use crate::ingest::id_cookie::{self, IdCookie, cookie_name};
 use crate::ingest::validate::check_batch;
 
 pub async fn browser_batch(
@@ -28,20 +33,30 @@ pub async fn browser_batch(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
-) -> Result<BatchAnswer, ApiError> {
+) -> Result<(AppendHeaders<Option<(axum::http::HeaderName, String)>>, BatchAnswer), ApiError> {
     let ip = client_ip(&state.config, peer, &headers);
     state.rate_limits.check_ip(ip)?;
     check_content_type(header(&headers, CONTENT_TYPE.as_str()))?;
     let raw = read_body(body, state.config.limits.max_body_bytes).await?;
     let bytes = decompress(header(&headers, CONTENT_ENCODING.as_str()), &raw, state.config.limits.max_body_bytes)?;
-    let batch = decode(&bytes)?;
+    let mut batch = decode(&bytes)?;
     let site = state.config.site(&batch.site).ok_or_else(|| ApiError::UnknownSite(batch.site.clone()))?;
     super::origin::check_sender(&state.config, site, &headers)?;
     state.rate_limits.check_site(&site.key)?;
 
     let sender = Sender { ip: Some(ip), user_agent: Some(header(&headers, USER_AGENT.as_str()).unwrap_or("")) };
+    let (restored, set_cookie) = match &site.id_cookie {
+        Some(config) => {
+            let stored = cookie(&headers, &cookie_name(&site.key)).and_then(IdCookie::parse);
+            let (restored, change) = id_cookie::apply(&mut batch.events, stored, site.session_timeout_ms());
+            (restored, change.header(&site.key, config))
+        }
+        None => (None, None),
+    };
     let checked = check_batch(batch, state.clock.now_ms());
-    Ok(BatchAnswer(state.pipeline.ingest(site, checked.into_iter().map(|c| (c, sender)).collect()).await?))
+    let mut answer = state.pipeline.ingest(site, checked.into_iter().map(|c| (c, sender)).collect()).await?;
+    answer.ids = restored;
+    Ok((AppendHeaders(set_cookie.map(|value| (SET_COOKIE, value))), BatchAnswer(answer)))
 }
 
 pub(super) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -301,6 +301,7 @@ mod tests {
                 .map(|(index, outcome)| EventResult { index, id: String::new(), outcome: outcome.clone(), reason: None, message: None })
                 .collect(),
             session: None,
+            ids: None,
         }
     }
 

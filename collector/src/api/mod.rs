@@ -52,6 +52,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_origin(tower_http::cors::AllowOrigin::mirror_request())
         .allow_methods([axum::http::Method::POST])
         .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::CONTENT_ENCODING])
+        // The SDK sends cookies: a site's collector on its own subdomain
+        // keeps the ids in a cookie of its own (`ingest::id_cookie`).
+        .allow_credentials(true)
         // Pages on other origins must read `Retry-After` to back off as told.
         .expose_headers([axum::http::header::RETRY_AFTER]);
     // The ingest handlers take the raw body and enforce the size limit

@@ -123,6 +123,7 @@ impl Pipeline {
             results,
             // The SDK cuts its client sessions by the site's rule.
             session: Some(site.session_rule()),
+            ids: None,
         })
     }
 

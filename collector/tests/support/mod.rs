@@ -43,6 +43,7 @@ pub fn config() -> Config {
         session_max_minutes: 24 * 60,
         time_zone: "UTC".into(),
         retention_days: None,
+        id_cookie: None,
     });
     config
 }

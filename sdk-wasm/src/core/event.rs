@@ -97,6 +97,10 @@ impl Draft {
                 push_key(&mut out, "user_id");
                 push_string(&mut out, user);
             }
+            if ids.new {
+                push_key(&mut out, "new_ids");
+                out.push_str("true");
+            }
         }
         push_key(&mut out, "url");
         push_string(&mut out, &self.url);
@@ -266,11 +270,12 @@ mod tests {
             visitor: "11111111-1111-4111-8111-111111111111".into(),
             session: Session { id: "22222222-2222-4222-8222-222222222222".into(), started_ms: 0, last_event_ms: 0 },
             user: Some("u1".into()),
+            new: true,
         };
         let json = d.encode("33333333-3333-4333-8333-333333333333", Some(&ids));
         assert_eq!(
             json,
-            r#"{"id":"33333333-3333-4333-8333-333333333333","name":"signup","ts":1700000000000,"session_id":"22222222-2222-4222-8222-222222222222","visitor_id":"11111111-1111-4111-8111-111111111111","user_id":"u1","url":"https://example.com/a?b=1","title":"Sign \"up\"","props":{"plan":"pro","seats":3,"trial":false}}"#
+            r#"{"id":"33333333-3333-4333-8333-333333333333","name":"signup","ts":1700000000000,"session_id":"22222222-2222-4222-8222-222222222222","visitor_id":"11111111-1111-4111-8111-111111111111","user_id":"u1","new_ids":true,"url":"https://example.com/a?b=1","title":"Sign \"up\"","props":{"plan":"pro","seats":3,"trial":false}}"#
         );
     }
 

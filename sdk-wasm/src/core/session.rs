@@ -39,6 +39,12 @@ pub struct Session {
     pub last_event_ms: i64,
 }
 
+impl Ids {
+    fn fresh(random: &dyn Random, now_ms: i64) -> Ids {
+        Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None, new: false }
+    }
+}
+
 impl Session {
     fn fresh(random: &dyn Random, now_ms: i64) -> Session {
         Session { id: new_uuid_v4(random), started_ms: now_ms, last_event_ms: now_ms }
@@ -77,6 +83,10 @@ pub struct Ids {
     pub visitor: String,
     pub session: Session,
     pub user: Option<String>,
+    /// Made on this page because none were stored, and not yet confirmed
+    /// by an answer: sent as `new_ids`, so that a collector keeping the
+    /// site's ids in its own cookie can say whose they are.
+    pub new: bool,
 }
 
 /// Why an event got the session it got.
@@ -150,12 +160,12 @@ impl Sessions {
             (Some(ids), _) => ids.session = Session::fresh(random, now_ms),
             (None, _) => {
                 self.ids_dirty = true;
-                self.ids = Some(Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
+                self.ids = Some(Ids { new: true, ..Ids::fresh(random, now_ms) });
             }
         }
         // Always `Some` after the match above; `None` cannot happen, but a
         // fallback keeps a panic path out of the module.
-        let ids = self.ids.get_or_insert_with(|| Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
+        let ids = self.ids.get_or_insert_with(|| Ids::fresh(random, now_ms));
         (ids, roll)
     }
 
@@ -174,9 +184,27 @@ impl Sessions {
 
     /// Logout: a new visitor with a new session and no user.
     pub fn reset(&mut self, random: &dyn Random, now_ms: i64) {
-        self.ids = Some(Ids { visitor: new_uuid_v4(random), session: Session::fresh(random, now_ms), user: None });
+        self.ids = Some(Ids::fresh(random, now_ms));
         self.session_dirty = true;
         self.ids_dirty = true;
+    }
+
+    /// A delivery was answered: ids made on this page are confirmed, or
+    /// replaced by those the collector's id cookie kept, `restored` as
+    /// `visitor session` (the session only while it lives).
+    pub fn confirm(&mut self, restored: &str) {
+        let Some(ids) = self.ids.as_mut().filter(|ids| ids.new) else { return };
+        let mut restored = split(restored, b' ');
+        let (visitor, session) = (restored.next().unwrap_or_default(), restored.next().unwrap_or_default());
+        ids.new = false;
+        if is_uuid(visitor) {
+            ids.visitor = visitor.to_owned();
+            self.ids_dirty = true;
+        }
+        if is_uuid(session) {
+            ids.session.id = session.to_owned();
+            self.session_dirty = true;
+        }
     }
 
     /// Consent withdrawn: the ids leave memory and storage.
@@ -230,10 +258,11 @@ impl Sessions {
                     ids.session = stored;
                 }
             }
-            (None, Some(visitor)) => self.ids = Some(Ids { visitor, session: stored, user }),
-            // A session from before visitor ids were stored: keep it, add one.
+            (None, Some(visitor)) => self.ids = Some(Ids { visitor, session: stored, user, new: false }),
+            // A session without a stored visitor (from before visitor ids
+            // were stored, or the rest was cleared): keep it, add one.
             (_, None) => {
-                self.ids = Some(Ids { visitor: new_uuid_v4(random), session: stored, user });
+                self.ids = Some(Ids { visitor: new_uuid_v4(random), session: stored, user, new: true });
                 self.ids_dirty = true;
             }
         }

@@ -440,7 +440,7 @@ impl Tracker {
     fn send_next(&mut self, now_ms: i64, env: &impl Env) {
         let Some(body) = self.next_batch(now_ms) else { return };
         if !env.send(&self.config.endpoint, &body) {
-            self.answered(None, None, None, now_ms, env);
+            self.answered(None, None, None, "", now_ms, env);
         }
     }
 
@@ -461,15 +461,17 @@ impl Tracker {
     }
 
     /// The collector's answer to the request in flight: its status (`None`:
-    /// a network error), `Retry-After` and the site's session rule, if any.
-    /// The batch is settled, or retried after the backoff's delay.
-    pub fn answered(&mut self, status: Option<u16>, retry_after_ms: Option<i64>, rule: Option<SessionRule>, now_ms: i64, env: &impl Env) {
+    /// a network error), `Retry-After`, the site's session rule, if any,
+    /// and the ids its id cookie restored, as `visitor session` (empty when
+    /// none). The batch is settled, or retried after the backoff's delay.
+    pub fn answered(&mut self, status: Option<u16>, retry_after_ms: Option<i64>, rule: Option<SessionRule>, ids: &str, now_ms: i64, env: &impl Env) {
         if rule.is_some_and(|rule| self.sessions.adopt(rule)) {
             self.log(&["session rule: the site's"]);
         }
         let status_text = status.map_or_else(|| "a network error".to_owned(), |s| int_string(s.into()));
         match classify(status) {
             Delivery::Stored => {
+                self.sessions.confirm(ids);
                 let n = self.queue.settle();
                 self.backoff.succeeded();
                 self.retry_at = None;
@@ -607,7 +609,7 @@ mod tests {
     /// The next request as the page would send it, answered 200.
     fn sent(t: &mut Tracker, now: i64, env: &TestEnv) -> String {
         let body = t.next_batch(now).unwrap_or_default();
-        t.answered(Some(200), None, None, now, env);
+        t.answered(Some(200), None, None, "", now, env);
         body
     }
 
@@ -727,7 +729,7 @@ mod tests {
         track(&mut first, "unsent", 1, &env);
         first.end_turn(1, &env);
         assert_eq!(env.sent.borrow().len(), 1);
-        first.answered(None, None, None, 2, &env);
+        first.answered(None, None, None, "", 2, &env);
         let delay = env.timers.borrow()[0];
         assert!((500..1_000).contains(&delay), "network error: retried after the first backoff step, {delay} ms");
         first.end_turn(2, &env);
@@ -746,17 +748,17 @@ mod tests {
         let mut t = tracker(&[], &env);
         track(&mut t, "x", 0, &env);
         t.next_batch(0).unwrap();
-        t.answered(Some(503), Some(10_000), None, 0, &env);
+        t.answered(Some(503), Some(10_000), None, "", 0, &env);
         assert_eq!(env.timers.borrow().last(), Some(&10_000), "Retry-After honoured");
         assert!(t.next_batch(9_999).is_none());
         t.timer_fired(10_000, &env);
         assert_eq!(env.sent.borrow().len(), 1, "sent when the timer fired");
-        t.answered(Some(500), None, None, 10_000, &env);
+        t.answered(Some(500), None, None, "", 10_000, &env);
         let delay = *env.timers.borrow().last().unwrap();
         assert!((1_000..2_000).contains(&delay), "second failure: the next step, {delay} ms");
         t.timer_fired(10_000 + delay, &env);
         assert_eq!(env.sent.borrow().len(), 2);
-        t.answered(Some(400), None, None, 10_000 + delay, &env);
+        t.answered(Some(400), None, None, "", 10_000 + delay, &env);
         assert!(t.queue.is_empty());
         assert!(t.debug_lines.iter().any(|l| l.contains("refused them with 400 (not retried)")));
     }
@@ -768,7 +770,7 @@ mod tests {
         t.first_view(0, false, &env);
         t.end_turn(0, &env);
         assert_eq!(env.sent.borrow().len(), 1, "the landing pageview at once");
-        t.answered(Some(200), None, None, 10, &env);
+        t.answered(Some(200), None, None, "", 10, &env);
         track(&mut t, "a", 20, &env);
         t.end_turn(20, &env);
         track(&mut t, "b", 30, &env);
@@ -786,7 +788,7 @@ mod tests {
         let mut t = tracker(&[], &env);
         track(&mut t, "x", 0, &env);
         t.end_turn(0, &env);
-        t.answered(Some(503), Some(120_000), None, 10, &env);
+        t.answered(Some(503), Some(120_000), None, "", 10, &env);
         t.end_turn(10, &env);
         assert_eq!(*env.timers.borrow(), [120_000], "one timer, for the retry: the 5 s interval would fire inside the wait");
         t.timer_fired(120_010, &env);
@@ -816,7 +818,7 @@ mod tests {
         t.decide(Category::Analytics, Decision::Granted, 1, &env);
         track(&mut t, "x", 2, &env);
         t.end_turn(2, &env);
-        t.answered(None, None, None, 3, &env);
+        t.answered(None, None, None, "", 3, &env);
         t.hidden(4, &env);
         t.end_turn(4, &env);
         assert_eq!(env.local.counts().1, 0, "no localStorage write, not even the unsent queue");
@@ -831,7 +833,7 @@ mod tests {
         let mut t = tracker(&[("storage", "none")], &env);
         t.first_view(0, false, &env);
         t.end_turn(0, &env);
-        t.answered(Some(200), None, None, 1, &env);
+        t.answered(Some(200), None, None, "", 1, &env);
         track(&mut t, "later", 2, &env);
         t.hidden(3, &env);
         assert_eq!(env.local.counts(), (0, 0));
@@ -848,7 +850,7 @@ mod tests {
         track(&mut t, "first", 0, &env);
         t.end_turn(0, &env);
         let rule = SessionRule { timeout_ms: 5 * MINUTE_MS, max_ms: 60 * MINUTE_MS };
-        t.answered(Some(200), None, Some(rule), 10, &env);
+        t.answered(Some(200), None, Some(rule), "", 10, &env);
         track(&mut t, "after_6_idle", 6 * MINUTE_MS, &env);
         t.end_turn(6 * MINUTE_MS, &env);
         assert!(t.debug_lines.iter().any(|l| l.ends_with(": idle timeout passed")), "{:?}", t.debug_lines);
@@ -859,12 +861,53 @@ mod tests {
     }
 
     #[test]
+    fn ids_the_collector_s_cookie_kept_replace_the_ones_a_cleared_page_made() {
+        let env = TestEnv::default();
+        let mut t = tracker(&[], &env);
+        track(&mut t, "first", 0, &env);
+        t.end_turn(0, &env);
+        assert!(env.sent.borrow()[0].contains(r#""new_ids":true"#), "made here: the collector may know better");
+        let (visitor, session) = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222");
+        t.answered(Some(200), None, None, &format!("{visitor} {session}"), 10, &env);
+        t.end_turn(10, &env);
+        assert_eq!(env.local.get(crate::core::session::VISITOR_KEY).as_deref(), Some(visitor));
+        assert!(env.local.get(SESSION_KEY).unwrap().starts_with(session));
+        track(&mut t, "second", 20, &env);
+        t.flush(20, &env);
+        let second = env.sent.borrow()[1].clone();
+        assert!(second.contains(visitor) && second.contains(session) && !second.contains("new_ids"), "{second}");
+
+        // Once confirmed, a later answer naming other ids changes nothing.
+        t.answered(Some(200), None, None, "33333333-3333-4333-8333-333333333333", 30, &env);
+        t.end_turn(30, &env);
+        assert_eq!(env.local.get(crate::core::session::VISITOR_KEY).as_deref(), Some(visitor));
+    }
+
+    #[test]
+    fn a_plain_answer_confirms_the_page_s_own_ids_and_reset_ids_are_never_new() {
+        let env = TestEnv::default();
+        let mut t = tracker(&[], &env);
+        track(&mut t, "first", 0, &env);
+        t.end_turn(0, &env);
+        t.answered(Some(200), None, None, "", 10, &env);
+        track(&mut t, "second", 20, &env);
+        t.flush(20, &env);
+        assert!(!env.sent.borrow()[1].contains("new_ids"));
+        t.answered(Some(200), None, None, "", 30, &env);
+        t.reset(40, &env);
+        track(&mut t, "after_reset", 50, &env);
+        t.flush(50, &env);
+        let last = env.sent.borrow().last().unwrap().clone();
+        assert!(last.contains("after_reset") && !last.contains("new_ids"), "{last}");
+    }
+
+    #[test]
     fn without_consent_the_site_s_session_rule_stays_in_memory() {
         let env = TestEnv::default();
         let mut t = tracker(&[("consent", "required"), ("cookieless", "true")], &env);
         t.first_view(0, false, &env);
         t.end_turn(0, &env);
-        t.answered(Some(200), None, Some(SessionRule { timeout_ms: 5 * MINUTE_MS, max_ms: 60 * MINUTE_MS }), 10, &env);
+        t.answered(Some(200), None, Some(SessionRule { timeout_ms: 5 * MINUTE_MS, max_ms: 60 * MINUTE_MS }), "", 10, &env);
         t.end_turn(10, &env);
         assert_eq!(env.local.counts().1, 0);
         assert_eq!(t.sessions.rule().timeout_ms, 5 * MINUTE_MS);

@@ -84,7 +84,7 @@ fn with_ids_of(actual: &Event, expected: Event) -> Event {
     for id in [&actual.session_id, &actual.visitor_id].into_iter().flatten() {
         assert!(is_uuid(id), "{actual:?}");
     }
-    Event { id: actual.id.clone(), session_id: actual.session_id.clone(), visitor_id: actual.visitor_id.clone(), ..expected }
+    Event { id: actual.id.clone(), session_id: actual.session_id.clone(), visitor_id: actual.visitor_id.clone(), new_ids: actual.new_ids, ..expected }
 }
 
 fn event(name: &str, ts: i64, url: &str) -> Event {
@@ -113,6 +113,7 @@ fn every_kind_of_event_the_sdk_writes_decodes_into_the_protocol_s_batch_field_by
     let ids = |e: &Event| (e.session_id.clone().unwrap(), e.visitor_id.clone().unwrap());
     let first = ids(&batch.events[0]);
     assert!(batch.events.iter().all(|e| ids(e) == first), "one session and visitor throughout");
+    assert!(batch.events.iter().all(|e| e.new_ids), "ids made on this page, which no answer has confirmed yet");
 
     let mut pageview = event(names::PAGEVIEW, 1_000, PAGE);
     pageview.referrer = Some("https://news.example/item?id=1".into());

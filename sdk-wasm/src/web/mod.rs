@@ -299,14 +299,15 @@ pub fn flush() {
 
 /// The collector's answer to a batch: its status (0: a network error),
 /// `Retry-After` in ms (-1 without one), the site's session rule from the
-/// answer's `session` (0 when absent), and the events it rejected, one
-/// `id: message` a line.
+/// answer's `session` (0 when absent), the events it rejected, one
+/// `id: message` a line, and the ids its id cookie restored, as
+/// `visitor session` (empty when none).
 #[wasm_bindgen]
-pub fn answered(status: u16, retry_after_ms: f64, timeout_ms: f64, max_ms: f64, rejected: String) {
+pub fn answered(status: u16, retry_after_ms: f64, timeout_ms: f64, max_ms: f64, rejected: String, ids: String) {
     let retry_after = (retry_after_ms >= 0.0).then_some(retry_after_ms as i64);
     let rule = (timeout_ms > 0.0).then_some(SessionRule { timeout_ms: timeout_ms as i64, max_ms: max_ms as i64 });
     with_web(|tracker, browser, now| {
         tracker.rejected(&rejected);
-        tracker.answered((status != 0).then_some(status), retry_after, rule, now, browser);
+        tracker.answered((status != 0).then_some(status), retry_after, rule, &ids, now, browser);
     });
 }
