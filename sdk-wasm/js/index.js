@@ -16,8 +16,11 @@
 //
 // Only strings, numbers and booleans cross into Wasm. The glue's exports
 // are used by name, never as a namespace value, so that the bundle leaves
-// out what is unused.
-import load, * as wasm from "./waymark_sdk.js";
+// out what is unused. The Wasm is instantiated here, from the glue's
+// import object (the bundle script exports it), not by wasm-bindgen's own
+// loader, whose fallbacks for old call styles every page would download.
+import { __wbg_get_imports as imports, __wbg_finalize_init as started } from "./waymark_sdk.js";
+import * as wasm from "./waymark_sdk.js";
 import { connect, consentAnswer } from "./browser.js";
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve));
@@ -98,7 +101,11 @@ export function init(given, calls) {
       (m) => m.mount(api, given),
       (error) => console.error("waymark: could not load consent-banner.js", error),
     );
-  ready = load({ module_or_path: new URL("waymark_sdk_bg.wasm", import.meta.url) })
+  const url = new URL("waymark_sdk_bg.wasm", import.meta.url);
+  ready = WebAssembly.instantiateStreaming(fetch(url), imports())
+    // A server that does not say `application/wasm`: from the bytes.
+    .catch(() => fetch(url).then((r) => r.arrayBuffer()).then((bytes) => WebAssembly.instantiate(bytes, imports())))
+    .then((r) => started(r.instance, r.module))
     // Instantiating, starting (whose first pageview comes in a task of its
     // own) and replaying the calls made meanwhile each run in their own
     // task, so that none makes a long task on the page's main thread.

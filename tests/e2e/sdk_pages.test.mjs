@@ -117,3 +117,17 @@ test("an event tracked in the same task as the page being hidden is sent with th
   assert.equal(rows.length, 1);
   await page.context().close();
 });
+
+test("a server that sends the Wasm without its application/wasm type still gets the page's pageview", async () => {
+  const page = await openSite(browser, collector, {
+    path: "/site/plain-wasm",
+    prepare: (p) =>
+      p.route("**/sdk/waymark_sdk_bg.wasm", async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, headers: { ...response.headers(), "content-type": "application/octet-stream" } });
+      }),
+  });
+  const views = await eventually(() => collector.query("SELECT name FROM events WHERE url LIKE '%/site/plain-wasm'"), (r) => r.length === 1, "the pageview");
+  assert.deepEqual(views, [{ name: "$pageview" }]);
+  await page.context().close();
+});

@@ -10,7 +10,9 @@
 // Before bundling, the Wasm's import and export names are shortened by
 // binaryen (`--minify-imports-and-exports-and-modules`) and the glue is rewritten to
 // match: wasm-bindgen names each import after its function plus a hash,
-// which is written twice (module and glue) and does not compress.
+// which is written twice (module and glue) and does not compress. The glue
+// exports its import object and its finishing step instead of its loader,
+// which the public module does without (see index.js).
 //
 // Usage: node bundle-sdk.mjs SDK_JS_DIR OUT_DIR
 import { build } from "rolldown";
@@ -51,6 +53,8 @@ function renamed(code, { imports, exports }) {
   }
   replace(/const import0 = \{\n\s*__proto__: null,/, (all) => `${all}\n${snippet.join("\n")}`, "the import object");
   replace(/return \{\n\s*__proto__: null,\n(\s*"[^"]+": import\d+,\n)+\s*\};/, "return { __proto__: null, a: import0 };", "the imports' modules");
+  // The public module instantiates the Wasm itself, with these two.
+  replace(/export \{ initSync, __wbg_init as default \};/, "export { __wbg_get_imports, __wbg_finalize_init };", "the glue's exports");
   // The public module imports browser.js too: both must get the one copy.
   code = code.replaceAll(/(["'])\.\/snippets\/[^"']*\/js\/browser\.js\1/g, '"./browser.js"');
   const short = new Map(exports);
