@@ -169,6 +169,45 @@ pub fn extend(session: &Session, later: &[&StoredEvent]) -> Session {
     s
 }
 
+/// `session` with `inside` events added, each of which lies strictly
+/// between the session's first and last event in [`order`] (so that none
+/// moves a boundary): equal to summarizing all the events at once, or
+/// `None` when that would need the session's other events. It does when an
+/// inside event has a client session id and the session is not known to
+/// hold only that one (`one_client`, see [`one_client`]: events without
+/// one join two client sessions into one session, and another client
+/// session id beside its neighbour splits it), its user id differs from
+/// the session's (which one is first depends on where they lie), or it is a
+/// pageview in a session whose events are not all pageviews (it may become
+/// the entry or exit page).
+pub fn absorb(session: &Session, inside: &[&StoredEvent], one_client: bool) -> Option<Session> {
+    let mut s = session.clone();
+    let all_pageviews = session.pageviews == session.events;
+    for e in inside {
+        let pageview = e.name == names::PAGEVIEW;
+        let same_client = e.client_session_id.is_none() || (one_client && e.client_session_id == session.client_session_id);
+        let same_user = e.user_id.is_none() || session.user_id.is_none() || e.user_id == session.user_id;
+        if !same_client || !same_user || (pageview && !all_pageviews) {
+            return None;
+        }
+        s.events += 1;
+        s.pageviews += i64::from(pageview);
+        s.bounce = s.bounce && s.pageviews <= 1 && !is_interaction(&e.name);
+    }
+    // The earliest inside event with a user id, when the session had none.
+    let mut by_order: Vec<&&StoredEvent> = inside.iter().collect();
+    by_order.sort_by(|a, b| order(a, b));
+    s.user_id = s.user_id.or_else(|| by_order.iter().find_map(|e| e.user_id.clone()));
+    Some(s)
+}
+
+/// Whether every one of a session's `events` that has a client session id
+/// has `client`, the session's (its first): what lets [`absorb`] take late
+/// events with a client session id.
+pub fn one_client(events: &[&StoredEvent], client: &Option<String>) -> bool {
+    events.iter().all(|e| e.client_session_id.is_none() || e.client_session_id == *client)
+}
+
 fn is_interaction(name: &str) -> bool {
     !matches!(name, names::PAGEVIEW | names::ENGAGEMENT | names::CONSENT | names::IDENTIFY)
 }
@@ -340,6 +379,56 @@ mod tests {
             let extended = extend(&summarize(&refs[..split_at]), &refs[split_at..]);
             proptest::prop_assert_eq!(extended, whole);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn absorbing_events_inside_a_session_equals_summarizing_all_its_events(
+            specs in proptest::collection::vec((0..4usize, proptest::option::of(0..2u8), 0..3u8, 0..6i64), 3..14),
+            inside in proptest::collection::vec(proptest::bool::ANY, 14),
+        ) {
+            let names = ["$pageview", "$engagement", "signup", "$identify"];
+            // Whole seconds, so that events tie in time and order by id.
+            let mut events: Vec<StoredEvent> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, &(name, user, path, second))| {
+                    let mut e = event(n as u32, T0 + second * 1_000, names[name], &format!("/{path}"), Some("c"));
+                    e.user_id = user.map(|u| u.to_string());
+                    e
+                })
+                .collect();
+            events.sort_by(order);
+            let refs: Vec<&StoredEvent> = events.iter().collect();
+            let (first, last) = (refs[0], refs[refs.len() - 1]);
+            // Late arrivals: events strictly inside in order, after the first in time.
+            let is_late = |k: usize, e: &StoredEvent| inside[k] && e.ts > first.ts && !std::ptr::eq(e, last);
+            let late: Vec<&StoredEvent> = refs.iter().enumerate().filter(|&(k, e)| is_late(k, e)).map(|(_, e)| *e).collect();
+            let stored: Vec<&StoredEvent> = refs.iter().enumerate().filter(|&(k, e)| !is_late(k, e)).map(|(_, e)| *e).collect();
+            let session = summarize(&stored);
+            if let Some(absorbed) = absorb(&session, &late, one_client(&stored, &session.client_session_id)) {
+                proptest::prop_assert_eq!(absorbed, summarize(&refs));
+            }
+        }
+    }
+
+    #[test]
+    fn absorbing_refuses_what_needs_the_session_s_other_events() {
+        let mut e = [
+            event(1, T0, "$pageview", "/in", Some("c")),
+            event(2, T0 + MIN, "$engagement", "/in", Some("c")),
+            event(3, T0 + 2 * MIN, "$pageview", "/out", Some("c")),
+        ];
+        let stored = summarize(&[&e[0], &e[2]]);
+        assert_eq!(absorb(&stored, &[&e[1]], true), Some(summarize(&[&e[0], &e[1], &e[2]])));
+        assert_eq!(absorb(&stored, &[&e[1]], false), None, "the session may hold another client session beside it");
+        e[1].client_session_id = None;
+        assert_eq!(absorb(&stored, &[&e[1]], false), Some(summarize(&[&e[0], &e[1], &e[2]])), "no client id: no split");
+        e[1].client_session_id = Some("other".into());
+        assert_eq!(absorb(&stored, &[&e[1]], true), None, "another client session splits it");
+        let mixed = summarize(&[&e[0], &e[2], &event(5, T0 + 3 * MIN, "$engagement", "/out", Some("c"))]);
+        let late_view = event(4, T0 + 30_000, "$pageview", "/late", Some("c"));
+        assert_eq!(absorb(&mixed, &[&late_view], true), None, "a pageview among other events may be the entry or exit");
     }
 
     #[test]

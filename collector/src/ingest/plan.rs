@@ -2,6 +2,7 @@
 //! what it must write, in order. Made by [`super::group::plan`]; persisted
 //! by a backend's writer, which decides nothing of it.
 
+use crate::event::StoredEvent;
 use crate::sessions::Session;
 use crate::store::Appended;
 
@@ -18,11 +19,16 @@ pub enum SessionWrite {
     Delete { site: String, id: String },
 }
 
-/// What is now a visitor's latest event, after the plan is committed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is now a visitor's latest event, after the plan is committed, and
+/// whether its session holds one client session id
+/// ([`crate::sessions::one_client`]), for the backend to remember.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Latest {
     /// The new event at this position, in the session written at this index of [`Plan::sessions`].
-    Event { position: Position, session: usize },
+    Event { position: Position, session: usize, one_client: bool },
+    /// Still this stored event (the rule's fields set), whose session,
+    /// written at this index of [`Plan::sessions`], absorbed late events.
+    Kept { last: Box<StoredEvent>, session: usize, one_client: bool },
     /// The visitor's sessions were recomputed: read them again when needed.
     Recomputed { site: String, visitor: String },
 }

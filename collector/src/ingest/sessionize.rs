@@ -4,7 +4,12 @@
 //! Policy: the common case (every new event after the visitor's latest
 //! stored one) continues or follows the visitor's last session: the rule
 //! reads only that session's summary and its last event, no old events.
-//! A new event before the latest stored one recomputes the window of the
+//! New events before the latest stored one that lie inside its session
+//! (after the session's start, with its client session id) move no
+//! boundary: they are absorbed into the summary ([`sessions::absorb`]),
+//! again without reading old events, which keeps a late or tied event as
+//! cheap as an ordered one however long the session is. Any other new
+//! event before the latest stored one recomputes the window of the
 //! visitor's sessions it can change, and the result equals a full rebuild:
 //! the rule looks at consecutive events, so only sessions within a timeout
 //! of the new events can change, plus those that follow them within a
@@ -32,22 +37,42 @@ pub fn visitor<S: StoredState>(
     let mut ordered: Vec<Position> = positions.to_vec();
     ordered.sort_by(|&(b1, i1), &(b2, i2)| sessions::order(&batches[b1][i1], &batches[b2][i2]));
     let first = &batches[ordered[0].0][ordered[0].1];
-    let latest = state.latest_event(&first.site, &first.visitor_id)?;
-    if latest.as_ref().is_none_or(|last| sessions::order(last, first) == Ordering::Less) {
-        follow(state, batches, &ordered, latest.as_ref(), rule, plan)
-    } else {
-        let (site, visitor) = (first.site.clone(), first.visitor_id.clone());
-        recompute_window(state, batches, &ordered, (&site, &visitor), rule, plan)
+    let (site, visitor) = (first.site.clone(), first.visitor_id.clone());
+    let latest = state.latest_event(&site, &visitor)?;
+    let Some(last) = latest else { return follow(state, batches, &ordered, None, None, rule, plan) };
+    // The new events that sort before the latest stored one.
+    let late = ordered.partition_point(|&(b, i)| sessions::order(&batches[b][i], &last) == Ordering::Less);
+    if late == 0 {
+        return follow(state, batches, &ordered, Some(&last), None, rule, plan);
     }
+    let session = state.session(&site, &visitor, &last.session_id)?;
+    let one_client = session.client_session_id.is_none() || state.one_client(&site, &visitor, &session.id)?;
+    let inside: Vec<&StoredEvent> = ordered[..late].iter().map(|&(b, i)| &batches[b][i]).collect();
+    let absorbed =
+        inside.iter().all(|e| e.ts > session.start_ts).then(|| sessions::absorb(&session, &inside, one_client)).flatten();
+    let Some(absorbed) = absorbed else { return recompute_window(state, batches, &ordered, (&site, &visitor), rule, plan) };
+    for &(b, i) in &ordered[..late] {
+        batches[b][i].session_id.clone_from(&absorbed.id);
+        plan.outcomes[b][i] = Appended::Stored { session_id: absorbed.id.clone(), visitor_id: visitor.clone(), session_started: false };
+    }
+    if late < ordered.len() {
+        return follow(state, batches, &ordered[late..], Some(&last), Some((absorbed, one_client)), rule, plan);
+    }
+    plan.sessions.push(SessionWrite::Extend(absorbed));
+    plan.latest.push(Latest::Kept { last: Box::new(last), session: plan.sessions.len() - 1, one_client });
+    Ok(())
 }
 
 /// New events that all come after the visitor's latest stored event: the
-/// first continues its session unless the rule splits them.
+/// first continues its session unless the rule splits them. `absorbed` is
+/// that session with late events already absorbed (and whether it holds
+/// one client session), to write either way.
 fn follow<S: StoredState>(
     state: &mut S,
     batches: &mut [Vec<StoredEvent>],
     ordered: &[Position],
     latest: Option<&StoredEvent>,
+    absorbed: Option<(Session, bool)>,
     rule: Rule,
     plan: &mut Plan,
 ) -> Result<(), S::Error> {
@@ -55,22 +80,42 @@ fn follow<S: StoredState>(
     let first = &batches[fb][fi];
     // The session is read only when the idle and client-id parts of the
     // rule let the events continue it; its start decides the rest.
-    let open: Option<(Session, &StoredEvent)> = match latest {
-        Some(last) if !rule.splits_pair(last, first) => {
-            Some((state.session(&first.site, &first.visitor_id, &last.session_id)?, last))
-        }
+    let open: Option<(Session, bool, &StoredEvent)> = match latest {
+        Some(last) if !rule.splits_pair(last, first) => match absorbed.clone() {
+            Some((session, one_client)) => Some((session, one_client, last)),
+            None => {
+                let session = state.session(&first.site, &first.visitor_id, &last.session_id)?;
+                let one_client = session.client_session_id.is_none() || state.one_client(&first.site, &first.visitor_id, &session.id)?;
+                Some((session, one_client, last))
+            }
+        },
         _ => None,
     };
     let visitor = first.visitor_id.clone();
     let refs: Vec<&StoredEvent> = ordered.iter().map(|&(b, i)| &batches[b][i]).collect();
-    let (ranges, continues) = rule.cut(&refs, open.as_ref().map(|(s, last)| (s.start_ts, *last)));
+    let (ranges, continues) = rule.cut(&refs, open.as_ref().map(|(s, _, last)| (s.start_ts, *last)));
+    // Continued, the open session is written extended below; else the
+    // absorbed one is written as it is.
+    if let Some((session, _)) = absorbed.filter(|_| !(open.is_some() && continues)) {
+        plan.sessions.push(SessionWrite::Extend(session));
+    }
     let mut planned: Vec<(Session, bool, std::ops::Range<usize>)> = Vec::with_capacity(ranges.len());
+    let mut one_client = false;
     for (k, range) in ranges.into_iter().enumerate() {
         let events = &refs[range.clone()];
-        match &open {
-            Some((previous, _)) if continues && k == 0 => planned.push((sessions::extend(previous, events), false, range)),
-            _ => planned.push((sessions::summarize(events), true, range)),
-        }
+        let session = match &open {
+            Some((previous, previous_one, _)) if continues && k == 0 => {
+                let session = sessions::extend(previous, events);
+                one_client = (previous.client_session_id.is_none() || *previous_one) && sessions::one_client(events, &session.client_session_id);
+                (session, false, range)
+            }
+            _ => {
+                let session = sessions::summarize(events);
+                one_client = sessions::one_client(events, &session.client_session_id);
+                (session, true, range)
+            }
+        };
+        planned.push(session);
     }
     for (session, started, range) in planned {
         for (offset, &(b, i)) in ordered[range.clone()].iter().enumerate() {
@@ -81,7 +126,7 @@ fn follow<S: StoredState>(
         plan.sessions.push(if started { SessionWrite::Insert(session) } else { SessionWrite::Extend(session) });
     }
     let position = *ordered.last().expect("a visitor's run has events");
-    plan.latest.push(Latest::Event { position, session: plan.sessions.len() - 1 });
+    plan.latest.push(Latest::Event { position, session: plan.sessions.len() - 1, one_client });
     Ok(())
 }
 

@@ -68,6 +68,14 @@ macro_rules! write_conformance_tests {
             $crate::store::conformance::a_late_event_that_bridges_two_sessions_merges_them(&$open).await;
         }
         #[tokio::test]
+        async fn late_and_tied_events_inside_a_session_join_it_as_a_rebuild_would() {
+            $crate::store::conformance::late_and_tied_events_inside_a_session_join_it_as_a_rebuild_would(&$open).await;
+        }
+        #[tokio::test]
+        async fn a_late_event_beside_another_client_session_splits_the_session_it_lands_in() {
+            $crate::store::conformance::a_late_event_beside_another_client_session_splits_the_session_it_lands_in(&$open).await;
+        }
+        #[tokio::test]
         async fn salts_rotate_daily_and_only_yesterdays_is_kept() {
             $crate::store::conformance::salts_rotate_daily_and_only_yesterdays_is_kept(&$open).await;
         }
@@ -231,6 +239,44 @@ pub async fn a_late_event_that_bridges_two_sessions_merges_them<S: Store>(open: 
     let rebuilt = store.rebuild_sessions().await.unwrap();
     assert_eq!((rebuilt.events, rebuilt.sessions), (3, 1));
     assert_eq!(store.sessions("site").await.unwrap(), live);
+    store.close().await;
+}
+
+/// Whole-second timestamps, as server senders give them: events of one
+/// second tie and are ordered by id, so most arrive "before" the latest.
+pub async fn late_and_tied_events_inside_a_session_join_it_as_a_rebuild_would<S: Store>(open: &impl Fn(&Path, SiteRules) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let in_session = |n: u64, ts: i64| StoredEvent { client_session_id: Some("c".into()), ..pageview(n, "v", ts) };
+    store.append(vec![in_session(10, T0), in_session(50, T0 + 20 * MIN), in_session(90, T0 + 20 * MIN)]).await.unwrap();
+    // Tied with the latest (an id before it), then inside, then an engagement.
+    store.append(vec![in_session(60, T0 + 20 * MIN)]).await.unwrap();
+    store.append(vec![in_session(20, T0 + 5 * MIN), StoredEvent { name: "$engagement".into(), ..in_session(30, T0 + 6 * MIN) }]).await.unwrap();
+    let live = store.sessions("site").await.unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!((live[0].pageviews, live[0].events, live[0].bounce), (5, 6, false));
+    assert_eq!((live[0].entry_path.as_deref(), live[0].exit_path.as_deref()), (Some("/p10"), Some("/p90")));
+    assert!(store.events("site").await.unwrap().iter().all(|e| e.session_id == live[0].id));
+    store.rebuild_sessions().await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap(), live, "rebuild equals live");
+    store.close().await;
+}
+
+/// A server event without a client session id joins two client sessions
+/// into one session; a late event of the first beside the second splits it.
+pub async fn a_late_event_beside_another_client_session_splits_the_session_it_lands_in<S: Store>(
+    open: &impl Fn(&Path, SiteRules) -> S,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_rules());
+    let client = |n: u64, ts: i64, c: Option<&str>| StoredEvent { client_session_id: c.map(str::to_owned), ..pageview(n, "v", ts) };
+    store.append(vec![client(1, T0, Some("a")), client(2, T0 + MIN, None), client(3, T0 + 2 * MIN, Some("b"))]).await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap().len(), 1, "joined by the event without a client session id");
+    store.append(vec![client(4, T0 + 90_000, Some("a"))]).await.unwrap();
+    let live = store.sessions("site").await.unwrap();
+    assert_eq!(live.iter().map(|s| s.pageviews).collect::<Vec<_>>(), vec![3, 1], "{live:?}");
+    store.rebuild_sessions().await.unwrap();
+    assert_eq!(store.sessions("site").await.unwrap(), live, "rebuild equals live");
     store.close().await;
 }
 

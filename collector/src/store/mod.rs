@@ -71,6 +71,15 @@ pub trait StoredState {
     /// A stored session of the visitor.
     fn session(&mut self, site: &str, visitor: &str, id: &str) -> Result<Session, Self::Error>;
 
+    /// True when the backend knows, without reading the session's events,
+    /// that every one of them with a client session id has the session's
+    /// ([`crate::sessions::one_client`]), as the plan that wrote it said
+    /// ([`crate::ingest::plan::Latest`]). False when it does not know: late
+    /// events are then recomputed rather than absorbed.
+    fn one_client(&mut self, _site: &str, _visitor: &str, _session: &str) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
     /// The visitor's sessions that overlap `[from, to]`, at most `limit`.
     fn sessions_overlapping(&mut self, site: &str, visitor: &str, from: i64, to: i64, limit: usize)
     -> Result<Vec<SessionSpan>, Self::Error>;

@@ -38,6 +38,10 @@ impl StoredState for InTransaction<'_> {
         }
     }
 
+    fn one_client(&mut self, site: &str, visitor: &str, session: &str) -> rusqlite::Result<bool> {
+        Ok(self.tails.get(site, visitor).is_some_and(|tail| tail.session.id == session && tail.one_client))
+    }
+
     fn sessions_overlapping(&mut self, site: &str, visitor: &str, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<SessionSpan>> {
         sessions_overlapping(self.tx, site, visitor, from, to, limit)
     }

@@ -25,10 +25,12 @@ pub const CAPACITY: usize = 100_000;
 pub struct Tail {
     pub last: StoredEvent,
     pub session: Session,
+    /// The session holds one client session id (`sessions::one_client`).
+    pub one_client: bool,
 }
 
 impl Tail {
-    pub fn new(last: &StoredEvent, session: Session) -> Tail {
+    pub fn new(last: &StoredEvent, session: Session, one_client: bool) -> Tail {
         let last = StoredEvent {
             ts: last.ts,
             id: last.id.clone(),
@@ -36,7 +38,7 @@ impl Tail {
             session_id: session.id.clone(),
             ..StoredEvent::default()
         };
-        Tail { last, session }
+        Tail { last, session, one_client }
     }
 }
 
@@ -121,7 +123,7 @@ mod tests {
 
     fn tail(visitor: &str, end_ts: i64) -> Tail {
         let session = Session { site: "site".into(), id: format!("s-{visitor}"), visitor_id: visitor.into(), end_ts, ..Session::default() };
-        Tail::new(&StoredEvent { ts: end_ts, id: format!("e-{visitor}"), ..StoredEvent::default() }, session)
+        Tail::new(&StoredEvent { ts: end_ts, id: format!("e-{visitor}"), ..StoredEvent::default() }, session, true)
     }
 
     #[test]

@@ -256,7 +256,10 @@ impl Writer {
         let changes = latest
             .into_iter()
             .filter_map(|l| match l {
-                Latest::Event { position: (b, i), session } => sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s))),
+                Latest::Event { position: (b, i), session, one_client } => {
+                    sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s, one_client)))
+                }
+                Latest::Kept { last, session, one_client } => sessions[session].take().map(|s| Change::Set(Tail::new(&last, s, one_client))),
                 Latest::Recomputed { site, visitor } => Some(Change::Forget { site, visitor }),
             })
             .collect();
