@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::loadgen::{self, Load, Measured};
+use super::loadgen::{self, LONG_SESSION_VISITORS, Load, Measured, Shape};
 
 /// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
 /// working on the collector.
@@ -83,10 +83,10 @@ pub fn section(root: &Path) -> Result<String> {
         }
         let collector = Collector::start(&binary, &config, &data)?;
         let mut run = 0u16;
-        let mut measure = |load: String, connections, batch, rate: Option<f64>| -> Result<Row> {
+        let mut measure_shape = |load: String, connections, batch, rate: Option<f64>, shape| -> Result<Row> {
             run += 1;
             let cpu_before = collector.cpu_seconds()?;
-            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate })?;
+            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate, shape })?;
             let cpu = collector.cpu_seconds()? - cpu_before;
             if measured.failures > 0 {
                 bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
@@ -94,6 +94,7 @@ pub fn section(root: &Path) -> Result<String> {
             let cpu_per_event = Some(cpu * 1e6 / measured.events.max(1) as f64);
             Ok(Row { target: "collector", store, load, measured, cpu_per_event })
         };
+        let mut measure = |load, connections, batch, rate| measure_shape(load, connections, batch, rate, Shape::Visits);
         for (batch, connections) in [(20, 64), (1, 256)] {
             rows.push(measure(format!("batches of {batch}, max"), connections, batch, None)?);
             progress(&rows);
@@ -104,6 +105,10 @@ pub fn section(root: &Path) -> Result<String> {
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
         rows.push(measure(format!("batches of 1 at {half_single:.0} req/s"), 256, 1, Some(half_single))?);
         progress(&rows);
+        if !seeded {
+            rows.push(measure_shape(LONG_SESSIONS.into(), 32, 1, None, Shape::LongSessions)?);
+            progress(&rows);
+        }
         memory.push((store, collector.peak_rss_kib()?));
         commits.push((store, collector.commit_stats()?));
         collector.stop()?;
@@ -111,7 +116,7 @@ pub fn section(root: &Path) -> Result<String> {
 
     let noop = NoopServer::start()?;
     for (batch, connections) in [(20, 64), (1, 256)] {
-        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
+        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None, shape: Shape::Visits })?;
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured, cpu_per_event: None });
         progress(&rows);
     }
@@ -129,6 +134,10 @@ pub fn section(root: &Path) -> Result<String> {
     Ok(section)
 }
 
+/// The load of the sessionizer's hard case: single events of a few
+/// visitors with long sessions, whole-second timestamps and random ids.
+const LONG_SESSIONS: &str = "single events, 8 long sessions, whole seconds";
+
 /// Rounds of the side-by-side comparison; each round measures both builds.
 const ROUNDS: usize = 3;
 
@@ -145,15 +154,16 @@ fn side_by_side(current: &Path, baseline: &Path, config: &Path, work: &Path) -> 
         baseline.display(),
         run_time().as_secs()
     );
-    for (batch, connections) in [(20usize, 64usize), (1, 256)] {
+    for (batch, connections, shape) in [(20usize, 64usize, Shape::Visits), (1, 256, Shape::Visits), (1, 32, Shape::LongSessions)] {
+        let load = if shape == Shape::LongSessions { LONG_SESSIONS.to_owned() } else { format!("batches of {batch}, max") };
         let mut cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         let mut rate: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for round in 0..ROUNDS {
             for (which, binary) in [current, baseline].into_iter().enumerate() {
-                let data = work.join(format!("side-{batch}-{round}-{which}"));
+                let data = work.join(format!("side-{batch}-{connections}-{round}-{which}"));
                 let collector = Collector::start(binary, config, &data)?;
                 let before = collector.cpu_seconds()?;
-                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None })?;
+                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None, shape })?;
                 let spent = collector.cpu_seconds()? - before;
                 collector.stop()?;
                 if measured.failures > 0 {
@@ -161,13 +171,13 @@ fn side_by_side(current: &Path, baseline: &Path, config: &Path, work: &Path) -> 
                 }
                 cpu[which].push(spent * 1e6 / measured.events.max(1) as f64);
                 rate[which].push(measured.events_per_second());
-                eprintln!("bench: side by side, batches of {batch}, round {round}, {}: {:.1} µs/event", ["this build", "baseline"][which], cpu[which].last().unwrap_or(&0.0));
+                eprintln!("bench: side by side, {load}, round {round}, {}: {:.1} µs/event", ["this build", "baseline"][which], cpu[which].last().unwrap_or(&0.0));
             }
         }
         let [now, then] = cpu.map(median);
         let [now_rate, then_rate] = rate.map(median);
         s.push_str(&format!(
-            "| batches of {batch}, max | {now:.1} µs | {then:.1} µs | {:.1}% | {now_rate:.0} | {then_rate:.0} |\n",
+            "| {load} | {now:.1} µs | {then:.1} µs | {:.1}% | {now_rate:.0} | {then_rate:.0} |\n",
             100.0 * now / then
         ));
     }
@@ -274,6 +284,15 @@ fn bars(rows: &[Row]) -> String {
         .filter(|r| r.target == "collector" && r.load.contains(" at "))
         .map(|r| r.measured.percentile(0.99).as_secs_f64() * 1e3)
         .collect();
+    if let (Some(long), Some(single)) = (find("empty", LONG_SESSIONS), find("empty", "batches of 1, max")) {
+        let share = long.requests_per_second() / single.requests_per_second();
+        bars.push(format!(
+            "{LONG_SESSION_VISITORS} long sessions in whole seconds ≥ 50% of the single-event rate: {} ({:.0} req/s, {:.0}%)",
+            verdict(share >= 0.5),
+            long.requests_per_second(),
+            share * 100.0
+        ));
+    }
     if let Some(worst) = half_rate.iter().copied().reduce(f64::max) {
         bars.push(format!("p99 ≤ 50 ms at half those rates: {} (worst {worst:.1} ms)", verdict(worst <= 50.0)));
     }

@@ -1,8 +1,10 @@
 //! A load generator for the collector's ingest endpoint: HTTP/1.1
 //! keep-alive connections, each sending batches one after another (closed
 //! loop, for the highest rate) or on a schedule (open loop, for latency at
-//! a given rate). Every event has a fresh id, so nothing is a duplicate;
-//! each visitor sends a few requests then makes way for a new one.
+//! a given rate). Every event has a fresh id, so nothing is a duplicate.
+//! In the usual [`Shape::Visits`] each visitor sends a few requests then
+//! makes way for a new one; [`Shape::LongSessions`] is the hard case for
+//! sessionizing: a few visitors whose one session each keeps growing.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -28,7 +30,21 @@ pub struct Load {
     /// Requests per second over all connections; `None` sends as fast as
     /// the server answers.
     pub rate: Option<f64>,
+    pub shape: Shape,
 }
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Visitors of ten requests each, timed to the millisecond, ids in time order.
+    Visits,
+    /// [`LONG_SESSION_VISITORS`] visitors, one session each, for the whole
+    /// run; timestamps in whole seconds (as many backends send them) and
+    /// random ids, so that most events tie with the latest stored one and
+    /// sort before it.
+    LongSessions,
+}
+
+pub const LONG_SESSION_VISITORS: usize = 8;
 
 pub struct Measured {
     pub requests: u64,
@@ -95,7 +111,10 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
         if let Some(interval) = &mut schedule {
             interval.tick().await;
         }
-        write_batch(&mut body, connection, requests, load.batch);
+        match load.shape {
+            Shape::Visits => write_batch(&mut body, connection, requests, load.batch),
+            Shape::LongSessions => write_long_session_event(&mut body, connection, index % LONG_SESSION_VISITORS, requests),
+        }
         let request = Request::post("/api/collect")
             .header("host", "bench")
             .header("content-type", "text/plain")
@@ -135,4 +154,27 @@ fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
         );
     }
     body.push_str("]}");
+}
+
+/// One pageview of visitor `visitor`'s one session, at the current whole
+/// second, with an id that is unique but in no order (UUID v4-shaped).
+fn write_long_session_event(body: &mut String, connection: u64, visitor: usize, request: u64) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let second = now / 1000 * 1000;
+    // SplitMix64: a well-spread value from a counter, so ids fall at random.
+    let mut z = (connection << 40 | request).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let random = z ^ (z >> 31);
+    body.clear();
+    let _ = write!(
+        body,
+        r#"{{"site":"demo","sent_at":{now},"events":[{{"id":"{:08x}-{:04x}-4{:03x}-8{:03x}-{connection:06x}{:06x}","name":"$pageview","ts":{second},"session_id":"5e55105e-0000-4000-8000-{visitor:012x}","visitor_id":"0151705e-0000-4000-8000-{visitor:012x}","url":"https://bench.example/page/{}"}}]}}"#,
+        random >> 32,
+        (random >> 16) & 0xffff,
+        (random >> 4) & 0xfff,
+        random & 0xfff,
+        request & 0xff_ffff,
+        request % 50
+    );
 }
