@@ -5,6 +5,8 @@
 //! new), `visitor` (yesterday's key near midnight) and `sessionize`, put
 //! together as a `group` plan that the backend persists. `pipeline` drives
 //! a request's events through these stages and answers for each.
+//! `segment` reads the Segment Tracking API's messages into the same
+//! events, before `validate`.
 //! Every stage is plain code over data, with the clock passed in; what a
 //! stage reads of the stored state it reads through `store::StoredState`.
 
@@ -17,6 +19,7 @@ pub mod group;
 pub mod pipeline;
 pub mod plan;
 pub mod referrer;
+pub mod segment;
 pub mod sessionize;
 pub mod validate;
 pub mod visitor;
