@@ -36,7 +36,10 @@ pub fn basic_user(headers: &HeaderMap) -> Option<String> {
 /// The site whose write key was presented. Every site's key is compared
 /// whole, so the answer's timing says nothing of which site nearly matched.
 pub fn site_by_write_key<'c>(config: &'c Config, presented: &str) -> Option<&'c SiteConfig> {
-    config.sites.iter().filter(|site| site.write_key.as_deref().is_some_and(|key| same_secret(presented, key))).last()
+    config.sites.iter().fold(None, |found, site| match &site.write_key {
+        Some(key) if same_secret(presented, key) => Some(site),
+        _ => found,
+    })
 }
 
 /// Whether a presented credential is the expected one, in time that does
