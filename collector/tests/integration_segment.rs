@@ -189,11 +189,7 @@ async fn unreadable_bodies_and_bodies_over_the_limits_are_refused_whole() {
 async fn a_segment_message_with_the_sdks_visitor_id_joins_its_session() {
     let mut server = start().await;
     let now = now_ms();
-    let browser = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
-    let sdk = send(
-        browser.header("origin", "https://shop.example").body(batch("shop", now, vec![pageview(1, now - 5 * MIN, "/cart")]).to_string()),
-    )
-    .await;
+    let sdk = post_from_shop_page(&server, &batch("shop", now, vec![pageview(1, now - 5 * MIN, "/cart")])).await;
     assert_eq!(sdk.body["accepted"], 1);
     // The shop's backend reports the order for the visitor the page had.
     let mut order = track("m-order", "Order Completed");

@@ -111,6 +111,12 @@ impl Running {
     }
 }
 
+/// What the shop's pages send from the browser.
+pub async fn post_from_shop_page(server: &Running, body: &Value) -> Answer {
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
+    send(request.header("origin", "https://shop.example").body(body.to_string())).await
+}
+
 pub async fn send(request: reqwest::RequestBuilder) -> Answer {
     let r = request.send().await.unwrap();
     let status = r.status().as_u16();
