@@ -24,6 +24,9 @@ pub struct Envelope<'a> {
     pub context: Option<&'a Map<String, Value>>,
     /// The kind the path named, for a message without `type`.
     pub call: Option<Kind>,
+    /// Sent by a browser, whose own request says who the visitor is: its
+    /// `context.ip` and `context.userAgent` are not read.
+    pub from_browser: bool,
 }
 
 /// A message as an event of the protocol, with the offset that moves its
@@ -117,9 +120,14 @@ pub fn map(envelope: &Envelope, m: &Map<String, Value>, now_ms: i64) -> Result<M
     }
 
     let (device_ts, offset_ms) = time(m, envelope.sent_at, now_ms)?;
-    let ip = match context.text("ip") {
-        Some(ip) => Some(ip.parse().map_err(|_| Refusal::Wire(Rejection::IpInvalid))?),
-        None => None,
+    let stated = if envelope.from_browser {
+        StatedSender { ip: None, user_agent: None }
+    } else {
+        let ip = match context.text("ip") {
+            Some(ip) => Some(ip.parse().map_err(|_| Refusal::Wire(Rejection::IpInvalid))?),
+            None => None,
+        };
+        StatedSender { ip, user_agent: context.text("userAgent") }
     };
     Ok(Mapped {
         event: Event {
@@ -136,7 +144,7 @@ pub fn map(envelope: &Envelope, m: &Map<String, Value>, now_ms: i64) -> Result<M
             props,
         },
         offset_ms,
-        stated: StatedSender { ip, user_agent: context.text("userAgent") },
+        stated,
     })
 }
 
@@ -302,7 +310,7 @@ mod tests {
     const NOW: i64 = 1_764_072_000_000; // 2025-11-25T12:00:00Z
 
     fn mapped(message: Value) -> Result<Mapped, Refusal> {
-        let envelope = Envelope { site: "shop", sent_at: None, context: None, call: None };
+        let envelope = Envelope { site: "shop", sent_at: None, context: None, call: None, from_browser: false };
         map(&envelope, message.as_object().unwrap(), NOW)
     }
 
@@ -378,6 +386,16 @@ mod tests {
         assert_eq!(code(json!({"type": "track", "userId": {"id": 1}, "event": "x"})), "id_invalid");
         assert_eq!(code(json!({"type": "track", "userId": "u", "event": "x", "timestamp": "yesterday"})), "timestamp_invalid");
         assert_eq!(code(json!({"type": "track", "userId": "u", "event": "x", "context": {"ip": "nope"}})), "ip_invalid");
+    }
+
+    #[test]
+    fn a_server_states_the_visitors_address_and_browser_and_a_browser_does_not() {
+        let message = json!({"type": "track", "userId": "u", "event": "x", "context": {"ip": "nope", "userAgent": "Firefox"}});
+        let message = message.as_object().unwrap();
+        let from = |from_browser| map(&Envelope { site: "shop", sent_at: None, context: None, call: None, from_browser }, message, NOW);
+        assert_eq!(from(false).err().map(|r| r.code()), Some("ip_invalid"));
+        let browser = from(true).ok().unwrap();
+        assert_eq!((browser.stated.ip, browser.stated.user_agent), (None, None), "its own request says it");
     }
 
     #[test]

@@ -99,11 +99,17 @@ impl From<Rejection> for Refusal {
 }
 
 /// Each message of `received`, for `site`, as a row to store or its
-/// refusal, with the visitor's address and browser as the message states
-/// them (a server's; the caller uses a browser's own request instead).
+/// refusal, with the visitor's address and browser as a server's message
+/// states them (none from a browser: the caller uses its own request).
 pub fn check(site: &str, received: Received, now_ms: i64, from_browser: bool) -> Vec<(Checked, StatedSender)> {
     let max_age = if from_browser { limits::MAX_BROWSER_AGE_MS } else { limits::MAX_BACKFILL_AGE_MS };
-    let envelope = message::Envelope { site, sent_at: received.sent_at.as_ref(), context: received.context.as_ref(), call: received.kind };
+    let envelope = message::Envelope {
+        site,
+        sent_at: received.sent_at.as_ref(),
+        context: received.context.as_ref(),
+        call: received.kind,
+        from_browser,
+    };
     received
         .messages
         .into_iter()
