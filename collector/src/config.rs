@@ -84,6 +84,14 @@ pub struct SiteConfig {
     /// The secret for the server-to-server endpoint (`Authorization: Bearer`).
     #[serde(default)]
     pub secret_key: Option<String>,
+    /// The write key of the Segment-compatible tracking API (`/v1/*`),
+    /// which Segment's and RudderStack's clients send as the HTTP Basic
+    /// user name. Its own field, never the secret: a write key sits in
+    /// every page that loads analytics.js, and it names the site (those
+    /// requests carry no site key), so it is unique across sites. See
+    /// [`crate::api::segment`].
+    #[serde(default)]
+    pub write_key: Option<String>,
     /// Idle minutes that end a session.
     #[serde(default = "default_session_timeout_minutes")]
     pub session_timeout_minutes: u32,
@@ -148,6 +156,9 @@ pub struct LifecycleConfig {
     #[serde(default = "default_retention_every_minutes")]
     pub retention_every_minutes: u32,
 }
+
+/// Shortest write key accepted (Segment's own are 32 characters).
+const MIN_WRITE_KEY_BYTES: usize = 16;
 
 /// Longest retention period accepted: a hundred years.
 const MAX_RETENTION_DAYS: u32 = 36_500;
@@ -310,6 +321,7 @@ fn demo_sites() -> Vec<SiteConfig> {
         name: Some("Demo site".into()),
         allowed_origins: Vec::new(),
         secret_key: None,
+        write_key: None,
         session_timeout_minutes: default_session_timeout_minutes(),
         session_max_minutes: default_session_max_minutes(),
         time_zone: default_time_zone(),
@@ -379,6 +391,29 @@ impl Config {
         self.sites.iter().find(|s| s.key == key)
     }
 
+    /// The `i`th site's write key: long enough, not its secret, its own.
+    fn validate_write_key(&self, i: usize) -> Result<(), ConfigError> {
+        let site = &self.sites[i];
+        let Some(key) = &site.write_key else { return Ok(()) };
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if key.len() < MIN_WRITE_KEY_BYTES || key.contains(':') || key.chars().any(char::is_whitespace) {
+            return invalid(format!(
+                "site {:?}: `write_key` must be at least {MIN_WRITE_KEY_BYTES} characters, without `:` or spaces (it travels as an HTTP Basic user name)",
+                site.key
+            ));
+        }
+        if site.secret_key.as_ref() == Some(key) {
+            return invalid(format!(
+                "site {:?}: `write_key` must differ from `secret_key`: the write key may be seen in pages, the secret must not",
+                site.key
+            ));
+        }
+        if let Some(other) = self.sites[..i].iter().find(|s| s.write_key.as_ref() == Some(key)) {
+            return invalid(format!("sites {:?} and {:?} have the same `write_key`; it names the site, so each needs its own", other.key, site.key));
+        }
+        Ok(())
+    }
+
     /// Reads `file` (if any), applies the `WAYMARK_*` variables of `env` on
     /// top, and checks the result.
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
@@ -446,6 +481,7 @@ impl Config {
             {
                 return invalid(format!("site {:?}: `secret_key` must be at least 16 characters", site.key));
             }
+            self.validate_write_key(i)?;
             if site.allowed_origins.iter().any(|o| o == "*") && site.allowed_origins.len() > 1 {
                 return invalid(format!("site {:?}: `*` in allowed_origins accepts every origin; list it alone", site.key));
             }
@@ -658,6 +694,9 @@ mod tests {
             ("[[site]]\nkey = \"a\"\nsession_timeout_minutes = 0\n", "session_timeout_minutes"),
             ("[[site]]\nkey = \"a\"\nsession_timeout_minutes = 60\nsession_max_minutes = 30\n", "session_max_minutes"),
             ("[[site]]\nkey = \"a\"\nsecret_key = \"short\"\n", "secret_key"),
+            ("[[site]]\nkey = \"a\"\nwrite_key = \"short\"\n", "`write_key` must be at least"),
+            ("[[site]]\nkey = \"a\"\nwrite_key = \"0123456789abcdef\"\nsecret_key = \"0123456789abcdef\"\n", "must differ from `secret_key`"),
+            ("[[site]]\nkey = \"a\"\nwrite_key = \"0123456789abcdef\"\n[[site]]\nkey = \"b\"\nwrite_key = \"0123456789abcdef\"\n", "the same `write_key`"),
             ("[[site]]\nkey = \"a\"\n[[site]]\nkey = \"a\"\n", "configured twice"),
             ("[[site]]\nkey = \"\"\n", "`key`"),
             ("geoip_db = \"/nonexistent.mmdb\"\n", "geoip_db"),

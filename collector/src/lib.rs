@@ -2,7 +2,9 @@
 //!
 //! 1. `api` (HTTP): `api::collect` / `api::server_collect` decode,
 //!    authorize and validate a request (`ingest::decode`,
-//!    `ingest::validate`), and answer; `api::error` decides every status.
+//!    `ingest::validate`), and answer; `api::segment` does the same for
+//!    the Segment Tracking API, whose messages `ingest::segment` reads into
+//!    events first; `api::error` decides every status.
 //! 2. `ingest::pipeline`: enrich (`ingest::enrich`: `agent`, `referrer`,
 //!    `geo`), bots counted, cookieless visitor keys (`ingest::visitor`),
 //!    then append through the write seam, `store::Store`.

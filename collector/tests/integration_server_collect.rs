@@ -18,12 +18,6 @@ async fn post_server(server: &Running, secret: Option<&str>, body: &Value) -> An
     send(request).await
 }
 
-/// What the shop's pages send from the browser.
-async fn post_from_shop_page(server: &Running, body: &Value) -> Answer {
-    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
-    send(request.header("origin", "https://shop.example").body(body.to_string())).await
-}
-
 fn server_batch(events: Vec<Value>) -> Value {
     json!({"site": "shop", "events": events})
 }

@@ -2,8 +2,8 @@
 //!
 //! - `serve`: install what is missing, build the SDK, run the collector with
 //!   the demo site and dashboard on the embedded SQLite store.
-//! - `test`: install what is missing (Chromium included), then run every
-//!   suite: native `cargo test`, the SDK in headless Chromium, end to end.
+//! - `test`: install what is missing (Chromium and Segment's Python client
+//!   included), then run every suite: native `cargo test`, the SDK in headless Chromium, end to end.
 //! - `build-sdk`: build and optimize the browser SDK into `www/sdk/`.
 //! - `bench`: run the benchmarks and write `BENCHMARKS.md`.
 
@@ -119,6 +119,7 @@ fn serve(root: &Path, args: &[String]) -> Result<()> {
 fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
+    let python = tools::ensure_python_clients(root)?;
     build_sdk(root)?;
     build_dashboard_assets(root)?;
 
@@ -136,7 +137,8 @@ fn test(root: &Path) -> Result<()> {
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .current_dir(root.join("tests"))
-        .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark")))?;
+        .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark"))
+        .env("E2E_SEGMENT_PYTHON", python))?;
     eprintln!("xtask test: every suite passed");
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Installing what the build and the tests need, on a fresh machine:
 //! the wasm target, the wasm-bindgen CLI pinned to the crate's version,
 //! npm packages from the committed lockfile (wasm-opt, playwright-core),
-//! and Debian's Chromium, its driver and sqlite3.
+//! Debian's Chromium, its driver and sqlite3, and a Python virtual
+//! environment with Segment's Python client for the compatibility test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +70,11 @@ pub fn wasm_opt(root: &Path) -> PathBuf {
 pub fn ensure_browser() -> Result<()> {
     let needed = [("/usr/bin/chromium", "chromium"), ("/usr/bin/chromedriver", "chromium-driver"), ("/usr/bin/sqlite3", "sqlite3")];
     let missing: Vec<&str> = needed.iter().filter(|(bin, _)| !Path::new(bin).exists()).map(|(_, pkg)| *pkg).collect();
+    install_debian_packages(&missing)
+}
+
+/// `apt-get install` as root; otherwise what to run.
+fn install_debian_packages(missing: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -77,7 +83,33 @@ pub fn ensure_browser() -> Result<()> {
         bail!("the tests need Debian packages that are missing: {}. Install them with `sudo apt-get install -y {}`", missing.join(", "), missing.join(" "));
     }
     run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))
+    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(missing).env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// The Python of `target/pyenv`, a virtual environment holding exactly
+/// `tests/python/requirements.txt` (Segment's Python client, pinned):
+/// made, or brought up to date, when the installed list differs.
+pub fn ensure_python_clients(root: &Path) -> Result<PathBuf> {
+    let venv = root.join("target/pyenv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("tests/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
+    let installed = venv.join("installed-requirements.txt");
+    if python.exists() && std::fs::read_to_string(&installed).is_ok_and(|had| had == wanted) {
+        return Ok(python);
+    }
+    if !python.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        if !made.is_ok_and(|status| status.success()) {
+            // Debian's python3 makes environments only with python3-venv.
+            install_debian_packages(&["python3", "python3-venv"])?;
+            let _ = std::fs::remove_dir_all(&venv);
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        }
+    }
+    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements))?;
+    std::fs::write(&installed, wanted)?;
+    Ok(python)
 }
 
 pub fn machine_description() -> String {

@@ -12,7 +12,8 @@
 //!   which is what the sender can act on, and no sender (the SDK included)
 //!   retries it;
 //! - who is asking: 401 when no one is signed in or the credential is not
-//!   right (the dashboard reads any 401 as "sign in"), 403 `forbidden`
+//!   right (a write key of the Segment API too: it names the site, and a
+//!   wrong one is a wrong credential, `bad_write_key`) (the dashboard reads any 401 as "sign in"), 403 `forbidden`
 //!   when someone is signed in but may not do this (a site not given to a
 //!   viewer, an admin-only action), 403 `origin_not_allowed` with what to
 //!   add to `allowed_origins`, 429 `sign_in_limited` for too many sign-ins;
@@ -66,10 +67,14 @@ pub enum ApiError {
     // What it names.
     #[error("unknown site key {0:?}: no [[site]] in the collector's config has it")]
     UnknownSite(String),
+    #[error("no tracking call /v1/{0}: send to /v1/batch, track, page, screen, identify, alias or group")]
+    UnknownCall(String),
 
     // Who is asking.
     #[error("missing or wrong `Authorization: Bearer <secret key>` for site {0:?}")]
     BadSecret(String),
+    #[error("missing or unknown write key: send a site's `write_key` as the HTTP Basic user name (empty password) or as `writeKey`")]
+    BadWriteKey,
     #[error("{}", origin_message(site, origin.as_deref(), own.as_deref(), *listed))]
     OriginNotAllowed { site: String, origin: Option<String>, own: Option<String>, listed: bool },
     #[error("sign in, or send `Authorization: Bearer <api token>`")]
@@ -193,7 +198,9 @@ impl ApiError {
             ApiError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
             ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
+            ApiError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ApiError::BadSecret(_) => (StatusCode::UNAUTHORIZED, "bad_secret"),
+            ApiError::BadWriteKey => (StatusCode::UNAUTHORIZED, "bad_write_key"),
             ApiError::OriginNotAllowed { .. } => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             ApiError::NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in"),
             ApiError::WrongPassword => (StatusCode::UNAUTHORIZED, "wrong_password"),

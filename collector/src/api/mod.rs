@@ -9,6 +9,7 @@ pub mod error;
 pub mod ops;
 pub mod origin;
 pub mod rate_limit;
+pub mod segment;
 pub mod server_collect;
 pub mod users;
 pub mod export;
@@ -57,11 +58,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_credentials(true)
         // Pages on other origins must read `Retry-After` to back off as told.
         .expose_headers([axum::http::header::RETRY_AFTER]);
+    // analytics.js sends its write key as `Authorization: Basic`, which
+    // asks for a preflight; its retries say so in `X-Retry-Count`.
+    let segment_cors = cors.clone().allow_headers([
+        axum::http::header::CONTENT_TYPE,
+        axum::http::header::CONTENT_ENCODING,
+        axum::http::header::AUTHORIZATION,
+        axum::http::HeaderName::from_static("x-retry-count"),
+    ]);
     // The ingest handlers take the raw body and enforce the size limit
     // themselves, after decompression, with their own error.
     Router::new()
         .route("/api/collect", post(collect::browser_batch).layer(cors))
         .route("/api/server/collect", post(server_collect::server_batch))
+        .route("/v1/{call}", post(segment::tracking_call).layer(segment_cors))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

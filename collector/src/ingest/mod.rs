@@ -6,7 +6,8 @@
 //! together as a `group` plan that the backend persists. `pipeline` drives
 //! a request's events through these stages and answers for each. Before
 //! validation, a browser batch of a site with an id cookie has its
-//! `new_ids` events given the cookie's ids (`id_cookie`).
+//! `new_ids` events given the cookie's ids (`id_cookie`), and `segment`
+//! reads the Segment Tracking API's messages into the same events.
 //! Every stage is plain code over data, with the clock passed in; what a
 //! stage reads of the stored state it reads through `store::StoredState`.
 
@@ -20,6 +21,7 @@ pub mod id_cookie;
 pub mod pipeline;
 pub mod plan;
 pub mod referrer;
+pub mod segment;
 pub mod sessionize;
 pub mod validate;
 pub mod visitor;

@@ -1,7 +1,7 @@
 //! The driver: one request's checked events through the rest of the
-//! pipeline, and the answer for each. Both ingest endpoints (browser and
-//! server-to-server) end here, after they decoded, authorized and
-//! validated.
+//! pipeline, and the answer for each. Every ingest endpoint (browser,
+//! server-to-server, the Segment API) ends here, after it decoded,
+//! authorized and validated.
 //!
 //! Policy: an invalid event is rejected with its reason (and shown on the
 //! live feed); a bot's event is filtered and counted per day, not stored; a

@@ -79,12 +79,22 @@ pub fn check_server_batch(batch: Decoded<ServerEvent>, now_ms: i64) -> Vec<(Chec
 }
 
 fn rejected(index: usize, id: String, rejection: Rejection) -> EventResult {
-    EventResult {
-        index,
-        id,
-        outcome: Outcome::Rejected,
-        reason: Some(rejection.code().into()),
-        message: Some(format!("event {index}: {rejection}")),
+    refused(index, id, rejection.code(), &rejection)
+}
+
+/// The result of an event refused for `code`, its message numbered as
+/// every refusal's is ("event 3: …").
+pub fn refused(index: usize, id: String, code: &str, why: &dyn std::fmt::Display) -> EventResult {
+    EventResult { index, id, outcome: Outcome::Rejected, reason: Some(code.into()), message: Some(format!("event {index}: {why}")) }
+}
+
+/// One event read from another wire format (the Segment API's), checked
+/// by the same rules as a batch's: `offset_ms` moves its `ts` onto the
+/// collector's clock, and it may be `max_age_ms` old.
+pub fn check_event(site: &str, index: usize, event: Event, now_ms: i64, offset_ms: i64, max_age_ms: i64) -> Checked {
+    match validate_event(&event, now_ms, offset_ms, max_age_ms) {
+        Ok(ts) => Checked::Valid(to_row(site, event, ts, now_ms)),
+        Err(rejection) => Checked::Invalid(rejected(index, event.id, rejection)),
     }
 }
 

@@ -15,6 +15,8 @@ pub const CHROME_ANDROID: &str =
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
 pub const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 pub const SECRET: &str = "s3cret-s3cret-s3cret";
+/// The site `shop`'s write key for the Segment API.
+pub const WRITE_KEY: &str = "wk-shop-0123456789abcdef";
 pub const MIN: i64 = 60_000;
 /// 2025-11-25 00:00 UTC.
 pub const MIDNIGHT: i64 = 1_764_028_800_000;
@@ -39,6 +41,7 @@ pub fn config() -> Config {
         name: None,
         allowed_origins: vec!["https://shop.example".into()],
         secret_key: Some(SECRET.into()),
+        write_key: Some(WRITE_KEY.into()),
         session_timeout_minutes: 30,
         session_max_minutes: 24 * 60,
         time_zone: "UTC".into(),
@@ -107,6 +110,12 @@ impl Running {
     pub fn query(&self, sql: &str) -> Vec<Vec<Value>> {
         query(&self.db, sql)
     }
+}
+
+/// What the shop's pages send from the browser.
+pub async fn post_from_shop_page(server: &Running, body: &Value) -> Answer {
+    let request = server.request("/api/collect").header("content-type", "text/plain").header("user-agent", FIREFOX);
+    send(request.header("origin", "https://shop.example").body(body.to_string())).await
 }
 
 pub async fn send(request: reqwest::RequestBuilder) -> Answer {

@@ -2,7 +2,8 @@
 //! `--profile server`) on this machine, the load generator beside it.
 //!
 //! For an empty store and for one already holding a million events: the
-//! highest rate with batches of 20 and of 1 (closed loop), then latency at
+//! highest rate with batches of 20 and of 1 (closed loop), the same
+//! pageviews in batches of 20 through the Segment API (`/v1/batch`), then latency at
 //! half the target rates (open loop), and the collector's peak memory. The
 //! same closed-loop load against a no-op axum handler that only parses the
 //! JSON shows what validation, enrichment, sessions and the fsynced commit
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::loadgen::{self, LONG_SESSION_VISITORS, Load, Measured, Shape};
+use super::loadgen::{self, Endpoint, LONG_SESSION_VISITORS, Load, Measured, Shape};
 
 /// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
 /// working on the collector.
@@ -42,6 +43,7 @@ per_site_per_second = 100000000
 per_site_burst = 100000000
 [[site]]
 key = "demo"
+write_key = "wk-bench-0123456789abcdef"
 "#;
 
 struct Row {
@@ -83,10 +85,10 @@ pub fn section(root: &Path) -> Result<String> {
         }
         let collector = Collector::start(&binary, &config, &data)?;
         let mut run = 0u16;
-        let mut measure_shape = |load: String, connections, batch, rate: Option<f64>, shape| -> Result<Row> {
+        let mut measure_with = |load: String, connections, batch, rate: Option<f64>, endpoint, shape| -> Result<Row> {
             run += 1;
             let cpu_before = collector.cpu_seconds()?;
-            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate, shape })?;
+            let measured = loadgen::run(Load { addr: collector.addr, run, connections, batch, duration: run_time(), rate, endpoint, shape })?;
             let cpu = collector.cpu_seconds()? - cpu_before;
             if measured.failures > 0 {
                 bail!("{} of {} requests failed against the collector", measured.failures, measured.requests);
@@ -94,19 +96,22 @@ pub fn section(root: &Path) -> Result<String> {
             let cpu_per_event = Some(cpu * 1e6 / measured.events.max(1) as f64);
             Ok(Row { target: "collector", store, load, measured, cpu_per_event })
         };
-        let mut measure = |load, connections, batch, rate| measure_shape(load, connections, batch, rate, Shape::Visits);
+        let mut measure = |load, connections, batch, rate, endpoint| measure_with(load, connections, batch, rate, endpoint, Shape::Visits);
         for (batch, connections) in [(20, 64), (1, 256)] {
-            rows.push(measure(format!("batches of {batch}, max"), connections, batch, None)?);
+            rows.push(measure(format!("batches of {batch}, max"), connections, batch, None, Endpoint::Native)?);
             progress(&rows);
         }
+        // The same pageviews through the Segment-compatible API, beside the native rows.
+        rows.push(measure(SEGMENT_LOAD.into(), 64, 20, None, Endpoint::Segment)?);
+        progress(&rows);
         let half_batched = TARGET_EVENTS_PER_SECOND_BATCHED / 2.0 / 20.0;
-        rows.push(measure(format!("batches of 20 at {:.0} events/s", half_batched * 20.0), 64, 20, Some(half_batched))?);
+        rows.push(measure(format!("batches of 20 at {:.0} events/s", half_batched * 20.0), 64, 20, Some(half_batched), Endpoint::Native)?);
         progress(&rows);
         let half_single = TARGET_REQUESTS_PER_SECOND_SINGLE / 2.0;
-        rows.push(measure(format!("batches of 1 at {half_single:.0} req/s"), 256, 1, Some(half_single))?);
+        rows.push(measure(format!("batches of 1 at {half_single:.0} req/s"), 256, 1, Some(half_single), Endpoint::Native)?);
         progress(&rows);
         if !seeded {
-            rows.push(measure_shape(LONG_SESSIONS.into(), 32, 1, None, Shape::LongSessions)?);
+            rows.push(measure_with(LONG_SESSIONS.into(), 32, 1, None, Endpoint::Native, Shape::LongSessions)?);
             progress(&rows);
         }
         memory.push((store, collector.peak_rss_kib()?));
@@ -116,7 +121,7 @@ pub fn section(root: &Path) -> Result<String> {
 
     let noop = NoopServer::start()?;
     for (batch, connections) in [(20, 64), (1, 256)] {
-        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None, shape: Shape::Visits })?;
+        let measured = loadgen::run(Load { addr: noop.addr, run: 1, connections, batch, duration: run_time(), rate: None, endpoint: Endpoint::Native, shape: Shape::Visits })?;
         rows.push(Row { target: "no-op axum", store: "-", load: format!("batches of {batch}, max"), measured, cpu_per_event: None });
         progress(&rows);
     }
@@ -133,6 +138,9 @@ pub fn section(root: &Path) -> Result<String> {
     }
     Ok(section)
 }
+
+/// The load of the Segment API's row.
+const SEGMENT_LOAD: &str = "Segment `/v1/batch`, batches of 20, max";
 
 /// The load of the sessionizer's hard case: single events of a few
 /// visitors with long sessions, whole-second timestamps and random ids.
@@ -163,7 +171,7 @@ fn side_by_side(current: &Path, baseline: &Path, config: &Path, work: &Path) -> 
                 let data = work.join(format!("side-{batch}-{connections}-{round}-{which}"));
                 let collector = Collector::start(binary, config, &data)?;
                 let before = collector.cpu_seconds()?;
-                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None, shape })?;
+                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None, endpoint: Endpoint::Native, shape })?;
                 let spent = collector.cpu_seconds()? - before;
                 collector.stop()?;
                 if measured.failures > 0 {
@@ -218,7 +226,8 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
          `cargo xtask bench`: the collector (`--profile server`) with durable SQLite (WAL, group commit; every 200 \
          answer comes after an `fdatasync` of the WAL that began after its commit) on this machine, the load generator \
          (HTTP/1.1 keep-alive, one thread, optimized build) beside it, sending pageviews with UUID v7 event ids as the \
-         SDK does. Each row runs 5 s; `max` rows send as fast as answers come \
+         SDK does (the Segment row: the same pageviews as `page` calls to `/v1/batch`, as Segment's server libraries send \
+         them, with the write key as Basic auth, ISO 8601 times and the browser in `context.userAgent`). Each row runs 5 s; `max` rows send as fast as answers come \
          (64 connections for batches of 20, 256 for single events), the others at a fixed rate. \
          \"CPU/event\" is the collector's CPU time, all its threads, per event: it moves less than the rates when \
          the machine is busy with other work.\n\n\
@@ -242,6 +251,17 @@ fn report(rows: &[Row], memory: &[(&str, u64)], commits: &[(&str, CommitStats)])
                  the collector reaches {:.0}% of the no-op handler's rate.\n",
                 100.0 * full.events_per_second() / empty.events_per_second(),
                 100.0 * empty.events_per_second() / noop.events_per_second()
+            ));
+        }
+    }
+    for store in ["empty", "1M events"] {
+        if let (Some(segment), Some(native)) = (find("collector", store, SEGMENT_LOAD), find("collector", store, "batches of 20, max")) {
+            s.push_str(&format!(
+                "Segment API (`/v1/batch`, 20 `page` calls a request), {store} store: {:.0} events/s, {:.0}% of the native endpoint's, p99 {:.1} ms (native {:.1} ms).\n",
+                segment.events_per_second(),
+                100.0 * segment.events_per_second() / native.events_per_second(),
+                segment.percentile(0.99).as_secs_f64() * 1e3,
+                native.percentile(0.99).as_secs_f64() * 1e3
             ));
         }
     }

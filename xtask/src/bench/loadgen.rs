@@ -1,16 +1,20 @@
-//! A load generator for the collector's ingest endpoint: HTTP/1.1
+//! A load generator for the collector's ingest endpoints: HTTP/1.1
 //! keep-alive connections, each sending batches one after another (closed
 //! loop, for the highest rate) or on a schedule (open loop, for latency at
 //! a given rate). Every event has a fresh id, so nothing is a duplicate.
 //! In the usual [`Shape::Visits`] each visitor sends a few requests then
 //! makes way for a new one; [`Shape::LongSessions`] is the hard case for
-//! sessionizing: a few visitors whose one session each keeps growing.
+//! sessionizing: a few visitors whose one session each keeps growing. The
+//! visits' pageviews go to the native endpoint (`/api/collect`, as the SDK
+//! sends them) or to the Segment-compatible one (`/v1/batch`, as Segment's
+//! server libraries send them).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
@@ -18,6 +22,17 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+/// The bench site's write key for `/v1/batch` (its `write_key` in the config).
+pub const WRITE_KEY: &str = "wk-bench-0123456789abcdef";
+
+/// Which door the load goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /api/collect`, the SDK's batch.
+    Native,
+    /// `POST /v1/batch`, Segment's batch, with the write key as Basic auth.
+    Segment,
+}
 
 #[derive(Clone, Copy)]
 pub struct Load {
@@ -30,6 +45,7 @@ pub struct Load {
     /// Requests per second over all connections; `None` sends as fast as
     /// the server answers.
     pub rate: Option<f64>,
+    pub endpoint: Endpoint,
     pub shape: Shape,
 }
 
@@ -107,19 +123,25 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
     });
     let (mut requests, mut failures, mut latencies) = (0u64, 0u64, Vec::new());
     let mut body = String::new();
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{WRITE_KEY}:")));
     while Instant::now() < deadline {
         if let Some(interval) = &mut schedule {
             interval.tick().await;
         }
-        match load.shape {
-            Shape::Visits => write_batch(&mut body, connection, requests, load.batch),
-            Shape::LongSessions => write_long_session_event(&mut body, connection, index % LONG_SESSION_VISITORS, requests),
-        }
-        let request = Request::post("/api/collect")
-            .header("host", "bench")
-            .header("content-type", "text/plain")
-            .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::from(body.clone())))?;
+        let request = match load.endpoint {
+            Endpoint::Native => {
+                match load.shape {
+                    Shape::Visits => write_batch(&mut body, connection, requests, load.batch),
+                    Shape::LongSessions => write_long_session_event(&mut body, connection, index % LONG_SESSION_VISITORS, requests),
+                }
+                Request::post("/api/collect").header("content-type", "text/plain").header("user-agent", USER_AGENT)
+            }
+            Endpoint::Segment => {
+                write_segment_batch(&mut body, connection, requests, load.batch);
+                Request::post("/v1/batch").header("content-type", "application/json").header("authorization", &basic)
+            }
+        };
+        let request = request.header("host", "bench").body(Full::new(Bytes::from(body.clone())))?;
         let sent = Instant::now();
         let response = sender.send_request(request).await?;
         let ok = response.status().is_success();
@@ -129,6 +151,36 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
         failures += u64::from(!ok);
     }
     Ok((requests, failures, latencies))
+}
+
+/// The same pageviews as [`write_batch`] as Segment's `page` calls, as a
+/// server library sends them: ISO 8601 times, `sentAt`, the visitor's
+/// browser in `context.userAgent`.
+fn write_segment_batch(body: &mut String, connection: u64, request: u64, size: usize) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let at = iso_8601(now);
+    let visitor = request / 10;
+    body.clear();
+    let _ = write!(body, r#"{{"sentAt":"{at}","batch":["#);
+    for n in 0..size as u64 {
+        if n > 0 {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"type":"page","messageId":"{:08x}-{:04x}-7{:03x}-8000-{connection:06x}{:06x}","anonymousId":"{connection:08x}-0001-4000-8000-{visitor:012x}","timestamp":"{at}","properties":{{}},"context":{{"library":{{"name":"analytics-python","version":"2.4.0"}},"userAgent":"{USER_AGENT}","page":{{"url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}"}}}}}}"#,
+            now >> 16,
+            now & 0xffff,
+            n & 0xfff,
+            request & 0xff_ffff
+        );
+    }
+    body.push_str("]}");
+}
+
+/// `ms` since the epoch as `2025-11-25T12:00:00.123Z`, as the clients write times.
+fn iso_8601(ms: u64) -> String {
+    jiff::Timestamp::from_millisecond(ms as i64).map_or_else(|_| String::new(), |at| format!("{at:.3}"))
 }
 
 /// A batch of `size` pageviews; a visitor sends ten requests. Event ids
@@ -177,4 +229,14 @@ fn write_long_session_event(body: &mut String, connection: u64, visitor: usize, 
         request & 0xff_ffff,
         request % 50
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_written_as_iso_8601() {
+        assert_eq!(super::iso_8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso_8601(1_764_072_000_123), "2025-11-25T12:00:00.123Z");
+        assert_eq!(super::iso_8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 }
