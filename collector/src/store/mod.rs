@@ -21,13 +21,16 @@
 //! its own suite, [`read_conformance`].
 
 pub mod accounts;
+pub mod clickhouse;
 #[cfg(test)]
 pub mod conformance;
 pub mod lifecycle;
+pub mod queue;
 pub mod read;
 #[cfg(test)]
 pub mod read_conformance;
 pub mod sqlite;
+pub mod tails;
 
 use async_trait::async_trait;
 
@@ -80,7 +83,7 @@ pub trait StoredState {
 }
 
 /// Requests from bots on one day, counted instead of stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BotHit {
     pub site: String,
     /// `YYYY-MM-DD`, UTC.
@@ -124,6 +127,14 @@ pub enum StoreError {
     Busy(usize),
     #[error("could not open the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    /// The database could not be reached (down, unreachable, too slow):
+    /// nothing was acknowledged, and trying again later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A database server refused a statement or answered what the store
+    /// cannot read.
+    #[error("{0}")]
+    Backend(String),
 }
 
 #[async_trait]

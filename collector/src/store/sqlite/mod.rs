@@ -27,7 +27,6 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
 mod checkpoints;
@@ -39,7 +38,6 @@ mod rows;
 mod salts;
 mod state;
 mod reads;
-mod tails;
 mod wal_sync;
 mod writer;
 
@@ -50,9 +48,12 @@ pub use reads::SqliteReads;
 use connection::migrate;
 use rows::{EVENT_COLUMNS, event_from_row};
 pub use rows::{SESSION_COLUMNS, SLOT_MS, recount_event_slots, session_from_row};
-use tails::Tails;
 use wal_sync::WalSync;
-use writer::{Job, Reply, SiteRules, Writer};
+use writer::Writer;
+
+use crate::ingest::group::SiteRules;
+use crate::store::queue::{Job, WriteQueue};
+use crate::store::tails::Tails;
 
 use crate::event::StoredEvent;
 use crate::ingest::dedupe::DedupePolicy;
@@ -92,7 +93,7 @@ impl Default for StoreOptions {
 
 pub struct SqliteStore {
     path: PathBuf,
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -119,7 +120,7 @@ impl SqliteStore {
         // free space: see `lifecycle`.
         conn.pragma_update(None, "secure_delete", "ON")?;
         let wal_sync = WalSync::start(data_dir.join("waymark.db-wal"));
-        let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
+        let (queue, receiver) = WriteQueue::new(options.write_queue);
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
             .spawn(move || {
@@ -135,11 +136,7 @@ impl SqliteStore {
                 .run(receiver)
             })
             .expect("spawning the writer thread");
-        Ok(SqliteStore {
-            path,
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
-        })
+        Ok(SqliteStore { path, queue, writer: Mutex::new(Some(writer)) })
     }
 
     pub fn path(&self) -> &Path {
@@ -164,19 +161,6 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let sender = self.sender.lock().expect("sender lock");
-            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
-            sender.try_send(job(reply)).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => StoreError::Busy(sender.max_capacity()),
-                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
-            })?;
-        }
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -189,19 +173,19 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
-        self.submit(|reply| Job::Append { events, reply }).await
+        self.queue.submit(|reply| Job::Append { events, reply }).await
     }
 
     async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
-        self.submit(|reply| Job::CountBots { hits, reply }).await
+        self.queue.submit(|reply| Job::CountBots { hits, reply }).await
     }
 
     async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
-        self.submit(|reply| Job::Salts { today, day, reply }).await
+        self.queue.submit(|reply| Job::Salts { today, day, reply }).await
     }
 
     async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {
-        self.submit(|reply| Job::Rebuild { reply }).await
+        self.queue.submit(|reply| Job::Rebuild { reply }).await
     }
 
     async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError> {
@@ -236,7 +220,7 @@ impl Store for SqliteStore {
 
     async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
         let site = site.to_owned();
-        self.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
+        self.queue.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
     }
 
     async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError> {
@@ -264,11 +248,11 @@ impl Store for SqliteStore {
             }
         }
         let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
-        self.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
+        self.queue.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
     }
 
     async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-        self.submit(|reply| Job::Audit { record, reply }).await
+        self.queue.submit(|reply| Job::Audit { record, reply }).await
     }
 
     async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
@@ -277,12 +261,12 @@ impl Store for SqliteStore {
     }
 
     fn queue_depth(&self) -> usize {
-        self.sender.lock().expect("sender lock").as_ref().map_or(0, |s| s.max_capacity() - s.capacity())
+        self.queue.depth()
     }
 
     async fn close(&self) {
         // Dropping the sender ends the writer's loop once the queue is empty.
-        self.sender.lock().expect("sender lock").take();
+        self.queue.close();
         let writer = self.writer.lock().expect("writer lock").take();
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;

@@ -6,9 +6,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{EVENT_COLUMNS, SESSION_COLUMNS, event_from_row, session_from_row};
-use super::tails::Tails;
 use crate::event::StoredEvent;
 use crate::sessions::{self, Session};
+use crate::store::tails::Tails;
 use crate::store::{SessionSpan, StoredState};
 
 /// The stored state as one transaction sees it.

@@ -1,0 +1,168 @@
+//! A writer's memory of each recent visitor's latest committed event and
+//! the session it is in: what the session rule reads when the visitor's next
+//! events arrive. With it, the common case (a visitor's events arriving in
+//! order) extends the session without reading the database.
+//!
+//! Policy: the cache only ever holds what is committed. The writer records a
+//! visitor's new tail while it builds a transaction and applies the records
+//! after the commit succeeds; a visitor whose sessions were recomputed (a
+//! late event) or any rebuild is forgotten, and the database answers for it
+//! next time. It holds at most [`CAPACITY`] visitors: past that, visitors
+//! whose session ended more than a timeout before the newest are dropped,
+//! and if that is not enough, all of them.
+
+use std::collections::HashMap;
+
+use crate::event::StoredEvent;
+use crate::ingest::group::{Latest, SessionWrite};
+use crate::sessions::Session;
+
+/// Visitors remembered at most (a few hundred bytes each).
+pub const CAPACITY: usize = 100_000;
+
+/// A visitor's latest committed event (only what the session rule reads:
+/// time, id, client session id, session id) and that event's session.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    pub last: StoredEvent,
+    pub session: Session,
+}
+
+impl Tail {
+    pub fn new(last: &StoredEvent, session: Session) -> Tail {
+        let last = StoredEvent {
+            ts: last.ts,
+            id: last.id.clone(),
+            client_session_id: last.client_session_id.clone(),
+            session_id: session.id.clone(),
+            ..StoredEvent::default()
+        };
+        Tail { last, session }
+    }
+}
+
+/// A change to apply once the transaction that made it has committed.
+/// Unboxed: `Set` is the usual change, one per visitor per group.
+#[allow(clippy::large_enum_variant)]
+pub enum Change {
+    Set(Tail),
+    Forget { site: String, visitor: String },
+}
+
+/// What a committed plan changes of the tails: each visitor's latest
+/// event with the session the plan wrote it in, or, for a visitor whose
+/// sessions were recomputed, forgetting them.
+pub fn changes_of(latest: Vec<Latest>, sessions: Vec<SessionWrite>, batches: &[Vec<StoredEvent>]) -> Vec<Change> {
+    let mut sessions: Vec<Option<Session>> = sessions
+        .into_iter()
+        .map(|w| match w {
+            SessionWrite::Insert(s) | SessionWrite::Extend(s) => Some(s),
+            SessionWrite::Delete { .. } => None,
+        })
+        .collect();
+    latest
+        .into_iter()
+        .filter_map(|l| match l {
+            Latest::Event { position: (b, i), session } => sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s))),
+            Latest::Recomputed { site, visitor } => Some(Change::Forget { site, visitor }),
+        })
+        .collect()
+}
+
+#[derive(Default)]
+pub struct Tails {
+    /// Site → visitor → tail: lookups borrow both keys, no allocation.
+    sites: HashMap<String, HashMap<String, Tail>>,
+    len: usize,
+    newest_end: i64,
+}
+
+impl Tails {
+    pub fn get(&self, site: &str, visitor: &str) -> Option<&Tail> {
+        self.sites.get(site)?.get(visitor)
+    }
+
+    /// Applies a committed transaction's changes.
+    pub fn apply(&mut self, changes: Vec<Change>, timeout_of: impl Fn(&str) -> i64) {
+        for change in changes {
+            match change {
+                Change::Set(tail) => {
+                    self.newest_end = self.newest_end.max(tail.session.end_ts);
+                    // Keys are copied only for a site or visitor not seen before.
+                    if !self.sites.contains_key(&tail.session.site) {
+                        self.sites.insert(tail.session.site.clone(), HashMap::new());
+                    }
+                    let visitors = self.sites.get_mut(&tail.session.site).expect("inserted above");
+                    match visitors.get_mut(&tail.session.visitor_id) {
+                        Some(slot) => *slot = tail,
+                        None => {
+                            visitors.insert(tail.session.visitor_id.clone(), tail);
+                            self.len += 1;
+                        }
+                    }
+                }
+                Change::Forget { site, visitor } => {
+                    if self.sites.get_mut(&site).and_then(|v| v.remove(&visitor)).is_some() {
+                        self.len -= 1;
+                    }
+                }
+            }
+        }
+        if self.len > CAPACITY {
+            self.shed(timeout_of);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.sites.clear();
+        self.len = 0;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn shed(&mut self, timeout_of: impl Fn(&str) -> i64) {
+        let newest = self.newest_end;
+        for (site, visitors) in &mut self.sites {
+            let timeout = timeout_of(site);
+            visitors.retain(|_, tail| tail.session.end_ts >= newest - timeout);
+        }
+        self.len = self.sites.values().map(HashMap::len).sum();
+        if self.len > CAPACITY / 2 {
+            self.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(visitor: &str, end_ts: i64) -> Tail {
+        let session = Session { site: "site".into(), id: format!("s-{visitor}"), visitor_id: visitor.into(), end_ts, ..Session::default() };
+        Tail::new(&StoredEvent { ts: end_ts, id: format!("e-{visitor}"), ..StoredEvent::default() }, session)
+    }
+
+    #[test]
+    fn a_set_tail_is_found_and_a_forgotten_one_is_not() {
+        let mut tails = Tails::default();
+        tails.apply(vec![Change::Set(tail("anna", 10)), Change::Set(tail("ben", 20))], |_| 5);
+        assert_eq!(tails.get("site", "anna").map(|t| t.last.session_id.as_str()), Some("s-anna"));
+        tails.apply(vec![Change::Forget { site: "site".into(), visitor: "anna".into() }], |_| 5);
+        assert!(tails.get("site", "anna").is_none());
+        assert_eq!((tails.len(), tails.get("site", "ben").map(|t| t.last.ts)), (1, Some(20)));
+    }
+
+    #[test]
+    fn past_capacity_visitors_idle_for_longer_than_a_timeout_are_dropped() {
+        let mut tails = Tails::default();
+        let old: Vec<Change> = (0..CAPACITY).map(|n| Change::Set(tail(&format!("old-{n}"), 0))).collect();
+        tails.apply(old, |_| 1_000);
+        assert_eq!(tails.len(), CAPACITY);
+        tails.apply(vec![Change::Set(tail("new", 5_000))], |_| 1_000);
+        assert_eq!(tails.len(), 1);
+        assert!(tails.get("site", "new").is_some() && tails.get("site", "old-0").is_none());
+    }
+}
