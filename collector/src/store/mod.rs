@@ -22,6 +22,7 @@
 
 pub mod accounts;
 pub mod clickhouse;
+pub mod columns;
 #[cfg(test)]
 pub mod conformance;
 pub mod lifecycle;

@@ -118,6 +118,15 @@ pub fn next_group(first: Job, receiver: &mut mpsc::Receiver<Job>, held: &mut Opt
     Next::Group(group)
 }
 
+/// The writer's loop: each job or group in turn, as [`next_group`] takes
+/// them, until the queue is closed and empty.
+pub fn drain(mut receiver: mpsc::Receiver<Job>, mut each: impl FnMut(Next)) {
+    let mut held: Option<Job> = None;
+    while let Some(first) = held.take().or_else(|| receiver.blocking_recv()) {
+        each(next_group(first, &mut receiver, &mut held));
+    }
+}
+
 /// The sending side: bounded, closed once on shutdown.
 pub struct WriteQueue {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
@@ -131,7 +140,7 @@ impl WriteQueue {
     }
 
     /// Queues a job and waits for its answer; refused at once when full.
-    pub async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         {
             let sender = self.sender.lock().expect("sender lock");
@@ -142,6 +151,37 @@ impl WriteQueue {
             })?;
         }
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
+        self.submit(|reply| Job::Append { events, reply }).await
+    }
+
+    pub async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
+        self.submit(|reply| Job::CountBots { hits, reply }).await
+    }
+
+    pub async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
+        self.submit(|reply| Job::Salts { today, day, reply }).await
+    }
+
+    pub async fn rebuild(&self) -> Result<Rebuilt, StoreError> {
+        self.submit(|reply| Job::Rebuild { reply }).await
+    }
+
+    pub async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
+        let site = site.to_owned();
+        self.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
+    }
+
+    /// An erasure; `earlier`: what chunks of it removed before (a site's).
+    pub async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str, earlier: Erased) -> Result<Erased, StoreError> {
+        let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
+        self.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
+    }
+
+    pub async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.submit(|reply| Job::Audit { record, reply }).await
     }
 
     /// Requests waiting for the writer.

@@ -113,6 +113,13 @@ impl Tails {
         }
     }
 
+    /// Forgets `visitors` of `site` (their rows were deleted): what is
+    /// stored answers for them next time.
+    pub fn forget(&mut self, site: &str, visitors: Vec<String>, timeout_of: impl Fn(&str) -> i64) {
+        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
+        self.apply(changes, timeout_of);
+    }
+
     pub fn clear(&mut self) {
         self.sites.clear();
         self.len = 0;

@@ -50,7 +50,7 @@ use crate::event::StoredEvent;
 use crate::ingest::group::SiteRules;
 use crate::sessions::{Rule, Session};
 use crate::store::lifecycle::{AuditRecord, DayCount, Deleted, Erased, Selector};
-use crate::store::queue::{Job, WriteQueue};
+use crate::store::queue::WriteQueue;
 use crate::store::tails::Tails;
 use crate::store::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError};
 use client::lit;
@@ -139,19 +139,19 @@ struct BotRow {
 #[async_trait]
 impl Store for ClickhouseStore {
     async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
-        self.queue.submit(|reply| Job::Append { events, reply }).await
+        self.queue.append(events).await
     }
 
     async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
-        self.queue.submit(|reply| Job::CountBots { hits, reply }).await
+        self.queue.count_bots(hits).await
     }
 
     async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
-        self.queue.submit(|reply| Job::Salts { today, day, reply }).await
+        self.queue.salts(today, day).await
     }
 
     async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {
-        self.queue.submit(|reply| Job::Rebuild { reply }).await
+        self.queue.rebuild().await
     }
 
     async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError> {
@@ -173,8 +173,7 @@ impl Store for ClickhouseStore {
     }
 
     async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
-        let site = site.to_owned();
-        self.queue.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
+        self.queue.delete_before(site, before_ms, max_rows).await
     }
 
     async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError> {
@@ -182,12 +181,11 @@ impl Store for ClickhouseStore {
     }
 
     async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str) -> Result<Erased, StoreError> {
-        let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
-        self.queue.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier: Erased::default(), reply }).await
+        self.queue.erase(site, selector, at_ms, requested_by, Erased::default()).await
     }
 
     async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-        self.queue.submit(|reply| Job::Audit { record, reply }).await
+        self.queue.record_audit(record).await
     }
 
     async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {

@@ -30,7 +30,7 @@ use crate::event::StoredEvent;
 use crate::ingest::dedupe::Dedupe;
 use crate::ingest::group::{self, Plan, Rules, SessionWrite, SiteRules};
 use crate::store::queue::{self, Group, Job, Next, Reply};
-use crate::store::tails::{self, Change, Tails};
+use crate::store::tails::{self, Tails};
 use crate::store::{BotHit, StoreError};
 
 pub(super) struct Writer {
@@ -43,48 +43,44 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
-        let mut next: Option<Job> = None;
-        loop {
-            let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else {
-                break;
-            };
-            let job = match queue::next_group(first, &mut receiver, &mut next) {
-                Next::Group(group) => {
-                    self.commit(group);
-                    continue;
-                }
-                Next::One(job) => job,
-            };
-            match job {
-                Job::Salts { today, day, reply } => answer(reply, salts::salts(&self.db, today, day)),
-                Job::Rebuild { reply } => {
-                    self.tails.clear();
-                    answer(reply, rebuild::rebuild(&self.db, &self.rules, &mut self.versions));
-                }
-                Job::DeleteBefore { site, before_ms, max_rows, reply } => {
-                    let deleted = lifecycle::delete_before(&self.db, &site, before_ms, max_rows);
-                    answer(reply, self.forget(&site, deleted));
-                }
-                Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
-                    let erased = lifecycle::erase(&self.db, &site, &selector, at_ms, &requested_by, earlier, &mut self.versions);
-                    answer(reply, self.forget(&site, erased));
-                }
-                Job::Audit { record, reply } => answer(reply, lifecycle::insert_audit(&self.db, &record, &mut self.versions)),
-                Job::Append { .. } | Job::CountBots { .. } => {
-                    unreachable!("appends and bot counts come in groups")
-                }
+    pub(super) fn run(mut self, receiver: mpsc::Receiver<Job>) {
+        queue::drain(receiver, |next| {
+            match next {
+                Next::Group(group) => self.commit(group),
+                Next::One(job) => self.one(job),
             }
-        }
+        });
     }
 
     /// Forgets the tails of visitors whose rows a lifecycle write removed.
     fn forget<T>(&mut self, site: &str, removed: Result<Removed<T>, StoreError>) -> Result<T, StoreError> {
         let Removed { result, visitors } = removed?;
-        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
         let rules = &self.rules;
-        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+        self.tails.forget(site, visitors, |site| rules.of(site).timeout_ms);
         Ok(result)
+    }
+
+    /// A job of its own: salts, a rebuild, a lifecycle write.
+    fn one(&mut self, job: Job) {
+        match job {
+            Job::Salts { today, day, reply } => answer(reply, salts::salts(&self.db, today, day)),
+            Job::Rebuild { reply } => {
+                self.tails.clear();
+                answer(reply, rebuild::rebuild(&self.db, &self.rules, &mut self.versions));
+            }
+            Job::DeleteBefore { site, before_ms, max_rows, reply } => {
+                let deleted = lifecycle::delete_before(&self.db, &site, before_ms, max_rows);
+                answer(reply, self.forget(&site, deleted));
+            }
+            Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
+                let erased = lifecycle::erase(&self.db, &site, &selector, at_ms, &requested_by, earlier, &mut self.versions);
+                answer(reply, self.forget(&site, erased));
+            }
+            Job::Audit { record, reply } => answer(reply, lifecycle::insert_audit(&self.db, &record, &mut self.versions)),
+            Job::Append { .. } | Job::CountBots { .. } => {
+                unreachable!("appends and bot counts come in groups")
+            }
+        }
     }
 
     fn commit(&mut self, mut group: Group) {

@@ -34,7 +34,7 @@ use crate::event::StoredEvent;
 use crate::ingest::dedupe::{Dedupe, DedupePolicy, Position};
 use crate::ingest::group::{self, Plan, Rules, SessionWrite, SiteRules};
 use crate::store::queue::{self, Group, Job, Next, Reply};
-use crate::store::tails::{self, Change, Tails};
+use crate::store::tails::{self, Tails};
 use crate::store::{BotHit, StoreError};
 
 pub(super) struct Writer {
@@ -51,57 +51,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
-        let mut next: Option<Job> = None;
-        loop {
-            let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else {
-                break;
-            };
-            let job = match queue::next_group(first, &mut receiver, &mut next) {
-                Next::Group(group) => {
-                    self.commit(group);
-                    self.wal_length.after_commit(&self.conn);
-                    continue;
-                }
-                Next::One(job) => job,
-            };
-            match job {
-                Job::Salts { today, day, reply } => {
-                    let salts = salts::salts(&mut self.conn, today, day);
-                    self.answer_after_flush(reply, salts);
-                }
-                Job::Rebuild { reply } => {
-                    self.tails.clear();
-                    let rebuilt = rebuild(&mut self.conn, &self.rules);
-                    self.answer_after_flush(reply, rebuilt);
-                }
-                Job::DeleteBefore { site, before_ms, max_rows, reply } => {
-                    let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
-                        lifecycle::delete_before(conn, &site, before_ms, max_rows)
-                    });
-                    let deleted = self.forget(&site, deleted);
-                    self.answer_after_flush(reply, deleted);
-                }
-                Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
-                    let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
-                        lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
-                    });
-                    let erased = self.forget(&site, erased);
-                    if erased.is_ok() {
-                        checkpoints::truncate_wal(&self.conn);
-                    }
-                    self.answer_after_flush(reply, erased);
-                }
-                Job::Audit { record, reply } => {
-                    let recorded = lifecycle::insert_audit(&self.conn, &record);
-                    self.answer_after_flush(reply, recorded);
-                }
-                Job::Append { .. } | Job::CountBots { .. } => {
-                    unreachable!("appends and bot counts come in groups")
-                }
+    pub(super) fn run(mut self, receiver: mpsc::Receiver<Job>) {
+        queue::drain(receiver, |next| {
+            match next {
+                Next::Group(group) => self.commit(group),
+                Next::One(job) => self.one(job),
             }
             self.wal_length.after_commit(&self.conn);
-        }
+        });
         // The last answers wait for their flush before the connection
         // closes (closing the last connection removes the WAL file).
         let Writer { conn, wal_sync, .. } = self;
@@ -109,13 +66,51 @@ impl Writer {
         drop(conn);
     }
 
+    /// A job of its own: salts, a rebuild, a lifecycle write.
+    fn one(&mut self, job: Job) {
+        match job {
+            Job::Salts { today, day, reply } => {
+                let salts = salts::salts(&mut self.conn, today, day);
+                self.answer_after_flush(reply, salts);
+            }
+            Job::Rebuild { reply } => {
+                self.tails.clear();
+                let rebuilt = rebuild(&mut self.conn, &self.rules);
+                self.answer_after_flush(reply, rebuilt);
+            }
+            Job::DeleteBefore { site, before_ms, max_rows, reply } => {
+                let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                    lifecycle::delete_before(conn, &site, before_ms, max_rows)
+                });
+                let deleted = self.forget(&site, deleted);
+                self.answer_after_flush(reply, deleted);
+            }
+            Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
+                let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                    lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
+                });
+                let erased = self.forget(&site, erased);
+                if erased.is_ok() {
+                    checkpoints::truncate_wal(&self.conn);
+                }
+                self.answer_after_flush(reply, erased);
+            }
+            Job::Audit { record, reply } => {
+                let recorded = lifecycle::insert_audit(&self.conn, &record);
+                self.answer_after_flush(reply, recorded);
+            }
+            Job::Append { .. } | Job::CountBots { .. } => {
+                unreachable!("appends and bot counts come in groups")
+            }
+        }
+    }
+
     /// Forgets the tails of visitors whose rows a committed lifecycle write
     /// removed: the database answers for them next time.
     fn forget<T>(&mut self, site: &str, removed: rusqlite::Result<Removed<T>>) -> rusqlite::Result<T> {
         let Removed { result, visitors } = removed?;
-        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
         let rules = &self.rules;
-        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+        self.tails.forget(site, visitors, |site| rules.of(site).timeout_ms);
         Ok(result)
     }
 

@@ -3,7 +3,7 @@
 //! [`crate::query::breakdown`]); rows by count, then by value with a
 //! missing value first, as SQLite orders them.
 
-use super::filter::{Scope, event_expression, has_property, on_events, on_sessions, session_column};
+use super::filter::{Scope, event_expression, events_in, has_property, on_events, on_sessions, session_column, sessions_in};
 use crate::query::breakdown::{Breakdown, BreakdownRequest, Row};
 use crate::query::filter::{Dimension, Level};
 use crate::query::{QueryError, Site};
@@ -23,7 +23,7 @@ pub(super) async fn breakdown(client: &Client, site: &Site, request: &BreakdownR
     let (value, from, bounces) = match request.dimension.level() {
         Level::Session => {
             let column = session_column(&request.dimension).expect("session dimensions have a column");
-            (column.to_owned(), format!("{}{}", scope.sessions(lo, hi), on_sessions(&request.filters, scope)), "toInt64(sum(bounce))")
+            (column.to_owned(), format!("{}{}", sessions_in(scope.site, lo, hi), on_sessions(&request.filters, scope)), "toInt64(sum(bounce))")
         }
         Level::Event => {
             let only = match &request.dimension {
@@ -32,7 +32,7 @@ pub(super) async fn breakdown(client: &Client, site: &Site, request: &BreakdownR
                 _ => String::new(),
             };
             let expression = event_expression(&request.dimension).expect("event dimensions have an expression");
-            (expression, format!("{}{only}{}", scope.events(lo, hi), on_events(&request.filters, scope)), "CAST(NULL AS Nullable(Int64))")
+            (expression, format!("{}{only}{}", events_in(scope.site, lo, hi), on_events(&request.filters, scope)), "CAST(NULL AS Nullable(Int64))")
         }
     };
     let sql = format!(

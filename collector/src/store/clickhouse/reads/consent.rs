@@ -1,7 +1,7 @@
 //! The consent log in ClickHouse SQL: a page of the site's `$consent`
 //! events in a period, with the total (see [`crate::query::consent`]).
 
-use super::filter::Scope;
+use super::filter::events_in;
 use super::sessions::Total;
 use crate::query::consent::{ConsentLog, ConsentLogRequest, ConsentRecord};
 use crate::query::{QueryError, Site};
@@ -23,7 +23,7 @@ struct Decision {
 
 pub(super) async fn consent_log(client: &Client, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
     let (lo, hi) = request.period.bounds(&site.time_zone);
-    let mut from = format!("{} AND name = {}", Scope::of(site, lo, hi).events(lo, hi), lit(names::CONSENT));
+    let mut from = format!("{} AND name = {}", events_in(&site.key, lo, hi), lit(names::CONSENT));
     if let Some(visitor) = &request.visitor_id {
         from.push_str(&format!(" AND visitor_id = {}", lit(visitor)));
     }

@@ -5,77 +5,29 @@
 //! range that assumes no session lasts longer than the site's maximum).
 //! Columns are named bare: a query reads one table, and each subquery its own.
 
-use crate::query::Site;
+pub(super) use crate::query::filter::Scope;
 use crate::query::filter::{Dimension, Filter, Level};
+pub(super) use crate::store::columns::session_column;
+use crate::store::columns;
 use crate::store::clickhouse::client::lit;
 use crate::store::clickhouse::rows::LIVE_SESSIONS;
 
-/// What the filtered query covers: a site and `[lo, hi)`, ms UTC, and the
-/// longest a session of the site lasts.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Scope<'a> {
-    pub site: &'a str,
-    pub lo: i64,
-    pub hi: i64,
-    pub span: i64,
+/// The live sessions of `site` that started in `[lo, hi)`.
+pub(super) fn sessions_in(site: &str, lo: i64, hi: i64) -> String {
+    format!("{LIVE_SESSIONS} AND site = {} AND start_ts >= {lo} AND start_ts < {hi}", lit(site))
 }
 
-impl Scope<'_> {
-    pub(super) fn of(site: &Site, lo: i64, hi: i64) -> Scope<'_> {
-        Scope { site: &site.key, lo, hi, span: site.session_max_ms }
-    }
-
-    /// The live sessions of the site that started in `[lo, hi)`.
-    pub(super) fn sessions(&self, lo: i64, hi: i64) -> String {
-        format!("{LIVE_SESSIONS} AND site = {} AND start_ts >= {lo} AND start_ts < {hi}", lit(self.site))
-    }
-
-    /// The events of the site that happened in `[lo, hi)`.
-    pub(super) fn events(&self, lo: i64, hi: i64) -> String {
-        format!("events FINAL WHERE site = {} AND ts >= {lo} AND ts < {hi}", lit(self.site))
-    }
-}
-
-/// The column of `sessions`, for session dimensions.
-pub(super) fn session_column(dimension: &Dimension) -> Option<&'static str> {
-    use Dimension::*;
-    Some(match dimension {
-        EntryPage => "entry_path",
-        ExitPage => "exit_path",
-        Source => "source",
-        Medium => "medium",
-        Referrer => "referrer_host",
-        UtmSource => "utm_source",
-        UtmMedium => "utm_medium",
-        UtmCampaign => "utm_campaign",
-        UtmTerm => "utm_term",
-        UtmContent => "utm_content",
-        Country => "country",
-        Region => "region",
-        City => "city",
-        Device => "device",
-        Browser => "browser",
-        Os => "os",
-        Page | Event | Property(_) => return None,
-    })
+/// The events of `site` that happened in `[lo, hi)`.
+pub(super) fn events_in(site: &str, lo: i64, hi: i64) -> String {
+    format!("events FINAL WHERE site = {} AND ts >= {lo} AND ts < {hi}", lit(site))
 }
 
 /// The expression over `events` for the dimensions events carry.
 pub(super) fn event_expression(dimension: &Dimension) -> Option<String> {
-    use Dimension::*;
-    let column = match dimension {
-        Page => "path",
-        Event => "name",
-        Country => "country",
-        Region => "region",
-        City => "city",
-        Device => "device",
-        Browser => "browser",
-        Os => "os",
-        Property(key) => return Some(property_text(key)),
-        _ => return None,
-    };
-    Some(column.into())
+    match dimension {
+        Dimension::Property(key) => Some(property_text(key)),
+        other => columns::event_column(other).map(str::to_owned),
+    }
 }
 
 /// A top-level property's value as text, as SQLite's `json_extract` gives
@@ -120,7 +72,7 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> String {
     }
     if !on_event.is_empty() {
         // Events of sessions started in the scope happen from its start on.
-        clause.push_str(&format!(" AND id IN (SELECT session_id FROM {}{on_event})", scope.events(scope.lo, scope.hi + scope.span)));
+        clause.push_str(&format!(" AND id IN (SELECT session_id FROM {}{on_event})", events_in(scope.site, scope.lo, scope.hi + scope.span)));
     }
     clause
 }
@@ -138,7 +90,7 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> String {
     }
     if !on_session.is_empty() {
         // Events in the scope belong to sessions started before its end.
-        clause.push_str(&format!(" AND session_id IN (SELECT id FROM {}{on_session})", scope.sessions(scope.lo - scope.span, scope.hi)));
+        clause.push_str(&format!(" AND session_id IN (SELECT id FROM {}{on_session})", sessions_in(scope.site, scope.lo - scope.span, scope.hi)));
     }
     clause
 }

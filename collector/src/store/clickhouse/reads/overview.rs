@@ -3,7 +3,7 @@
 //! bucket of a row is the first whose end lies after it); totals and rates
 //! are derived by [`Figures::from_counts`].
 
-use super::filter::{Scope, on_events, on_sessions};
+use super::filter::{Scope, events_in, on_events, on_sessions, sessions_in};
 use crate::query::filter::Filter;
 use crate::query::overview::{Counts, Figures, Overview, OverviewRequest};
 use crate::query::period::{Bucket, Interval, Period};
@@ -51,7 +51,7 @@ async fn figures(client: &Client, site: &Site, period: &Period, interval: Interv
     let (lo, hi) = period.bounds(&site.time_zone);
     let scope = Scope::of(site, lo, hi);
 
-    let sessions = format!("{}{}", scope.sessions(lo, hi), on_sessions(filters, scope));
+    let sessions = format!("{}{}", sessions_in(scope.site, lo, hi), on_sessions(filters, scope));
     let per_bucket: Vec<SessionCounts> = client
         .rows(&format!(
             "SELECT {} AS bucket, toInt64(uniqExact(visitor_id)) AS visitors, toInt64(count()) AS sessions,
@@ -72,7 +72,7 @@ async fn figures(client: &Client, site: &Site, period: &Period, interval: Interv
             "SELECT {} AS bucket, toInt64(count()) AS events, toInt64(countIf(name = '$pageview')) AS pageviews
              FROM {}{} GROUP BY bucket",
             bucket_of("ts", &buckets),
-            scope.events(lo, hi),
+            events_in(scope.site, lo, hi),
             on_events(filters, scope)
         ))
         .await?;

@@ -1,7 +1,7 @@
 //! Realtime in ClickHouse SQL: both counts from events, never sessions
 //! (see [`crate::query::realtime`]).
 
-use super::filter::Scope;
+use super::filter::events_in;
 use crate::query::realtime::{ACTIVE_WINDOW_MS, Realtime, first_minute_ms};
 use crate::query::{QueryError, Site};
 use crate::store::clickhouse::client::Client;
@@ -20,10 +20,9 @@ struct MinuteRow {
 
 pub(super) async fn realtime(client: &Client, site: &Site, now_ms: i64) -> Result<Realtime, QueryError> {
     let mut answer = Realtime::empty(now_ms);
-    let scope = Scope::of(site, 0, 0);
     // The window is `(now - 5 min, now]`, the minutes `[first, now]`.
     let active: Vec<Active> = client
-        .rows(&format!("SELECT uniqExact(visitor_id) AS visitors FROM {}", scope.events(now_ms - ACTIVE_WINDOW_MS + 1, now_ms + 1)))
+        .rows(&format!("SELECT uniqExact(visitor_id) AS visitors FROM {}", events_in(&site.key, now_ms - ACTIVE_WINDOW_MS + 1, now_ms + 1)))
         .await?;
     answer.active_visitors = active.first().map_or(0, |a| a.visitors);
     let first = first_minute_ms(now_ms);
@@ -31,7 +30,7 @@ pub(super) async fn realtime(client: &Client, site: &Site, now_ms: i64) -> Resul
         .rows(&format!(
             "SELECT intDiv(ts - {first}, 60000) AS minute, toInt64(count()) AS events, toInt64(uniqExact(session_id)) AS sessions
              FROM {} GROUP BY minute",
-            scope.events(first, now_ms + 1)
+            events_in(&site.key, first, now_ms + 1)
         ))
         .await?;
     for m in minutes {

@@ -2,7 +2,7 @@
 //! its total, and a journey from sessions and events (see
 //! [`crate::query::sessions`]).
 
-use super::filter::{Scope, on_sessions};
+use super::filter::{Scope, on_sessions, sessions_in};
 use crate::query::sessions::{Journey, JourneyStep, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
 use crate::store::clickhouse::client::{Client, lit};
@@ -16,7 +16,7 @@ pub(super) struct Total {
 pub(super) async fn sessions(client: &Client, site: &Site, request: &SessionsRequest) -> Result<SessionPage, QueryError> {
     let (lo, hi) = request.period.bounds(&site.time_zone);
     let scope = Scope::of(site, lo, hi);
-    let from = format!("{}{}", scope.sessions(lo, hi), on_sessions(&request.filters, scope));
+    let from = format!("{}{}", sessions_in(scope.site, lo, hi), on_sessions(&request.filters, scope));
     let total: Vec<Total> = client.rows(&format!("SELECT toInt64(count()) AS total FROM {from}")).await?;
     let per_page = request.per_page();
     let rows: Vec<SessionRow> = client
