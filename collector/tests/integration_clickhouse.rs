@@ -46,10 +46,18 @@ async fn a_collector_on_clickhouse_counts_a_resent_event_once_and_answers_the_da
     let (status, overview) = get(&server, &format!("/api/query/overview?site=demo&from={from}&to={to}")).await;
     assert_eq!(status, 200, "{overview}");
     let totals = &overview["current"]["totals"];
-    assert_eq!((totals["visitors"].as_i64(), totals["sessions"].as_i64(), totals["pageviews"].as_i64()), (Some(1), Some(1), Some(2)), "{overview}");
+    assert_eq!(
+        (totals["visitors"].as_i64(), totals["sessions"].as_i64(), totals["pageviews"].as_i64()),
+        (Some(1), Some(1), Some(2)),
+        "{overview}"
+    );
     let (_, page) = get(&server, &format!("/api/query/sessions?site=demo&from={from}&to={to}")).await;
     let session = &page["sessions"][0];
-    assert_eq!((page["total"].as_i64(), session["pageviews"].as_i64(), session["duration_ms"].as_i64()), (Some(1), Some(2), Some(MIN)), "{page}");
+    assert_eq!(
+        (page["total"].as_i64(), session["pageviews"].as_i64(), session["duration_ms"].as_i64()),
+        (Some(1), Some(2), Some(MIN)),
+        "{page}"
+    );
     let (_, pages) = get(&server, &format!("/api/query/breakdown?site=demo&from={from}&to={to}&dimension=page")).await;
     assert_eq!(pages["rows"].as_array().map(Vec::len), Some(2), "{pages}");
     server.shutdown().await;

@@ -515,6 +515,47 @@ pub async fn erasures_and_retention_runs_are_audited_without_ids<S: Store>(open:
     store.close().await;
 }
 
+/// Events of two visitors over two hours, some with client session ids,
+/// sent in any order and any chunking, some chunks sent again (alone or
+/// with the next chunk: a retry, a replayed queue).
+pub fn streams() -> impl proptest::strategy::Strategy<Value = Vec<Vec<StoredEvent>>> {
+    use proptest::prelude::*;
+    let event = (0..2usize, 0..120i64, 0..4u8, prop::option::of(0..2u8));
+    let resent = prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..3);
+    (prop::collection::vec(event, 1..24), resent, prop::collection::vec(1..5usize, 1..24)).prop_map(
+        |(specs, resent, chunk_sizes)| {
+            let events: Vec<StoredEvent> = specs
+                .into_iter()
+                .enumerate()
+                .map(|(n, (visitor, minute, second, client_session))| {
+                    let mut e = pageview(n as u64, ["anna", "ben"][visitor], T0 + minute * MIN + i64::from(second) * 15_000);
+                    e.client_session_id = client_session.map(|c| format!("{visitor}-{c}"));
+                    e
+                })
+                .collect();
+            let mut chunks = Vec::new();
+            let mut rest = events.as_slice();
+            for size in chunk_sizes.into_iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                chunks.push(chunk.to_vec());
+                rest = tail;
+            }
+            for (which, with_next) in resent {
+                let k = which.index(chunks.len());
+                let mut again = chunks[k].clone();
+                if with_next && k + 1 < chunks.len() {
+                    again.extend(chunks[k + 1].iter().cloned());
+                }
+                chunks.push(again);
+            }
+            chunks
+        },
+    )
+}
+
 /// Live ingest of `events`, in the order and chunks given, leaves the same
 /// sessions as a rebuild from scratch, and as the rule applied to all of
 /// them at once.

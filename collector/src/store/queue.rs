@@ -175,7 +175,14 @@ impl WriteQueue {
     }
 
     /// An erasure; `earlier`: what chunks of it removed before (a site's).
-    pub async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str, earlier: Erased) -> Result<Erased, StoreError> {
+    pub async fn erase(
+        &self,
+        site: &str,
+        selector: &Selector,
+        at_ms: i64,
+        requested_by: &str,
+        earlier: Erased,
+    ) -> Result<Erased, StoreError> {
         let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
         self.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
     }

@@ -224,4 +224,48 @@ mod tests {
         },
         skip_when: test_server::skip()
     );
+
+    proptest::proptest! {
+        // Fewer cases than SQLite's: each opens a database on the server.
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..proptest::prelude::ProptestConfig::default() })]
+
+        #[test]
+        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in proptest::strategy::Strategy::prop_shuffle(conformance::streams())) {
+            if test_server::skip() {
+                return Ok(());
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let rule = Rule { timeout_ms: 30 * 60_000, max_ms: 40 * 60_000 };
+                let options = StoreOptions { session_rules: HashMap::from([("site".to_owned(), rule)]), ..StoreOptions::default() };
+                let store = ClickhouseStore::open(test_connection(dir.path()), options).unwrap();
+                conformance::live_equals_rebuild(&store, chunks, rule).await;
+                store.close().await;
+            });
+        }
+    }
+
+    #[test]
+    fn a_database_migrated_by_a_newer_collector_is_refused_and_an_unreachable_server_is_named() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let connection = test_connection(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = Client::new(connection.clone());
+        runtime.block_on(schema::migrate(&client)).unwrap();
+        runtime.block_on(client.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)")).unwrap();
+        let err = ClickhouseStore::open(connection.clone(), StoreOptions::default()).err().expect("refused");
+        assert!(err.to_string().contains("schema version 99, newer than this collector's"), "{err}");
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let nowhere = Connection { url: format!("http://127.0.0.1:{port}"), ..connection };
+        let err = ClickhouseStore::open(nowhere, StoreOptions::default()).err().expect("unreachable");
+        assert!(
+            matches!(err, StoreError::Unavailable(_)) && err.to_string().contains(&format!("127.0.0.1:{port} is unreachable")),
+            "{err}"
+        );
+    }
 }

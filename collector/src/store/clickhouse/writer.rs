@@ -44,11 +44,9 @@ pub(super) struct Writer {
 
 impl Writer {
     pub(super) fn run(mut self, receiver: mpsc::Receiver<Job>) {
-        queue::drain(receiver, |next| {
-            match next {
-                Next::Group(group) => self.commit(group),
-                Next::One(job) => self.one(job),
-            }
+        queue::drain(receiver, |next| match next {
+            Next::Group(group) => self.commit(group),
+            Next::One(job) => self.one(job),
         });
     }
 

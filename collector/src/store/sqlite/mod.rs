@@ -355,51 +355,11 @@ mod tests {
         reopened.close().await;
     }
 
-    /// Events of two visitors over two hours, some with client session ids,
-    /// sent in any order and any chunking, some chunks sent again (alone or
-    /// with the next chunk: a retry, a replayed queue).
-    fn streams() -> impl Strategy<Value = Vec<Vec<StoredEvent>>> {
-        let event = (0..2usize, 0..120i64, 0..4u8, prop::option::of(0..2u8));
-        let resent = prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..3);
-        (prop::collection::vec(event, 1..24), resent, prop::collection::vec(1..5usize, 1..24)).prop_map(
-            |(specs, resent, chunk_sizes)| {
-                let events: Vec<StoredEvent> = specs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, (visitor, minute, second, client_session))| {
-                        let mut e = pageview(n as u64, ["anna", "ben"][visitor], T0 + minute * MIN + i64::from(second) * 15_000);
-                        e.client_session_id = client_session.map(|c| format!("{visitor}-{c}"));
-                        e
-                    })
-                    .collect();
-                let mut chunks = Vec::new();
-                let mut rest = events.as_slice();
-                for size in chunk_sizes.into_iter().cycle() {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let (chunk, tail) = rest.split_at(size.min(rest.len()));
-                    chunks.push(chunk.to_vec());
-                    rest = tail;
-                }
-                for (which, with_next) in resent {
-                    let k = which.index(chunks.len());
-                    let mut again = chunks[k].clone();
-                    if with_next && k + 1 < chunks.len() {
-                        again.extend(chunks[k + 1].iter().cloned());
-                    }
-                    chunks.push(again);
-                }
-                chunks
-            },
-        )
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in streams().prop_shuffle()) {
+        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in conformance::streams().prop_shuffle()) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let dir = tempfile::tempdir().unwrap();
@@ -410,7 +370,7 @@ mod tests {
         }
 
         #[test]
-        fn live_sessions_equal_a_rebuild_when_sessions_reach_their_maximum_length(chunks in streams().prop_shuffle()) {
+        fn live_sessions_equal_a_rebuild_when_sessions_reach_their_maximum_length(chunks in conformance::streams().prop_shuffle()) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,11 @@ pub(super) async fn breakdown(client: &Client, site: &Site, request: &BreakdownR
     let (value, from, bounces) = match request.dimension.level() {
         Level::Session => {
             let column = session_column(&request.dimension).expect("session dimensions have a column");
-            (column.to_owned(), format!("{}{}", sessions_in(scope.site, lo, hi), on_sessions(&request.filters, scope)), "toInt64(sum(bounce))")
+            (
+                column.to_owned(),
+                format!("{}{}", sessions_in(scope.site, lo, hi), on_sessions(&request.filters, scope)),
+                "toInt64(sum(bounce))",
+            )
         }
         Level::Event => {
             let only = match &request.dimension {
@@ -32,7 +36,11 @@ pub(super) async fn breakdown(client: &Client, site: &Site, request: &BreakdownR
                 _ => String::new(),
             };
             let expression = event_expression(&request.dimension).expect("event dimensions have an expression");
-            (expression, format!("{}{only}{}", events_in(scope.site, lo, hi), on_events(&request.filters, scope)), "CAST(NULL AS Nullable(Int64))")
+            (
+                expression,
+                format!("{}{only}{}", events_in(scope.site, lo, hi), on_events(&request.filters, scope)),
+                "CAST(NULL AS Nullable(Int64))",
+            )
         }
     };
     let sql = format!(

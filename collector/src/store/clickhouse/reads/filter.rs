@@ -7,10 +7,10 @@
 
 pub(super) use crate::query::filter::Scope;
 use crate::query::filter::{Dimension, Filter, Level};
-pub(super) use crate::store::columns::session_column;
-use crate::store::columns;
 use crate::store::clickhouse::client::lit;
 use crate::store::clickhouse::rows::LIVE_SESSIONS;
+use crate::store::columns;
+pub(super) use crate::store::columns::session_column;
 
 /// The live sessions of `site` that started in `[lo, hi)`.
 pub(super) fn sessions_in(site: &str, lo: i64, hi: i64) -> String {
@@ -72,7 +72,8 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> String {
     }
     if !on_event.is_empty() {
         // Events of sessions started in the scope happen from its start on.
-        clause.push_str(&format!(" AND id IN (SELECT session_id FROM {}{on_event})", events_in(scope.site, scope.lo, scope.hi + scope.span)));
+        clause
+            .push_str(&format!(" AND id IN (SELECT session_id FROM {}{on_event})", events_in(scope.site, scope.lo, scope.hi + scope.span)));
     }
     clause
 }
@@ -90,7 +91,10 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> String {
     }
     if !on_session.is_empty() {
         // Events in the scope belong to sessions started before its end.
-        clause.push_str(&format!(" AND session_id IN (SELECT id FROM {}{on_session})", sessions_in(scope.site, scope.lo - scope.span, scope.hi)));
+        clause.push_str(&format!(
+            " AND session_id IN (SELECT id FROM {}{on_session})",
+            sessions_in(scope.site, scope.lo - scope.span, scope.hi)
+        ));
     }
     clause
 }
