@@ -4,7 +4,10 @@
 //! durable (committed and flushed, or acknowledged by the database): the
 //! HTTP layer answers 2xx after that. A stored event id is a duplicate and
 //! is written once. Sessions stay consistent with events: an append writes
-//! the sessions its events change in the same transaction.
+//! the sessions its events change in the same transaction (on a database
+//! without transactions over tables, ClickHouse, in the same group right
+//! after the events: see `clickhouse::writer` for what a failure between
+//! the two leaves).
 //!
 //! Mechanism, and who decides what: the backend runs one writer that takes
 //! groups of appends; for each group it asks the pipeline for a plan
@@ -17,7 +20,9 @@
 //! writer, each its own short transaction; which rows go when is decided
 //! by `crate::lifecycle`, the backend deletes what it is told. Identity
 //! links will be further writes the same way. Every backend passes
-//! [`conformance`]. The read seam is [`read::Reads`], with
+//! [`conformance`]: SQLite ([`sqlite`], the default) and ClickHouse
+//! ([`clickhouse`]); [`queue`] and [`tails`] are what their writers share.
+//! The read seam is [`read::Reads`], with
 //! its own suite, [`read_conformance`].
 
 pub mod accounts;
