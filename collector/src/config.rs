@@ -27,8 +27,10 @@ pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
 const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
 /// The top-level fields, which environment overrides may start with.
-const TOP_LEVEL_FIELDS: [&str; 10] =
-    ["listen", "data_dir", "public_url", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle"];
+const TOP_LEVEL_FIELDS: [&str; 11] = [
+    "listen", "data_dir", "public_url", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle",
+    "store",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +64,8 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     #[serde(default)]
     pub lifecycle: LifecycleConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
     /// `[[site]]` tables.
     #[serde(default = "demo_sites", rename = "site")]
     pub sites: Vec<SiteConfig>,
@@ -198,6 +202,83 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// `[store]`: where events and sessions are kept. SQLite (the default)
+/// keeps them in `data_dir`; ClickHouse on the server at `url`, in
+/// `database` (created and migrated at start), as `user` with `password`
+/// (`WAYMARK_STORE__PASSWORD` keeps it out of the file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default)]
+    pub backend: Backend,
+    /// ClickHouse's HTTP interface, `http://127.0.0.1:8123`.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_database")]
+    pub database: String,
+    #[serde(default = "default_store_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Sqlite,
+    Clickhouse,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: Backend::Sqlite,
+            url: None,
+            database: default_database(),
+            user: default_store_user(),
+            password: String::new(),
+        }
+    }
+}
+
+fn default_database() -> String {
+    "waymark".into()
+}
+
+fn default_store_user() -> String {
+    "default".into()
+}
+
+impl Config {
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let store = &self.store;
+        match store.backend {
+            Backend::Sqlite if store.url.is_some() => {
+                invalid("store.url is for backend = \"clickhouse\"; SQLite keeps its file in data_dir".into())
+            }
+            Backend::Sqlite => Ok(()),
+            Backend::Clickhouse => {
+                let Some(url) = &store.url else {
+                    return invalid(
+                        "store.backend = \"clickhouse\" needs store.url, ClickHouse's HTTP address, e.g. http://127.0.0.1:8123".into(),
+                    );
+                };
+                if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && u.host().is_some()) {
+                    return invalid(format!(
+                        "store.url {url:?} must be an http:// address, e.g. http://127.0.0.1:8123 (https is not supported yet)"
+                    ));
+                }
+                if store.database.is_empty() || !store.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return invalid(format!("store.database {:?} must be letters, digits or `_`", store.database));
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -383,6 +464,7 @@ impl Config {
             limits: LimitsConfig::default(),
             dashboard: DashboardConfig::default(),
             lifecycle: LifecycleConfig::default(),
+            store: StoreConfig::default(),
             sites: demo_sites(),
         }
     }
@@ -535,7 +617,8 @@ impl Config {
         {
             return invalid(format!("geoip_db {} is not a file", path.display()));
         }
-        self.validate_lifecycle()
+        self.validate_lifecycle()?;
+        self.validate_store()
     }
 }
 
@@ -674,6 +757,23 @@ mod tests {
         assert!(demo.allowed_origins.is_empty());
         assert_eq!(config.public_url, None);
         assert!(!config.headless_browsers_are_bots);
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_clickhouse_is_configured_with_its_url() {
+        assert_eq!(Config::load(None, env(&[])).unwrap().store.backend, Backend::Sqlite);
+        let file = write("[store]\nbackend = \"clickhouse\"\nurl = \"http://127.0.0.1:8123\"\n[[site]]\nkey = \"shop\"\n");
+        let config =
+            Config::load(Some(file.path()), env(&[("WAYMARK_STORE__DATABASE", "stats"), ("WAYMARK_STORE__PASSWORD", "pw")])).unwrap();
+        let store = &config.store;
+        assert_eq!(
+            (store.backend, store.url.as_deref(), store.database.as_str(), store.user.as_str(), store.password.as_str()),
+            (Backend::Clickhouse, Some("http://127.0.0.1:8123"), "stats", "default", "pw")
+        );
+        let err = Config::load(None, env(&[("WAYMARK_STORE__BACKEND", "clickhouse")])).unwrap_err().to_string();
+        assert!(err.contains("store.url"), "{err}");
+        let err = Config::load(None, env(&[("WAYMARK_STORE__HOST", "x")])).unwrap_err().to_string();
+        assert!(err.contains("host"), "{err}");
     }
 
     #[test]

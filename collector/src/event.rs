@@ -4,7 +4,7 @@
 
 /// An event as it is stored: validated, enriched, with its time on the
 /// collector's clock and the ids the collector assigned.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     pub site: String,
     pub id: String,

@@ -9,12 +9,11 @@ use waymark_collector::clock::{Clock, SystemClock};
 use waymark_collector::lifecycle::{erasure, retention::Retention};
 use waymark_collector::query::Site;
 use waymark_collector::query::person::{PersonEvents, PersonSessions};
-use waymark_collector::server::{lock_data_dir, store_options};
+use waymark_collector::server::{OpenStore, lock_data_dir, open_accounts, open_store};
 use waymark_collector::store::Store;
 use waymark_collector::store::lifecycle::Selector;
 use waymark_collector::store::read::Reads;
 use waymark_collector::access::{Role, Sites};
-use waymark_collector::store::sqlite::{SqliteAccounts, SqliteStore};
 use waymark_collector::users::{Change, Source, Users, random_text};
 
 #[global_allocator]
@@ -242,7 +241,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = waymark_collector::server::shutdown_signal();
     // Tests and scripts read this line to find the port.
     println!("waymark listening on http://{}", server.addr);
-    println!("waymark data in {}", server.db_path.display());
+    println!("waymark data in {}", server.data);
     tracing::info!(addr = %server.addr, sites, "collector started");
     server.run_until(stop).await
 }
@@ -250,7 +249,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn users(command: UsersCommand) -> anyhow::Result<()> {
     let open = |common: &CommonArgs| -> anyhow::Result<Users> {
         let config = common.config()?;
-        let accounts = Arc::new(SqliteAccounts::open_in(&config.data_dir)?);
+        let accounts = open_accounts(&config)?;
         Ok(Users::open(&config, accounts)?)
     };
     let password = |from_stdin: bool| -> anyhow::Result<(String, bool)> {
@@ -300,10 +299,10 @@ fn users(command: UsersCommand) -> anyhow::Result<()> {
 }
 
 async fn rebuild(config: Config) -> anyhow::Result<()> {
-    let store = Arc::new(SqliteStore::open_with(&config.data_dir, store_options(&config, &Metrics::default()))?);
+    let OpenStore { store, data, .. } = open_store(&config, &Metrics::default()).await?;
     let rebuilt = store.rebuild_sessions().await?;
     store.close().await;
-    println!("rebuilt {} sessions from {} events in {}", rebuilt.sessions, rebuilt.events, store.path().display());
+    println!("rebuilt {} sessions from {} events in {data}", rebuilt.sessions, rebuilt.events);
     Ok(())
 }
 
@@ -311,16 +310,17 @@ async fn rebuild(config: Config) -> anyhow::Result<()> {
 /// running collector holds it: the command refuses to run beside it).
 struct Maintenance {
     config: Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
+    reads: Arc<dyn Reads>,
     _lock: std::fs::File,
 }
 
 impl Maintenance {
-    fn open(args: &CommonArgs) -> anyhow::Result<Maintenance> {
+    async fn open(args: &CommonArgs) -> anyhow::Result<Maintenance> {
         let config = args.config()?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let store = Arc::new(SqliteStore::open_with(&config.data_dir, store_options(&config, &Metrics::default()))?);
-        Ok(Maintenance { config, store, _lock: lock })
+        let OpenStore { store, reads, .. } = open_store(&config, &Metrics::default()).await?;
+        Ok(Maintenance { config, store, reads, _lock: lock })
     }
 
     fn site(&self, key: &str) -> anyhow::Result<Site> {
@@ -334,7 +334,7 @@ fn utc(ms: i64) -> String {
 }
 
 async fn run_retention(args: RetentionArgs) -> anyhow::Result<()> {
-    let m = Maintenance::open(&args.common)?;
+    let m = Maintenance::open(&args.common).await?;
     if let Some(site) = &args.site {
         m.site(site)?;
     }
@@ -393,7 +393,7 @@ fn selector_of(visitor: Option<&str>, user: Option<&str>, session: Option<&str>,
 }
 
 async fn erase(args: EraseArgs) -> anyhow::Result<()> {
-    let m = Maintenance::open(&args.common)?;
+    let m = Maintenance::open(&args.common).await?;
     m.site(&args.site)?;
     let selector = selector_of(args.visitor.as_deref(), args.user.as_deref(), args.session.as_deref(), args.all)?;
     if !args.yes {
@@ -420,10 +420,10 @@ async fn erase(args: EraseArgs) -> anyhow::Result<()> {
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let m = Maintenance::open(&args.common)?;
+    let m = Maintenance::open(&args.common).await?;
     let site = m.site(&args.site)?;
     let selector = selector_of(args.visitor.as_deref(), args.user.as_deref(), args.session.as_deref(), false)?;
-    let data = m.store.reads().person(&site, &selector).await;
+    let data = m.reads.person(&site, &selector).await;
     m.store.close().await;
     let data = data?;
     let out = match (args.format.as_str(), args.table.as_str()) {
@@ -439,7 +439,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 async fn audit(args: AuditArgs) -> anyhow::Result<()> {
-    let m = Maintenance::open(&args.common)?;
+    let m = Maintenance::open(&args.common).await?;
     if let Some(site) = &args.site {
         m.site(site)?;
     }

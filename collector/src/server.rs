@@ -23,14 +23,18 @@ use crate::config::Config;
 use crate::lifecycle::retention::{self, Retention};
 use crate::live::LiveFeed;
 use crate::metrics::Metrics;
-use crate::store::sqlite::{SqliteStore, StoreOptions};
 use crate::store::Store;
-use crate::store::read::Reads;
 use crate::store::accounts::Accounts;
+use crate::store::clickhouse::{ClickhouseAccounts, ClickhouseStore, Connection, StoreOptions as ClickhouseOptions};
+use crate::store::read::Reads;
+use crate::store::sqlite::{SqliteAccounts, SqliteStore, StoreOptions};
 
 pub struct Server {
     pub addr: SocketAddr,
+    /// The SQLite file (with ClickHouse, the data directory, which holds the lock).
     pub db_path: PathBuf,
+    /// Where the data is, for people: the file, or ClickHouse's address and database.
+    pub data: String,
     listener: TcpListener,
     state: Arc<AppState>,
     /// Held until the server stops.
@@ -74,11 +78,11 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     config.validate()?;
     let data_dir_lock = lock_data_dir(&config.data_dir)?;
     let metrics = Arc::new(Metrics::default());
-    let store = SqliteStore::open_with(&config.data_dir, store_options(&config, &metrics))?;
-    let db_path = store.path().to_path_buf();
-    let reads: Arc<dyn Reads> = Arc::new(store.reads());
-    let accounts = Arc::new(store.accounts()?) as Arc<dyn Accounts>;
-    let store = Arc::new(store) as Arc<dyn Store>;
+    let OpenStore { store, reads, db_path, data } = open_store(&config, &metrics).await?;
+    let accounts = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_accounts(&config)).await??
+    };
     let live = LiveFeed::default();
     let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
     let rate_limits = RateLimits::new(&config.limits, clock.clone());
@@ -88,7 +92,48 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     crate::api::origin::log_policies(&config);
     let retention = Arc::new(Retention::new(&config, store.clone(), clock.clone(), Some(metrics.clone())));
     let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard, retention });
-    Ok(Server { addr, db_path, listener, state, _data_dir_lock: data_dir_lock })
+    Ok(Server { addr, db_path, data, listener, state, _data_dir_lock: data_dir_lock })
+}
+
+/// The configured backend's write and read seams.
+pub struct OpenStore {
+    pub store: Arc<dyn Store>,
+    pub reads: Arc<dyn Reads>,
+    /// See [`Server::db_path`] and [`Server::data`].
+    pub db_path: PathBuf,
+    pub data: String,
+}
+
+/// Opens the store `[store]` configures: SQLite in the data directory, or
+/// ClickHouse (checked and migrated first: an unreachable server or a
+/// newer schema fails here, with the server named).
+pub async fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<OpenStore> {
+    let options = store_options(config, metrics);
+    match Connection::of(&config.store) {
+        None => {
+            let store = SqliteStore::open_with(&config.data_dir, options)?;
+            let (db_path, reads) = (store.path().to_path_buf(), Arc::new(store.reads()));
+            Ok(OpenStore { data: db_path.display().to_string(), db_path, reads, store: Arc::new(store) })
+        }
+        Some(connection) => {
+            let data = format!("ClickHouse at {}, database {}", connection.url, connection.database);
+            let options = ClickhouseOptions {
+                write_queue: options.write_queue,
+                session_rules: options.session_rules,
+                commit_seconds: options.commit_seconds,
+            };
+            let store = tokio::task::spawn_blocking(move || ClickhouseStore::open(connection, options)).await??;
+            Ok(OpenStore { data, db_path: config.data_dir.clone(), reads: Arc::new(store.reads()), store: Arc::new(store) })
+        }
+    }
+}
+
+/// The dashboard's accounts in the configured backend. Blocks.
+pub fn open_accounts(config: &Config) -> Result<Arc<dyn Accounts>, crate::store::StoreError> {
+    Ok(match Connection::of(&config.store) {
+        None => Arc::new(SqliteAccounts::open_in(&config.data_dir)?),
+        Some(connection) => Arc::new(ClickhouseAccounts::open(connection)?),
+    })
 }
 
 /// The store as the config sets it up: each site's session rule, the

@@ -1,8 +1,10 @@
 //! Installing what the build and the tests need, on a fresh machine:
 //! the wasm target, the wasm-bindgen CLI pinned to the crate's version,
 //! npm packages from the committed lockfile (wasm-opt, playwright-core),
-//! Debian's Chromium, its driver and sqlite3, and a Python virtual
-//! environment with Segment's Python client for the compatibility test.
+//! Debian's Chromium, its driver and sqlite3, Debian's ClickHouse (whose
+//! server the tests start themselves, never the system service), and a
+//! Python virtual environment with Segment's Python client for the
+//! compatibility test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,7 +70,21 @@ pub fn wasm_opt(root: &Path) -> PathBuf {
 /// Debian's Chromium and ChromeDriver (never a downloaded browser), and
 /// sqlite3 for the tests to read the collector's database as a user would.
 pub fn ensure_browser() -> Result<()> {
-    let needed = [("/usr/bin/chromium", "chromium"), ("/usr/bin/chromedriver", "chromium-driver"), ("/usr/bin/sqlite3", "sqlite3")];
+    ensure_debian_packages(&[
+        ("/usr/bin/chromium", "chromium"),
+        ("/usr/bin/chromedriver", "chromium-driver"),
+        ("/usr/bin/sqlite3", "sqlite3"),
+    ])
+}
+
+/// Debian's ClickHouse server and client, for the ClickHouse backend's
+/// tests: they start `clickhouse-server` as their own child process.
+pub fn ensure_clickhouse() -> Result<()> {
+    ensure_debian_packages(&[("/usr/sbin/clickhouse-server", "clickhouse-server"), ("/usr/bin/clickhouse-client", "clickhouse-client")])
+}
+
+/// Installs the packages whose binary is missing (as root), or says how.
+fn ensure_debian_packages(needed: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> = needed.iter().filter(|(bin, _)| !Path::new(bin).exists()).map(|(_, pkg)| *pkg).collect();
     install_debian_packages(&missing)
 }

@@ -10,6 +10,8 @@
 //! backend; a backend only reads what the plan asks through
 //! [`StoredState`] and persists the plan.
 
+use std::collections::HashMap;
+
 use crate::event::StoredEvent;
 use crate::sessions::Rule;
 use crate::store::{Appended, StoredState};
@@ -21,6 +23,15 @@ use super::{sessionize, visitor};
 /// A site's session rule, by site key.
 pub trait Rules {
     fn of(&self, site: &str) -> Rule;
+}
+
+/// Each site's session rule; sites not listed get the default.
+pub struct SiteRules(pub HashMap<String, Rule>);
+
+impl Rules for SiteRules {
+    fn of(&self, site: &str) -> Rule {
+        self.0.get(site).copied().unwrap_or_default()
+    }
 }
 
 /// Plans a group of batches. Sets each new event's visitor key and session

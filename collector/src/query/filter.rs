@@ -18,6 +18,22 @@
 
 use super::QueryError;
 
+/// What a filtered question covers: a site and `[lo, hi)`, ms UTC, and the
+/// longest a session of the site lasts (see [`super::Site::session_max_ms`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub site: &'a str,
+    pub lo: i64,
+    pub hi: i64,
+    pub span: i64,
+}
+
+impl Scope<'_> {
+    pub fn of(site: &super::Site, lo: i64, hi: i64) -> Scope<'_> {
+        Scope { site: &site.key, lo, hi, span: site.session_max_ms }
+    }
+}
+
 /// How a missing value is shown, and how a filter asks for one.
 pub const NONE_VALUE: &str = "(none)";
 

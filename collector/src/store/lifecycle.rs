@@ -143,3 +143,9 @@ pub struct AuditRecord {
     /// A dashboard user's name, "cli", a token's label, or "retention".
     pub requested_by: String,
 }
+
+/// The `bot_hits` days wholly before `before_ms`: those before its UTC
+/// day (labels compare as text). `i64::MAX` (a whole site) takes every day.
+pub fn bot_day_bound(before_ms: i64) -> String {
+    if before_ms == i64::MAX { "~".into() } else { crate::clock::day_label(crate::clock::day_of(before_ms)) }
+}

@@ -4,7 +4,10 @@
 //! durable (committed and flushed, or acknowledged by the database): the
 //! HTTP layer answers 2xx after that. A stored event id is a duplicate and
 //! is written once. Sessions stay consistent with events: an append writes
-//! the sessions its events change in the same transaction.
+//! the sessions its events change in the same transaction (on a database
+//! without transactions over tables, ClickHouse, in the same group right
+//! after the events: see `clickhouse::writer` for what a failure between
+//! the two leaves).
 //!
 //! Mechanism, and who decides what: the backend runs one writer that takes
 //! groups of appends; for each group it asks the pipeline for a plan
@@ -17,17 +20,23 @@
 //! writer, each its own short transaction; which rows go when is decided
 //! by `crate::lifecycle`, the backend deletes what it is told. Identity
 //! links will be further writes the same way. Every backend passes
-//! [`conformance`]. The read seam is [`read::Reads`], with
+//! [`conformance`]: SQLite ([`sqlite`], the default) and ClickHouse
+//! ([`clickhouse`]); [`queue`] and [`tails`] are what their writers share.
+//! The read seam is [`read::Reads`], with
 //! its own suite, [`read_conformance`].
 
 pub mod accounts;
+pub mod clickhouse;
+pub mod columns;
 #[cfg(test)]
 pub mod conformance;
 pub mod lifecycle;
+pub mod queue;
 pub mod read;
 #[cfg(test)]
 pub mod read_conformance;
 pub mod sqlite;
+pub mod tails;
 
 use async_trait::async_trait;
 
@@ -89,7 +98,7 @@ pub trait StoredState {
 }
 
 /// Requests from bots on one day, counted instead of stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BotHit {
     pub site: String,
     /// `YYYY-MM-DD`, UTC.
@@ -133,6 +142,14 @@ pub enum StoreError {
     Busy(usize),
     #[error("could not open the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    /// The database could not be reached (down, unreachable, too slow):
+    /// nothing was acknowledged, and trying again later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A database server refused a statement or answered what the store
+    /// cannot read.
+    #[error("{0}")]
+    Backend(String),
 }
 
 #[async_trait]

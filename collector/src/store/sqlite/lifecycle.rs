@@ -30,8 +30,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::identity::visitors_of;
 use super::rows::SLOT_MS;
-use crate::clock::{DAY_MS, day_label, day_of};
-use crate::store::lifecycle::{AuditKind, AuditRecord, DayCount, Deleted, Erased, Selector};
+use crate::clock::{DAY_MS, day_label};
+use crate::store::lifecycle::{AuditKind, AuditRecord, DayCount, Deleted, Erased, Selector, bot_day_bound};
 
 /// The writer's page cache while it deletes. A delete touches pages all
 /// over the indexes keyed by random ids (sessions, and events by session),
@@ -59,12 +59,6 @@ pub(super) const SITE_CHUNK_ROWS: usize = 2_000;
 pub(super) struct Removed<T> {
     pub result: T,
     pub visitors: Vec<String>,
-}
-
-/// `bot_hits` days wholly before `before_ms` are those before its day.
-/// `i64::MAX` (a whole site) takes every day.
-fn bot_day_bound(before_ms: i64) -> String {
-    if before_ms == i64::MAX { "~".into() } else { day_label(day_of(before_ms)) }
 }
 
 /// One chunk: at most `max_rows` rows (at least one session) of the

@@ -27,7 +27,6 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
 
 mod accounts;
 mod checkpoints;
@@ -39,7 +38,6 @@ mod rows;
 mod salts;
 mod state;
 mod reads;
-mod tails;
 mod wal_sync;
 mod writer;
 
@@ -50,9 +48,12 @@ pub use reads::SqliteReads;
 use connection::migrate;
 use rows::{EVENT_COLUMNS, event_from_row};
 pub use rows::{SESSION_COLUMNS, SLOT_MS, recount_event_slots, session_from_row};
-use tails::Tails;
 use wal_sync::WalSync;
-use writer::{Job, Reply, SiteRules, Writer};
+use writer::Writer;
+
+use crate::ingest::group::SiteRules;
+use crate::store::queue::WriteQueue;
+use crate::store::tails::Tails;
 
 use crate::event::StoredEvent;
 use crate::ingest::dedupe::DedupePolicy;
@@ -92,7 +93,7 @@ impl Default for StoreOptions {
 
 pub struct SqliteStore {
     path: PathBuf,
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -119,7 +120,7 @@ impl SqliteStore {
         // free space: see `lifecycle`.
         conn.pragma_update(None, "secure_delete", "ON")?;
         let wal_sync = WalSync::start(data_dir.join("waymark.db-wal"));
-        let (sender, receiver) = mpsc::channel(options.write_queue.max(1));
+        let (queue, receiver) = WriteQueue::new(options.write_queue);
         let writer = std::thread::Builder::new()
             .name("waymark-writer".into())
             .spawn(move || {
@@ -135,11 +136,7 @@ impl SqliteStore {
                 .run(receiver)
             })
             .expect("spawning the writer thread");
-        Ok(SqliteStore {
-            path,
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
-        })
+        Ok(SqliteStore { path, queue, writer: Mutex::new(Some(writer)) })
     }
 
     pub fn path(&self) -> &Path {
@@ -164,19 +161,6 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let sender = self.sender.lock().expect("sender lock");
-            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
-            sender.try_send(job(reply)).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => StoreError::Busy(sender.max_capacity()),
-                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
-            })?;
-        }
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -189,19 +173,19 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
-        self.submit(|reply| Job::Append { events, reply }).await
+        self.queue.append(events).await
     }
 
     async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
-        self.submit(|reply| Job::CountBots { hits, reply }).await
+        self.queue.count_bots(hits).await
     }
 
     async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
-        self.submit(|reply| Job::Salts { today, day, reply }).await
+        self.queue.salts(today, day).await
     }
 
     async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {
-        self.submit(|reply| Job::Rebuild { reply }).await
+        self.queue.rebuild().await
     }
 
     async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError> {
@@ -235,8 +219,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
-        let site = site.to_owned();
-        self.submit(|reply| Job::DeleteBefore { site, before_ms, max_rows, reply }).await
+        self.queue.delete_before(site, before_ms, max_rows).await
     }
 
     async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError> {
@@ -263,12 +246,11 @@ impl Store for SqliteStore {
                 earlier.sessions += chunk.sessions;
             }
         }
-        let (site, selector, requested_by) = (site.to_owned(), selector.clone(), requested_by.to_owned());
-        self.submit(|reply| Job::Erase { site, selector, at_ms, requested_by, earlier, reply }).await
+        self.queue.erase(site, selector, at_ms, requested_by, earlier).await
     }
 
     async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-        self.submit(|reply| Job::Audit { record, reply }).await
+        self.queue.record_audit(record).await
     }
 
     async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
@@ -277,12 +259,12 @@ impl Store for SqliteStore {
     }
 
     fn queue_depth(&self) -> usize {
-        self.sender.lock().expect("sender lock").as_ref().map_or(0, |s| s.max_capacity() - s.capacity())
+        self.queue.depth()
     }
 
     async fn close(&self) {
         // Dropping the sender ends the writer's loop once the queue is empty.
-        self.sender.lock().expect("sender lock").take();
+        self.queue.close();
         let writer = self.writer.lock().expect("writer lock").take();
         if let Some(writer) = writer {
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
@@ -373,80 +355,11 @@ mod tests {
         reopened.close().await;
     }
 
-    /// Events of two visitors over two hours, some with client session ids,
-    /// sent in any order and any chunking, some chunks sent again (alone or
-    /// with the next chunk: a retry, a replayed queue).
-    fn streams() -> impl Strategy<Value = Vec<Vec<StoredEvent>>> {
-        let event = (0..2usize, 0..120i64, 0..4u8, prop::option::of(0..2u8));
-        (prop::collection::vec(event, 1..24), sends()).prop_map(|(specs, sends)| {
-            let events = specs.into_iter().enumerate().map(|(n, (visitor, minute, second, client_session))| {
-                let mut e = pageview(n as u64, ["anna", "ben"][visitor], T0 + minute * MIN + i64::from(second) * 15_000);
-                e.client_session_id = client_session.map(|c| format!("{visitor}-{c}"));
-                e
-            });
-            chunked(events.collect(), sends)
-        })
-    }
-
-    /// Long, busy sessions in whole seconds, as server senders time them:
-    /// many events of one second tie and are ordered by id, late ones land
-    /// inside a session; pageviews, engagement, custom events and user ids.
-    fn busy_streams() -> impl Strategy<Value = Vec<Vec<StoredEvent>>> {
-        // Mostly one client session and no user id per visitor, as a
-        // browser sends; some streams all pageviews, as a server's.
-        let event = (0..2usize, 0..60i64, 0..3i64, 0..6usize, 0..6u8, 0..8u8);
-        (prop::collection::vec(event, 1..40), any::<bool>(), sends()).prop_map(|(specs, only_pageviews, sends)| {
-            let events = specs.into_iter().enumerate().map(|(n, (visitor, minute, second, name, client_session, user))| {
-                let mut e = pageview(n as u64, ["anna", "ben"][visitor], T0 + minute * MIN + second * 1_000);
-                let names = ["$pageview", "$pageview", "$pageview", "$engagement", "$engagement", "signup"];
-                e.name = if only_pageviews { names[0] } else { names[name] }.into();
-                e.client_session_id = match client_session {
-                    0..4 => Some(format!("{visitor}-0")),
-                    4 => Some(format!("{visitor}-1")),
-                    _ => None,
-                };
-                e.user_id = (user >= 6).then(|| format!("user-{}", user - 6));
-                e
-            });
-            chunked(events.collect(), sends)
-        })
-    }
-
-    /// How a stream is sent: chunk sizes, and chunks sent again (alone or
-    /// with the next).
-    type Sends = (Vec<usize>, Vec<(prop::sample::Index, bool)>);
-
-    fn sends() -> impl Strategy<Value = Sends> {
-        (prop::collection::vec(1..5usize, 1..24), prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..3))
-    }
-
-    fn chunked(events: Vec<StoredEvent>, (chunk_sizes, resent): Sends) -> Vec<Vec<StoredEvent>> {
-        let mut chunks = Vec::new();
-        let mut rest = events.as_slice();
-        for size in chunk_sizes.into_iter().cycle() {
-            if rest.is_empty() {
-                break;
-            }
-            let (chunk, tail) = rest.split_at(size.min(rest.len()));
-            chunks.push(chunk.to_vec());
-            rest = tail;
-        }
-        for (which, with_next) in resent {
-            let k = which.index(chunks.len());
-            let mut again = chunks[k].clone();
-            if with_next && k + 1 < chunks.len() {
-                again.extend(chunks[k + 1].iter().cloned());
-            }
-            chunks.push(again);
-        }
-        chunks
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in streams().prop_shuffle()) {
+        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in conformance::streams().prop_shuffle()) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let dir = tempfile::tempdir().unwrap();
@@ -457,7 +370,7 @@ mod tests {
         }
 
         #[test]
-        fn live_sessions_equal_a_rebuild_with_ties_long_sessions_and_late_events_inside_them(chunks in busy_streams().prop_shuffle()) {
+        fn live_sessions_equal_a_rebuild_with_ties_long_sessions_and_late_events_inside_them(chunks in conformance::busy_streams().prop_shuffle()) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let dir = tempfile::tempdir().unwrap();
@@ -470,7 +383,7 @@ mod tests {
         }
 
         #[test]
-        fn live_sessions_equal_a_rebuild_when_sessions_reach_their_maximum_length(chunks in streams().prop_shuffle()) {
+        fn live_sessions_equal_a_rebuild_when_sessions_reach_their_maximum_length(chunks in conformance::streams().prop_shuffle()) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 let dir = tempfile::tempdir().unwrap();

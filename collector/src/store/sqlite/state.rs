@@ -6,9 +6,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{EVENT_COLUMNS, SESSION_COLUMNS, event_from_row, session_from_row};
-use super::tails::Tails;
 use crate::event::StoredEvent;
 use crate::sessions::{self, Session};
+use crate::store::tails::Tails;
 use crate::store::{SessionSpan, StoredState};
 
 /// The stored state as one transaction sees it.
@@ -39,7 +39,7 @@ impl StoredState for InTransaction<'_> {
     }
 
     fn one_client(&mut self, site: &str, visitor: &str, session: &str) -> rusqlite::Result<bool> {
-        Ok(self.tails.get(site, visitor).is_some_and(|tail| tail.session.id == session && tail.one_client))
+        Ok(self.tails.get(site, visitor).is_some_and(|tail| tail.one_client(session)))
     }
 
     fn sessions_overlapping(&mut self, site: &str, visitor: &str, from: i64, to: i64, limit: usize) -> rusqlite::Result<Vec<SessionSpan>> {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use waymark_protocol::names;
 
 use super::WRITER_CACHE_KIB;
@@ -29,39 +29,13 @@ use super::rebuild::rebuild;
 use super::rows::{self, SLOT_MS};
 use super::salts;
 use super::state::InTransaction;
-use super::tails::{Change, Tail, Tails};
 use super::wal_sync::{Answer, WalSync};
 use crate::event::StoredEvent;
 use crate::ingest::dedupe::{Dedupe, DedupePolicy, Position};
-use crate::ingest::group::{self, Latest, Plan, Rules, SessionWrite};
-use crate::sessions::{Rule, Session};
-use crate::store::lifecycle::{AuditRecord, Deleted, Erased, Selector};
-use crate::store::{Appended, BotHit, DaySalts, Rebuilt, StoreError};
-
-/// Requests taken into one transaction at most.
-const MAX_GROUP: usize = 512;
-
-pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-pub(super) enum Job {
-    Append { events: Vec<StoredEvent>, reply: Reply<Vec<Appended>> },
-    CountBots { hits: Vec<BotHit>, reply: Reply<()> },
-    Salts { today: i64, day: i64, reply: Reply<DaySalts> },
-    Rebuild { reply: Reply<Rebuilt> },
-    DeleteBefore { site: String, before_ms: i64, max_rows: usize, reply: Reply<Deleted> },
-    /// `earlier`: what the chunks of a site's erasure removed before this.
-    Erase { site: String, selector: Selector, at_ms: i64, requested_by: String, earlier: Erased, reply: Reply<Erased> },
-    Audit { record: AuditRecord, reply: Reply<()> },
-}
-
-/// Each site's session rule; sites not listed get the default.
-pub(super) struct SiteRules(pub HashMap<String, Rule>);
-
-impl Rules for SiteRules {
-    fn of(&self, site: &str) -> Rule {
-        self.0.get(site).copied().unwrap_or_default()
-    }
-}
+use crate::ingest::group::{self, Plan, Rules, SessionWrite, SiteRules};
+use crate::store::queue::{self, Group, Job, Next, Reply};
+use crate::store::tails::{self, Tails};
+use crate::store::{BotHit, StoreError};
 
 pub(super) struct Writer {
     pub conn: Connection,
@@ -76,67 +50,15 @@ pub(super) struct Writer {
     pub dedupe: DedupePolicy,
 }
 
-/// A group's writes, taken apart: the appends' events and whom to answer.
-struct Group {
-    batches: Vec<Vec<StoredEvent>>,
-    append_replies: Vec<Reply<Vec<Appended>>>,
-    bots: Vec<BotHit>,
-    bot_replies: Vec<Reply<()>>,
-}
-
 impl Writer {
-    pub(super) fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
-        let mut next: Option<Job> = None;
-        loop {
-            let Some(first) = next.take().or_else(|| receiver.blocking_recv()) else { break };
-            match first {
-                Job::Salts { today, day, reply } => {
-                    let salts = salts::salts(&mut self.conn, today, day);
-                    self.answer_after_flush(reply, salts);
-                }
-                Job::Rebuild { reply } => {
-                    self.tails.clear();
-                    let rebuilt = rebuild(&mut self.conn, &self.rules);
-                    self.answer_after_flush(reply, rebuilt);
-                }
-                Job::DeleteBefore { site, before_ms, max_rows, reply } => {
-                    let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
-                        lifecycle::delete_before(conn, &site, before_ms, max_rows)
-                    });
-                    let deleted = self.forget(&site, deleted);
-                    self.answer_after_flush(reply, deleted);
-                }
-                Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
-                    let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
-                        lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
-                    });
-                    let erased = self.forget(&site, erased);
-                    if erased.is_ok() {
-                        checkpoints::truncate_wal(&self.conn);
-                    }
-                    self.answer_after_flush(reply, erased);
-                }
-                Job::Audit { record, reply } => {
-                    let recorded = lifecycle::insert_audit(&self.conn, &record);
-                    self.answer_after_flush(reply, recorded);
-                }
-                write => {
-                    let mut group = vec![write];
-                    while group.len() < MAX_GROUP {
-                        match receiver.try_recv() {
-                            Ok(job @ (Job::Append { .. } | Job::CountBots { .. })) => group.push(job),
-                            Ok(other) => {
-                                next = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.commit(group);
-                }
+    pub(super) fn run(mut self, receiver: mpsc::Receiver<Job>) {
+        queue::drain(receiver, |next| {
+            match next {
+                Next::Group(group) => self.commit(group),
+                Next::One(job) => self.one(job),
             }
             self.wal_length.after_commit(&self.conn);
-        }
+        });
         // The last answers wait for their flush before the connection
         // closes (closing the last connection removes the WAL file).
         let Writer { conn, wal_sync, .. } = self;
@@ -144,13 +66,51 @@ impl Writer {
         drop(conn);
     }
 
+    /// A job of its own: salts, a rebuild, a lifecycle write.
+    fn one(&mut self, job: Job) {
+        match job {
+            Job::Salts { today, day, reply } => {
+                let salts = salts::salts(&mut self.conn, today, day);
+                self.answer_after_flush(reply, salts);
+            }
+            Job::Rebuild { reply } => {
+                self.tails.clear();
+                let rebuilt = rebuild(&mut self.conn, &self.rules);
+                self.answer_after_flush(reply, rebuilt);
+            }
+            Job::DeleteBefore { site, before_ms, max_rows, reply } => {
+                let deleted = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                    lifecycle::delete_before(conn, &site, before_ms, max_rows)
+                });
+                let deleted = self.forget(&site, deleted);
+                self.answer_after_flush(reply, deleted);
+            }
+            Job::Erase { site, selector, at_ms, requested_by, earlier, reply } => {
+                let erased = lifecycle::with_cache(&mut self.conn, WRITER_CACHE_KIB, |conn| {
+                    lifecycle::erase(conn, &site, &selector, at_ms, &requested_by, earlier)
+                });
+                let erased = self.forget(&site, erased);
+                if erased.is_ok() {
+                    checkpoints::truncate_wal(&self.conn);
+                }
+                self.answer_after_flush(reply, erased);
+            }
+            Job::Audit { record, reply } => {
+                let recorded = lifecycle::insert_audit(&self.conn, &record);
+                self.answer_after_flush(reply, recorded);
+            }
+            Job::Append { .. } | Job::CountBots { .. } => {
+                unreachable!("appends and bot counts come in groups")
+            }
+        }
+    }
+
     /// Forgets the tails of visitors whose rows a committed lifecycle write
     /// removed: the database answers for them next time.
     fn forget<T>(&mut self, site: &str, removed: rusqlite::Result<Removed<T>>) -> rusqlite::Result<T> {
         let Removed { result, visitors } = removed?;
-        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
         let rules = &self.rules;
-        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+        self.tails.forget(site, visitors, |site| rules.of(site).timeout_ms);
         Ok(result)
     }
 
@@ -162,23 +122,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, jobs: Vec<Job>) {
-        let mut group = Group { batches: Vec::new(), append_replies: Vec::new(), bots: Vec::new(), bot_replies: Vec::new() };
-        for job in jobs {
-            match job {
-                Job::Append { events, reply } => {
-                    group.batches.push(events);
-                    group.append_replies.push(reply);
-                }
-                Job::CountBots { hits, reply } => {
-                    group.bots.extend(hits);
-                    group.bot_replies.push(reply);
-                }
-                Job::Salts { .. } | Job::Rebuild { .. } | Job::DeleteBefore { .. } | Job::Erase { .. } | Job::Audit { .. } => {
-                    unreachable!("only appends and bot counts are grouped")
-                }
-            }
-        }
+    fn commit(&mut self, mut group: Group) {
         let started = Instant::now();
         let result = self.write(&mut group.batches, &group.bots);
         if let Some(h) = &self.commit_seconds {
@@ -204,13 +148,7 @@ impl Writer {
             }
             Err(err) => {
                 tracing::error!(error = %err, "commit failed; the requests are answered with an error");
-                let failed = || StoreError::Commit(err.to_string());
-                for reply in group.append_replies {
-                    let _ = reply.send(Err(failed()));
-                }
-                for reply in group.bot_replies {
-                    let _ = reply.send(Err(failed()));
-                }
+                group.fail(|| StoreError::Commit(err.to_string()));
             }
         }
     }
@@ -245,24 +183,8 @@ impl Writer {
     }
 
     /// Records what the group committed about each visitor's latest event.
-    fn remember(&mut self, latest: Vec<Latest>, sessions: Vec<SessionWrite>, batches: &[Vec<StoredEvent>]) {
-        let mut sessions: Vec<Option<Session>> = sessions
-            .into_iter()
-            .map(|w| match w {
-                SessionWrite::Insert(s) | SessionWrite::Extend(s) => Some(s),
-                SessionWrite::Delete { .. } => None,
-            })
-            .collect();
-        let changes = latest
-            .into_iter()
-            .filter_map(|l| match l {
-                Latest::Event { position: (b, i), session, one_client } => {
-                    sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s, one_client)))
-                }
-                Latest::Kept { last, session, one_client } => sessions[session].take().map(|s| Change::Set(Tail::new(&last, s, one_client))),
-                Latest::Recomputed { site, visitor } => Some(Change::Forget { site, visitor }),
-            })
-            .collect();
+    fn remember(&mut self, plan_latest: Vec<group::Latest>, sessions: Vec<SessionWrite>, batches: &[Vec<StoredEvent>]) {
+        let changes = tails::changes_of(plan_latest, sessions, batches);
         let rules = &self.rules;
         self.tails.apply(changes, |site| rules.of(site).timeout_ms);
     }

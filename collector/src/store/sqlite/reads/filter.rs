@@ -8,66 +8,22 @@
 
 use rusqlite::types::Value;
 
-use crate::query::Site;
+pub(super) use crate::query::filter::Scope;
 use crate::query::filter::{Dimension, Filter, Level};
-
-/// What the filtered query covers: a site and `[lo, hi)`, ms UTC, and the
-/// longest a session of the site lasts.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Scope<'a> {
-    pub site: &'a str,
-    pub lo: i64,
-    pub hi: i64,
-    pub span: i64,
-}
-
-impl Scope<'_> {
-    pub(super) fn of(site: &Site, lo: i64, hi: i64) -> Scope<'_> {
-        Scope { site: &site.key, lo, hi, span: site.session_max_ms }
-    }
-}
+use crate::store::columns;
 
 /// The column of `sessions` (alias `s`), for session dimensions.
-pub(super) fn session_column(dimension: &Dimension) -> Option<&'static str> {
-    use Dimension::*;
-    Some(match dimension {
-        EntryPage => "s.entry_path",
-        ExitPage => "s.exit_path",
-        Source => "s.source",
-        Medium => "s.medium",
-        Referrer => "s.referrer_host",
-        UtmSource => "s.utm_source",
-        UtmMedium => "s.utm_medium",
-        UtmCampaign => "s.utm_campaign",
-        UtmTerm => "s.utm_term",
-        UtmContent => "s.utm_content",
-        Country => "s.country",
-        Region => "s.region",
-        City => "s.city",
-        Device => "s.device",
-        Browser => "s.browser",
-        Os => "s.os",
-        Page | Event | Property(_) => return None,
-    })
+pub(super) fn session_column(dimension: &Dimension) -> Option<String> {
+    columns::session_column(dimension).map(|c| format!("s.{c}"))
 }
 
 /// The expression over `events` (alias `e`) for the dimensions events
 /// carry, with the parameter it takes, if any.
 pub(super) fn event_expression(dimension: &Dimension) -> Option<(String, Option<Value>)> {
-    use Dimension::*;
-    let column = match dimension {
-        Page => "e.path",
-        Event => "e.name",
-        Country => "e.country",
-        Region => "e.region",
-        City => "e.city",
-        Device => "e.device",
-        Browser => "e.browser",
-        Os => "e.os",
-        Property(key) => return Some((PROPERTY_TEXT.into(), Some(Value::Text(json_path(key))))),
-        _ => return None,
-    };
-    Some((column.into(), None))
+    match dimension {
+        Dimension::Property(key) => Some((PROPERTY_TEXT.into(), Some(Value::Text(json_path(key))))),
+        other => columns::event_column(other).map(|c| (format!("e.{c}"), None)),
+    }
 }
 
 /// A property's value as text: numbers and booleans compare with the text
@@ -105,7 +61,7 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
     let mut on_event = Clause::default();
     for f in filters {
         match f.dimension.level() {
-            Level::Session => clause.push(session_column(&f.dimension).expect("session dimensions have a column"), None, &f.value),
+            Level::Session => clause.push(&session_column(&f.dimension).expect("session dimensions have a column"), None, &f.value),
             Level::Event => {
                 let (expression, param) = event_expression(&f.dimension).expect("event dimensions have an expression");
                 on_event.push(&expression, param, &f.value);
@@ -134,7 +90,7 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> Clause {
             clause.push(&expression, param, &f.value);
         } else {
             let column = session_column(&f.dimension).expect("session dimensions have a column");
-            on_session.push(column, None, &f.value);
+            on_session.push(&column, None, &f.value);
         }
     }
     if !on_session.sql.is_empty() {

@@ -1,4 +1,4 @@
-//! The writer's memory of each recent visitor's latest committed event and
+//! A writer's memory of each recent visitor's latest committed event and
 //! the session it is in: what the session rule reads when the visitor's next
 //! events arrive. With it, the common case (a visitor's events arriving in
 //! order) extends the session without reading the database.
@@ -13,8 +13,9 @@
 
 use std::collections::HashMap;
 
-use crate::sessions::Session;
 use crate::event::StoredEvent;
+use crate::ingest::group::{Latest, SessionWrite};
+use crate::sessions::Session;
 
 /// Visitors remembered at most (a few hundred bytes each).
 pub const CAPACITY: usize = 100_000;
@@ -25,7 +26,8 @@ pub const CAPACITY: usize = 100_000;
 pub struct Tail {
     pub last: StoredEvent,
     pub session: Session,
-    /// The session holds one client session id (`sessions::one_client`).
+    /// The session holds one client session id (`sessions::one_client`),
+    /// which lets late events be absorbed into it.
     pub one_client: bool,
 }
 
@@ -40,6 +42,11 @@ impl Tail {
         };
         Tail { last, session, one_client }
     }
+
+    /// Whether the session `id` is this tail's and holds one client session id.
+    pub fn one_client(&self, id: &str) -> bool {
+        self.session.id == id && self.one_client
+    }
 }
 
 /// A change to apply once the transaction that made it has committed.
@@ -48,6 +55,30 @@ impl Tail {
 pub enum Change {
     Set(Tail),
     Forget { site: String, visitor: String },
+}
+
+/// What a committed plan changes of the tails: each visitor's latest
+/// event (new, or kept while late events joined its session) with the
+/// session the plan wrote it in, or, for a visitor whose sessions were
+/// recomputed, forgetting them.
+pub fn changes_of(latest: Vec<Latest>, sessions: Vec<SessionWrite>, batches: &[Vec<StoredEvent>]) -> Vec<Change> {
+    let mut sessions: Vec<Option<Session>> = sessions
+        .into_iter()
+        .map(|w| match w {
+            SessionWrite::Insert(s) | SessionWrite::Extend(s) => Some(s),
+            SessionWrite::Delete { .. } => None,
+        })
+        .collect();
+    latest
+        .into_iter()
+        .filter_map(|l| match l {
+            Latest::Event { position: (b, i), session, one_client } => {
+                sessions[session].take().map(|s| Change::Set(Tail::new(&batches[b][i], s, one_client)))
+            }
+            Latest::Kept { last, session, one_client } => sessions[session].take().map(|s| Change::Set(Tail::new(&last, s, one_client))),
+            Latest::Recomputed { site, visitor } => Some(Change::Forget { site, visitor }),
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -94,13 +125,20 @@ impl Tails {
         }
     }
 
+    /// Forgets `visitors` of `site` (their rows were deleted): what is
+    /// stored answers for them next time.
+    pub fn forget(&mut self, site: &str, visitors: Vec<String>, timeout_of: impl Fn(&str) -> i64) {
+        let changes = visitors.into_iter().map(|visitor| Change::Forget { site: site.to_owned(), visitor }).collect();
+        self.apply(changes, timeout_of);
+    }
+
     pub fn clear(&mut self) {
         self.sites.clear();
         self.len = 0;
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 

@@ -1,0 +1,283 @@
+//! The store for more than one machine: ClickHouse, over HTTP.
+//!
+//! Mechanism: one writer thread ([`writer`]) takes groups of appends from
+//! the bounded queue of [`crate::store::queue`], plans each group with the
+//! pipeline (reading what the plan needs through [`state`]) and writes it
+//! in one insert per table, answering once ClickHouse has acknowledged the
+//! inserts. Reads ([`reads`], and the write seam's own listings) go
+//! straight to the server and run in parallel with the writer.
+//!
+//! How each event counts once, before and after merges, and what it
+//! costs: see [`schema`]. The files: [`client`] (HTTP, literals), [`db`]
+//! (the writer's blocking side, waiting for deletions), [`schema`]
+//! (tables, migrations, the start check), [`rows`] (columns and versions),
+//! [`state`], [`writer`], [`salts`], [`rebuild`], [`lifecycle`],
+//! [`identity`] (who a person is), [`accounts`] and [`reads`].
+//!
+//! This first landing runs the pipeline's sessionizing inside the
+//! collector's writer, as on SQLite: one collector per database. The
+//! session rows are versioned and recomputed per visitor window, so a
+//! sessionizer of its own can take this job over later.
+
+pub mod accounts;
+pub mod client;
+mod db;
+mod identity;
+mod lifecycle;
+pub mod reads;
+mod rebuild;
+mod rows;
+mod salts;
+pub mod schema;
+mod state;
+#[cfg(test)]
+pub mod test_server;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+
+pub use accounts::ClickhouseAccounts;
+pub use client::{Client, Connection};
+pub use reads::ClickhouseReads;
+use rows::{EVENT_COLUMNS, LIVE_SESSIONS, SESSION_COLUMNS, SessionRow, Versions};
+use writer::Writer;
+
+use crate::event::StoredEvent;
+use crate::ingest::group::SiteRules;
+use crate::sessions::{Rule, Session};
+use crate::store::lifecycle::{AuditRecord, DayCount, Deleted, Erased, Selector};
+use crate::store::queue::WriteQueue;
+use crate::store::tails::Tails;
+use crate::store::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError};
+use client::lit;
+
+/// How the store is run; [`StoreOptions::default`] suits tests.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// Requests that may wait for the writer before appends are refused.
+    pub write_queue: usize,
+    /// The session rule, per site key; others get the default.
+    pub session_rules: HashMap<String, Rule>,
+    /// Observes each group's write duration, in seconds.
+    pub commit_seconds: Option<prometheus::Histogram>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { write_queue: 4096, session_rules: HashMap::new(), commit_seconds: None }
+    }
+}
+
+pub struct ClickhouseStore {
+    client: Client,
+    queue: WriteQueue,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ClickhouseStore {
+    /// Connects, migrates the schema (creating the database if needed)
+    /// and starts the writer. Fails with a message naming the server when
+    /// it is unreachable, or when its schema is newer than this binary's.
+    /// Blocks until then: call it off the async runtime's threads, or in a test.
+    pub fn open(connection: Connection, options: StoreOptions) -> Result<ClickhouseStore, StoreError> {
+        let (queue, receiver) = WriteQueue::new(options.write_queue);
+        let (ready, started) = std::sync::mpsc::channel();
+        let writer_connection = connection.clone();
+        let writer = std::thread::Builder::new()
+            .name("waymark-clickhouse-writer".into())
+            .spawn(move || {
+                let db = match db::Db::new(Client::new(writer_connection)) {
+                    Ok(db) => db,
+                    Err(e) => {
+                        return drop(ready.send(Err(StoreError::Backend(format!("the writer's runtime: {e}")))));
+                    }
+                };
+                if let Err(e) = db.block_on(schema::migrate(db.client())) {
+                    return drop(ready.send(Err(match e {
+                        schema::SchemaError::Client(c) => StoreError::from(c),
+                        newer => StoreError::Backend(newer.to_string()),
+                    })));
+                }
+                let _ = ready.send(Ok(()));
+                Writer {
+                    db,
+                    rules: SiteRules(options.session_rules),
+                    commit_seconds: options.commit_seconds,
+                    tails: Tails::default(),
+                    versions: Versions::default(),
+                }
+                .run(receiver)
+            })
+            .map_err(|e| StoreError::Backend(format!("spawning the writer thread: {e}")))?;
+        started.recv().map_err(|_| StoreError::Closed)??;
+        Ok(ClickhouseStore { client: Client::new(connection), queue, writer: Mutex::new(Some(writer)) })
+    }
+
+    /// The read seam over this store's database.
+    pub fn reads(&self) -> ClickhouseReads {
+        ClickhouseReads::new(self.client.clone())
+    }
+
+    /// The dashboard's accounts, in this store's database.
+    pub fn accounts(&self) -> Result<ClickhouseAccounts, StoreError> {
+        ClickhouseAccounts::open(self.client.connection().clone())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BotRow {
+    site: String,
+    day: String,
+    bot: String,
+    hits: i64,
+}
+
+#[async_trait]
+impl Store for ClickhouseStore {
+    async fn append(&self, events: Vec<StoredEvent>) -> Result<Vec<Appended>, StoreError> {
+        self.queue.append(events).await
+    }
+
+    async fn count_bots(&self, hits: Vec<BotHit>) -> Result<(), StoreError> {
+        self.queue.count_bots(hits).await
+    }
+
+    async fn salts(&self, today: i64, day: i64) -> Result<DaySalts, StoreError> {
+        self.queue.salts(today, day).await
+    }
+
+    async fn rebuild_sessions(&self) -> Result<Rebuilt, StoreError> {
+        self.queue.rebuild().await
+    }
+
+    async fn events(&self, site: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.client.rows(&format!("SELECT {EVENT_COLUMNS} FROM events FINAL WHERE site = {} ORDER BY ts, id", lit(site))).await?)
+    }
+
+    async fn sessions(&self, site: &str) -> Result<Vec<Session>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM {LIVE_SESSIONS} AND site = {} ORDER BY start_ts, id", lit(site));
+        Ok(self.client.rows::<SessionRow>(&sql).await?.into_iter().map(SessionRow::into_session).collect())
+    }
+
+    async fn bot_hits(&self, site: &str) -> Result<Vec<BotHit>, StoreError> {
+        let sql = format!(
+            "SELECT site, day, bot, sum(hits) AS hits FROM bot_hits WHERE site = {} GROUP BY site, day, bot ORDER BY day, bot",
+            lit(site)
+        );
+        let rows: Vec<BotRow> = self.client.rows(&sql).await?;
+        Ok(rows.into_iter().map(|r| BotHit { site: r.site, day: r.day, bot: r.bot, hits: r.hits }).collect())
+    }
+
+    async fn delete_before(&self, site: &str, before_ms: i64, max_rows: usize) -> Result<Deleted, StoreError> {
+        self.queue.delete_before(site, before_ms, max_rows).await
+    }
+
+    async fn count_before(&self, site: &str, before_ms: i64) -> Result<Vec<DayCount>, StoreError> {
+        Ok(lifecycle::count_before(&self.client, site, before_ms).await?)
+    }
+
+    async fn erase(&self, site: &str, selector: &Selector, at_ms: i64, requested_by: &str) -> Result<Erased, StoreError> {
+        self.queue.erase(site, selector, at_ms, requested_by, Erased::default()).await
+    }
+
+    async fn record_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.queue.record_audit(record).await
+    }
+
+    async fn audit(&self, site: Option<&str>) -> Result<Vec<AuditRecord>, StoreError> {
+        Ok(lifecycle::audit(&self.client, site).await?)
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.queue.depth()
+    }
+
+    async fn close(&self) {
+        // Closing the queue ends the writer's loop once it is empty.
+        self.queue.close();
+        let writer = self.writer.lock().expect("writer lock").take();
+        if let Some(writer) = writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+    }
+}
+
+/// The test server's connection, in a database of `dir`'s own.
+#[cfg(test)]
+pub(crate) fn test_connection(dir: &std::path::Path) -> Connection {
+    Connection { url: test_server::url(), database: test_server::database_for(dir), user: "default".into(), password: String::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    conformance::write_conformance_tests!(
+        |dir: &std::path::Path, rules: conformance::SiteRules| {
+            let options = StoreOptions { session_rules: rules, ..StoreOptions::default() };
+            ClickhouseStore::open(test_connection(dir), options).unwrap()
+        },
+        skip_when: test_server::skip()
+    );
+
+    /// Live ingest of `chunks` on a fresh database gives a rebuild's sessions.
+    fn live_equals_rebuild(chunks: Vec<Vec<StoredEvent>>, rule: Rule) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let options = StoreOptions { session_rules: HashMap::from([("site".to_owned(), rule)]), ..StoreOptions::default() };
+            let store = ClickhouseStore::open(test_connection(dir.path()), options).unwrap();
+            conformance::live_equals_rebuild(&store, chunks, rule).await;
+            store.close().await;
+        });
+    }
+
+    proptest::proptest! {
+        // Fewer cases than SQLite's: each opens a database on the server.
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..proptest::prelude::ProptestConfig::default() })]
+
+        #[test]
+        fn live_sessions_equal_a_rebuild_for_any_arrival_order(chunks in proptest::strategy::Strategy::prop_shuffle(conformance::streams())) {
+            if !test_server::skip() {
+                live_equals_rebuild(chunks, Rule { timeout_ms: 30 * 60_000, max_ms: 40 * 60_000 });
+            }
+        }
+
+        #[test]
+        fn live_sessions_equal_a_rebuild_with_ties_long_sessions_and_late_events_inside_them(
+            chunks in proptest::strategy::Strategy::prop_shuffle(conformance::busy_streams())
+        ) {
+            if !test_server::skip() {
+                live_equals_rebuild(chunks, Rule { timeout_ms: 30 * 60_000, max_ms: 120 * 60_000 });
+            }
+        }
+    }
+
+    #[test]
+    fn a_database_migrated_by_a_newer_collector_is_refused_and_an_unreachable_server_is_named() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let connection = test_connection(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = Client::new(connection.clone());
+        runtime.block_on(schema::migrate(&client)).unwrap();
+        runtime.block_on(client.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (99, 0)")).unwrap();
+        let err = ClickhouseStore::open(connection.clone(), StoreOptions::default()).err().expect("refused");
+        assert!(err.to_string().contains("schema version 99, newer than this collector's"), "{err}");
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let nowhere = Connection { url: format!("http://127.0.0.1:{port}"), ..connection };
+        let err = ClickhouseStore::open(nowhere, StoreOptions::default()).err().expect("unreachable");
+        assert!(
+            matches!(err, StoreError::Unavailable(_)) && err.to_string().contains(&format!("127.0.0.1:{port} is unreachable")),
+            "{err}"
+        );
+    }
+}

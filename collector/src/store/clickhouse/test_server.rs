@@ -1,0 +1,195 @@
+//! A real ClickHouse server for the tests: Debian's `clickhouse-server`,
+//! started once per test binary as a child process with a generated
+//! config in a temporary directory (its own data path, ports picked free,
+//! 127.0.0.1 only, a `default` user without password), never the system
+//! service or its ports. Each test gets a database of its own, named after
+//! the test's temporary directory (so a test that reopens its store finds
+//! its data).
+//!
+//! The server dies with the test process: it is started from a thread
+//! that lives as long as the process, with `PR_SET_PDEATHSIG` (SIGKILL
+//! when that thread ends, which is when the process ends). Directories of
+//! earlier runs whose process is gone are removed at the next start.
+//!
+//! The library's tests use it as `store::clickhouse::test_server`; the
+//! HTTP integration test includes this file as a module of its own.
+//!
+//! Without the binary the tests are skipped with a line on stderr, unless
+//! `WAYMARK_CLICKHOUSE=required` (which `cargo xtask test` sets): then
+//! they fail.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = "clickhouse-server";
+const DIR_PREFIX: &str = "waymark-clickhouse-";
+/// The environment variable that turns a missing server into a failure.
+pub const REQUIRED_ENV: &str = "WAYMARK_CLICKHOUSE";
+
+static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
+
+fn binary() -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(BINARY))
+        .find(|p| p.is_file())
+}
+
+/// True when the tests that need ClickHouse should not run here (said on
+/// stderr); panics when they must (`WAYMARK_CLICKHOUSE=required`).
+pub fn skip() -> bool {
+    if binary().is_some() {
+        return false;
+    }
+    if std::env::var(REQUIRED_ENV).is_ok_and(|v| v == "required") {
+        panic!("{BINARY} is not installed and {REQUIRED_ENV}=required: install it with `apt-get install -y clickhouse-server`");
+    }
+    eprintln!("skipped: {BINARY} is not installed (set {REQUIRED_ENV}=required to fail instead; `cargo xtask test` does)");
+    true
+}
+
+/// The shared server's HTTP address, starting it on first use.
+pub fn url() -> String {
+    match SERVER.get_or_init(start) {
+        Ok(port) => format!("http://127.0.0.1:{port}"),
+        Err(e) => panic!("the test ClickHouse server did not start: {e}"),
+    }
+}
+
+/// A database name of `dir`'s own (the same for the same directory).
+pub fn database_for(dir: &Path) -> String {
+    let hash = blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex();
+    format!("test_{}", &hash[..16])
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn config(dir: &Path, http: u16, tcp: u16, interserver: u16) -> String {
+    let d = dir.display();
+    format!(
+        r#"<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/error.log</errorlog><console>0</console></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>{http}</http_port>
+  <tcp_port>{tcp}</tcp_port>
+  <interserver_http_port>{interserver}</interserver_http_port>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <users_config>{d}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+  <uncompressed_cache_size>67108864</uncompressed_cache_size>
+</yandex>
+"#
+    )
+}
+
+const USERS: &str = r#"<?xml version="1.0"?>
+<yandex>
+  <profiles><default></default></profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default></default></quotas>
+</yandex>
+"#;
+
+/// Removes the directories of earlier runs whose process is gone.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let owner = std::fs::read_to_string(path.join("owner.pid")).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        if owner.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+fn start() -> Result<u16, String> {
+    let binary = binary().ok_or_else(|| format!("{BINARY} is not installed"))?;
+    remove_stale_dirs();
+    let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().map_err(|e| e.to_string())?.keep();
+    let (http, tcp, interserver) = (free_port(), free_port(), free_port());
+    let (http, tcp, interserver) =
+        (http.map_err(|e| e.to_string())?, tcp.map_err(|e| e.to_string())?, interserver.map_err(|e| e.to_string())?);
+    let cfg = dir.join("config.xml");
+    std::fs::write(&cfg, config(&dir, http, tcp, interserver)).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("users.xml"), USERS).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("owner.pid"), std::process::id().to_string()).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
+    let (spawned, outcome) = std::sync::mpsc::channel();
+    let keeper_dir = dir.clone();
+    // This thread lives as long as the process: the server's death signal
+    // is tied to it.
+    std::thread::Builder::new()
+        .name("clickhouse-test-server".into())
+        .spawn(move || {
+            let mut command = Command::new(binary);
+            command.arg(format!("--config-file={}", cfg.display())).current_dir(&keeper_dir).stdin(Stdio::null());
+            command.stdout(log.try_clone().expect("log file")).stderr(log);
+            // SAFETY: prctl and getppid are async-signal-safe; nothing else runs here.
+            unsafe {
+                let parent = libc::getpid();
+                command.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+            match command.spawn() {
+                Ok(mut child) => {
+                    let _ = spawned.send(Ok(()));
+                    let _ = child.wait();
+                }
+                Err(e) => drop(spawned.send(Err(e.to_string()))),
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    outcome.recv().map_err(|e| e.to_string())??;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if ping(http) {
+            return Ok(http);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("no answer on port {http} within a minute; see {}", dir.display()))
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.ends_with("Ok.\n")
+}
