@@ -50,7 +50,7 @@ pub fn visitor<S: StoredState>(
     let inside: Vec<&StoredEvent> = ordered[..late].iter().map(|&(b, i)| &batches[b][i]).collect();
     let absorbed =
         inside.iter().all(|e| e.ts > session.start_ts).then(|| sessions::absorb(&session, &inside, one_client)).flatten();
-    let Some(absorbed) = absorbed else { return recompute_window(state, batches, &ordered, (&site, &visitor), rule, plan) };
+    let Some(absorbed) = absorbed else { return recompute_window(state, batches, &ordered, (&site, &visitor), &last, rule, plan) };
     for &(b, i) in &ordered[..late] {
         batches[b][i].session_id.clone_from(&absorbed.id);
         plan.outcomes[b][i] = Appended::Stored { session_id: absorbed.id.clone(), visitor_id: visitor.clone(), session_started: false };
@@ -153,11 +153,18 @@ fn window<S: StoredState>(state: &mut S, site: &str, visitor: &str, lo: i64, hi:
     }
 }
 
+/// Recomputes the window of the visitor's sessions the new events can
+/// change. When the window holds the visitor's `latest` stored event, its
+/// last event is the visitor's latest after the plan: the backend then
+/// remembers it with its session (and whether that holds one client
+/// session id), as after an ordered event; otherwise it forgets the
+/// visitor.
 fn recompute_window<S: StoredState>(
     state: &mut S,
     batches: &mut [Vec<StoredEvent>],
     ordered: &[Position],
     (site, visitor): (&str, &str),
+    latest: &StoredEvent,
     rule: Rule,
     plan: &mut Plan,
 ) -> Result<(), S::Error> {
@@ -188,6 +195,9 @@ fn recompute_window<S: StoredState>(
             }
         }
     }
+    let holds_latest = old_sessions.iter().any(|s| s.id == latest.session_id);
+    let last_one_client = computed.last().is_some_and(|(s, range)| sessions::one_client(&refs[range.clone()], &s.client_session_id));
+    let last_origin = events.last().map(|(e, origin)| (*origin, (*e).clone()));
     plan.sessions.extend(old_sessions.into_iter().map(|s| SessionWrite::Delete { site: site.to_owned(), id: s.id }));
     plan.sessions.extend(computed.into_iter().map(|(session, _)| SessionWrite::Insert(session)));
     for ((b, i), appended) in assigned {
@@ -196,6 +206,11 @@ fn recompute_window<S: StoredState>(
         }
         plan.outcomes[b][i] = appended;
     }
-    plan.latest.push(Latest::Recomputed { site: site.to_owned(), visitor: visitor.to_owned() });
+    let session = plan.sessions.len() - 1;
+    plan.latest.push(match last_origin {
+        Some((Origin::New(position), _)) if holds_latest => Latest::Event { position, session, one_client: last_one_client },
+        Some((Origin::Stored, last)) if holds_latest => Latest::Kept { last: Box::new(last), session, one_client: last_one_client },
+        _ => Latest::Recomputed { site: site.to_owned(), visitor: visitor.to_owned() },
+    });
     Ok(())
 }
