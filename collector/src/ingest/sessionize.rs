@@ -45,8 +45,7 @@ pub fn visitor<S: StoredState>(
     if late == 0 {
         return follow(state, batches, &ordered, Some(&last), None, rule, plan);
     }
-    let session = state.session(&site, &visitor, &last.session_id)?;
-    let one_client = session.client_session_id.is_none() || state.one_client(&site, &visitor, &session.id)?;
+    let (session, one_client) = latest_session(state, &site, &visitor, &last)?;
     let inside: Vec<&StoredEvent> = ordered[..late].iter().map(|&(b, i)| &batches[b][i]).collect();
     let absorbed =
         inside.iter().all(|e| e.ts > session.start_ts).then(|| sessions::absorb(&session, &inside, one_client)).flatten();
@@ -61,6 +60,14 @@ pub fn visitor<S: StoredState>(
     plan.sessions.push(SessionWrite::Extend(absorbed));
     plan.latest.push(Latest::Kept { last: Box::new(last), session: plan.sessions.len() - 1, one_client });
     Ok(())
+}
+
+/// The session of the visitor's latest stored event, and whether it holds
+/// one client session id (trivially so when it has none).
+fn latest_session<S: StoredState>(state: &mut S, site: &str, visitor: &str, last: &StoredEvent) -> Result<(Session, bool), S::Error> {
+    let session = state.session(site, visitor, &last.session_id)?;
+    let one_client = session.client_session_id.is_none() || state.one_client(site, visitor, &session.id)?;
+    Ok((session, one_client))
 }
 
 /// New events that all come after the visitor's latest stored event: the
@@ -84,8 +91,7 @@ fn follow<S: StoredState>(
         Some(last) if !rule.splits_pair(last, first) => match absorbed.clone() {
             Some((session, one_client)) => Some((session, one_client, last)),
             None => {
-                let session = state.session(&first.site, &first.visitor_id, &last.session_id)?;
-                let one_client = session.client_session_id.is_none() || state.one_client(&first.site, &first.visitor_id, &session.id)?;
+                let (session, one_client) = latest_session(state, &first.site, &first.visitor_id, last)?;
                 Some((session, one_client, last))
             }
         },
@@ -106,7 +112,7 @@ fn follow<S: StoredState>(
         let session = match &open {
             Some((previous, previous_one, _)) if continues && k == 0 => {
                 let session = sessions::extend(previous, events);
-                one_client = (previous.client_session_id.is_none() || *previous_one) && sessions::one_client(events, &session.client_session_id);
+                one_client = *previous_one && sessions::one_client(events, &session.client_session_id);
                 (session, false, range)
             }
             _ => {
