@@ -223,6 +223,35 @@ pub struct StoreConfig {
     pub user: String,
     #[serde(default)]
     pub password: String,
+    /// Who makes sessions on ClickHouse: see [`Sessionizer`].
+    #[serde(default)]
+    pub sessionizer: Sessionizer,
+    /// A ClickHouse cluster of shards: the name of its `<remote_servers>`
+    /// entry, which every shard's config holds. The store's tables are then
+    /// `Distributed` over `*_local` tables on each shard.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Every shard's HTTP address, in the cluster's order, where the
+    /// collector creates and migrates the local tables and runs deletions
+    /// (ClickHouse 18.16 has no `ON CLUSTER` without ZooKeeper). `url` may
+    /// be any of them.
+    #[serde(default)]
+    pub shards: Vec<String>,
+}
+
+/// Who turns stored events into sessions on ClickHouse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sessionizer {
+    /// The collector's writer, as it stores events (one collector per
+    /// database; the only choice on SQLite).
+    #[default]
+    Writer,
+    /// Collectors only append events; this collector also runs the
+    /// sessionizer over every visitor (`waymark sessionize` in-process).
+    Inside,
+    /// Collectors only append events; `waymark sessionize` runs apart.
+    Separate,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -241,6 +270,9 @@ impl Default for StoreConfig {
             database: default_database(),
             user: default_store_user(),
             password: String::new(),
+            sessionizer: Sessionizer::Writer,
+            cluster: None,
+            shards: Vec::new(),
         }
     }
 }
@@ -261,6 +293,9 @@ impl Config {
             Backend::Sqlite if store.url.is_some() => {
                 invalid("store.url is for backend = \"clickhouse\"; SQLite keeps its file in data_dir".into())
             }
+            Backend::Sqlite if store.sessionizer != Sessionizer::Writer || store.cluster.is_some() || !store.shards.is_empty() => {
+                invalid("store.sessionizer, store.cluster and store.shards are for backend = \"clickhouse\"".into())
+            }
             Backend::Sqlite => Ok(()),
             Backend::Clickhouse => {
                 let Some(url) = &store.url else {
@@ -276,7 +311,17 @@ impl Config {
                 if store.database.is_empty() || !store.database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return invalid(format!("store.database {:?} must be letters, digits or `_`", store.database));
                 }
-                Ok(())
+                match (&store.cluster, store.shards.is_empty()) {
+                    (None, false) => invalid("store.shards needs store.cluster, the name of the cluster in the shards' remote_servers".into()),
+                    (Some(_), true) => invalid("store.cluster needs store.shards, every shard's HTTP address".into()),
+                    (Some(cluster), false) if cluster.is_empty() || !cluster.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                        invalid(format!("store.cluster {cluster:?} must be letters, digits or `_`"))
+                    }
+                    _ => match store.shards.iter().find(|u| !url::Url::parse(u).is_ok_and(|u| u.scheme() == "http" && u.host().is_some())) {
+                        Some(bad) => invalid(format!("store.shards: {bad:?} must be an http:// address, e.g. http://10.0.0.2:8123")),
+                        None => Ok(()),
+                    },
+                }
             }
         }
     }

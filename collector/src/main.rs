@@ -3,7 +3,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use waymark_collector::config::Config;
+use waymark_collector::config::{Config, Sessionizer};
+use waymark_collector::store::clickhouse::sessionizer::Running;
+use waymark_collector::store::clickhouse::{Connection, Sessionizer as SessionsMaker, SessionizerOptions, Shard};
 use waymark_collector::metrics::Metrics;
 use waymark_collector::clock::{Clock, SystemClock};
 use waymark_collector::lifecycle::{erasure, retention::Retention};
@@ -59,6 +61,11 @@ enum Command {
     Export(ExportArgs),
     /// Print the audit log: erasures and retention runs, oldest first.
     Audit(AuditArgs),
+    /// Make sessions from the events collectors append to ClickHouse
+    /// (`[store] sessionizer = "separate"`), until stopped (Ctrl-C or
+    /// SIGTERM). Resumes where it stopped; `--shard i/n` takes the i-th
+    /// of n parts of the visitors, so n of these share the work.
+    Sessionize(SessionizeArgs),
     /// Manage the dashboard's users kept in the database (those in the
     /// config file are listed, and changed there). Works while the
     /// collector runs; changes apply at once.
@@ -66,6 +73,15 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct SessionizeArgs {
+    /// This sessionizer's part of the visitors, i/n (0 <= i < n).
+    #[arg(long, default_value = "0/1", value_parser = Shard::parse)]
+    shard: Shard,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(clap::Args)]
@@ -230,6 +246,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Erase(args)) => erase(args).await,
         Some(Command::Export(args)) => export(args).await,
         Some(Command::Audit(args)) => audit(args).await,
+        Some(Command::Sessionize(args)) => sessionize(args).await,
         Some(Command::Users { command }) => users(command),
         None => serve(cli.serve.config()?).await,
     }
@@ -244,6 +261,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("waymark data in {}", server.data);
     tracing::info!(addr = %server.addr, sites, "collector started");
     server.run_until(stop).await
+}
+
+async fn sessionize(args: SessionizeArgs) -> anyhow::Result<()> {
+    let config = args.common.config()?;
+    let Some(connection) = Connection::of(&config.store) else {
+        anyhow::bail!("waymark sessionize is for [store] backend = \"clickhouse\"; on SQLite the collector makes sessions as it writes");
+    };
+    if config.store.sessionizer == Sessionizer::Writer {
+        tracing::warn!(
+            "[store] sessionizer is \"writer\": collectors make sessions themselves and append nothing for this; \
+             set it to \"separate\" on every collector"
+        );
+    }
+    let options = SessionizerOptions {
+        shard: args.shard,
+        session_rules: config.sites.iter().map(|s| (s.key.clone(), s.session_rule())).collect(),
+        ..SessionizerOptions::default()
+    };
+    let mut running = tokio::task::spawn_blocking(move || {
+        let sessionizer = SessionsMaker::open(connection, options)?;
+        anyhow::Ok(Running::spawn(sessionizer)?)
+    })
+    .await??;
+    // Scripts and tests read this line to know it runs.
+    println!("waymark sessionizer running, shard {}", args.shard.key());
+    waymark_collector::server::shutdown_signal().await;
+    tokio::task::spawn_blocking(move || running.stop()).await?;
+    Ok(())
 }
 
 fn users(command: UsersCommand) -> anyhow::Result<()> {

@@ -121,6 +121,7 @@ pub async fn open_store(config: &Config, metrics: &Metrics) -> anyhow::Result<Op
                 write_queue: options.write_queue,
                 session_rules: options.session_rules,
                 commit_seconds: options.commit_seconds,
+                sessionizer: config.store.sessionizer,
             };
             let store = tokio::task::spawn_blocking(move || ClickhouseStore::open(connection, options)).await??;
             Ok(OpenStore { data, db_path: config.data_dir.clone(), reads: Arc::new(store.reads()), store: Arc::new(store) })

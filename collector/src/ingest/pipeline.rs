@@ -159,7 +159,13 @@ impl Pipeline {
                         self.live.publish(LiveMessage::Duplicate { site: event.site, id: event.id });
                     }
                 }
-                (Appended::Stored { .. }, None) => self.metrics.accepted.inc(),
+                (Appended::Stored { .. } | Appended::Accepted { .. }, None) => self.metrics.accepted.inc(),
+                (Appended::Accepted { visitor_id }, Some(mut event)) => {
+                    // Its session is not known yet: the sessionizer makes it.
+                    self.metrics.accepted.inc();
+                    event.visitor_id = visitor_id;
+                    self.live.publish(LiveMessage::Stored { event });
+                }
                 (Appended::Stored { session_id, visitor_id, session_started }, Some(mut event)) => {
                     self.metrics.accepted.inc();
                     event.session_id = session_id;

@@ -631,13 +631,24 @@ fn chunked(events: Vec<StoredEvent>, (chunk_sizes, resent): Sends) -> Vec<Vec<St
 /// sessions as a rebuild from scratch, and as the rule applied to all of
 /// them at once.
 pub async fn live_equals_rebuild<S: Store>(store: &S, chunks: Vec<Vec<StoredEvent>>, rule: sessions::Rule) {
+    appended_equal_rebuild(&[store], chunks, rule, || ()).await;
+}
+
+/// As [`live_equals_rebuild`], with the chunks sent to `collectors` in
+/// turn (several stores on one database), `settle` run after each append
+/// and once at the end (a sessionizer's round, or nothing), and the
+/// sessions read from the first collector.
+pub async fn appended_equal_rebuild<S: Store>(collectors: &[&S], chunks: Vec<Vec<StoredEvent>>, rule: sessions::Rule, mut settle: impl FnMut()) {
     // Chunks may resend events: each counts once.
     let mut all: Vec<StoredEvent> = Vec::new();
     let mut ids = std::collections::HashSet::new();
-    for chunk in chunks {
+    for (n, chunk) in chunks.into_iter().enumerate() {
         all.extend(chunk.iter().filter(|e| ids.insert(e.id.clone())).cloned());
-        store.append(chunk).await.unwrap();
+        collectors[n % collectors.len()].append(chunk).await.unwrap();
+        settle();
     }
+    settle();
+    let store = collectors[0];
     let live_sessions = store.sessions("site").await.unwrap();
     let live_events = store.events("site").await.unwrap();
 

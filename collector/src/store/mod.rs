@@ -50,6 +50,10 @@ pub enum Appended {
     /// Committed, in this session, for this visitor (the store may have
     /// continued yesterday's cookieless visitor).
     Stored { session_id: String, visitor_id: String, session_started: bool },
+    /// Committed for this visitor key; its session is made later, by the
+    /// sessionizer (ClickHouse with `[store] sessionizer` other than
+    /// `writer`), which may still continue yesterday's cookieless visitor.
+    Accepted { visitor_id: String },
     /// The site already holds an event with this id; nothing was written.
     Duplicate,
 }

@@ -5,9 +5,10 @@
 //! the store needs.
 //!
 //! Every statement runs with the same settings, sent as URL parameters:
-//! 64-bit integers as JSON numbers, and no automatic `PREWHERE` (a
-//! `PREWHERE` filters rows before `FINAL` collapses their versions, which
-//! would let an old version of a row through; see `schema`).
+//! 64-bit integers as JSON numbers, no automatic `PREWHERE` (a `PREWHERE`
+//! filters rows before `FINAL` collapses their versions, which would let
+//! an old version of a row through; see `schema`), and inserts into a
+//! cluster that return once the shards hold the rows.
 //!
 //! ClickHouse has no bound parameters on 18.16, so values go into the SQL
 //! as literals, always through [`lit`].
@@ -25,9 +26,24 @@ pub struct Connection {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// When the database is a cluster of shards.
+    pub cluster: Option<Cluster>,
+}
+
+/// A cluster of shards: its name in the shards' `<remote_servers>`, and
+/// every shard's HTTP address in that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub shards: Vec<String>,
 }
 
 impl Connection {
+    /// A connection to one server.
+    pub fn server(url: impl Into<String>, database: impl Into<String>) -> Connection {
+        Connection { url: url.into(), database: database.into(), user: "default".into(), password: String::new(), cluster: None }
+    }
+
     /// The connection `[store]` configures, if its backend is ClickHouse.
     pub fn of(store: &crate::config::StoreConfig) -> Option<Connection> {
         (store.backend == crate::config::Backend::Clickhouse).then(|| Connection {
@@ -35,7 +51,17 @@ impl Connection {
             database: store.database.clone(),
             user: store.user.clone(),
             password: store.password.clone(),
+            cluster: store.cluster.clone().map(|name| Cluster { name, shards: store.shards.clone() }),
         })
+    }
+
+    /// One connection per server that holds tables: each shard, or the
+    /// one server.
+    pub fn servers(&self) -> Vec<Connection> {
+        match &self.cluster {
+            None => vec![self.clone()],
+            Some(cluster) => cluster.shards.iter().map(|url| Connection { url: url.clone(), ..self.clone() }).collect(),
+        }
     }
 }
 
@@ -106,7 +132,13 @@ impl Client {
 
     async fn post(&self, body: String, in_database: bool) -> Result<String, ClientError> {
         let c = &self.connection;
-        let mut query: Vec<(&str, &str)> = vec![("output_format_json_quote_64bit_integers", "0"), ("optimize_move_to_prewhere", "0")];
+        let mut query: Vec<(&str, &str)> = vec![
+            ("output_format_json_quote_64bit_integers", "0"),
+            ("optimize_move_to_prewhere", "0"),
+            // An insert into a cluster's `Distributed` table is acknowledged
+            // once every shard has its rows, not when queued on the node.
+            ("insert_distributed_sync", "1"),
+        ];
         if in_database {
             query.push(("database", &c.database));
         }

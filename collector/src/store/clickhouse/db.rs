@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::client::{Client, ClientError, lit};
+use super::schema;
 use crate::store::StoreError;
 
 /// How long a deletion may take before the store gives up waiting (the
@@ -85,19 +86,26 @@ impl Db {
     }
 
     /// Deletes the rows of `table` that `condition` matches, and waits
-    /// until the mutation has rewritten every part that held them.
+    /// until the mutation has rewritten every part that held them: on a
+    /// cluster, on every shard's local table (a `Distributed` table takes
+    /// no `ALTER`).
     pub(super) fn delete(&self, table: &str, condition: &str) -> Result<(), StoreError> {
-        self.execute(&format!("ALTER TABLE {table} DELETE WHERE {condition}"))?;
-        let pending = format!(
-            "SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = {} AND is_done = 0",
-            lit(table)
-        );
-        let started = Instant::now();
-        while self.count(&pending)? > 0 {
-            if started.elapsed() > MUTATION_TIMEOUT {
-                return Err(StoreError::Backend(format!("a deletion from {table} is still running after {MUTATION_TIMEOUT:?}")));
+        let connection = self.client.connection();
+        let local = schema::local(table, connection.cluster.is_some());
+        for server in connection.servers() {
+            let client = Client::new(server);
+            self.block_on(client.execute(&format!("ALTER TABLE {local} DELETE WHERE {condition}")))?;
+            let pending = format!(
+                "SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = {} AND is_done = 0",
+                lit(&local)
+            );
+            let started = Instant::now();
+            while self.block_on(client.rows::<Count>(&pending))?.first().map_or(0, |c| c.n) > 0 {
+                if started.elapsed() > MUTATION_TIMEOUT {
+                    return Err(StoreError::Backend(format!("a deletion from {table} is still running after {MUTATION_TIMEOUT:?}")));
+                }
+                std::thread::sleep(MUTATION_POLL);
             }
-            std::thread::sleep(MUTATION_POLL);
         }
         Ok(())
     }

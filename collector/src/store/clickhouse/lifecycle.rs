@@ -106,6 +106,12 @@ pub(super) fn erase(
         erased.events += db.count(&format!("SELECT count() AS n FROM events FINAL WHERE {whose}"))?;
         db.delete("events", &whose)?;
         db.delete("sessions", &whose)?;
+        // Rows a sessionizer has not yet made events of, or made already.
+        let arriving = match selector {
+            Selector::Site => whose.clone(),
+            _ => format!("{whose} OR (site = {key} AND visitor_id_yesterday IN {})", lits(visitors.iter().map(String::as_str))),
+        };
+        db.delete("incoming", &arriving)?;
         if *selector == Selector::Site {
             db.delete("bot_hits", &whose)?;
         }

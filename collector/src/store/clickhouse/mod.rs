@@ -23,12 +23,14 @@ pub mod accounts;
 pub mod client;
 mod db;
 mod identity;
+pub mod incoming;
 mod lifecycle;
 pub mod reads;
 mod rebuild;
 mod rows;
 mod salts;
 pub mod schema;
+pub mod sessionizer;
 mod state;
 #[cfg(test)]
 pub mod test_server;
@@ -41,11 +43,14 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 
 pub use accounts::ClickhouseAccounts;
-pub use client::{Client, Connection};
+pub use client::{Client, Cluster, Connection};
+pub use incoming::Shard;
+pub use sessionizer::{Sessionizer, SessionizerOptions};
 pub use reads::ClickhouseReads;
 use rows::{EVENT_COLUMNS, LIVE_SESSIONS, SESSION_COLUMNS, SessionRow, Versions};
 use writer::Writer;
 
+use crate::config::Sessionizer as SessionsBy;
 use crate::event::StoredEvent;
 use crate::ingest::group::SiteRules;
 use crate::sessions::{Rule, Session};
@@ -64,11 +69,19 @@ pub struct StoreOptions {
     pub session_rules: HashMap<String, Rule>,
     /// Observes each group's write duration, in seconds.
     pub commit_seconds: Option<prometheus::Histogram>,
+    /// Who makes sessions: this store's writer, or a sessionizer (then
+    /// appends go to `incoming`; `Inside` runs one in this process).
+    pub sessionizer: crate::config::Sessionizer,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { write_queue: 4096, session_rules: HashMap::new(), commit_seconds: None }
+        StoreOptions {
+            write_queue: 4096,
+            session_rules: HashMap::new(),
+            commit_seconds: None,
+            sessionizer: crate::config::Sessionizer::Writer,
+        }
     }
 }
 
@@ -76,6 +89,7 @@ pub struct ClickhouseStore {
     client: Client,
     queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
+    sessionizer: Mutex<Option<sessionizer::Running>>,
 }
 
 impl ClickhouseStore {
@@ -85,6 +99,11 @@ impl ClickhouseStore {
     /// Blocks until then: call it off the async runtime's threads, or in a test.
     pub fn open(connection: Connection, options: StoreOptions) -> Result<ClickhouseStore, StoreError> {
         let (queue, receiver) = WriteQueue::new(options.write_queue);
+        let mode = if options.sessionizer == SessionsBy::Writer { writer::Mode::Sessionize } else { writer::Mode::Append };
+        let inside = (options.sessionizer == SessionsBy::Inside).then(|| SessionizerOptions {
+            session_rules: options.session_rules.clone(),
+            ..SessionizerOptions::default()
+        });
         let (ready, started) = std::sync::mpsc::channel();
         let writer_connection = connection.clone();
         let writer = std::thread::Builder::new()
@@ -105,6 +124,8 @@ impl ClickhouseStore {
                 let _ = ready.send(Ok(()));
                 Writer {
                     db,
+                    mode,
+                    clock: incoming::ServerClock::default(),
                     rules: SiteRules(options.session_rules),
                     commit_seconds: options.commit_seconds,
                     tails: Tails::default(),
@@ -114,7 +135,19 @@ impl ClickhouseStore {
             })
             .map_err(|e| StoreError::Backend(format!("spawning the writer thread: {e}")))?;
         started.recv().map_err(|_| StoreError::Closed)??;
-        Ok(ClickhouseStore { client: Client::new(connection), queue, writer: Mutex::new(Some(writer)) })
+        let sessionizer = match inside {
+            None => None,
+            Some(options) => Some(
+                sessionizer::Running::spawn(Sessionizer::open(connection.clone(), options)?)
+                    .map_err(|e| StoreError::Backend(format!("spawning the sessionizer thread: {e}")))?,
+            ),
+        };
+        Ok(ClickhouseStore {
+            client: Client::new(connection),
+            queue,
+            writer: Mutex::new(Some(writer)),
+            sessionizer: Mutex::new(sessionizer),
+        })
     }
 
     /// The read seam over this store's database.
@@ -197,6 +230,10 @@ impl Store for ClickhouseStore {
     }
 
     async fn close(&self) {
+        let sessionizer = self.sessionizer.lock().expect("sessionizer lock").take();
+        if let Some(mut sessionizer) = sessionizer {
+            let _ = tokio::task::spawn_blocking(move || sessionizer.stop()).await;
+        }
         // Closing the queue ends the writer's loop once it is empty.
         self.queue.close();
         let writer = self.writer.lock().expect("writer lock").take();
@@ -209,7 +246,7 @@ impl Store for ClickhouseStore {
 /// The test server's connection, in a database of `dir`'s own.
 #[cfg(test)]
 pub(crate) fn test_connection(dir: &std::path::Path) -> Connection {
-    Connection { url: test_server::url(), database: test_server::database_for(dir), user: "default".into(), password: String::new() }
+    Connection::server(test_server::url(), test_server::database_for(dir))
 }
 
 #[cfg(test)]
@@ -235,6 +272,73 @@ mod tests {
             conformance::live_equals_rebuild(&store, chunks, rule).await;
             store.close().await;
         });
+    }
+
+    /// Two collectors appending for a sessionizer, given `chunks` in turn
+    /// with a sessionizer round after each (and a restart of it after
+    /// every third), give a rebuild's sessions.
+    fn sessionized_equals_rebuild(connection: Connection, chunks: Vec<Vec<StoredEvent>>, rule: Rule) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let rules = HashMap::from([("site".to_owned(), rule)]);
+            let options = StoreOptions { session_rules: rules.clone(), sessionizer: SessionsBy::Separate, ..StoreOptions::default() };
+            let a = ClickhouseStore::open(connection.clone(), options.clone()).unwrap();
+            let b = ClickhouseStore::open(connection.clone(), options).unwrap();
+            // Rows are read as soon as their second has come, and those
+            // committed behind the cursor (in the same second) looked for
+            // at every round.
+            let sessionizer_options = SessionizerOptions {
+                session_rules: rules,
+                lag_ms: 0,
+                catch_up_every: std::time::Duration::ZERO,
+                ..SessionizerOptions::default()
+            };
+            let open = || Sessionizer::open(connection.clone(), sessionizer_options.clone()).unwrap();
+            let mut sessionizer = open();
+            let mut rounds = 0;
+            conformance::appended_equal_rebuild(&[&a, &b], chunks, rule, || {
+                rounds += 1;
+                if rounds % 3 == 0 {
+                    sessionizer = open();
+                }
+                sessionizer.step().unwrap();
+            })
+            .await;
+            a.close().await;
+            b.close().await;
+        });
+    }
+
+    fn cluster_connection(dir: &std::path::Path) -> Connection {
+        let shards = test_server::cluster_urls();
+        Connection {
+            cluster: Some(Cluster { name: test_server::CLUSTER_NAME.into(), shards: shards.clone() }),
+            ..Connection::server(shards[1].clone(), test_server::database_for(dir))
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 8, ..proptest::prelude::ProptestConfig::default() })]
+
+        #[test]
+        fn two_collectors_and_a_sessionizer_that_restarts_give_a_rebuilds_sessions(
+            chunks in proptest::strategy::Strategy::prop_shuffle(conformance::busy_streams())
+        ) {
+            if !test_server::skip() {
+                let dir = tempfile::tempdir().unwrap();
+                sessionized_equals_rebuild(test_connection(dir.path()), chunks, Rule { timeout_ms: 30 * 60_000, max_ms: 120 * 60_000 });
+            }
+        }
+
+        #[test]
+        fn on_a_cluster_of_two_shards_collectors_and_a_sessionizer_give_a_rebuilds_sessions(
+            chunks in proptest::strategy::Strategy::prop_shuffle(conformance::streams())
+        ) {
+            if !test_server::skip() {
+                let dir = tempfile::tempdir().unwrap();
+                sessionized_equals_rebuild(cluster_connection(dir.path()), chunks, Rule { timeout_ms: 30 * 60_000, max_ms: 40 * 60_000 });
+            }
+        }
     }
 
     proptest::proptest! {

@@ -28,40 +28,112 @@ const VISIT_COLUMNS: &str = "referrer_host Nullable(String), source Nullable(Str
     utm_term Nullable(String), utm_content Nullable(String), browser Nullable(String), os Nullable(String),
     device Nullable(String), country Nullable(String), region Nullable(String), city Nullable(String)";
 
-/// Each migration: its statements, run in order.
-pub fn migrations() -> Vec<Vec<String>> {
-    vec![vec![
-        format!(
-            "CREATE TABLE IF NOT EXISTS events (
-                site String, id String, ts Int64, received_ms Int64, name String, session_id String,
-                client_session_id Nullable(String), visitor_id String, user_id Nullable(String),
-                url String, host String, path String, title Nullable(String), referrer Nullable(String),
-                {VISIT_COLUMNS}, browser_version Nullable(String), props String, engaged_ms Nullable(Int64),
-                version UInt64
-            ) ENGINE = ReplacingMergeTree(version) ORDER BY (site, id)"
-        ),
-        format!(
-            "CREATE TABLE IF NOT EXISTS sessions (
-                site String, id String, visitor_id String, client_session_id Nullable(String), user_id Nullable(String),
-                start_ts Int64, end_ts Int64, duration_ms Int64, pageviews Int64, events Int64,
-                entry_path Nullable(String), exit_path Nullable(String), bounce UInt8, {VISIT_COLUMNS},
-                version UInt64, deleted UInt8
-            ) ENGINE = ReplacingMergeTree(version) ORDER BY (site, id)"
-        ),
-        "CREATE TABLE IF NOT EXISTS salts (day Int64, secret String) ENGINE = MergeTree ORDER BY day".into(),
-        "CREATE TABLE IF NOT EXISTS bot_hits (site String, day String, bot String, hits Int64)
-            ENGINE = MergeTree ORDER BY (site, day, bot)"
-            .into(),
-        "CREATE TABLE IF NOT EXISTS audit_log (at_ms Int64, seq UInt64, site String, kind String, rows_removed UInt64,
-            requested_by String) ENGINE = MergeTree ORDER BY (at_ms, seq)"
-            .into(),
-        "CREATE TABLE IF NOT EXISTS dashboard_users (name String, password_hash String, role String, sites String,
-            version UInt64, deleted UInt8) ENGINE = ReplacingMergeTree(version) ORDER BY name"
-            .into(),
-        "CREATE TABLE IF NOT EXISTS dashboard_sessions (token_hash String, user String, expires_ms Int64,
-            version UInt64, deleted UInt8) ENGINE = ReplacingMergeTree(version) ORDER BY token_hash"
-            .into(),
-    ]]
+/// Where a cluster puts a table's rows: a visitor's events and sessions
+/// on one shard (so `FINAL` collapses every version of a row on the shard
+/// that holds it, and a visitor's window is read from one place).
+const BY_VISITOR: &str = "cityHash64(site, visitor_id)";
+
+/// One table of the store. On one server it is created as it is; on a
+/// cluster each shard holds `<name>_local` and every shard a `Distributed`
+/// table `<name>` over them, so that the store reads and writes `<name>`
+/// alike in both. A table without `shard_by` lives on the first shard.
+pub struct Table {
+    pub name: &'static str,
+    columns: String,
+    engine: &'static str,
+    shard_by: Option<&'static str>,
+}
+
+impl Table {
+    fn new(name: &'static str, columns: impl Into<String>, engine: &'static str) -> Table {
+        Table { name, columns: columns.into(), engine, shard_by: None }
+    }
+
+    fn by_visitor(self) -> Table {
+        Table { shard_by: Some(BY_VISITOR), ..self }
+    }
+
+    /// The statements that create it, on one server or on a cluster's shard.
+    fn create(&self, cluster: Option<&str>, database: &str) -> Vec<String> {
+        let Table { name, columns, engine, shard_by } = self;
+        match cluster {
+            None => vec![format!("CREATE TABLE IF NOT EXISTS {name} ({columns}) ENGINE = {engine}")],
+            Some(cluster) => vec![
+                format!("CREATE TABLE IF NOT EXISTS {name}_local ({columns}) ENGINE = {engine}"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {name} AS {name}_local ENGINE = Distributed({cluster}, {database}, {name}_local, {})",
+                    shard_by.unwrap_or("0")
+                ),
+            ],
+        }
+    }
+}
+
+/// The table that holds `table`'s rows on a server: itself on one server,
+/// `<table>_local` on a cluster's shard (where deletions run).
+pub fn local(table: &str, cluster: bool) -> String {
+    if cluster { format!("{table}_local") } else { table.to_owned() }
+}
+
+/// Each migration: its tables, created in order.
+pub fn migrations() -> Vec<Vec<Table>> {
+    vec![
+        vec![
+            Table::new(
+                "events",
+                format!(
+                    "site String, id String, ts Int64, received_ms Int64, name String, session_id String,
+                    client_session_id Nullable(String), visitor_id String, user_id Nullable(String),
+                    url String, host String, path String, title Nullable(String), referrer Nullable(String),
+                    {VISIT_COLUMNS}, browser_version Nullable(String), props String, engaged_ms Nullable(Int64),
+                    version UInt64"
+                ),
+                "ReplacingMergeTree(version) ORDER BY (site, id)",
+            )
+            .by_visitor(),
+            Table::new(
+                "sessions",
+                format!(
+                    "site String, id String, visitor_id String, client_session_id Nullable(String), user_id Nullable(String),
+                    start_ts Int64, end_ts Int64, duration_ms Int64, pageviews Int64, events Int64,
+                    entry_path Nullable(String), exit_path Nullable(String), bounce UInt8, {VISIT_COLUMNS},
+                    version UInt64, deleted UInt8"
+                ),
+                "ReplacingMergeTree(version) ORDER BY (site, id)",
+            )
+            .by_visitor(),
+            Table::new("salts", "day Int64, secret String", "MergeTree ORDER BY day"),
+            Table::new("bot_hits", "site String, day String, bot String, hits Int64", "MergeTree ORDER BY (site, day, bot)"),
+            Table::new(
+                "audit_log",
+                "at_ms Int64, seq UInt64, site String, kind String, rows_removed UInt64, requested_by String",
+                "MergeTree ORDER BY (at_ms, seq)",
+            ),
+            Table::new(
+                "dashboard_users",
+                "name String, password_hash String, role String, sites String, version UInt64, deleted UInt8",
+                "ReplacingMergeTree(version) ORDER BY name",
+            ),
+            Table::new(
+                "dashboard_sessions",
+                "token_hash String, user String, expires_ms Int64, version UInt64, deleted UInt8",
+                "ReplacingMergeTree(version) ORDER BY token_hash",
+            ),
+        ],
+        vec![
+            // Events appended by collectors that leave sessions to the
+            // sessionizer (see `incoming`), with when they were written.
+            Table::new(
+                "incoming",
+                "site String, id String, visitor_id String, visitor_id_yesterday Nullable(String), event String,
+                arrived_ms Int64",
+                "MergeTree PARTITION BY intDiv(arrived_ms, 86400000) ORDER BY (site, id)",
+            )
+            .by_visitor(),
+            // How far each sessionizer shard has come through `incoming`.
+            Table::new("sessionizer_progress", "shard String, arrived_ms Int64, version UInt64", "ReplacingMergeTree(version) ORDER BY shard"),
+        ],
+    ]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +152,18 @@ struct Applied {
     version: u32,
 }
 
-/// Creates the database if needed and applies the migrations it lacks.
+/// Creates the database if needed and applies the migrations it lacks,
+/// on the one server or on every shard of the cluster.
 pub async fn migrate(client: &Client) -> Result<(), SchemaError> {
+    let connection = client.connection();
+    let cluster = connection.cluster.as_ref().map(|c| c.name.as_str());
+    for server in connection.servers() {
+        migrate_server(&Client::new(server), cluster).await?;
+    }
+    Ok(())
+}
+
+async fn migrate_server(client: &Client, cluster: Option<&str>) -> Result<(), SchemaError> {
     let database = client.connection().database.clone();
     client.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS `{}`", database.replace('`', ""))).await?;
     client
@@ -94,13 +176,13 @@ pub async fn migrate(client: &Client) -> Result<(), SchemaError> {
     if found > known {
         return Err(SchemaError::Newer { database, found, known });
     }
-    for (n, statements) in all.iter().enumerate().skip(found as usize) {
-        for statement in statements {
-            client.execute(statement).await?;
+    for (n, tables) in all.iter().enumerate().skip(found as usize) {
+        for statement in tables.iter().flat_map(|t| t.create(cluster, &database)) {
+            client.execute(&statement).await?;
         }
         let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
         client.execute(&format!("INSERT INTO schema_migrations (version, applied_ms) VALUES ({}, {now})", n + 1)).await?;
     }
-    tracing::debug!(database = %lit(&database), version = known, "ClickHouse schema is current");
+    tracing::debug!(database = %lit(&database), server = %client.connection().url, version = known, "ClickHouse schema is current");
     Ok(())
 }

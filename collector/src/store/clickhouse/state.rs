@@ -58,7 +58,7 @@ struct SpanRow {
     end_ts: i64,
 }
 
-fn pairs<'k>(keys: impl Iterator<Item = (&'k str, &'k str)>) -> String {
+pub(super) fn pairs<'k>(keys: impl Iterator<Item = (&'k str, &'k str)>) -> String {
     let list: Vec<String> = keys.map(|(a, b)| format!("({}, {})", lit(a), lit(b))).collect();
     if list.is_empty() { "(('', ''))".into() } else { format!("({})", list.join(", ")) }
 }

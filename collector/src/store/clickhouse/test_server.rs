@@ -32,6 +32,10 @@ const DIR_PREFIX: &str = "waymark-clickhouse-";
 pub const REQUIRED_ENV: &str = "WAYMARK_CLICKHOUSE";
 
 static SERVER: OnceLock<Result<u16, String>> = OnceLock::new();
+static CLUSTER: OnceLock<Result<Vec<u16>, String>> = OnceLock::new();
+
+/// The name of the test cluster in its servers' `<remote_servers>`.
+pub const CLUSTER_NAME: &str = "waymark_test";
 
 fn binary() -> Option<PathBuf> {
     std::env::var_os("PATH")
@@ -63,6 +67,15 @@ pub fn url() -> String {
     }
 }
 
+/// The HTTP addresses of a cluster of two servers, each a shard, started
+/// on first use (apart from [`url`]'s server).
+pub fn cluster_urls() -> Vec<String> {
+    match CLUSTER.get_or_init(start_cluster) {
+        Ok(ports) => ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect(),
+        Err(e) => panic!("the test ClickHouse cluster did not start: {e}"),
+    }
+}
+
 /// A database name of `dir`'s own (the same for the same directory).
 pub fn database_for(dir: &Path) -> String {
     let hash = blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex();
@@ -73,7 +86,30 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn config(dir: &Path, http: u16, tcp: u16, interserver: u16) -> String {
+/// Ports of one server: HTTP, native (the cluster's shards talk over it)
+/// and interserver.
+#[derive(Clone, Copy)]
+struct Ports {
+    http: u16,
+    tcp: u16,
+    interserver: u16,
+}
+
+impl Ports {
+    fn free() -> Result<Ports, String> {
+        let port = || free_port().map_err(|e| e.to_string());
+        Ok(Ports { http: port()?, tcp: port()?, interserver: port()? })
+    }
+}
+
+/// `<remote_servers>` naming each of `shards` (native ports) as a shard.
+fn remote_servers(shards: &[u16]) -> String {
+    let shards: String =
+        shards.iter().map(|port| format!("<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>")).collect();
+    format!("<remote_servers><{CLUSTER_NAME}>{shards}</{CLUSTER_NAME}></remote_servers>")
+}
+
+fn config(dir: &Path, Ports { http, tcp, interserver }: Ports, remote_servers: &str) -> String {
     let d = dir.display();
     format!(
         r#"<?xml version="1.0"?>
@@ -92,6 +128,7 @@ fn config(dir: &Path, http: u16, tcp: u16, interserver: u16) -> String {
   <default_database>default</default_database>
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
+  {remote_servers}
 </yandex>
 "#
     )
@@ -130,14 +167,28 @@ fn remove_stale_dirs() {
 }
 
 fn start() -> Result<u16, String> {
-    let binary = binary().ok_or_else(|| format!("{BINARY} is not installed"))?;
     remove_stale_dirs();
+    let ports = Ports::free()?;
+    spawn(ports, "")?;
+    ready(ports.http)
+}
+
+fn start_cluster() -> Result<Vec<u16>, String> {
+    remove_stale_dirs();
+    let shards = [Ports::free()?, Ports::free()?];
+    let remote = remote_servers(&shards.map(|p| p.tcp));
+    for ports in shards {
+        spawn(ports, &remote)?;
+    }
+    shards.iter().map(|p| ready(p.http)).collect()
+}
+
+/// Starts a server with its own directory and `ports`.
+fn spawn(ports: Ports, remote_servers: &str) -> Result<(), String> {
+    let binary = binary().ok_or_else(|| format!("{BINARY} is not installed"))?;
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().map_err(|e| e.to_string())?.keep();
-    let (http, tcp, interserver) = (free_port(), free_port(), free_port());
-    let (http, tcp, interserver) =
-        (http.map_err(|e| e.to_string())?, tcp.map_err(|e| e.to_string())?, interserver.map_err(|e| e.to_string())?);
     let cfg = dir.join("config.xml");
-    std::fs::write(&cfg, config(&dir, http, tcp, interserver)).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg, config(&dir, ports, remote_servers)).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("users.xml"), USERS).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("owner.pid"), std::process::id().to_string()).map_err(|e| e.to_string())?;
     let log = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
@@ -170,7 +221,11 @@ fn start() -> Result<u16, String> {
             }
         })
         .map_err(|e| e.to_string())?;
-    outcome.recv().map_err(|e| e.to_string())??;
+    outcome.recv().map_err(|e| e.to_string())?
+}
+
+/// Waits for the server on `http` to answer.
+fn ready(http: u16) -> Result<u16, String> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         if ping(http) {
@@ -178,7 +233,7 @@ fn start() -> Result<u16, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("no answer on port {http} within a minute; see {}", dir.display()))
+    Err(format!("no answer on port {http} within a minute"))
 }
 
 fn ping(port: u16) -> bool {

@@ -21,6 +21,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::db::Db;
+use super::incoming;
 use super::lifecycle::{self, Removed};
 use super::rebuild;
 use super::rows::{EventWrite, SessionRow, Versions};
@@ -31,10 +32,22 @@ use crate::ingest::dedupe::Dedupe;
 use crate::ingest::group::{self, Plan, Rules, SessionWrite, SiteRules};
 use crate::store::queue::{self, Group, Job, Next, Reply};
 use crate::store::tails::{self, Tails};
-use crate::store::{BotHit, StoreError};
+use crate::store::{Appended, BotHit, StoreError};
+
+/// What the writer does with appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Plans sessions and writes events and sessions (one collector).
+    Sessionize,
+    /// Appends to `incoming`, for the sessionizer ([`super::incoming`]).
+    Append,
+}
 
 pub(super) struct Writer {
     pub db: Db,
+    pub mode: Mode,
+    /// The server's time, for rows appended in [`Mode::Append`].
+    pub clock: incoming::ServerClock,
     pub rules: SiteRules,
     pub commit_seconds: Option<prometheus::Histogram>,
     /// Recent visitors' latest events and sessions, as written.
@@ -83,16 +96,15 @@ impl Writer {
 
     fn commit(&mut self, mut group: Group) {
         let started = Instant::now();
-        let result = self.write(&mut group.batches, &group.bots);
+        let result = match self.mode {
+            Mode::Sessionize => self.write(&mut group.batches, &group.bots).map(|plan| self.remember(plan, &group.batches)),
+            Mode::Append => incoming::append(&self.db, &mut self.clock, &group.batches, &group.bots),
+        };
         if let Some(h) = &self.commit_seconds {
             h.observe(started.elapsed().as_secs_f64());
         }
         match result {
-            Ok(plan) => {
-                let Plan { outcomes, sessions, latest, .. } = plan;
-                let changes = tails::changes_of(latest, sessions, &group.batches);
-                let rules = &self.rules;
-                self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+            Ok(outcomes) => {
                 for (reply, outcome) in group.append_replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
@@ -110,8 +122,18 @@ impl Writer {
         }
     }
 
+    /// Remembers what a written plan leaves as each visitor's latest
+    /// event and session; the outcomes of its events.
+    pub(super) fn remember(&mut self, plan: Plan, batches: &[Vec<StoredEvent>]) -> Vec<Vec<Appended>> {
+        let Plan { outcomes, sessions, latest, .. } = plan;
+        let changes = tails::changes_of(latest, sessions, batches);
+        let rules = &self.rules;
+        self.tails.apply(changes, |site| rules.of(site).timeout_ms);
+        outcomes
+    }
+
     /// Plans the group against what is stored and writes the plan.
-    fn write(&mut self, batches: &mut [Vec<StoredEvent>], bots: &[BotHit]) -> Result<Plan, StoreError> {
+    pub(super) fn write(&mut self, batches: &mut [Vec<StoredEvent>], bots: &[BotHit]) -> Result<Plan, StoreError> {
         let mut state = InWriter::prefetch(&self.db, &self.tails, batches)?;
         // Every id was looked up in the prefetch: an insert cannot refuse one.
         let plan = group::plan(&mut state, batches, Dedupe::LookUp, &self.rules)?;

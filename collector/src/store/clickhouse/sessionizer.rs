@@ -1,0 +1,244 @@
+//! The sessionizer: sessions for the events collectors append to
+//! `incoming` (see there), by the same plan the one-collector writer
+//! follows, so that any number of collectors give the sessions one would.
+//!
+//! Policy: it takes the rows in the order the server took them and plans
+//! each page as one group of the writer ([`Writer::write`]): ids looked up
+//! (a row already made an event is a duplicate, which makes every read
+//! idempotent), each touched visitor's sessions continued, absorbed or
+//! recomputed over the window its events can change, never its whole
+//! history; events and session versions inserted before the cursor moves.
+//! After a restart or a crash it resumes from the cursor it saved in
+//! `sessionizer_progress` and first reads back the [`incoming::GRACE_MS`]
+//! before it, so a page written but not saved is planned again, as
+//! duplicates. `--shard i/n` splits the visitors between sessionizers by
+//! a hash of their key, each with its own cursor; two sessionizers must
+//! not run the same shard.
+//!
+//! What it remembers of its writes (each visitor's latest event and
+//! session) it forgets when the audit log grows (an erasure or a retention
+//! run removed rows) and after a failed page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::client::{Client, Connection, lit};
+use super::db::Db;
+use super::incoming::{self, Arrived, Cursor, Shard};
+use super::rows::Versions;
+use super::schema;
+use super::writer::{Mode, Writer};
+use crate::clock::{Clock, SystemClock, day_of};
+use crate::event::StoredEvent;
+use crate::ingest::group::SiteRules;
+use crate::sessions::Rule;
+use crate::store::StoreError;
+use crate::store::tails::Tails;
+
+/// The wait after a failed round (the database down, say).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub struct SessionizerOptions {
+    pub shard: Shard,
+    /// The session rule, per site key; others get the default.
+    pub session_rules: HashMap<String, Rule>,
+    /// How old a second of `incoming` must be before it is read: longer
+    /// than an insert takes, so that rows do not commit behind the cursor
+    /// (those that do wait for the catch-up read).
+    pub lag_ms: i64,
+    /// The wait between rounds that found nothing.
+    pub poll: Duration,
+    /// How often the rows behind the cursor are read back for those that
+    /// committed behind it.
+    pub catch_up_every: Duration,
+}
+
+impl Default for SessionizerOptions {
+    fn default() -> Self {
+        SessionizerOptions {
+            shard: Shard::ALL,
+            session_rules: HashMap::new(),
+            lag_ms: 2_000,
+            poll: Duration::from_millis(250),
+            catch_up_every: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Sessionizer {
+    writer: Writer,
+    shard: Shard,
+    lag_ms: i64,
+    poll: Duration,
+    catch_up_every: Duration,
+    cursor: Cursor,
+    caught_up: Option<Instant>,
+    /// Audit records seen: more means rows were removed.
+    audits: u64,
+    pruned_day: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct Progress {
+    arrived_ms: i64,
+}
+
+#[derive(serde::Serialize)]
+struct ProgressRow<'a> {
+    shard: &'a str,
+    arrived_ms: i64,
+    version: u64,
+}
+
+impl Sessionizer {
+    /// Connects, migrates the schema and reads where this shard stopped.
+    /// Blocks: call it off the async runtime's threads.
+    pub fn open(connection: Connection, options: SessionizerOptions) -> Result<Sessionizer, StoreError> {
+        let db = Db::new(Client::new(connection)).map_err(|e| StoreError::Backend(format!("the sessionizer's runtime: {e}")))?;
+        db.block_on(schema::migrate(db.client())).map_err(|e| match e {
+            schema::SchemaError::Client(c) => StoreError::from(c),
+            newer => StoreError::Backend(newer.to_string()),
+        })?;
+        let saved: Vec<Progress> = db.rows(&format!(
+            "SELECT arrived_ms FROM sessionizer_progress FINAL WHERE shard = {}",
+            lit(&options.shard.key())
+        ))?;
+        let cursor = Cursor { arrived_ms: saved.first().map_or(0, |p| p.arrived_ms), ..Cursor::default() };
+        let writer = Writer {
+            db,
+            mode: Mode::Sessionize,
+            clock: incoming::ServerClock::default(),
+            rules: SiteRules(options.session_rules),
+            commit_seconds: None,
+            tails: Tails::default(),
+            versions: Versions::default(),
+        };
+        Ok(Sessionizer {
+            writer,
+            shard: options.shard,
+            lag_ms: options.lag_ms,
+            poll: options.poll,
+            catch_up_every: options.catch_up_every,
+            cursor,
+            caught_up: None,
+            audits: 0,
+            pruned_day: i64::MIN,
+        })
+    }
+
+    /// Where it is in `incoming`.
+    pub fn cursor(&self) -> &Cursor {
+        &self.cursor
+    }
+
+    /// One round: the rows behind the cursor when due, then every page
+    /// after it that is old enough. Returns the rows planned.
+    pub fn step(&mut self) -> Result<usize, StoreError> {
+        let result = self.round();
+        if result.is_err() {
+            // A page may be half written: what is remembered may be behind it.
+            self.writer.tails.clear();
+        }
+        result
+    }
+
+    fn round(&mut self) -> Result<usize, StoreError> {
+        let audits = self.writer.db.count("SELECT count() AS n FROM audit_log")?;
+        if audits != self.audits {
+            self.writer.tails.clear();
+            self.audits = audits;
+        }
+        let today = day_of(SystemClock.now_ms());
+        if today != self.pruned_day {
+            incoming::prune(&self.writer.db, today)?;
+            self.pruned_day = today;
+        }
+        let mut planned = 0;
+        loop {
+            let page = incoming::after(&self.writer.db, &self.cursor, self.shard, self.lag_ms)?;
+            let (len, last) = (page.len(), page.last().map(|r| Cursor { arrived_ms: r.arrived_ms, site: r.site.clone(), id: r.id.clone() }));
+            planned += self.plan(page)?;
+            if let Some(last) = last {
+                self.save(last)?;
+            }
+            if len < incoming::PAGE {
+                break;
+            }
+        }
+        if self.caught_up.is_none_or(|at| at.elapsed() >= self.catch_up_every) {
+            let missed = incoming::missed(&self.writer.db, &self.cursor, self.shard)?;
+            planned += self.plan(missed)?;
+            self.caught_up = Some(Instant::now());
+        }
+        Ok(planned)
+    }
+
+    /// Plans and writes `rows` as one group.
+    fn plan(&mut self, rows: Vec<Arrived>) -> Result<usize, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let events: Vec<StoredEvent> = rows.into_iter().map(Arrived::into_event).collect::<Result<_, _>>()?;
+        let len = events.len();
+        let mut batches = vec![events];
+        let plan = self.writer.write(&mut batches, &[])?;
+        self.writer.remember(plan, &batches);
+        Ok(len)
+    }
+
+    fn save(&mut self, cursor: Cursor) -> Result<(), StoreError> {
+        let key = self.shard.key();
+        let row = ProgressRow { shard: &key, arrived_ms: cursor.arrived_ms, version: self.writer.versions.next() };
+        self.writer.db.insert("sessionizer_progress", &[row])?;
+        self.cursor = cursor;
+        Ok(())
+    }
+
+    /// Rounds until `stop` is set: after one that found nothing it waits
+    /// `poll`, after a failure (logged) a second.
+    pub fn run(mut self, stop: &AtomicBool) {
+        tracing::info!(shard = %self.shard.key(), from = self.cursor.arrived_ms, "the sessionizer runs");
+        while !stop.load(Ordering::Relaxed) {
+            match self.step() {
+                Ok(0) => std::thread::sleep(self.poll),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "a sessionizer round failed; it is tried again");
+                    std::thread::sleep(RETRY_AFTER);
+                }
+            }
+        }
+    }
+}
+
+/// A sessionizer on a thread of its own, stopped when dropped.
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn spawn(sessionizer: Sessionizer) -> std::io::Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new().name("waymark-sessionizer".into()).spawn(move || sessionizer.run(&flag))?;
+        Ok(Running { stop, thread: Some(thread) })
+    }
+
+    /// Stops it after its round and waits for that.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
