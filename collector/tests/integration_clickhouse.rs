@@ -5,6 +5,7 @@
 
 mod support;
 #[path = "../src/store/clickhouse/test_server.rs"]
+#[allow(dead_code)]
 mod test_server;
 
 use std::sync::Arc;

@@ -1,0 +1,260 @@
+//! Grown past one machine: two collectors and a sessionizer, each the real
+//! `waymark` binary, on a ClickHouse cluster of two shards (the test's own
+//! `clickhouse-server`s, see `test_server`). Browser and server events for
+//! the same visitors arrive at different collectors, interleaved, resent
+//! and out of order, while the sessionizer and a collector are killed
+//! with SIGKILL and restarted; the query API then answers what one
+//! collector on SQLite answers for the same stream.
+
+mod support;
+#[path = "../src/store/clickhouse/test_server.rs"]
+#[allow(dead_code)]
+mod test_server;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{FIREFOX, MIN, SECRET, batch, cookieless, id, now_ms};
+
+const TOKEN: &str = "cluster-test-token-0123456789";
+
+/// A `waymark` process, killed when dropped.
+struct Process {
+    child: Child,
+    /// What it printed first: the address it listens on, or that it runs.
+    line: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    fn start(args: &[&str], config: &Path, ready: &str) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env("WAYMARK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the waymark binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with(ready) => break line,
+                Some(Ok(_)) => continue,
+                _ => panic!("waymark {args:?} ended before printing {ready:?}"),
+            }
+        };
+        // The rest of its output is not read; keep the pipe open and drained.
+        std::thread::spawn(move || for _ in lines {});
+        Process { child, line }
+    }
+
+    fn collector(config: &Path) -> Process {
+        Process::start(&["serve"], config, "waymark listening on ")
+    }
+
+    fn sessionizer(config: &Path) -> Process {
+        Process::start(&["sessionize"], config, "waymark sessionizer running")
+    }
+
+    fn url(&self) -> String {
+        self.line.trim_start_matches("waymark listening on ").to_owned()
+    }
+
+    /// SIGKILL: nothing is flushed or closed.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cluster_config(dir: &Path, name: &str, shards: &[String], database: &str, url: &str) -> PathBuf {
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let shards: Vec<String> = shards.iter().map(|s| format!("{s:?}")).collect();
+    let text = format!(
+        r#"listen = "127.0.0.1:0"
+data_dir = {data:?}
+
+[store]
+backend = "clickhouse"
+url = {url:?}
+database = {database:?}
+cluster = "{cluster}"
+shards = [{shards}]
+sessionizer = "separate"
+
+[dashboard]
+api_tokens = ["{TOKEN}"]
+
+[[site]]
+key = "shop"
+allowed_origins = ["https://shop.example"]
+secret_key = "{SECRET}"
+"#,
+        cluster = test_server::CLUSTER_NAME,
+        shards = shards.join(", "),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Where an event goes: the browser's beacon or the shop's backend.
+#[derive(Clone)]
+enum Via {
+    Browser(Value),
+    Server(Value),
+}
+
+async fn deliver(url: &str, send: &Via) -> u16 {
+    let client = reqwest::Client::new();
+    let request = match send {
+        Via::Browser(event) => client
+            .post(format!("{url}/api/collect"))
+            .header("content-type", "text/plain")
+            .header("user-agent", FIREFOX)
+            .header("origin", "https://shop.example")
+            .body(batch("shop", now_ms(), vec![event.clone()]).to_string()),
+        Via::Server(event) => client
+            .post(format!("{url}/api/server/collect"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {SECRET}"))
+            .body(json!({"site": "shop", "events": [event]}).to_string()),
+    };
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    assert_eq!(status, 200, "{}", answer.text().await.unwrap());
+    status
+}
+
+/// A pageview with the SDK's ids of visitor `v`, session `s`.
+fn with_ids(n: u64, v: u64, s: u64, ts: i64, path: &str) -> Value {
+    json!({"id": id(n), "name": "$pageview", "ts": ts, "visitor_id": support::visitor(v), "session_id": support::session(s),
+           "url": format!("https://shop.example{path}")})
+}
+
+/// The shop's backend reporting a purchase of the cookieless visitor
+/// that browses from 127.0.0.1 with Firefox.
+fn purchase(n: u64, ts: i64) -> Value {
+    json!({"id": id(n), "name": "purchase", "ts": ts, "url": "https://shop.example/checkout",
+           "ip": "127.0.0.1", "user_agent": FIREFOX})
+}
+
+/// The stream, in the order it is sent: out of order within visitors,
+/// and with resends (the same event again, at the other collector).
+fn stream(now: i64) -> Vec<Via> {
+    use Via::*;
+    vec![
+        Browser(with_ids(1, 1, 1, now - 95 * MIN, "/a")),
+        Browser(cookieless(20, now - 30 * MIN, "/cart")),
+        Browser(with_ids(2, 1, 1, now - 100 * MIN, "/")),
+        Server(purchase(21, now - 27 * MIN)),
+        Browser(with_ids(10, 2, 2, now - 50 * MIN, "/pricing")),
+        Browser(with_ids(3, 1, 1, now - 90 * MIN, "/b")),
+        Browser(with_ids(1, 1, 1, now - 95 * MIN, "/a")),
+        Browser(cookieless(22, now - 28 * MIN, "/checkout")),
+        Browser(with_ids(4, 1, 3, now - 20 * MIN, "/again")),
+        Server(purchase(21, now - 27 * MIN)),
+        Browser(with_ids(5, 1, 3, now - 19 * MIN, "/again/2")),
+        Browser(with_ids(11, 2, 2, now - 49 * MIN, "/pricing/2")),
+        Browser(with_ids(12, 3, 4, now - 10 * MIN, "/blog")),
+        Browser(with_ids(4, 1, 3, now - 20 * MIN, "/again")),
+    ]
+}
+
+async fn answers(url: &str, from: &str, to: &str) -> (Value, Vec<Value>) {
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        async move { client.get(format!("{url}{path}")).bearer_auth(TOKEN).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let overview = get(format!("/api/query/overview?site=shop&from={from}&to={to}")).await;
+    let page = get(format!("/api/query/sessions?site=shop&from={from}&to={to}&limit=100")).await;
+    let mut sessions: Vec<Value> = page["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            json!([seconds(&s["start_ts"]), s["pageviews"], s["events"], seconds(&s["duration_ms"]), s["bounce"], s["entry_path"], s["exit_path"]])
+        })
+        .collect();
+    sessions.sort_by_key(|s| s.to_string());
+    let mut totals = overview["current"]["totals"].clone();
+    if let Some(avg) = totals.get_mut("avg_duration_ms") {
+        *avg = seconds(avg);
+    }
+    (totals, sessions)
+}
+
+/// Milliseconds to whole seconds: each collector corrects the browser's
+/// clock by the moment it received the batch, a millisecond apart.
+fn seconds(ms: &Value) -> Value {
+    ms.as_f64().map_or(Value::Null, |ms| json!((ms / 1000.0).round() as i64))
+}
+
+#[tokio::test]
+async fn two_collectors_and_a_sessionizer_killed_mid_stream_on_two_shards_answer_as_one_collector_on_sqlite() {
+    if test_server::skip() {
+        return;
+    }
+    let shards = test_server::cluster_urls();
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_server::database_for(dir.path());
+    // Each collector talks to a shard of its own; the sessionizer to the first.
+    let a_config = cluster_config(dir.path(), "a", &shards, &database, &shards[0]);
+    let b_config = cluster_config(dir.path(), "b", &shards, &database, &shards[1]);
+    let a = Process::collector(&a_config);
+    let mut b = Process::collector(&b_config);
+    let mut sessionizer = Process::sessionizer(&a_config);
+    let mut reference = support::config();
+    reference.dashboard.api_tokens = vec![TOKEN.into()];
+    let mut sqlite = support::start_with(reference, std::sync::Arc::new(waymark_collector::clock::SystemClock)).await;
+
+    let now = now_ms();
+    let sends = stream(now);
+    for (n, send) in sends.iter().enumerate() {
+        // Browser events alternate between the collectors; the backend's go to B.
+        let to = match send {
+            Via::Browser(_) if n % 2 == 0 => a.url(),
+            _ => b.url(),
+        };
+        deliver(&to, send).await;
+        deliver(&sqlite.url, send).await;
+        if n == 5 {
+            sessionizer.kill();
+            sessionizer = Process::sessionizer(&a_config);
+        }
+        if n == 9 {
+            b.kill();
+            b = Process::collector(&b_config);
+        }
+    }
+
+    let today = jiff::Timestamp::from_millisecond(now).unwrap().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let (from, to) = (today.yesterday().unwrap().to_string(), today.to_string());
+    let expected = answers(&sqlite.url, &from, &to).await;
+    assert_eq!(expected.0["sessions"], 5, "the reference: {:?}", expected);
+    // The sessionizer reads a second once it is two seconds old.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = answers(&a.url(), &from, &to).await;
+    while seen != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        seen = answers(&a.url(), &from, &to).await;
+    }
+    assert_eq!(seen, expected, "collector A on the cluster against SQLite");
+    assert_eq!(answers(&b.url(), &from, &to).await, expected, "collector B reads the same");
+    drop(sessionizer);
+    sqlite.shutdown().await;
+}
