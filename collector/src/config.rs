@@ -805,6 +805,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_needs_its_name_and_every_shard_and_the_sessionizer_is_for_clickhouse() {
+        let load = |store: &str| Config::load(Some(write(&format!("[store]\n{store}\n[[site]]\nkey = \"shop\"\n")).path()), env(&[]));
+        let config = load(
+            "backend = \"clickhouse\"\nurl = \"http://10.0.0.1:8123\"\ncluster = \"stats\"\nshards = [\"http://10.0.0.1:8123\", \"http://10.0.0.2:8123\"]\nsessionizer = \"separate\"",
+        )
+        .unwrap();
+        assert_eq!((config.store.cluster.as_deref(), config.store.shards.len(), config.store.sessionizer), (Some("stats"), 2, Sessionizer::Separate));
+        for (store, says) in [
+            ("backend = \"clickhouse\"\nurl = \"http://a:8123\"\ncluster = \"stats\"", "store.cluster needs store.shards"),
+            ("backend = \"clickhouse\"\nurl = \"http://a:8123\"\nshards = [\"http://a:8123\"]", "store.shards needs store.cluster"),
+            ("backend = \"clickhouse\"\nurl = \"http://a:8123\"\ncluster = \"s\"\nshards = [\"https://a\"]", "must be an http:// address"),
+            ("sessionizer = \"inside\"", "are for backend = \"clickhouse\""),
+        ] {
+            let err = load(store).unwrap_err().to_string();
+            assert!(err.contains(says), "{store}: {err}");
+        }
+    }
+
+    #[test]
     fn the_store_is_sqlite_unless_clickhouse_is_configured_with_its_url() {
         assert_eq!(Config::load(None, env(&[])).unwrap().store.backend, Backend::Sqlite);
         let file = write("[store]\nbackend = \"clickhouse\"\nurl = \"http://127.0.0.1:8123\"\n[[site]]\nkey = \"shop\"\n");

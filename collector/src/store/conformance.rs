@@ -236,11 +236,13 @@ pub async fn salts_rotate_daily_and_only_yesterdays_is_kept<S: Store>(open: &imp
     assert_ne!(next.salt, first.salt);
     assert_eq!(next.day_before, Some(first.salt));
     let later = store.salts(day + 3, day + 3).await.unwrap();
-    assert_eq!(later.day_before, None, "salts older than yesterday are gone");
+    // Yesterday's may exist (made a day ahead, by a store that does), but
+    // not one of the days before.
+    assert!(![Some(first.salt), Some(next.salt)].contains(&later.day_before), "salts older than yesterday are gone");
     // Asked for again, day + 1 gets a salt of its own, not its deleted one.
     let again = store.salts(day + 3, day + 1).await.unwrap();
     assert_ne!(again.salt, next.salt, "day {} was deleted", day + 1);
-    assert_eq!(again.day_before, None);
+    assert_ne!(again.day_before, Some(first.salt));
     store.close().await;
 }
 

@@ -284,12 +284,12 @@ mod tests {
             let options = StoreOptions { session_rules: rules.clone(), sessionizer: SessionsBy::Separate, ..StoreOptions::default() };
             let a = ClickhouseStore::open(connection.clone(), options.clone()).unwrap();
             let b = ClickhouseStore::open(connection.clone(), options).unwrap();
-            // Rows are read as soon as their second has come, and those
-            // committed behind the cursor (in the same second) looked for
-            // at every round.
+            // Rows are read as soon as they are written (their time is the
+            // server's to within half a second, so a lag below zero), and
+            // those committed behind the cursor looked for at every round.
             let sessionizer_options = SessionizerOptions {
                 session_rules: rules,
-                lag_ms: 0,
+                lag_ms: -2_000,
                 catch_up_every: std::time::Duration::ZERO,
                 ..SessionizerOptions::default()
             };

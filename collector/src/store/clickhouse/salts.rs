@@ -1,8 +1,10 @@
 //! Cookieless salts on ClickHouse, by the policy of `store::sqlite::salts`:
 //! one random secret per UTC day, kept for two days, then deleted (a
 //! mutation, waited for); a backfilled older day gets a salt of its own.
-//! Should two collectors make a day's salt at once, every reader takes the
-//! smallest, so all agree from then on.
+//! Several collectors share the salts through the store: each day's is
+//! made a day ahead (with today's), so collectors do not race to make it
+//! at midnight; should two make one at once all the same (a database's
+//! first day), every reader takes the smallest, so all agree from then on.
 
 use super::client::lit;
 use super::db::Db;
@@ -27,7 +29,7 @@ fn secret(db: &Db, day: i64) -> Result<Option<[u8; 32]>, StoreError> {
     Ok(rows.first().and_then(|r| unhex(&r.secret)))
 }
 
-/// The salts of `day`, creating its salt if missing; creating today's
+/// The salts of `day`, creating its salt if missing; asking for today's
 /// deletes every salt older than yesterday.
 pub(super) fn salts(db: &Db, today: i64, day: i64) -> Result<DaySalts, StoreError> {
     let day = day.min(today);
@@ -37,11 +39,19 @@ pub(super) fn salts(db: &Db, today: i64, day: i64) -> Result<DaySalts, StoreErro
             let mut fresh = [0u8; 32];
             getrandom::fill(&mut fresh).expect("the operating system's random source");
             db.execute(&format!("INSERT INTO salts (day, secret) VALUES ({day}, {})", lit(&hex(&fresh))))?;
-            if day == today {
-                db.delete("salts", &format!("day < {}", today - 1))?;
-            }
             secret(db, day)?.unwrap_or(fresh)
         }
     };
+    let old = format!("day < {}", today - 1);
+    if day == today && db.count(&format!("SELECT count() AS n FROM salts WHERE {old}"))? > 0 {
+        db.delete("salts", &old)?;
+    }
+    if day == today && secret(db, today + 1)?.is_none() {
+        // Tomorrow's salt made a day early: at midnight every collector
+        // reads the same one, and none races another to make it.
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).expect("the operating system's random source");
+        db.execute(&format!("INSERT INTO salts (day, secret) VALUES ({}, {})", today + 1, lit(&hex(&fresh))))?;
+    }
     Ok(DaySalts { day, salt, day_before: secret(db, day - 1)? })
 }

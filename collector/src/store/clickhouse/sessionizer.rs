@@ -15,6 +15,11 @@
 //! a hash of their key, each with its own cursor; two sessionizers must
 //! not run the same shard.
 //!
+//! ClickHouse has no transaction over the events and sessions inserts: a
+//! page that failed between them is read again and is all duplicates then,
+//! so before its next round the sessionizer rebuilds the sessions of that
+//! page's visitors from their stored events.
+//!
 //! What it remembers of its writes (each visitor's latest event and
 //! session) it forgets when the audit log grows (an erasure or a retention
 //! run removed rows) and after a failed page.
@@ -28,6 +33,7 @@ use super::client::{Client, Connection, lit};
 use super::db::Db;
 use super::incoming::{self, Arrived, Cursor, Shard};
 use super::rows::Versions;
+use super::rebuild;
 use super::schema;
 use super::writer::{Mode, Writer};
 use crate::clock::{Clock, SystemClock, day_of};
@@ -78,6 +84,10 @@ pub struct Sessionizer {
     caught_up: Option<Instant>,
     /// Audit records seen: more means rows were removed.
     audits: u64,
+    /// The visitors of a page whose write failed: its events may be
+    /// stored without their sessions, which the page read again would not
+    /// make (its events are duplicates then), so they are rebuilt.
+    repair: Vec<(String, String)>,
     pruned_day: i64,
 }
 
@@ -125,6 +135,7 @@ impl Sessionizer {
             cursor,
             caught_up: None,
             audits: 0,
+            repair: Vec::new(),
             pruned_day: i64::MIN,
         })
     }
@@ -156,6 +167,11 @@ impl Sessionizer {
             incoming::prune(&self.writer.db, today)?;
             self.pruned_day = today;
         }
+        if !self.repair.is_empty() {
+            let writer = &mut self.writer;
+            rebuild::rebuild_visitors(&writer.db, &writer.rules, &mut writer.versions, &self.repair)?;
+            self.repair.clear();
+        }
         let mut planned = 0;
         loop {
             let page = incoming::after(&self.writer.db, &self.cursor, self.shard, self.lag_ms)?;
@@ -184,7 +200,16 @@ impl Sessionizer {
         let events: Vec<StoredEvent> = rows.into_iter().map(Arrived::into_event).collect::<Result<_, _>>()?;
         let len = events.len();
         let mut batches = vec![events];
-        let plan = self.writer.write(&mut batches, &[])?;
+        let plan = match self.writer.write(&mut batches, &[]) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let keys = batches[0].iter().flat_map(|e| std::iter::once(&e.visitor_id).chain(&e.visitor_id_yesterday).map(|v| (e.site.clone(), v.clone())));
+                self.repair.extend(keys);
+                self.repair.sort();
+                self.repair.dedup();
+                return Err(e);
+            }
+        };
         self.writer.remember(plan, &batches);
         Ok(len)
     }
