@@ -63,3 +63,100 @@ async fn a_collector_on_clickhouse_counts_a_resent_event_once_and_answers_the_da
     assert_eq!(pages["rows"].as_array().map(Vec::len), Some(2), "{pages}");
     server.shutdown().await;
 }
+
+/// Rows of one `SELECT` on the server, as JSON lines.
+async fn clickhouse(url: &str, database: &str, sql: &str) -> Vec<Value> {
+    let body = reqwest::Client::new()
+        .post(url)
+        .query(&[("database", database), ("output_format_json_quote_64bit_integers", "0")])
+        .body(format!("{sql} FORMAT JSONEachRow"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn with_clickhouse_killed_mid_load_batches_get_503_with_retry_after_and_after_its_restart_every_one_counts_once() {
+    if test_server::skip() {
+        return;
+    }
+    let mut clickhouse_server = test_server::OwnServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_server::database_for(dir.path());
+    let mut config = support::config();
+    config.store.backend = Backend::Clickhouse;
+    config.store.url = Some(clickhouse_server.url());
+    config.store.database = database.clone();
+    // Appends to `incoming`, and this collector's own sessionizer.
+    config.store.sessionizer = waymark_collector::config::Sessionizer::Inside;
+    let mut server = support::start_with(config, Arc::new(SystemClock)).await;
+
+    let now = now_ms();
+    // Batch k: visitor k's visit of five pages; resent until acknowledged,
+    // as the SDK does.
+    let batch_of = |k: u64| {
+        let events = (0..5u64)
+            .map(|j| {
+                let mut event = pageview(k * 10 + j, now - 10 * MIN + (j as i64) * MIN, &format!("/{j}"));
+                event["visitor_id"] = serde_json::json!(support::visitor(k));
+                event["session_id"] = serde_json::json!(support::session(k));
+                event
+            })
+            .collect();
+        batch("demo", now, events)
+    };
+    let mut refused = Vec::new();
+    let mut acknowledged = 0u64;
+    let mut k = 0u64;
+    let mut killed = false;
+    let mut restarted = false;
+    while !restarted || acknowledged < 40 {
+        let answer = server.post_batch(&batch_of(k)).await;
+        match answer.status {
+            200 => {
+                assert_eq!(answer.body["accepted"].as_u64().unwrap() + answer.body["duplicates"].as_u64().unwrap(), 5, "{}", answer.body);
+                acknowledged += 1;
+                k += 1;
+            }
+            503 => {
+                assert!(killed, "503 with the server up: {}", answer.body);
+                refused.push((answer.retry_after.clone(), answer.body["error"].clone()));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => panic!("{other}: {}", answer.body),
+        }
+        if !killed && acknowledged == 20 {
+            clickhouse_server.kill();
+            killed = true;
+        }
+        if killed && !restarted && refused.len() >= 5 {
+            clickhouse_server.restart();
+            restarted = true;
+        }
+    }
+    assert!(refused.iter().all(|(retry, error)| retry.is_some() && error == "store_unavailable"), "{refused:?}");
+    assert!(server.get("/healthz").await.0 == 200, "the collector answers health checks after the outage");
+
+    let url = clickhouse_server.url();
+    // Durable at the 2xx: in `incoming`, each id of an acknowledged batch.
+    let arrived = clickhouse(&url, &database, "SELECT uniqExact(id) AS ids FROM incoming WHERE site = 'demo'").await;
+    assert_eq!(arrived[0]["ids"].as_u64(), Some(k * 5), "every acknowledged event is stored");
+    // The sessionizer went on after the outage: each event once, a session per visit.
+    let made = "SELECT (SELECT count() FROM events FINAL WHERE site = 'demo') AS events,
+                       (SELECT uniqExact(id) FROM events FINAL WHERE site = 'demo') AS ids,
+                       count() AS sessions, sum(pageviews) AS pageviews
+                FROM sessions FINAL WHERE deleted = 0 AND site = 'demo'";
+    let expected = serde_json::json!({"events": k * 5, "ids": k * 5, "sessions": k, "pageviews": k * 5});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = clickhouse(&url, &database, made).await.remove(0);
+    while seen != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        seen = clickhouse(&url, &database, made).await.remove(0);
+    }
+    assert_eq!(seen, expected);
+    server.shutdown().await;
+}

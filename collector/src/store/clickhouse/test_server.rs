@@ -185,17 +185,22 @@ fn start_cluster() -> Result<Vec<u16>, String> {
 
 /// Starts a server with its own directory and `ports`.
 fn spawn(ports: Ports, remote_servers: &str) -> Result<(), String> {
-    let binary = binary().ok_or_else(|| format!("{BINARY} is not installed"))?;
     let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().map_err(|e| e.to_string())?.keep();
+    spawn_in(&dir, ports, remote_servers).map(drop)
+}
+
+/// Starts a server keeping its data in `dir`; its process id.
+fn spawn_in(dir: &Path, ports: Ports, remote_servers: &str) -> Result<u32, String> {
+    let binary = binary().ok_or_else(|| format!("{BINARY} is not installed"))?;
     let cfg = dir.join("config.xml");
-    std::fs::write(&cfg, config(&dir, ports, remote_servers)).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg, config(dir, ports, remote_servers)).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("users.xml"), USERS).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("owner.pid"), std::process::id().to_string()).map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stdout.log")).map_err(|e| e.to_string())?;
     let (spawned, outcome) = std::sync::mpsc::channel();
-    let keeper_dir = dir.clone();
-    // This thread lives as long as the process: the server's death signal
-    // is tied to it.
+    let keeper_dir = dir.to_path_buf();
+    // This thread lives as long as the server: the server's death signal
+    // is tied to it, and it ends only when the server does.
     std::thread::Builder::new()
         .name("clickhouse-test-server".into())
         .spawn(move || {
@@ -214,7 +219,7 @@ fn spawn(ports: Ports, remote_servers: &str) -> Result<(), String> {
             }
             match command.spawn() {
                 Ok(mut child) => {
-                    let _ = spawned.send(Ok(()));
+                    let _ = spawned.send(Ok(child.id()));
                     let _ = child.wait();
                 }
                 Err(e) => drop(spawned.send(Err(e.to_string()))),
@@ -222,6 +227,52 @@ fn spawn(ports: Ports, remote_servers: &str) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     outcome.recv().map_err(|e| e.to_string())?
+}
+
+/// A server of one test's own, to stop and start again with its data.
+pub struct OwnServer {
+    ports: Ports,
+    dir: PathBuf,
+    pid: u32,
+}
+
+impl OwnServer {
+    pub fn start() -> OwnServer {
+        remove_stale_dirs();
+        let started = (|| {
+            let ports = Ports::free()?;
+            let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().map_err(|e| e.to_string())?.keep();
+            let pid = spawn_in(&dir, ports, "")?;
+            ready(ports.http)?;
+            Ok::<_, String>(OwnServer { ports, dir, pid })
+        })();
+        started.unwrap_or_else(|e| panic!("a test ClickHouse server did not start: {e}"))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.http)
+    }
+
+    /// SIGKILL, and waits until it no longer answers.
+    pub fn kill(&mut self) {
+        // SAFETY: a plain syscall on a process this test started.
+        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+        while ping(self.ports.http) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.pid = spawn_in(&self.dir, self.ports, "").and_then(|pid| ready(self.ports.http).map(|_| pid)).expect("the server restarts");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        // SAFETY: as in `kill`.
+        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+    }
 }
 
 /// Waits for the server on `http` to answer.
