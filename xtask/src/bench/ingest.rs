@@ -23,7 +23,7 @@ use super::loadgen::{self, Endpoint, LONG_SESSION_VISITORS, Load, Measured, Shap
 
 /// How long each row runs; `WAYMARK_BENCH_SECONDS` shortens it while
 /// working on the collector.
-fn run_time() -> Duration {
+pub(super) fn run_time() -> Duration {
     Duration::from_secs(std::env::var("WAYMARK_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5))
 }
 fn seeded_events() -> u64 {
@@ -34,7 +34,7 @@ const TARGET_EVENTS_PER_SECOND_BATCHED: f64 = 100_000.0;
 const TARGET_REQUESTS_PER_SECOND_SINGLE: f64 = 20_000.0;
 
 /// Rate limits out of the way: the load comes from one address.
-const CONFIG: &str = r#"
+pub(super) const CONFIG: &str = r#"
 headless_browsers_are_bots = true
 [limits]
 per_ip_per_second = 100000000
@@ -46,15 +46,15 @@ key = "demo"
 write_key = "wk-bench-0123456789abcdef"
 "#;
 
-struct Row {
-    target: &'static str,
-    store: &'static str,
-    load: String,
-    measured: Measured,
+pub(super) struct Row {
+    pub target: &'static str,
+    pub store: &'static str,
+    pub load: String,
+    pub measured: Measured,
     /// The collector's CPU time (all its threads) per event stored, in µs:
     /// steadier from run to run than rates, which move with the machine's
     /// other load.
-    cpu_per_event: Option<f64>,
+    pub cpu_per_event: Option<f64>,
 }
 
 pub fn section(root: &Path) -> Result<String> {
@@ -205,7 +205,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The row as a table line: `| target | store | load | req/s | events/s | p50 | p99 | CPU/event |`.
-fn table_line(r: &Row) -> String {
+pub(super) fn table_line(r: &Row) -> String {
     let m = &r.measured;
     format!(
         "| {} | {} | {} | {:.0} | {:.0} | {:.1} ms | {:.1} ms | {} |",
@@ -338,13 +338,13 @@ struct CommitStats {
     events: f64,
 }
 
-struct Collector {
+pub(super) struct Collector {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Collector {
-    fn start(binary: &Path, config: &Path, data: &Path) -> Result<Collector> {
+    pub fn start(binary: &Path, config: &Path, data: &Path) -> Result<Collector> {
         let mut child = Command::new(binary)
             .arg("serve")
             .arg("--config")
@@ -391,7 +391,7 @@ impl Collector {
     }
 
     /// CPU time the process has used, user and system, all threads.
-    fn cpu_seconds(&self) -> Result<f64> {
+    pub fn cpu_seconds(&self) -> Result<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
         // After the parenthesized name: state is field 0, utime 11, stime 12,
         // in clock ticks (100 a second on Linux).
@@ -401,7 +401,7 @@ impl Collector {
     }
 
     /// The process's high-water mark of resident memory (`VmHWM`).
-    fn peak_rss_kib(&self) -> Result<u64> {
+    pub fn peak_rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
@@ -411,7 +411,7 @@ impl Collector {
     }
 
     /// SIGTERM, then wait: the collector commits what is queued and exits.
-    fn stop(mut self) -> Result<()> {
+    pub fn stop(mut self) -> Result<()> {
         crate::run(Command::new("kill").arg("-TERM").arg(self.child.id().to_string()))?;
         let status = self.child.wait()?;
         if !status.success() {

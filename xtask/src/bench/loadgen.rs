@@ -77,6 +77,17 @@ impl Measured {
     pub fn events_per_second(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64()
     }
+    /// Two loads run at the same time, as one.
+    pub fn merge(mut self, other: Measured) -> Measured {
+        self.requests += other.requests;
+        self.events += other.events;
+        self.failures += other.failures;
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        self
+    }
+
     pub fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;

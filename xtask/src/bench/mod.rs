@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: each module measures one part and returns its
 //! section of `BENCHMARKS.md`, with the command that reproduces it.
 
+mod clickhouse;
 mod ingest;
 mod lifecycle;
 mod loadgen;
@@ -28,13 +29,15 @@ pub fn run(root: &Path) -> Result<()> {
             "sdk" => sdk::section(root)?,
             "query" => query::section(root)?,
             "lifecycle" => lifecycle::section(root)?,
-            other => anyhow::bail!("unknown bench section {other:?}; known: ingest, lifecycle, query, sdk"),
+            "clickhouse" => clickhouse::section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: clickhouse, ingest, lifecycle, query, sdk"),
         };
         eprintln!("{section}");
         return Ok(());
     }
     report.push_str(&sdk::section(root)?);
     report.push_str(&ingest::section(root)?);
+    report.push_str(&clickhouse::section(root)?);
     report.push_str(&query::section(root)?);
     report.push_str(&lifecycle::section(root)?);
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
