@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod client;
 mod db;
 mod identity;
+pub mod import;
 mod lifecycle;
 pub mod reads;
 mod rebuild;
