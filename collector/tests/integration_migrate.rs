@@ -20,7 +20,7 @@ use waymark_collector::clock::{DAY_MS, SystemClock};
 use waymark_collector::config::{Backend, Config};
 use waymark_collector::store::Store;
 use waymark_collector::store::accounts::Accounts;
-use waymark_collector::store::lifecycle::{AuditKind, AuditRecord};
+use waymark_collector::store::lifecycle::{AuditKind, AuditRecord, Selector};
 use waymark_collector::store::sqlite::{SqliteAccounts, SqliteStore};
 
 const TOKEN: &str = "migrate-test-token-0123456789abcdef";
@@ -291,6 +291,39 @@ async fn a_move_stopped_after_a_page_goes_on_where_it_was_and_counts_every_event
     assert!(again.status.success(), "{}", said(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("events: done, 0 rows written by this run of 3000"), "{}", said(&again));
     assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3000})]);
+
+    // The collector ran on SQLite again: a move copies what is new, on a
+    // site the first move had passed.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let stored = store.events("a").await.unwrap();
+    let late = stored[..30].iter().enumerate().map(|(i, e)| waymark_collector::event::StoredEvent {
+        id: format!("00000000-0000-4000-9000-{i:012}"),
+        ..e.clone()
+    });
+    store.append(late.collect()).await.unwrap();
+    store.close().await;
+    let later = waymark(&flags, dir.path(), &[]);
+    assert!(later.status.success(), "{}", said(&later));
+    assert!(String::from_utf8_lossy(&later.stderr).contains("events of days behind: done"), "{}", said(&later));
+    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3030})]);
+
+    // A visitor erased in SQLite after the move: the check fails on the
+    // first day that differs, and says so.
+    let db = dir.path().join("waymark.db");
+    let first_day_of_b = format!("SELECT count(*) FROM events WHERE site = 'b' AND ts < {}", support::MIDNIGHT - 3 * DAY_MS);
+    let before = support::query(&db, &first_day_of_b)[0][0].as_i64().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.erase("b", &Selector::Visitor(visitor(3)), now_ms(), "cli").await.unwrap();
+    store.close().await;
+    let after = support::query(&db, &first_day_of_b)[0][0].as_i64().unwrap();
+    assert!(after < before, "visitor 3 had events on the first day");
+    let differs = waymark(&flags, dir.path(), &[]);
+    assert!(!differs.status.success(), "{}", said(&differs));
+    let first = waymark_collector::clock::day_label((support::MIDNIGHT - 4 * DAY_MS) / DAY_MS);
+    let stderr = String::from_utf8_lossy(&differs.stderr);
+    assert!(stderr.contains(&format!("events of site \"b\" on {first} differ: {after} in SQLite, {before} in ClickHouse")), "{}", said(&differs));
+    let stdout = String::from_utf8_lossy(&differs.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with(&first) && l.contains(" b ") && l.ends_with("differs")), "{stdout}");
 }
 
 #[tokio::test]

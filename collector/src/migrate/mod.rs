@@ -19,7 +19,9 @@
 //!   events' keys absorb: see `store::clickhouse::schema`); the small tables
 //!   as what ClickHouse lacks of them (bot counts by the difference per
 //!   site, day and bot; audit records and users not there yet; salts of
-//!   days without one); the rebuild is a recompute and runs every time;
+//!   days without one); the rebuild is a recompute and runs every time.
+//!   A move after the collector ran on SQLite again copies what is new:
+//!   each site's day where ClickHouse holds fewer events is copied again;
 //! - the proof: events and sessions per site and UTC day, both stores side
 //!   by side ([`verify`]); the first day that differs fails the command.
 //!
@@ -35,7 +37,7 @@ pub mod verify;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::clock::{Clock, SystemClock, day_of};
+use crate::clock::{Clock, DAY_MS, SystemClock, day_of};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::server::{OpenStore, lock_data_dir, open_accounts, open_store};
@@ -112,7 +114,8 @@ pub async fn to_clickhouse(config: &Config, page_rows: usize, report: &mut dyn F
     let source = SqliteSource::open(&config.data_dir)?.ok_or_else(|| MigrateError::NoSource(config.data_dir.display().to_string()))?;
     let _lock = lock_data_dir(&config.data_dir).map_err(anyhow::Error::from)?;
     let mut target = ClickhouseImport::open(connection.clone()).await?;
-    let events_written = copy_events(&source, &mut target, page_rows.max(1), report).await?;
+    let mut events_written = copy_events(&source, &mut target, page_rows.max(1), report).await?;
+    events_written += catch_up(&source, &mut target, page_rows.max(1), report).await?;
 
     let OpenStore { store, .. } = open_store(config, &Metrics::default()).await?;
     let moved = move_the_rest(config, &source, &target, store.as_ref(), report).await;
@@ -179,6 +182,43 @@ async fn copy_events(
     Ok(written)
 }
 
+/// Copies again each day of a site where ClickHouse holds fewer events
+/// than SQLite: what SQLite stored after an earlier run had copied past
+/// its key (the collector ran on it between two moves). Answers how many
+/// events it wrote, the day's events already there included.
+async fn catch_up(
+    source: &SqliteSource,
+    target: &mut ClickhouseImport,
+    page_rows: usize,
+    report: &mut dyn FnMut(Step),
+) -> Result<u64, MigrateError> {
+    let there = target.events_per_day().await?;
+    let behind: Vec<((String, i64), u64)> =
+        source.events_per_day()?.into_iter().filter(|(key, n)| there.get(key).is_none_or(|have| have < n)).collect();
+    if behind.is_empty() {
+        return Ok(0);
+    }
+    const TABLE: &str = "events of days behind";
+    let total = behind.iter().map(|(_, n)| n).sum();
+    report(Step::Start { table: TABLE, done: 0, total });
+    let (started, mut written, mut pages) = (Instant::now(), 0u64, 0u64);
+    for ((site, day), _) in &behind {
+        let (mut after, to_ts) = ((day * DAY_MS, String::new()), (day + 1) * DAY_MS);
+        loop {
+            let page = source.events_before(site, to_ts, (after.0, &after.1), page_rows)?;
+            let Some(last) = page.last() else { break };
+            after = (last.ts, last.id.clone());
+            target.insert_events(&page).await?;
+            pages += 1;
+            report(Step::Inserted { table: TABLE, pages });
+            written += page.len() as u64;
+            report(Step::Copied { table: TABLE, done: written, total, per_second: written as f64 / started.elapsed().as_secs_f64().max(1e-3) });
+        }
+    }
+    report(Step::Done { table: TABLE, written, total, seconds: started.elapsed().as_secs_f64() });
+    Ok(written)
+}
+
 /// Sessions, bot counts, the audit log, users and salts.
 async fn move_the_rest(
     config: &Config,
@@ -187,7 +227,7 @@ async fn move_the_rest(
     store: &dyn Store,
     report: &mut dyn FnMut(Step),
 ) -> Result<(), MigrateError> {
-    report(Step::Start { table: "sessions", done: 0, total: 0 });
+    report(Step::Rebuilding);
     let started = Instant::now();
     let rebuilt = store.rebuild_sessions().await?;
     report(Step::Rebuilt { sessions: rebuilt.sessions as u64, events: rebuilt.events as u64, seconds: started.elapsed().as_secs_f64() });

@@ -16,6 +16,8 @@ pub enum Step<'a> {
     Copied { table: &'a str, done: u64, total: u64, per_second: f64 },
     /// A table is done: this run wrote `written` rows; SQLite holds `total`.
     Done { table: &'a str, written: u64, total: u64, seconds: f64 },
+    /// Sessions are being recomputed from the copied events.
+    Rebuilding,
     /// Sessions were recomputed from the copied events.
     Rebuilt { sessions: u64, events: u64, seconds: f64 },
 }
@@ -35,7 +37,7 @@ impl Default for Stderr {
 impl Stderr {
     pub fn show(&mut self, step: Step) {
         match step {
-            Step::Start { table: "sessions", .. } => self.line("sessions: recomputing from the copied events…".into()),
+            Step::Rebuilding => self.line("sessions: recomputing from the copied events…".into()),
             Step::Start { table, done, total } => {
                 if done > 0 {
                     self.line(format!("{table}: resuming after {done} of {total} rows copied by an earlier run"));

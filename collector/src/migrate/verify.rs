@@ -73,10 +73,13 @@ impl Comparison {
 pub fn describe(d: &DayRow) -> String {
     let day = d.label();
     if d.events.0 != d.events.1 {
-        return format!(
-            "events of site {:?} on {day} differ: {} in SQLite, {} in ClickHouse; run `waymark migrate` again to copy what is missing",
-            d.site, d.events.0, d.events.1
-        );
+        let what_to_do = if d.events.0 > d.events.1 {
+            "run `waymark migrate` again to copy what is missing"
+        } else {
+            "ClickHouse holds events SQLite no longer has (deleted there since an earlier move, by retention or an \
+             erasure): erase them in ClickHouse too, or move into a new database"
+        };
+        return format!("events of site {:?} on {day} differ: {} in SQLite, {} in ClickHouse; {what_to_do}", d.site, d.events.0, d.events.1);
     }
     format!(
         "sessions of site {:?} on {day} differ: {} in SQLite, {} in ClickHouse, from the same events. If the site's \

@@ -58,6 +58,16 @@ impl SqliteSource {
         Ok(events)
     }
 
+    /// At most `limit` events of `site` before `to_ts` and after `after`
+    /// (a time and an id) in (time, id) order, read through the time index.
+    pub fn events_before(&self, site: &str, to_ts: i64, after: (i64, &str), limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut page = self.conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE site = ?1 AND ts < ?2 AND (ts, id) > (?3, ?4) ORDER BY ts, id LIMIT ?5"
+        ))?;
+        let events = page.query_map(params![site, to_ts, after.0, after.1, limit as i64], event_from_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(events)
+    }
+
     /// Every site's bot counts.
     pub fn bot_hits(&self) -> Result<Vec<BotHit>, StoreError> {
         let mut all = self.conn.prepare("SELECT site, day, bot, hits FROM bot_hits ORDER BY site, day, bot")?;
