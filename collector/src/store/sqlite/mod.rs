@@ -14,7 +14,8 @@
 //! [`rows`] (columns and statements), [`tails`] (the writer's memory of
 //! recent visitors), [`salts`], [`rebuild`], [`checkpoints`], [`wal_sync`],
 //! [`lifecycle`] (retention chunks, erasure, the audit log) and
-//! [`identity`] (who a person is: their visitor ids).
+//! [`identity`] (who a person is: their visitor ids); [`source`] is what
+//! `waymark migrate` reads to move the store to another backend.
 //!
 //! The writer's connection runs with `secure_delete`: a deleted row's bytes
 //! are overwritten with zeros in its page, so an erased person leaves no
