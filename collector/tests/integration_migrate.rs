@@ -346,3 +346,38 @@ async fn a_missing_sqlite_store_or_an_unreachable_server_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("ClickHouse at {nowhere} is unreachable")), "{}", said(&out));
 }
+
+#[tokio::test]
+async fn a_move_killed_while_it_copies_resumes_to_the_exact_counts() {
+    use std::io::BufRead;
+    if test_server::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    seed_through_the_store(dir.path()).await;
+    let database = test_server::database_for(dir.path());
+    let url = test_server::url();
+    let flags = ["migrate", "--to", "clickhouse", "--url", url.as_str(), "--database", database.as_str(), "--page-rows", "100"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_waymark"))
+        .args(flags)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("WAYMARK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("events: 100/3000 rows copied"), "{first}");
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    let count = "SELECT count() AS n FROM events FINAL";
+    let copied = clickhouse_rows(&database, count).await[0]["n"].as_u64().unwrap();
+    assert!((100..3000).contains(&copied), "killed after the first page of 30: {copied} copied");
+
+    let resumed = waymark(&flags[1..], dir.path(), &[]);
+    assert!(resumed.status.success(), "{}", said(&resumed));
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("events: resuming after"), "{}", said(&resumed));
+    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3000})]);
+}
