@@ -327,7 +327,7 @@ async fn a_move_stopped_after_a_page_goes_on_where_it_was_and_counts_every_event
 }
 
 #[tokio::test]
-async fn a_missing_sqlite_store_or_an_unreachable_server_is_named() {
+async fn a_missing_sqlite_store_an_unreachable_server_or_a_running_collector_is_named() {
     if test_server::skip() {
         return;
     }
@@ -345,6 +345,12 @@ async fn a_missing_sqlite_store_or_an_unreachable_server_is_named() {
     let out = waymark(&["--to", "clickhouse"], dir.path(), &env);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("ClickHouse at {nowhere} is unreachable")), "{}", said(&out));
+
+    // A collector running on the store: the move waits for it to stop.
+    let _running = waymark_collector::server::lock_data_dir(dir.path()).unwrap();
+    let out = waymark(&["--to", "clickhouse", "--url", &url], dir.path(), &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is in use: a collector"), "{}", said(&out));
 }
 
 #[tokio::test]

@@ -39,12 +39,11 @@ use std::time::Instant;
 
 use crate::clock::{Clock, DAY_MS, SystemClock, day_of};
 use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::server::{OpenStore, lock_data_dir, open_accounts, open_store};
+use crate::server::{DataDirError, lock_data_dir, open_accounts};
 use crate::store::accounts::Accounts;
 use crate::store::clickhouse::import::{ClickhouseImport, Mark};
 use crate::store::clickhouse::schema::SchemaError;
-use crate::store::clickhouse::Connection;
+use crate::store::clickhouse::{ClickhouseStore, Connection, StoreOptions};
 use crate::store::clickhouse::client::ClientError;
 use crate::store::lifecycle::AuditRecord;
 use crate::store::sqlite::{SqliteAccounts, SqliteSource};
@@ -72,10 +71,10 @@ pub enum MigrateError {
          move into a new database (--database, or [store] database)"
     )]
     NotEmpty { database: String, events: u64 },
+    #[error(transparent)]
+    Locked(#[from] DataDirError),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Other(#[from] anyhow::Error),
 }
 
 impl From<ClientError> for MigrateError {
@@ -111,14 +110,24 @@ pub struct Moved {
 /// the data directory meanwhile: a collector running on it is refused.
 pub async fn to_clickhouse(config: &Config, page_rows: usize, report: &mut dyn FnMut(Step)) -> Result<Moved, MigrateError> {
     let connection = Connection::of(&config.store).ok_or(MigrateError::NoTarget)?;
-    let source = SqliteSource::open(&config.data_dir)?.ok_or_else(|| MigrateError::NoSource(config.data_dir.display().to_string()))?;
-    let _lock = lock_data_dir(&config.data_dir).map_err(anyhow::Error::from)?;
+    let no_source = || MigrateError::NoSource(config.data_dir.display().to_string());
+    // Looked for before the lock, which would create the directory.
+    if !SqliteSource::is_in(&config.data_dir) {
+        return Err(no_source());
+    }
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let source = SqliteSource::open(&config.data_dir)?.ok_or_else(no_source)?;
     let mut target = ClickhouseImport::open(connection.clone()).await?;
     let mut events_written = copy_events(&source, &mut target, page_rows.max(1), report).await?;
     events_written += catch_up(&source, &mut target, page_rows.max(1), report).await?;
 
-    let OpenStore { store, .. } = open_store(config, &Metrics::default()).await?;
-    let moved = move_the_rest(config, &source, &target, store.as_ref(), report).await;
+    // The store's own writer, with each site's session rule, for the rest.
+    let rules = config.sites.iter().map(|s| (s.key.clone(), s.session_rule())).collect();
+    let options = StoreOptions { session_rules: rules, ..StoreOptions::default() };
+    let store = tokio::task::spawn_blocking(move || ClickhouseStore::open(connection, options))
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the ClickHouse store: {e}")))??;
+    let moved = move_the_rest(config, &source, &target, &store, report).await;
     store.close().await;
     moved?;
 
@@ -130,7 +139,7 @@ pub async fn to_clickhouse(config: &Config, page_rows: usize, report: &mut dyn F
     );
     Ok(Moved {
         source: source.path().display().to_string(),
-        target: format!("ClickHouse at {}, database {}", connection.url, connection.database),
+        target: format!("ClickHouse at {}, database {}", target.connection().url, target.connection().database),
         events_written,
         comparison,
     })
@@ -319,7 +328,7 @@ async fn move_users(config: &Config) -> Result<(u64, u64), MigrateError> {
         Ok((added, users.len() as u64))
     })
     .await
-    .map_err(|e| anyhow::anyhow!("moving the users: {e}"))??;
+    .map_err(|e| StoreError::Backend(format!("moving the users: {e}")))??;
     Ok(moved)
 }
 

@@ -26,13 +26,18 @@ pub struct SqliteSource {
 }
 
 impl SqliteSource {
+    /// Whether `data_dir` holds a store.
+    pub fn is_in(data_dir: &Path) -> bool {
+        data_dir.join("waymark.db").is_file()
+    }
+
     /// Opens `waymark.db` in `data_dir`, bringing an older file to the
     /// current schema first. `None` when there is no such file.
     pub fn open(data_dir: &Path) -> Result<Option<SqliteSource>, StoreError> {
-        let path = data_dir.join("waymark.db");
-        if !path.is_file() {
+        if !SqliteSource::is_in(data_dir) {
             return Ok(None);
         }
+        let path = data_dir.join("waymark.db");
         migrate(&mut open_connection(&path)?)?;
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
