@@ -32,6 +32,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod live;
 pub mod metrics;
+pub mod migrate;
 pub mod query;
 pub mod server;
 pub mod sessions;

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use waymark_collector::config::{Config, Sessionizer};
+use waymark_collector::config::{Backend, Config, Sessionizer};
+use waymark_collector::migrate::{self, Step, verify};
 use waymark_collector::store::clickhouse::sessionizer::Running;
 use waymark_collector::store::clickhouse::{Connection, Sessionizer as SessionsMaker, SessionizerOptions, Shard};
 use waymark_collector::metrics::Metrics;
@@ -73,6 +74,40 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Move the SQLite store (in --data-dir) into ClickHouse (the config's
+    /// [store], or --url): events, bot counts, the audit log, dashboard
+    /// users and the current cookieless salts; sessions are recomputed
+    /// there. Stopped and run again, it goes on where it was. At the end
+    /// it compares events and sessions per site and day and fails naming
+    /// the first day that differs. Run it with the collector stopped.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The backend to move to.
+    #[arg(long, value_enum)]
+    to: MigrateTarget,
+    /// ClickHouse's HTTP address, e.g. http://127.0.0.1:8123 (instead of [store] url).
+    #[arg(long)]
+    url: Option<String>,
+    /// The ClickHouse database (instead of [store] database).
+    #[arg(long)]
+    database: Option<String>,
+    /// Events per insert.
+    #[arg(long, default_value_t = migrate::DEFAULT_PAGE_ROWS)]
+    page_rows: usize,
+    /// For tests: exit at once, as if killed, once this many pages are
+    /// inserted (the last one not yet marked).
+    #[arg(long, hide = true)]
+    exit_after_pages: Option<u64>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum MigrateTarget {
+    Clickhouse,
 }
 
 #[derive(clap::Args)]
@@ -248,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Audit(args)) => audit(args).await,
         Some(Command::Sessionize(args)) => sessionize(args).await,
         Some(Command::Users { command }) => users(command),
+        Some(Command::Migrate(args)) => run_migrate(args).await,
         None => serve(cli.serve.config()?).await,
     }
 }
@@ -494,5 +530,46 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     for r in records? {
         println!("{}\t{}\t{}\t{}\t{}", utc(r.at_ms), r.site, r.kind.as_str(), r.rows_removed, r.requested_by);
     }
+    Ok(())
+}
+
+async fn run_migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let MigrateTarget::Clickhouse = args.to;
+    let mut config = args.common.config()?;
+    if let Some(url) = args.url {
+        config.store.backend = Backend::Clickhouse;
+        config.store.url = Some(url);
+    }
+    if let Some(database) = args.database {
+        config.store.database = database;
+    }
+    config.validate()?;
+    let mut stderr = migrate::progress::Stderr::default();
+    let moved = migrate::to_clickhouse(&config, args.page_rows, &mut |step| {
+        if let (Step::Inserted { pages, .. }, Some(last)) = (step, args.exit_after_pages)
+            && pages >= last
+        {
+            std::process::exit(137);
+        }
+        stderr.show(step);
+    })
+    .await?;
+    println!("{:<10}  {:<20} {:>14} {:>12} {:>16} {:>12}", "day", "site", "events SQLite", "ClickHouse", "sessions SQLite", "ClickHouse");
+    let row = |day: &str, site: &str, d: &verify::DayRow| {
+        let mark = if d.matches() { "" } else { "  differs" };
+        println!("{day:<10}  {site:<20} {:>14} {:>12} {:>16} {:>12}{mark}", d.events.0, d.events.1, d.sessions.0, d.sessions.1);
+    };
+    for d in &moved.comparison.days {
+        row(&d.label(), &d.site, d);
+    }
+    row("total", "", &moved.comparison.totals());
+    if let Some(first) = moved.comparison.first_difference() {
+        anyhow::bail!("{}", verify::describe(first));
+    }
+    let totals = moved.comparison.totals();
+    println!(
+        "moved {} events ({} written by this run) and their {} sessions from {} to {}; every day matches",
+        totals.events.1, moved.events_written, totals.sessions.1, moved.source, moved.target
+    );
     Ok(())
 }

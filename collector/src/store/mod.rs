@@ -113,6 +113,10 @@ pub struct BotHit {
 
 /// The secrets that key cookieless visitor ids of one UTC day: that day's
 /// salt and, for visits that span its midnight, the day before's.
+/// Rows per site and UTC day (a day number since the epoch): what a move
+/// between backends checks its copy by.
+pub type PerDay = std::collections::BTreeMap<(String, i64), u64>;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct DaySalts {
     /// UTC day number of `salt`.

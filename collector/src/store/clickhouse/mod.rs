@@ -14,15 +14,19 @@
 //! [`state`], [`writer`], [`salts`], [`rebuild`], [`lifecycle`],
 //! [`identity`] (who a person is), [`accounts`] and [`reads`].
 //!
-//! This first landing runs the pipeline's sessionizing inside the
-//! collector's writer, as on SQLite: one collector per database. The
-//! session rows are versioned and recomputed per visitor window, so a
-//! sessionizer of its own can take this job over later.
+//! Who makes sessions (`[store] sessionizer`): by default the writer, as
+//! it stores (one collector per database, as on SQLite); or collectors
+//! only append (to [`incoming`]) and the [`sessionizer`], in one of them
+//! or in `waymark sessionize` processes, plans the sessions with the same
+//! pipeline plan. On a cluster the tables are `Distributed` over each
+//! shard's local tables ([`schema`]); [`import`] is what
+//! `waymark migrate` writes with.
 
 pub mod accounts;
 pub mod client;
 mod db;
 mod identity;
+pub mod import;
 pub mod incoming;
 mod lifecycle;
 pub mod reads;

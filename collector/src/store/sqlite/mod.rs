@@ -14,7 +14,8 @@
 //! [`rows`] (columns and statements), [`tails`] (the writer's memory of
 //! recent visitors), [`salts`], [`rebuild`], [`checkpoints`], [`wal_sync`],
 //! [`lifecycle`] (retention chunks, erasure, the audit log) and
-//! [`identity`] (who a person is: their visitor ids).
+//! [`identity`] (who a person is: their visitor ids); [`source`] is what
+//! `waymark migrate` reads to move the store to another backend.
 //!
 //! The writer's connection runs with `secure_delete`: a deleted row's bytes
 //! are overwritten with zeros in its page, so an erased person leaves no
@@ -36,6 +37,7 @@ mod lifecycle;
 mod rebuild;
 mod rows;
 mod salts;
+pub mod source;
 mod state;
 mod reads;
 mod wal_sync;
@@ -45,6 +47,7 @@ pub use accounts::SqliteAccounts;
 use checkpoints::WalLength;
 pub use connection::open_connection;
 pub use reads::SqliteReads;
+pub use source::SqliteSource;
 use connection::migrate;
 use rows::{EVENT_COLUMNS, event_from_row};
 pub use rows::{SESSION_COLUMNS, SLOT_MS, recount_event_slots, session_from_row};
