@@ -1,8 +1,10 @@
-//! A ClickHouse server of its own for `cargo xtask bench`: Debian's
-//! `clickhouse-server`, started as the tests start theirs (see
-//! `test_server`: a temporary directory, free ports, 127.0.0.1 only),
-//! its HTTP address printed on the first line of stdout. It stops when
-//! stdin closes (or this process ends).
+//! A ClickHouse server of its own for `cargo xtask bench` and the end to
+//! end tests: Debian's `clickhouse-server`, started as the tests start
+//! theirs (see `test_server`: a temporary directory, free ports, 127.0.0.1
+//! only). Prints `clickhouse at URL` on the first line of stdout, or with
+//! `--cluster`, two servers as the shards of one cluster:
+//! `clickhouse cluster NAME at URL URL`. They stop when stdin closes (or
+//! this process ends).
 
 #[path = "../src/store/clickhouse/test_server.rs"]
 #[allow(dead_code)]
@@ -12,9 +14,15 @@ fn main() {
     if test_server::skip() {
         std::process::exit(2);
     }
-    let server = test_server::OwnServer::start();
-    println!("clickhouse at {}", server.url());
+    // Kept until stdin closes; the cluster's servers end with the process.
+    let _server = if std::env::args().any(|a| a == "--cluster") {
+        println!("clickhouse cluster {} at {}", test_server::CLUSTER_NAME, test_server::cluster_urls().join(" "));
+        None
+    } else {
+        let server = test_server::OwnServer::start();
+        println!("clickhouse at {}", server.url());
+        Some(server)
+    };
     let mut rest = String::new();
     while std::io::stdin().read_line(&mut rest).is_ok_and(|n| n > 0) {}
-    drop(server);
 }

@@ -134,12 +134,14 @@ fn test(root: &Path) -> Result<()> {
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .current_dir(root.join("sdk-wasm")))?;
 
-    // 3. End to end: Chromium against the real collector.
-    run(cargo(root).args(["build", "-p", "waymark-collector"]))?;
+    // 3. End to end: Chromium against the real collector (and, for the
+    // cluster's test, ClickHouse servers the collector's example starts).
+    run(cargo(root).args(["build", "-p", "waymark-collector", "--bins", "--example", "clickhouse_server"]))?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "e2e/"])
         .current_dir(root.join("tests"))
         .env("E2E_COLLECTOR_BIN", root.join("target/debug/waymark"))
+        .env("E2E_CLICKHOUSE_BIN", root.join("target/debug/examples/clickhouse_server"))
         .env("E2E_SEGMENT_PYTHON", python))?;
     eprintln!("xtask test: every suite passed");
     Ok(())
