@@ -3,7 +3,10 @@
 //! over 90 days and derives their sessions with the store's own rule (its
 //! rebuild), times the dashboard's queries on it through the read seam, then
 //! measures ingest throughput over HTTP with and without dashboard queries
-//! running. Prints a markdown section on stdout.
+//! running. With `QUERY_BENCH_CLICKHOUSE=http://…` (a server the bench
+//! started) each store is also moved there by `waymark migrate`'s own code
+//! and the same queries are timed on ClickHouse. Prints a markdown section
+//! on stdout.
 //!
 //! `cargo run --profile server -p waymark-collector --example query_bench -- 1000000 [10000000 …]`
 
@@ -24,6 +27,8 @@ use waymark_collector::query::period::{Interval, Period};
 use waymark_collector::query::{QueryError, Site};
 use waymark_collector::store::Store;
 use waymark_collector::store::read::Reads;
+use waymark_collector::migrate;
+use waymark_collector::store::clickhouse::{Client, ClickhouseReads};
 use waymark_collector::store::sqlite::{SqliteReads, SqliteStore};
 
 const SITE: &str = "bench";
@@ -165,8 +170,7 @@ async fn time(query: &Query<'_>) -> Timing {
     Timing { median_ms: ms[RUNS / 2], max_ms: ms[RUNS - 1] }
 }
 
-async fn latencies(db: &Path, events: u64, sessions: u64, seeded: Duration, out: &mut String) -> anyhow::Result<()> {
-    let reads = SqliteReads::open(db);
+async fn latencies(reads: &impl Reads, backend: &str, events: u64, sessions: u64, seeded: &str, out: &mut String) -> anyhow::Result<()> {
     let site = Site::new(SITE, TIME_ZONE)?;
     let month = Period::last_days(30, END_MS - 1, &site.time_zone);
     let (reads, site) = (&reads, &site);
@@ -193,11 +197,9 @@ async fn latencies(db: &Path, events: u64, sessions: u64, seeded: Duration, out:
         ("30-day breakdown: countries where page = /pricing", 200.0, breakdown(Dimension::Country, Filter::new(Dimension::Page, "/pricing"))),
     ];
     out.push_str(&format!(
-        "\n### {events} events ({sessions} sessions) over {DAYS} days\n\nSeeded in {:.1} s (the events in one transaction, \
-         then their sessions by the store's rebuild). Median and slowest of {RUNS} runs after one warm-up, one at a time \
-         through the read seam (as the API runs them: a pooled read-only connection on a blocking thread).\n\n\
-         | query | median ms | slowest ms | bar (at 1M) |\n| --- | ---: | ---: | ---: |\n",
-        seeded.as_secs_f64()
+        "\n### {events} events ({sessions} sessions) over {DAYS} days, {backend}\n\n{seeded} Median and slowest of {RUNS} runs \
+         after one warm-up, one at a time through the read seam (as the API runs them).\n\n\
+         | query | median ms | slowest ms | bar (at 1M) |\n| --- | ---: | ---: | ---: |\n"
     ));
     for (name, bar, query) in &cases {
         let t = time(query).await;
@@ -311,6 +313,27 @@ async fn ingest_section(dir: &Path, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The store in `dir` moved into a database of its own on the server at
+/// `url`, as `waymark migrate --to clickhouse` moves it (its sessions
+/// recomputed there, its per-day counts compared); the reads of it.
+async fn moved_to_clickhouse(dir: &Path, url: &str, events: u64) -> anyhow::Result<(ClickhouseReads, String)> {
+    let mut config = Config::demo("127.0.0.1:0".parse()?, dir.to_path_buf());
+    config.store.backend = waymark_collector::config::Backend::Clickhouse;
+    config.store.url = Some(url.to_owned());
+    config.store.database = format!("query_bench_{events}");
+    let started = Instant::now();
+    eprintln!("moving {events} events to ClickHouse…");
+    let moved = migrate::to_clickhouse(&config, 50_000, &mut |_| {}).await?;
+    anyhow::ensure!(moved.comparison.first_difference().is_none(), "the move's per-day counts differ");
+    let connection = waymark_collector::store::clickhouse::Connection::of(&config.store).expect("ClickHouse");
+    let how = format!(
+        "One `clickhouse-server` (Debian's 18.16) on this machine; the SQLite store above moved in by `waymark migrate`'s \
+         code in {:.1} s (copy, sessions recomputed, per-day counts compared); every read through `FINAL`.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok((ClickhouseReads::new(Client::new(connection)), how))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
@@ -326,7 +349,16 @@ async fn main() -> anyhow::Result<()> {
             std::fs::copy(&db, keep)?;
         }
         eprintln!("seeded {sessions} sessions in {:.1} s", seeded.as_secs_f64());
-        latencies(&db, events, sessions, seeded, &mut out).await?;
+        let how = format!(
+            "Seeded in {:.1} s (the events in one transaction, then their sessions by the store's rebuild); a pooled \
+             read-only connection on a blocking thread.",
+            seeded.as_secs_f64()
+        );
+        latencies(&SqliteReads::open(&db), "SQLite", events, sessions, &how, &mut out).await?;
+        if let Ok(url) = std::env::var("QUERY_BENCH_CLICKHOUSE") {
+            let (reads, how) = moved_to_clickhouse(dir.path(), &url, events).await?;
+            latencies(&reads, "ClickHouse", events, sessions, &how, &mut out).await?;
+        }
         last_dir = Some(dir);
     }
     if let Some(dir) = &last_dir {

@@ -109,15 +109,44 @@ fn split_load(collectors: &[&Collector], run: u16, connections: usize, batch: us
     Ok(merged)
 }
 
+/// A ClickHouse server of the bench's own (the collector's example).
+pub(super) struct Server {
+    process: Spawned,
+    pub url: String,
+}
+
+impl Server {
+    /// Builds the collector and the example (server profile), starts it.
+    pub fn start(root: &Path) -> Result<Server> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        crate::run(Command::new(&cargo).current_dir(root).args([
+            "build",
+            "--profile",
+            "server",
+            "-p",
+            "waymark-collector",
+            "--bin",
+            "waymark",
+            "--example",
+            "clickhouse_server",
+        ]))?;
+        let process = start(Command::new(root.join("target/server/examples/clickhouse_server")), "clickhouse at ")?;
+        let url = process.line.trim_start_matches("clickhouse at ").to_owned();
+        Ok(Server { process, url })
+    }
+
+    pub fn stop(self) -> Result<()> {
+        self.process.stop()
+    }
+}
+
 pub fn section(root: &Path) -> Result<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    crate::run(Command::new(&cargo).current_dir(root).args(["build", "--profile", "server", "-p", "waymark-collector", "--bin", "waymark", "--example", "clickhouse_server"]))?;
+    let server = Server::start(root)?;
+    let url = server.url.clone();
     let binary = root.join("target/server/waymark");
     let work = std::env::temp_dir().join(format!("waymark-bench-clickhouse-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-    let server = start(Command::new(root.join("target/server/examples/clickhouse_server")), "clickhouse at ")?;
-    let url = server.line.trim_start_matches("clickhouse at ").to_owned();
 
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
