@@ -145,8 +145,9 @@ impl Sessionizer {
         &self.cursor
     }
 
-    /// One round: the rows behind the cursor when due, then every page
-    /// after it that is old enough. Returns the rows planned.
+    /// One round: every page after the cursor that is old enough, and the
+    /// rows behind it when due (first, at the first round). Returns the
+    /// rows planned.
     pub fn step(&mut self) -> Result<usize, StoreError> {
         let result = self.round();
         if result.is_err() {
@@ -173,6 +174,10 @@ impl Sessionizer {
             self.repair.clear();
         }
         let mut planned = 0;
+        if self.caught_up.is_none() {
+            // Resuming: first the rows that committed behind where it stopped.
+            planned += self.catch_up()?;
+        }
         loop {
             let page = incoming::after(&self.writer.db, &self.cursor, self.shard, self.lag_ms)?;
             let (len, last) = (page.len(), page.last().map(|r| Cursor { arrived_ms: r.arrived_ms, site: r.site.clone(), id: r.id.clone() }));
@@ -185,10 +190,17 @@ impl Sessionizer {
             }
         }
         if self.caught_up.is_none_or(|at| at.elapsed() >= self.catch_up_every) {
-            let missed = incoming::missed(&self.writer.db, &self.cursor, self.shard)?;
-            planned += self.plan(missed)?;
-            self.caught_up = Some(Instant::now());
+            planned += self.catch_up()?;
         }
+        Ok(planned)
+    }
+
+    /// Plans the rows of the [`incoming::GRACE_MS`] up to the cursor that
+    /// did not become events.
+    fn catch_up(&mut self) -> Result<usize, StoreError> {
+        let missed = incoming::missed(&self.writer.db, &self.cursor, self.shard)?;
+        let planned = self.plan(missed)?;
+        self.caught_up = Some(Instant::now());
         Ok(planned)
     }
 
