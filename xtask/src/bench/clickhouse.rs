@@ -7,11 +7,12 @@
 //! Rows: SQLite, then ClickHouse with one collector whose writer makes
 //! sessions, then two collectors that only append with `waymark
 //! sessionize` making the sessions (the load split evenly between the
-//! collectors), each with batches of 20 and of 1 at the highest rate, and
-//! the two collectors at half the one-collector rate for the sessionizer's
-//! lag: per event, from the moment a collector received it to the moment
-//! the sessionizer wrote it with its session (the event row's version is
-//! the sessionizer's clock in microseconds), as ClickHouse's quantiles.
+//! collectors), each with batches of 20 and of 1 at the highest rate; the
+//! two collectors at half the one-collector rate for the sessionizer's
+//! lag (per event, from the moment a collector received it to the moment
+//! the sessionizer wrote it with its session: the event row's version is
+//! the sessionizer's clock in microseconds), and under the long-sessions
+//! load, the sessionizer's hard case, its lag and rate.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -75,8 +76,48 @@ fn config(work: &Path, name: &str, url: Option<&str>, sessionizer: &str) -> Resu
     Ok(path)
 }
 
+/// The load of the sessionizer's hard case (as in the ingest section).
+const LONG_SESSIONS: &str = "single events, 8 long sessions per collector, whole seconds";
+
+/// Waits until every incoming row is an event, then the sessionizer's lag
+/// for the events received since `from_ms` (p50 and p99, in seconds: from
+/// receipt to the event row's first version, the sessionizer's clock in
+/// µs) and the rate at which it wrote them (events/s).
+fn sessionized(url: &str, database: &str, from_ms: u128) -> Result<(f64, f64, f64)> {
+    let pending = "SELECT (SELECT uniqExact(id) FROM incoming) - (SELECT uniqExact(id) FROM events)";
+    let waited = std::time::Instant::now();
+    while query(url, database, pending)? != "0" {
+        if waited.elapsed() > std::time::Duration::from_secs(300) {
+            bail!("the sessionizer did not catch up within 5 minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let per_event = format!("SELECT id, min(version) AS v, any(received_ms) AS r FROM events WHERE received_ms >= {from_ms} GROUP BY id");
+    let row = query(
+        url,
+        database,
+        &format!("SELECT quantile(0.5)(v / 1000 - r), quantile(0.99)(v / 1000 - r), count() / ((max(v) - min(v)) / 1e6) FROM ({per_event})"),
+    )?;
+    let figures: Vec<f64> = row.split('\t').filter_map(|f| f.trim().parse().ok()).collect();
+    match figures[..] {
+        [p50, p99, rate] => Ok((p50 / 1000.0, p99 / 1000.0, rate)),
+        _ => bail!("unexpected lag row {row:?}"),
+    }
+}
+
 /// `connections` split over `collectors`, run at once; one measurement.
 fn split_load(collectors: &[&Collector], run: u16, connections: usize, batch: usize, rate: Option<f64>) -> Result<Measured> {
+    split_load_shaped(collectors, run, connections, batch, rate, Shape::Visits)
+}
+
+fn split_load_shaped(
+    collectors: &[&Collector],
+    run: u16,
+    connections: usize,
+    batch: usize,
+    rate: Option<f64>,
+    shape: Shape,
+) -> Result<Measured> {
     let n = collectors.len();
     let loads: Vec<Load> = collectors
         .iter()
@@ -90,7 +131,7 @@ fn split_load(collectors: &[&Collector], run: u16, connections: usize, batch: us
             duration: run_time(),
             rate: rate.map(|r| r / n as f64),
             endpoint: Endpoint::Native,
-            shape: Shape::Visits,
+            shape,
         })
         .collect();
     let threads: Vec<_> = loads.into_iter().map(|load| std::thread::spawn(move || loadgen::run(load))).collect();
@@ -194,34 +235,25 @@ pub fn section(root: &Path) -> Result<String> {
         cpu_per_event: None,
     });
     eprintln!("bench: {}", table_line(rows.last().expect("pushed")));
-    // Every event of the half-rate run made into an event row: wait for the sessionizer.
     let sent = rows.last().map_or(0, |r| r.measured.events);
-    let pending = "SELECT (SELECT uniqExact(id) FROM incoming) - (SELECT uniqExact(id) FROM events)";
-    let waited = std::time::Instant::now();
-    while query(&url, "two", pending)? != "0" {
-        if waited.elapsed() > std::time::Duration::from_secs(300) {
-            bail!("the sessionizer did not catch up within 5 minutes");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let lag = query(
-        &url,
-        "two",
-        &format!(
-            "SELECT quantiles(0.5, 0.99)(lag) FROM (SELECT id, min(version) / 1000 - any(received_ms) AS lag FROM events \
-             WHERE received_ms >= {lag_from} GROUP BY id)"
-        ),
-    )?;
-    let quantiles: Vec<f64> = lag.trim_matches(['[', ']']).split(',').filter_map(|q| q.trim().parse().ok()).collect();
-    if let [p50, p99] = quantiles[..] {
-        notes.push(format!(
-            "Sessionizer lag at {:.0} events/s ({sent} events; from a collector's receipt of an event to its row with its session): \
-             p50 {:.2} s, p99 {:.2} s. It reads a second of `incoming` once it is 2 s old, by design.",
-            half * 20.0,
-            p50 / 1000.0,
-            p99 / 1000.0
-        ));
-    }
+    let (p50, p99, _) = sessionized(&url, "two", lag_from)?;
+    notes.push(format!(
+        "Sessionizer lag at {:.0} events/s ({sent} events; from a collector's receipt of an event to its row with its session): \
+         p50 {p50:.2} s, p99 {p99:.2} s. It reads a second of `incoming` once it is 2 s old, by design.",
+        half * 20.0
+    ));
+    // The sessionizer's hard case: a few long sessions, whole-second times.
+    let long_from = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let measured = split_load_shaped(&[&a, &b], 41, 32, 1, None, Shape::LongSessions)?;
+    let sent = measured.events;
+    rows.push(Row { target: "collector", store: "ClickHouse, 2 collectors + sessionizer", load: LONG_SESSIONS.into(), measured, cpu_per_event: None });
+    eprintln!("bench: {}", table_line(rows.last().expect("pushed")));
+    let (p50, p99, rate) = sessionized(&url, "two", long_from)?;
+    notes.push(format!(
+        "Sessionizer on the long-sessions load ({sent} events of 16 visitors whose one session each grows for the whole run, \
+         times in whole seconds): lag p50 {p50:.2} s, p99 {p99:.2} s; it wrote {rate:.0} events/s with their sessions \
+         from its first page to its last."
+    ));
     notes.push(format!(
         "Peak RSS, two collectors: {:.1} and {:.1} MiB; the sessionizer: {:.1} MiB.",
         a.peak_rss_kib()? as f64 / 1024.0,
