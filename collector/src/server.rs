@@ -193,13 +193,12 @@ impl Server {
         let every = Duration::from_secs(u64::from(self.state.config.lifecycle.retention_every_minutes) * 60);
         let retention_job = retention::spawn(self.state.retention.clone(), every);
         let open = self.state.metrics.open_connections.clone();
-        let served = serve(self.listener, app, &self.state.config.server, open, shutdown).await;
+        serve(self.listener, app, &self.state.config.server, open, shutdown).await;
         forget.abort();
         // A chunk in flight commits or not as a whole; the next run goes on.
         retention_job.abort();
         let _ = retention_job.await;
         self.state.store.close().await;
-        served?;
         tracing::info!("stopped; every acknowledged event is committed");
         Ok(())
     }
@@ -211,16 +210,16 @@ impl Server {
 /// kernel's backlog: a flood of idle connections delays new clients
 /// instead of exhausting memory or file descriptors); hyper closes a
 /// connection whose request headers take longer than the header timeout,
-/// counted from its opening or from the previous answer, so idle ones too; a request body not complete within the
-/// body timeout fails its read ([`RequestBodyDeadlineLayer`]), which the
-/// handler answers with 408.
+/// counted from its opening or from its previous answer, so idle ones
+/// too; a request body not complete within the body timeout fails its
+/// read ([`RequestBodyDeadlineLayer`]), which the handler answers with 408.
 async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: &ServerConfig,
     open: prometheus::IntGauge,
     shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     // HTTP/1.1 only: hyper's header deadline starts as a connection opens,
@@ -267,7 +266,6 @@ async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
-    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C. The handlers are installed when this is
