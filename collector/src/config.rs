@@ -817,6 +817,16 @@ mod tests {
     }
 
     #[test]
+    fn slow_client_limits_have_defaults_and_environment_overrides() {
+        let defaults = Config::parse(TWO_SITES, "t", []).unwrap().server;
+        assert_eq!((defaults.max_connections, defaults.header_timeout_seconds, defaults.body_timeout_seconds), (1000, 10, 30));
+        let set = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_SERVER__MAX_CONNECTIONS", "64"), ("WAYMARK_SERVER__BODY_TIMEOUT_SECONDS", "5")]))
+            .unwrap()
+            .server;
+        assert_eq!((set.max_connections, set.body_timeout_seconds), (64, 5));
+    }
+
+    #[test]
     fn durability_is_normal_unless_full_is_asked_for_and_other_values_are_refused() {
         assert_eq!(Config::parse(TWO_SITES, "t", []).unwrap().store.durability, Durability::Normal);
         let full = Config::parse(&format!("{TWO_SITES}\n[store]\ndurability = \"full\"\n"), "t", []).unwrap();
@@ -906,6 +916,9 @@ mod tests {
             ("[[site]]\nkey = \"a\"\nid_cookie = { path = \"stats\" }\n", "id_cookie.path"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { domain = \"a.example; x\" }\n", "id_cookie.domain"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { lifetime = 3 }\n", "lifetime"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nheader_timeout_seconds = 0\n", "server.header_timeout_seconds"),
+            ("[server]\nbody_timeout_seconds = 3601\n", "server.body_timeout_seconds"),
         ];
         for (text, expected) in cases {
             let f = write(text);
