@@ -22,14 +22,17 @@ use waymark_protocol::limits;
 
 use crate::access::{Role, Sites};
 
+/// The longest a client may take over a request's headers or body.
+const MAX_TIMEOUT_SECONDS: u64 = 3600;
+
 /// The prefix of environment overrides.
 pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
 const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
 /// The top-level fields, which environment overrides may start with.
-const TOP_LEVEL_FIELDS: [&str; 11] = [
+const TOP_LEVEL_FIELDS: [&str; 12] = [
     "listen", "data_dir", "public_url", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle",
-    "store",
+    "store", "server",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +69,8 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
     /// `[[site]]` tables.
     #[serde(default = "demo_sites", rename = "site")]
     pub sites: Vec<SiteConfig>,
@@ -237,6 +242,9 @@ pub struct StoreConfig {
     /// be any of them.
     #[serde(default)]
     pub shards: Vec<String>,
+    /// SQLite: how hard each group commit reaches the disk (see [`Durability`]).
+    #[serde(default)]
+    pub durability: Durability,
 }
 
 /// Who turns stored events into sessions on ClickHouse.
@@ -252,6 +260,24 @@ pub enum Sessionizer {
     Inside,
     /// Collectors only append events; `waymark sessionize` runs apart.
     Separate,
+}
+
+/// `[store] durability`: what a commit of SQLite's waits for. Both answer
+/// 2xx only once the WAL holding the events is on disk; they differ in who
+/// flushes it and what the writer waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The writer commits with `synchronous=NORMAL` and a thread of the
+    /// collector flushes the WAL (`fdatasync`) before answering, while the
+    /// writer builds the next group; the database file is flushed at each
+    /// checkpoint.
+    #[default]
+    Normal,
+    /// SQLite's `synchronous=FULL`: SQLite itself flushes the WAL inside
+    /// every group commit (the first time also the directory holding it),
+    /// and the writer waits for it before the next group.
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -273,6 +299,7 @@ impl Default for StoreConfig {
             sessionizer: Sessionizer::Writer,
             cluster: None,
             shards: Vec::new(),
+            durability: Durability::Normal,
         }
     }
 }
@@ -325,6 +352,47 @@ impl Config {
             }
         }
     }
+}
+
+/// `[server]`: how long a client may take and how many may be connected,
+/// so that slow or idle clients cannot hold the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Open connections at most; further ones wait in the listen backlog
+    /// (not accepted) until one closes. Keep it below the process's
+    /// open-file limit (`ulimit -n`), which the database needs too.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A request's headers must arrive within this, counted from when the
+    /// connection waits for them: a connection idle this long (a new one,
+    /// or between keep-alive requests) is closed.
+    #[serde(default = "default_header_timeout_seconds")]
+    pub header_timeout_seconds: u64,
+    /// A request's whole body must arrive within this after its headers;
+    /// past it the answer is 408 `body_timeout` and the connection closes.
+    #[serde(default = "default_body_timeout_seconds")]
+    pub body_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: default_max_connections(),
+            header_timeout_seconds: default_header_timeout_seconds(),
+            body_timeout_seconds: default_body_timeout_seconds(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    1000
+}
+fn default_header_timeout_seconds() -> u64 {
+    10
+}
+fn default_body_timeout_seconds() -> u64 {
+    30
 }
 
 /// What one sender may ask of the collector.
@@ -510,6 +578,7 @@ impl Config {
             dashboard: DashboardConfig::default(),
             lifecycle: LifecycleConfig::default(),
             store: StoreConfig::default(),
+            server: ServerConfig::default(),
             sites: demo_sites(),
         }
     }
@@ -544,20 +613,28 @@ impl Config {
     /// Reads `file` (if any), applies the `WAYMARK_*` variables of `env` on
     /// top, and checks the result.
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let (mut table, origin) = match file {
+        match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-                let table = toml::from_str::<toml::Table>(&text)
-                    .map_err(|e| ConfigError::Parse { origin: path.display().to_string(), message: e.to_string() })?;
-                (table, path.display().to_string())
+                Config::parse(&text, &path.display().to_string(), env)
             }
             None => {
                 let mut table = toml::Table::new();
                 table.insert("headless_browsers_are_bots".into(), false.into());
-                (table, "the demo configuration".to_string())
+                Config::from_table(table, "the demo configuration", env)
             }
-        };
+        }
+    }
+
+    /// A config file's text (`origin` names it in errors), with the
+    /// `WAYMARK_*` variables of `env` on top, checked.
+    pub fn parse(text: &str, origin: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let table = toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        Config::from_table(table, origin, env)
+    }
+
+    fn from_table(mut table: toml::Table, origin: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         for (name, value) in env {
             if !name.starts_with(ENV_PREFIX) || ENV_NOT_FIELDS.contains(&name.as_str()) {
                 continue;
@@ -571,7 +648,7 @@ impl Config {
         }
         let config: Config = table
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.clone(), message: e.to_string() })?;
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
@@ -656,6 +733,15 @@ impl Config {
         }
         if l.write_queue == 0 {
             return invalid("limits.write_queue must be at least 1".into());
+        }
+        let server = &self.server;
+        if server.max_connections == 0 {
+            return invalid("server.max_connections must be at least 1".into());
+        }
+        for (name, seconds) in [("header_timeout_seconds", server.header_timeout_seconds), ("body_timeout_seconds", server.body_timeout_seconds)] {
+            if !(1..=MAX_TIMEOUT_SECONDS).contains(&seconds) {
+                return invalid(format!("server.{name} must be 1 to {MAX_TIMEOUT_SECONDS}"));
+            }
         }
         if let Some(path) = &self.geoip_db
             && !path.is_file()
@@ -776,6 +862,27 @@ mod tests {
     }
 
     #[test]
+    fn slow_client_limits_have_defaults_and_environment_overrides() {
+        let defaults = Config::parse(TWO_SITES, "t", []).unwrap().server;
+        assert_eq!((defaults.max_connections, defaults.header_timeout_seconds, defaults.body_timeout_seconds), (1000, 10, 30));
+        let set = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_SERVER__MAX_CONNECTIONS", "64"), ("WAYMARK_SERVER__BODY_TIMEOUT_SECONDS", "5")]))
+            .unwrap()
+            .server;
+        assert_eq!((set.max_connections, set.body_timeout_seconds), (64, 5));
+    }
+
+    #[test]
+    fn durability_is_normal_unless_full_is_asked_for_and_other_values_are_refused() {
+        assert_eq!(Config::parse(TWO_SITES, "t", []).unwrap().store.durability, Durability::Normal);
+        let full = Config::parse(&format!("{TWO_SITES}\n[store]\ndurability = \"full\"\n"), "t", []).unwrap();
+        assert_eq!(full.store.durability, Durability::Full);
+        let by_env = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_STORE__DURABILITY", "full")])).unwrap();
+        assert_eq!(by_env.store.durability, Durability::Full);
+        let err = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_STORE__DURABILITY", "extra")])).unwrap_err().to_string();
+        assert!(err.contains("durability") && err.contains("full"), "{err}");
+    }
+
+    #[test]
     fn environment_variables_override_the_file_by_path() {
         let f = write(TWO_SITES);
         let vars = env(&[
@@ -873,6 +980,9 @@ mod tests {
             ("[[site]]\nkey = \"a\"\nid_cookie = { path = \"stats\" }\n", "id_cookie.path"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { domain = \"a.example; x\" }\n", "id_cookie.domain"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { lifetime = 3 }\n", "lifetime"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nheader_timeout_seconds = 0\n", "server.header_timeout_seconds"),
+            ("[server]\nbody_timeout_seconds = 3601\n", "server.body_timeout_seconds"),
         ];
         for (text, expected) in cases {
             let f = write(text);

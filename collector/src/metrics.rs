@@ -13,6 +13,8 @@ pub struct Metrics {
     pub bot_hits: IntCounter,
     pub requests_refused: IntCounterVec,
     pub queue_depth: IntGauge,
+    /// Client connections being served (at most `server.max_connections`).
+    pub open_connections: IntGauge,
     pub commit_seconds: Histogram,
     /// Unix seconds of the last retention run (0: none since start).
     pub retention_last_run: IntGauge,
@@ -31,6 +33,7 @@ impl Default for Metrics {
             IntCounterVec::new(Opts::new("waymark_requests_refused_total", "Whole requests refused, by reason"), &["reason"])
                 .expect("metric");
         let queue_depth = IntGauge::new("waymark_write_queue_depth", "Requests waiting for the database writer").expect("metric");
+        let open_connections = IntGauge::new("waymark_open_connections", "Client connections being served").expect("metric");
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new("waymark_commit_seconds", "Duration of one group commit")
                 .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
@@ -47,6 +50,7 @@ impl Default for Metrics {
             Box::new(bot_hits.clone()),
             Box::new(requests_refused.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(open_connections.clone()),
             Box::new(commit_seconds.clone()),
             Box::new(retention_last_run.clone()),
             Box::new(retention_rows_removed.clone()),
@@ -61,6 +65,7 @@ impl Default for Metrics {
             bot_hits,
             requests_refused,
             queue_depth,
+            open_connections,
             commit_seconds,
             retention_last_run,
             retention_rows_removed,

@@ -2,6 +2,12 @@
 //! store, bind, serve (and run the retention job), and on shutdown stop
 //! taking requests, then commit what is queued before exiting.
 //!
+//! Slow and idle clients cannot hold it ([`serve`]): at most
+//! `[server] max_connections` are served at a time (the others wait in the
+//! listen backlog), a request's headers must arrive within
+//! `header_timeout_seconds` (which also closes idle connections) and its
+//! body within `body_timeout_seconds` (408 past it).
+//!
 //! While it runs, the collector holds a lock on `waymark.lock` in its data
 //! directory: the maintenance commands (`waymark retention`, `erase`,
 //! `export`, `audit`) take it too, and refuse to run beside a collector
@@ -12,14 +18,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceBuilder;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::api::dashboard::Dashboard;
 use crate::api::rate_limit::RateLimits;
 use crate::ingest::pipeline::Pipeline;
 use crate::api::{AppState, router};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::lifecycle::retention::{self, Retention};
 use crate::live::LiveFeed;
 use crate::metrics::Metrics;
@@ -144,6 +159,7 @@ pub fn store_options(config: &Config, metrics: &Metrics) -> StoreOptions {
         write_queue: config.limits.write_queue,
         session_rules: config.sites.iter().map(|s| (s.key.clone(), s.session_rule())).collect(),
         commit_seconds: Some(metrics.commit_seconds.clone()),
+        durability: config.store.durability,
         ..StoreOptions::default()
     }
 }
@@ -177,18 +193,80 @@ impl Server {
         };
         let every = Duration::from_secs(u64::from(self.state.config.lifecycle.retention_every_minutes) * 60);
         let retention_job = retention::spawn(self.state.retention.clone(), every);
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let open = self.state.metrics.open_connections.clone();
+        serve(self.listener, app, &self.state.config.server, open, shutdown).await;
         forget.abort();
         // A chunk in flight commits or not as a whole; the next run goes on.
         retention_job.abort();
         let _ = retention_job.await;
         self.state.store.close().await;
-        served?;
         tracing::info!("stopped; every acknowledged event is committed");
         Ok(())
     }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets the
+/// open connections finish their requests. A connection is accepted only
+/// when one of `max_connections` slots is free (the others wait in the
+/// kernel's backlog: a flood of idle connections delays new clients
+/// instead of exhausting memory or file descriptors); hyper closes a
+/// connection whose request headers take longer than the header timeout,
+/// counted from its opening or from its previous answer, so idle ones
+/// too; a request body not complete within the body timeout fails its
+/// read ([`RequestBodyDeadlineLayer`]), which the handler answers with 408.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: &ServerConfig,
+    open: prometheus::IntGauge,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    // HTTP/1.1 only: hyper's header deadline starts as a connection opens,
+    // where the HTTP/2 detection of hyper-util's `auto` would first wait,
+    // without a deadline, for bytes an idle client never sends. (HTTP/2 and
+    // TLS belong to the reverse proxy in front.)
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(limits.header_timeout_seconds));
+    let body_deadline = RequestBodyDeadlineLayer::new(Duration::from_secs(limits.body_timeout_seconds));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the slots are never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or the peer left before the
+                    // accept: wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = ServiceBuilder::new()
+            .map_request(|request: axum::http::Request<Incoming>| request.map(axum::body::Body::new))
+            .layer(axum::Extension(ConnectInfo(peer)))
+            .layer(body_deadline.clone())
+            .service(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        open.inc();
+        let open = open.clone();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+            open.dec();
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Completes on SIGTERM or Ctrl-C. The handlers are installed when this is

@@ -231,3 +231,17 @@ async fn an_unknown_site_is_404_unknown_site_as_on_the_collect_routes() {
     }
     server.stop().await;
 }
+
+/// Found by fuzzing (`collector/fuzz`, target `query`): a page number near
+/// `usize::MAX` overflowed the offset (a panic in debug builds, the first
+/// page in release ones).
+#[tokio::test]
+async fn a_page_past_the_end_of_any_store_is_empty_for_sessions_and_the_consent_log() {
+    let mut server = seeded::start().await;
+    let far = "page=18446744073709551615&per_page=100&from=2024-01-15&to=2024-01-15";
+    let (status, sessions) = server.get(&format!("/api/query/sessions?site=shop&{far}")).await;
+    assert_eq!((status, sessions["total"].as_i64(), sessions["sessions"].as_array().map(Vec::len)), (200, Some(3), Some(0)), "{sessions}");
+    let (status, consent) = server.get(&format!("/api/query/consent?site=shop&{far}")).await;
+    assert_eq!((status, consent["records"].as_array().map(Vec::len)), (200, Some(0)), "{consent}");
+    server.stop().await;
+}

@@ -6,8 +6,11 @@
 //!   included), then run every suite: native `cargo test`, the SDK in headless Chromium, end to end.
 //! - `build-sdk`: build and optimize the browser SDK into `www/sdk/`.
 //! - `bench`: run the benchmarks and write `BENCHMARKS.md`.
+//! - `fuzz --seconds N`: run every fuzz target N seconds and write their
+//!   figures to BENCHMARKS.md's "Fuzzing" section.
 
 mod bench;
+mod fuzz;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -27,13 +30,15 @@ fn main() -> Result<()> {
             build_sdk(&root)
         }
         Some("bench") => bench(&root),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  serve [--listen ADDR] [--data-dir DIR]   build the SDK and run the collector (default 127.0.0.1:8080, ./data)\n\
                  test                                      install what is missing and run every test\n\
                  build-sdk                                 build and optimize the SDK into www/sdk/\n\
-                 bench                                     run the benchmarks and write BENCHMARKS.md"
+                 bench                                     run the benchmarks and write BENCHMARKS.md\n\
+                 fuzz [--seconds N]                        run every fuzz target N s (default 60), figures into BENCHMARKS.md"
             );
             std::process::exit(2);
         }
@@ -120,6 +125,7 @@ fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
     tools::ensure_clickhouse()?;
+    tools::ensure_cargo_fuzz()?;
     let python = tools::ensure_python_clients(root)?;
     build_sdk(root)?;
     build_dashboard_assets(root)?;
@@ -127,6 +133,10 @@ fn test(root: &Path) -> Result<()> {
     // 1. Pure logic and HTTP integration tests, natively; the ClickHouse
     // backend's against a server the tests start (missing: a failure).
     run(cargo(root).args(["test", "--workspace"]).env("WAYMARK_CLICKHOUSE", "required"))?;
+
+    // 1b. Every fuzz target over its seed corpus and a few seconds more:
+    // an input that crashes one fails here.
+    fuzz::smoke(root)?;
 
     // 2. The SDK's browser adapters in headless Chromium (wasm-bindgen-test).
     run(cargo(root)
@@ -154,8 +164,12 @@ fn bench(root: &Path) -> Result<()> {
     if cfg!(debug_assertions) {
         return run(cargo(root).args(["run", "--quiet", "--profile", "server", "--package", "xtask", "--", "bench"]));
     }
-    tools::ensure_build_tools(root)?;
-    build_sdk(root)?;
-    build_dashboard_assets(root)?;
+    // One server-side section alone (`WAYMARK_BENCH_ONLY`) uses the SDK
+    // and dashboard files as they are built.
+    if std::env::var("WAYMARK_BENCH_ONLY").is_err() || std::env::var("WAYMARK_BENCH_ONLY").is_ok_and(|only| only == "sdk") {
+        tools::ensure_build_tools(root)?;
+        build_sdk(root)?;
+        build_dashboard_assets(root)?;
+    }
     bench::run(root)
 }

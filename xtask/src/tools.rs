@@ -4,7 +4,7 @@
 //! Debian's Chromium, its driver and sqlite3, Debian's ClickHouse (whose
 //! server the tests start themselves, never the system service), and a
 //! Python virtual environment with Segment's Python client for the
-//! compatibility test.
+//! compatibility test, and cargo-fuzz (pinned) with the nightly toolchain.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,6 +60,21 @@ fn ensure_npm_packages(root: &Path) -> Result<()> {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&tests))?;
     }
     Ok(())
+}
+
+/// cargo-fuzz at its pinned version, and the nightly toolchain it builds
+/// the fuzz targets with.
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    let nightly = Command::new("rustup").args(["run", "nightly", "rustc", "--version"]).output();
+    if !nightly.is_ok_and(|out| out.status.success()) {
+        run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    }
+    let version = crate::fuzz::CARGO_FUZZ_VERSION;
+    let current = Command::new("cargo").args(["fuzz", "--version"]).output();
+    if current.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim_end().ends_with(version)) {
+        return Ok(());
+    }
+    run(Command::new("cargo").args(["install", "cargo-fuzz", "--version", &format!("={version}")]))
 }
 
 /// `wasm-opt` from npm's binaryen (Debian's is too old for today's Wasm).

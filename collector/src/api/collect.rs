@@ -74,9 +74,15 @@ pub(super) fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) 
         .unwrap_or(peer.ip())
 }
 
+/// The whole body, at most `limit` bytes; a body still arriving at the
+/// server's body deadline (see `server::serve`) is [`ApiError::BodyTimeout`].
 pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large { ApiError::Decode(crate::ingest::decode::DecodeError::TooLarge { limit }) } else { ApiError::BodyUnreadable(e.to_string()) }
+        let mut causes = std::iter::successors(std::error::Error::source(&e), |cause| cause.source());
+        match causes.find(|c| c.is::<http_body_util::LengthLimitError>() || c.is::<tower_http::timeout::TimeoutError>()) {
+            Some(c) if c.is::<http_body_util::LengthLimitError>() => ApiError::Decode(crate::ingest::decode::DecodeError::TooLarge { limit }),
+            Some(_) => ApiError::BodyTimeout,
+            None => ApiError::BodyUnreadable(e.to_string()),
+        }
     })
 }

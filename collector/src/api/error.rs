@@ -57,6 +57,8 @@ pub enum ApiError {
     Decode(#[from] DecodeError),
     #[error("the request body could not be read: {0}")]
     BodyUnreadable(String),
+    #[error("the request body did not arrive in time (`[server] body_timeout_seconds`)")]
+    BodyTimeout,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -192,6 +194,7 @@ impl ApiError {
             ApiError::Decode(DecodeError::Json(_)) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::Decode(DecodeError::SiteMissing) => (StatusCode::BAD_REQUEST, "site_missing"),
             ApiError::BodyUnreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
+            ApiError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::BadRequest(_) | ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::BadSelector(_) => (StatusCode::BAD_REQUEST, "bad_selector"),
             ApiError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),

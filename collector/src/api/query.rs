@@ -28,12 +28,51 @@ const MAX_HOURLY_DAYS: i64 = 31;
 
 pub(super) type Pairs = Query<Vec<(String, String)>>;
 
-/// The query string, read once per request (the live stream's too).
-pub(super) struct Params {
-    pub(super) pairs: Vec<(String, String)>,
+/// The query string, read once per request (the live stream's too), and
+/// each route's question read from it: what a stranger's query string can
+/// reach before a backend sees it (fuzzed in `collector/fuzz`).
+pub struct Params {
+    pub pairs: Vec<(String, String)>,
 }
 
 impl Params {
+    /// The overview's question: the period, its interval, the filters.
+    pub fn overview(&self, site: &Site, now_ms: i64) -> Result<OverviewRequest, ApiError> {
+        let period = self.period(site, now_ms)?;
+        Ok(OverviewRequest { interval: self.interval(&period)?, period, filters: self.filters()? })
+    }
+
+    /// A breakdown by `dimension`, at most `limit` rows.
+    pub fn breakdown(&self, site: &Site, now_ms: i64) -> Result<BreakdownRequest, ApiError> {
+        let dimension = self.get("dimension").ok_or_else(|| ApiError::BadRequest("`dimension` is required".into()))?;
+        Ok(BreakdownRequest {
+            period: self.period(site, now_ms)?,
+            dimension: Dimension::parse(dimension)?,
+            filters: self.filters()?,
+            limit: self.number("limit", 10)?,
+        })
+    }
+
+    /// One page of the session explorer.
+    pub fn sessions(&self, site: &Site, now_ms: i64) -> Result<SessionsRequest, ApiError> {
+        Ok(SessionsRequest {
+            period: self.period(site, now_ms)?,
+            filters: self.filters()?,
+            page: self.number("page", 0)?,
+            per_page: self.number("per_page", 50)?,
+        })
+    }
+
+    /// One page of the consent log, of one visitor when `visitor` is given.
+    pub fn consent_log(&self, site: &Site, now_ms: i64) -> Result<ConsentLogRequest, ApiError> {
+        Ok(ConsentLogRequest {
+            period: self.period(site, now_ms)?,
+            visitor_id: self.get("visitor").filter(|v| !v.is_empty()).map(str::to_owned),
+            page: self.number("page", 0)?,
+            per_page: self.number("per_page", 100)?,
+        })
+    }
+
     fn get(&self, key: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
@@ -43,7 +82,7 @@ impl Params {
         Ok(state.dashboard.site(key)?.clone())
     }
 
-    fn format(&self) -> Result<Format, ApiError> {
+    pub fn format(&self) -> Result<Format, ApiError> {
         Format::parse(self.get("format"))
     }
 
@@ -95,8 +134,7 @@ pub async fn overview_route(who: Authenticated, State(state): State<Arc<AppState
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let period = params.period(&site, queries.now_ms())?;
-    let request = OverviewRequest { interval: params.interval(&period)?, period, filters: params.filters()? };
+    let request = params.overview(&site, queries.now_ms())?;
     let result = queries.overview(&site, &request).await?;
     reply(params.format()?, "overview", result)
 }
@@ -107,13 +145,7 @@ pub async fn breakdown_route(who: Authenticated, State(state): State<Arc<AppStat
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let dimension = params.get("dimension").ok_or_else(|| ApiError::BadRequest("`dimension` is required".into()))?;
-    let request = BreakdownRequest {
-        period: params.period(&site, queries.now_ms())?,
-        dimension: Dimension::parse(dimension)?,
-        filters: params.filters()?,
-        limit: params.number("limit", 10)?,
-    };
+    let request = params.breakdown(&site, queries.now_ms())?;
     let name = format!("breakdown-{}", request.dimension.name().replace(':', "-"));
     let result = queries.breakdown(&site, &request).await?;
     reply(params.format()?, &name, result)
@@ -125,12 +157,7 @@ pub async fn sessions_route(who: Authenticated, State(state): State<Arc<AppState
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = SessionsRequest {
-        period: params.period(&site, queries.now_ms())?,
-        filters: params.filters()?,
-        page: params.number("page", 0)?,
-        per_page: params.number("per_page", 50)?,
-    };
+    let request = params.sessions(&site, queries.now_ms())?;
     let result = queries.sessions(&site, &request).await?;
     reply(params.format()?, "sessions", result)
 }
@@ -156,12 +183,7 @@ pub async fn consent_route(_: Authenticated, State(state): State<Arc<AppState>>,
     let params = Params { pairs };
     let site = params.site(&state)?;
     let queries = state.dashboard.queries.clone();
-    let request = ConsentLogRequest {
-        period: params.period(&site, queries.now_ms())?,
-        visitor_id: params.get("visitor").filter(|v| !v.is_empty()).map(str::to_owned),
-        page: params.number("page", 0)?,
-        per_page: params.number("per_page", 100)?,
-    };
+    let request = params.consent_log(&site, queries.now_ms())?;
     let result = queries.consent_log(&site, &request).await?;
     reply(params.format()?, "consent", result)
 }

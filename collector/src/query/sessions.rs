@@ -59,9 +59,11 @@ impl SessionsRequest {
         self.per_page.clamp(1, MAX_PER_PAGE)
     }
 
-    /// Sessions before this page.
+    /// Sessions before this page; a page past any store's end (up to
+    /// `usize::MAX`, as a query string may ask) is past `i64::MAX`, where
+    /// every backend finds nothing.
     pub fn offset(&self) -> usize {
-        self.page * self.per_page()
+        self.page.saturating_mul(self.per_page()).min(i64::MAX as usize)
     }
 }
 

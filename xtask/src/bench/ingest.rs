@@ -8,8 +8,9 @@
 //! same closed-loop load against a no-op axum handler that only parses the
 //! JSON shows what validation, enrichment, sessions and the fsynced commit
 //! cost on top of HTTP itself. With `WAYMARK_BENCH_BASELINE` naming another
-//! build of the collector, a last table compares the two side by side, in
-//! alternating rounds on an empty store.
+//! build of the collector, a table compares the two side by side, in
+//! alternating rounds on an empty store; a last one compares `[store]
+//! durability = "full"` with the default the same way.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -136,9 +137,11 @@ pub fn section(root: &Path) -> Result<String> {
         }
         None => None,
     };
+    let durability = durability_side_by_side(&binary, &config, &work)?;
     let _ = std::fs::remove_dir_all(&work);
     let mut section = report(&rows, &memory, &commits);
     section.push_str(&compared.unwrap_or_default());
+    section.push_str(&durability);
     if let Some(one_minute) = load_average.split_whitespace().next() {
         section.push_str(&format!("Load average when the section started: {one_minute} (on {} cores).\n\n", std::thread::available_parallelism().map_or(0, |n| n.get())));
     }
@@ -196,6 +199,67 @@ fn side_by_side(current: &Path, baseline: &Path, config: &Path, work: &Path) -> 
         ));
     }
     s.push('\n');
+    Ok(s)
+}
+
+/// `[store] durability = "full"` against the default, in alternating
+/// rounds on a fresh empty store each: what SQLite's own flush inside every
+/// group commit costs. `WAYMARK_BENCH_ONLY=durability` runs only this.
+pub fn durability_section(root: &Path) -> Result<String> {
+    crate::run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
+    let work = std::env::temp_dir().join(format!("waymark-bench-durability-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let config = work.join("bench.toml");
+    std::fs::write(&config, CONFIG)?;
+    let section = durability_side_by_side(&root.join("target/server/waymark"), &config, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    section
+}
+
+fn durability_side_by_side(binary: &Path, config: &Path, work: &Path) -> Result<String> {
+    let mut s = format!(
+        "### Durability: `full` beside the default\n\n\
+         The same build with `[store] durability = \"normal\"` (the default: the writer commits with `synchronous=NORMAL`, \
+         a thread flushes the WAL before the answers) and `\"full\"` (`synchronous=FULL`: SQLite flushes the WAL inside \
+         every group commit, the writer waiting): {ROUNDS} alternating rounds each, a fresh empty store each, {} s per \
+         row; medians. Both answer 2xx only after the WAL holding the events is on disk.\n\n\
+         | load | normal: events/s | full: events/s | full/normal | normal: p99 | full: p99 | normal: commits/s | full: commits/s |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        run_time().as_secs()
+    );
+    for (batch, connections) in [(20usize, 64usize), (1, 256)] {
+        let mut rate: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut p99: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut commits: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..ROUNDS {
+            for (which, durability) in ["normal", "full"].into_iter().enumerate() {
+                let data = work.join(format!("durability-{batch}-{round}-{durability}"));
+                let collector = Collector::start_with(binary, config, &data, &[("WAYMARK_STORE__DURABILITY", durability)])?;
+                let measured = loadgen::run(Load { addr: collector.addr, run: 1, connections, batch, duration: run_time(), rate: None, endpoint: Endpoint::Native, shape: Shape::Visits })?;
+                let stats = collector.commit_stats()?;
+                collector.stop()?;
+                if measured.failures > 0 {
+                    bail!("{} of {} requests failed with durability = {durability}", measured.failures, measured.requests);
+                }
+                rate[which].push(measured.events_per_second());
+                p99[which].push(measured.percentile(0.99).as_secs_f64() * 1e3);
+                commits[which].push(stats.commits as f64 / run_time().as_secs_f64());
+                eprintln!("bench: durability {durability}, batches of {batch}, round {round}: {:.0} events/s", rate[which].last().unwrap_or(&0.0));
+            }
+        }
+        let [normal, full] = rate.map(median);
+        let [normal_p99, full_p99] = p99.map(median);
+        let [normal_commits, full_commits] = commits.map(median);
+        s.push_str(&format!(
+            "| batches of {batch}, max | {normal:.0} | {full:.0} | {:.0}% | {normal_p99:.1} ms | {full_p99:.1} ms | {normal_commits:.0} | {full_commits:.0} |\n",
+            100.0 * full / normal
+        ));
+    }
+    let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.push_str(&format!("\nLoad average at the end: {} (on {} cores).\n\n", load_average.split_whitespace().next().unwrap_or("?"), std::thread::available_parallelism().map_or(0, |n| n.get())));
     Ok(s)
 }
 
@@ -345,7 +409,13 @@ pub(super) struct Collector {
 
 impl Collector {
     pub fn start(binary: &Path, config: &Path, data: &Path) -> Result<Collector> {
+        Collector::start_with(binary, config, data, &[])
+    }
+
+    /// With configuration overrides in the environment (`WAYMARK_STORE__DURABILITY=full`).
+    fn start_with(binary: &Path, config: &Path, data: &Path, env: &[(&str, &str)]) -> Result<Collector> {
         let mut child = Command::new(binary)
+            .envs(env.iter().copied())
             .arg("serve")
             .arg("--config")
             .arg(config)

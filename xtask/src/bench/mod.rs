@@ -30,7 +30,8 @@ pub fn run(root: &Path) -> Result<()> {
             "query" => query::section(root)?,
             "lifecycle" => lifecycle::section(root)?,
             "clickhouse" => clickhouse::section(root)?,
-            other => anyhow::bail!("unknown bench section {other:?}; known: clickhouse, ingest, lifecycle, query, sdk"),
+            "durability" => ingest::durability_section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: clickhouse, durability, ingest, lifecycle, query, sdk"),
         };
         eprintln!("{section}");
         return Ok(());
@@ -40,6 +41,11 @@ pub fn run(root: &Path) -> Result<()> {
     report.push_str(&clickhouse::section(root)?);
     report.push_str(&query::section(root)?);
     report.push_str(&lifecycle::section(root)?);
+    // The fuzzing figures come from `cargo xtask fuzz`: kept as they are.
+    let written = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap_or_default();
+    if let Some(fuzzing) = crate::fuzz::section(&written) {
+        report.push_str(fuzzing);
+    }
     std::fs::write(root.join("BENCHMARKS.md"), &report)?;
     eprintln!("{report}");
     Ok(())

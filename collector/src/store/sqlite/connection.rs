@@ -6,7 +6,35 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use crate::config::Durability;
 use crate::store::StoreError;
+
+/// The writer's `PRAGMA synchronous`, as SQLite reads it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// 1: in WAL mode, commits are written to the WAL without a flush.
+    Normal,
+    /// 2: every commit flushes the WAL.
+    Full,
+}
+
+impl Synchronous {
+    /// Sets the writer's flushing for `durability` and reads it back: a
+    /// setting SQLite did not take fails the open rather than running with
+    /// less than was configured.
+    pub(super) fn set(conn: &Connection, durability: Durability) -> Result<Synchronous, StoreError> {
+        let (level, wanted) = match durability {
+            Durability::Normal => (1, Synchronous::Normal),
+            Durability::Full => (2, Synchronous::Full),
+        };
+        conn.pragma_update(None, "synchronous", level)?;
+        let read: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        if read != level {
+            return Err(StoreError::Backend(format!("SQLite kept synchronous = {read} where durability asks for {level}")));
+        }
+        Ok(wanted)
+    }
+}
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the count
 /// applied so far.

@@ -49,6 +49,7 @@ pub use connection::open_connection;
 pub use reads::SqliteReads;
 pub use source::SqliteSource;
 use connection::migrate;
+pub use connection::Synchronous;
 use rows::{EVENT_COLUMNS, event_from_row};
 pub use rows::{SESSION_COLUMNS, SLOT_MS, recount_event_slots, session_from_row};
 use wal_sync::WalSync;
@@ -60,6 +61,7 @@ use crate::store::tails::Tails;
 
 use crate::event::StoredEvent;
 use crate::ingest::dedupe::DedupePolicy;
+use crate::config::Durability;
 use crate::sessions::{Rule, Session};
 use crate::store::lifecycle::{AuditRecord, DayCount, Deleted, Erased, Selector};
 use crate::store::{Appended, BotHit, DaySalts, Rebuilt, Store, StoreError};
@@ -81,6 +83,8 @@ pub struct StoreOptions {
     pub commit_seconds: Option<prometheus::Histogram>,
     /// WAL length (in pages) at which the writer starts the WAL over.
     pub wal_restart_frames: u32,
+    /// What each group commit waits for (`[store] durability`).
+    pub durability: Durability,
 }
 
 impl Default for StoreOptions {
@@ -90,12 +94,15 @@ impl Default for StoreOptions {
             session_rules: HashMap::new(),
             commit_seconds: None,
             wal_restart_frames: checkpoints::RESTART_FRAMES,
+            durability: Durability::Normal,
         }
     }
 }
 
 pub struct SqliteStore {
     path: PathBuf,
+    /// The writer's `PRAGMA synchronous` as SQLite read it back at open.
+    synchronous: Synchronous,
     queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -116,8 +123,10 @@ impl SqliteStore {
         // the writer keeps the WAL short (see `checkpoints`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let wal_length = WalLength::watch(&mut conn, &path, options.wal_restart_frames)?;
-        // The writer commits without flushing; `WalSync` flushes, then answers.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // By default the writer commits without flushing and `WalSync`
+        // flushes, then answers; with `durability = "full"` SQLite flushes
+        // inside the commit too (`WalSync` then finds the WAL clean).
+        let synchronous = Synchronous::set(&conn, options.durability)?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         // Erased and expired rows are zeroed where they lay, not left in
         // free space: see `lifecycle`.
@@ -139,11 +148,16 @@ impl SqliteStore {
                 .run(receiver)
             })
             .expect("spawning the writer thread");
-        Ok(SqliteStore { path, queue, writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore { path, synchronous, queue, writer: Mutex::new(Some(writer)) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How the writer's commits reach the disk, as SQLite read it back.
+    pub fn synchronous(&self) -> Synchronous {
+        self.synchronous
     }
 
     /// The read seam over this store's file.
@@ -286,6 +300,28 @@ mod tests {
     conformance::write_conformance_tests!(|dir: &Path, rules: conformance::SiteRules| {
         SqliteStore::open_with(dir, StoreOptions { session_rules: rules, ..StoreOptions::default() }).unwrap()
     });
+
+    #[test]
+    fn durability_full_reaches_sqlite_and_the_default_is_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = SqliteStore::open(&dir.path().join("default")).unwrap();
+        assert_eq!(default.synchronous(), Synchronous::Normal);
+        let options = StoreOptions { durability: Durability::Full, ..StoreOptions::default() };
+        let full = SqliteStore::open_with(&dir.path().join("full"), options).unwrap();
+        assert_eq!(full.synchronous(), Synchronous::Full);
+    }
+
+    #[tokio::test]
+    async fn durability_full_commits_and_answers_as_the_default_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions { durability: Durability::Full, ..StoreOptions::default() };
+        let store = SqliteStore::open_with(dir.path(), options).unwrap();
+        let appended = store.append(vec![pageview(1, "v1", T0)]).await.unwrap();
+        assert_eq!(appended.len(), 1);
+        store.close().await;
+        let stored: i64 = store.reader().unwrap().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, 1);
+    }
 
     const MIN: i64 = 60_000;
 
