@@ -379,8 +379,19 @@ fn users(command: UsersCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The store as a maintenance command opens it: on ClickHouse without a
+/// sessionizer of its own (`inside` is for `serve`); its appends, if any,
+/// still go where the collectors' go.
+async fn open_for_maintenance(config: &Config) -> anyhow::Result<OpenStore> {
+    let mut config = config.clone();
+    if config.store.sessionizer == Sessionizer::Inside {
+        config.store.sessionizer = Sessionizer::Separate;
+    }
+    open_store(&config, &Metrics::default()).await
+}
+
 async fn rebuild(config: Config) -> anyhow::Result<()> {
-    let OpenStore { store, data, .. } = open_store(&config, &Metrics::default()).await?;
+    let OpenStore { store, data, .. } = open_for_maintenance(&config).await?;
     let rebuilt = store.rebuild_sessions().await?;
     store.close().await;
     println!("rebuilt {} sessions from {} events in {data}", rebuilt.sessions, rebuilt.events);
@@ -400,7 +411,7 @@ impl Maintenance {
     async fn open(args: &CommonArgs) -> anyhow::Result<Maintenance> {
         let config = args.config()?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let OpenStore { store, reads, .. } = open_store(&config, &Metrics::default()).await?;
+        let OpenStore { store, reads, .. } = open_for_maintenance(&config).await?;
         Ok(Maintenance { config, store, reads, _lock: lock })
     }
 
