@@ -19,7 +19,8 @@
 //! once their second is `lag` old, so that inserts still running are
 //! done; an insert slower than that is found by the catch-up read, which
 //! looks back [`GRACE_MS`] for rows that never became events. Rows older
-//! than yesterday are dropped with their day's partition.
+//! than yesterday (and than the day before where the slowest sessionizer
+//! is) are dropped with their day's partition.
 
 use std::collections::HashSet;
 
@@ -234,9 +235,10 @@ struct Partition {
     partition: String,
 }
 
-/// Drops the days of `incoming` before yesterday's on every server: what
-/// they held is in `events`, or was erased.
-pub(super) fn prune(db: &Db, today: i64) -> Result<(), StoreError> {
+/// Drops the days of `incoming` before the day before `read_past` (today,
+/// or the earliest day a sessionizer is at) on every server: what they
+/// held is in `events`, or was erased.
+pub(super) fn prune(db: &Db, read_past: i64) -> Result<(), StoreError> {
     let connection = db.client().connection();
     let local = super::schema::local("incoming", connection.cluster.is_some());
     for server in connection.servers() {
@@ -245,7 +247,7 @@ pub(super) fn prune(db: &Db, today: i64) -> Result<(), StoreError> {
             "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = {} AND active",
             lit(&local)
         )))?;
-        for day in parts.iter().filter_map(|p| p.partition.trim_matches('\'').parse::<i64>().ok()).filter(|&d| d < today - 1) {
+        for day in parts.iter().filter_map(|p| p.partition.trim_matches('\'').parse::<i64>().ok()).filter(|&d| d < read_past - 1) {
             db.block_on(client.execute(&format!("ALTER TABLE {local} DROP PARTITION {day}")))?;
         }
     }

@@ -367,6 +367,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_no_sessionizer_has_read_are_kept_however_old_they_are() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let connection = test_connection(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let client = Client::new(connection.clone());
+        runtime.block_on(schema::migrate(&client)).unwrap();
+        // Appended three days ago; no sessionizer has run since.
+        let event = conformance::pageview(1, "anna", conformance::T0);
+        let three_days_ago = crate::clock::Clock::now_ms(&crate::clock::SystemClock) - 3 * crate::clock::DAY_MS;
+        let row = serde_json::json!({"site": event.site, "id": event.id, "visitor_id": event.visitor_id,
+            "visitor_id_yesterday": null, "event": serde_json::to_string(&event).unwrap(), "arrived_ms": three_days_ago});
+        runtime.block_on(client.insert("incoming", &[row])).unwrap();
+        let mut sessionizer = Sessionizer::open(connection.clone(), SessionizerOptions::default()).unwrap();
+        sessionizer.step().unwrap();
+        let store = ClickhouseStore::open(connection, StoreOptions::default()).unwrap();
+        let stored = runtime.block_on(store.events("site")).unwrap();
+        assert_eq!(stored.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [event.id.as_str()], "made an event, not dropped with its day");
+        runtime.block_on(store.close());
+    }
+
+    #[test]
     fn a_database_migrated_by_a_newer_collector_is_refused_and_an_unreachable_server_is_named() {
         if test_server::skip() {
             return;

@@ -88,6 +88,7 @@ pub struct Sessionizer {
     /// stored without their sessions, which the page read again would not
     /// make (its events are duplicates then), so they are rebuilt.
     repair: Vec<(String, String)>,
+    /// The day it last dropped old days of `incoming`.
     pruned_day: i64,
 }
 
@@ -165,8 +166,12 @@ impl Sessionizer {
         }
         let today = day_of(SystemClock.now_ms());
         if today != self.pruned_day {
-            incoming::prune(&self.writer.db, today)?;
-            self.pruned_day = today;
+            // Only what every shard's sessionizer has read past: one that
+            // was down for days still finds its rows.
+            if let Some(read_past) = self.every_shard_read_past()? {
+                incoming::prune(&self.writer.db, read_past.min(today))?;
+                self.pruned_day = today;
+            }
         }
         if !self.repair.is_empty() {
             let writer = &mut self.writer;
@@ -202,6 +207,21 @@ impl Sessionizer {
         let planned = self.plan(missed)?;
         self.caught_up = Some(Instant::now());
         Ok(planned)
+    }
+
+    /// The earliest day a sessionizer of this many shards is at, once all of
+    /// them have saved where they are.
+    fn every_shard_read_past(&self) -> Result<Option<i64>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            shard: String,
+            arrived_ms: i64,
+        }
+        let saved: Vec<Saved> = self.writer.db.rows("SELECT shard, arrived_ms FROM sessionizer_progress FINAL")?;
+        let count = self.shard.count;
+        let ours: Vec<&Saved> = saved.iter().filter(|s| Shard::parse(&s.shard).is_ok_and(|s| s.count == count)).collect();
+        let all = (0..count).all(|i| ours.iter().any(|s| s.shard == Shard { index: i, count }.key()));
+        Ok(all.then(|| ours.iter().map(|s| day_of(s.arrived_ms)).min()).flatten())
     }
 
     /// Plans and writes `rows` as one group.
