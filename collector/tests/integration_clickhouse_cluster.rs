@@ -110,6 +110,26 @@ secret_key = "{SECRET}"
     path
 }
 
+/// The test cluster, a database of `dir`'s own on it, and the configs of
+/// collectors A and B: each talks to a shard of its own (the sessionizer
+/// to A's).
+struct Setup {
+    shards: Vec<String>,
+    database: String,
+    a_config: PathBuf,
+    b_config: PathBuf,
+}
+
+impl Setup {
+    fn new(dir: &Path) -> Setup {
+        let shards = test_server::cluster_urls();
+        let database = test_server::database_for(dir);
+        let a_config = cluster_config(dir, "a", &shards, &database, &shards[0]);
+        let b_config = cluster_config(dir, "b", &shards, &database, &shards[1]);
+        Setup { shards, database, a_config, b_config }
+    }
+}
+
 /// Where an event goes: the browser's beacon or the shop's backend.
 #[derive(Clone)]
 enum Via {
@@ -217,12 +237,8 @@ async fn two_collectors_and_a_sessionizer_killed_mid_stream_on_two_shards_answer
     if test_server::skip() {
         return;
     }
-    let shards = test_server::cluster_urls();
     let dir = tempfile::tempdir().unwrap();
-    let database = test_server::database_for(dir.path());
-    // Each collector talks to a shard of its own; the sessionizer to the first.
-    let a_config = cluster_config(dir.path(), "a", &shards, &database, &shards[0]);
-    let b_config = cluster_config(dir.path(), "b", &shards, &database, &shards[1]);
+    let Setup { a_config, b_config, .. } = Setup::new(dir.path());
     let a = Process::collector(&a_config);
     let mut b = Process::collector(&b_config);
     let mut sessionizer = Process::sessionizer(&a_config);
@@ -279,11 +295,8 @@ async fn a_collector_killed_under_load_loses_nothing_it_acknowledged_and_the_oth
     if test_server::skip() {
         return;
     }
-    let shards = test_server::cluster_urls();
     let dir = tempfile::tempdir().unwrap();
-    let database = test_server::database_for(dir.path());
-    let a_config = cluster_config(dir.path(), "a", &shards, &database, &shards[0]);
-    let b_config = cluster_config(dir.path(), "b", &shards, &database, &shards[1]);
+    let Setup { shards, database, a_config, b_config } = Setup::new(dir.path());
     let a = Process::collector(&a_config);
     let b = Process::collector(&b_config);
     let _sessionizer = Process::sessionizer(&a_config);
