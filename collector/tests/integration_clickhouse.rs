@@ -64,21 +64,6 @@ async fn a_collector_on_clickhouse_counts_a_resent_event_once_and_answers_the_da
     server.shutdown().await;
 }
 
-/// Rows of one `SELECT` on the server, as JSON lines.
-async fn clickhouse(url: &str, database: &str, sql: &str) -> Vec<Value> {
-    let body = reqwest::Client::new()
-        .post(url)
-        .query(&[("database", database), ("output_format_json_quote_64bit_integers", "0")])
-        .body(format!("{sql} FORMAT JSONEachRow"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
 #[tokio::test]
 async fn with_clickhouse_killed_mid_load_batches_get_503_with_retry_after_and_after_its_restart_every_one_counts_once() {
     if test_server::skip() {
@@ -143,7 +128,7 @@ async fn with_clickhouse_killed_mid_load_batches_get_503_with_retry_after_and_af
 
     let url = clickhouse_server.url();
     // Durable at the 2xx: in `incoming`, each id of an acknowledged batch.
-    let arrived = clickhouse(&url, &database, "SELECT uniqExact(id) AS ids FROM incoming WHERE site = 'demo'").await;
+    let arrived = test_server::rows(&url, &database, "SELECT uniqExact(id) AS ids FROM incoming WHERE site = 'demo'").await;
     assert_eq!(arrived[0]["ids"].as_u64(), Some(k * 5), "every acknowledged event is stored");
     // The sessionizer went on after the outage: each event once, a session per visit.
     let made = "SELECT (SELECT count() FROM events FINAL WHERE site = 'demo') AS events,
@@ -152,10 +137,10 @@ async fn with_clickhouse_killed_mid_load_batches_get_503_with_retry_after_and_af
                 FROM sessions FINAL WHERE deleted = 0 AND site = 'demo'";
     let expected = serde_json::json!({"events": k * 5, "ids": k * 5, "sessions": k, "pageviews": k * 5});
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut seen = clickhouse(&url, &database, made).await.remove(0);
+    let mut seen = test_server::rows(&url, &database, made).await.remove(0);
     while seen != expected && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        seen = clickhouse(&url, &database, made).await.remove(0);
+        seen = test_server::rows(&url, &database, made).await.remove(0);
     }
     assert_eq!(seen, expected);
     server.shutdown().await;

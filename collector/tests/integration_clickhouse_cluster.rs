@@ -137,9 +137,10 @@ enum Via {
     Server(Value),
 }
 
-async fn deliver(url: &str, send: &Via) -> u16 {
+/// The request that sends `send` to the collector at `url`.
+fn request(url: &str, send: &Via) -> reqwest::RequestBuilder {
     let client = reqwest::Client::new();
-    let request = match send {
+    match send {
         Via::Browser(event) => client
             .post(format!("{url}/api/collect"))
             .header("content-type", "text/plain")
@@ -151,8 +152,11 @@ async fn deliver(url: &str, send: &Via) -> u16 {
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {SECRET}"))
             .body(json!({"site": "shop", "events": [event]}).to_string()),
-    };
-    let answer = request.send().await.unwrap();
+    }
+}
+
+async fn deliver(url: &str, send: &Via) -> u16 {
+    let answer = request(url, send).send().await.unwrap();
     let status = answer.status().as_u16();
     assert_eq!(status, 200, "{}", answer.text().await.unwrap());
     status
@@ -284,10 +288,9 @@ async fn two_collectors_and_a_sessionizer_killed_mid_stream_on_two_shards_answer
     sqlite.shutdown().await;
 }
 
-/// `sql`'s one number, asked of the cluster through the first shard.
+/// `sql`'s one number (named `n`), asked of the cluster through `url`.
 async fn count(url: &str, database: &str, sql: &str) -> u64 {
-    let text = reqwest::Client::new().post(url).query(&[("database", database)]).body(sql.to_owned()).send().await.unwrap().text().await.unwrap();
-    text.trim().parse().unwrap_or_else(|_| panic!("{sql}: {text}"))
+    test_server::rows(url, database, sql).await[0]["n"].as_u64().unwrap_or_else(|| panic!("{sql}"))
 }
 
 #[tokio::test]
@@ -319,17 +322,7 @@ async fn a_collector_killed_under_load_loses_nothing_it_acknowledged_and_the_oth
                     for event in events {
                         let mut to = b_url.clone();
                         loop {
-                            let sent = reqwest::Client::new()
-                                .post(format!("{to}/api/collect"))
-                                .header("content-type", "text/plain")
-                                .header("user-agent", FIREFOX)
-                                .header("origin", "https://shop.example")
-                                .body(match &event {
-                                    Via::Browser(e) | Via::Server(e) => batch("shop", now_ms(), vec![e.clone()]).to_string(),
-                                })
-                                .send()
-                                .await;
-                            match sent {
+                            match request(&to, &event).send().await {
                                 Ok(answer) if answer.status() == 200 => {
                                     if to == b_url {
                                         by_b.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -358,14 +351,14 @@ async fn a_collector_killed_under_load_loses_nothing_it_acknowledged_and_the_oth
     // Every event acknowledged by either collector, made an event once, in
     // one session per sender.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let stored = "SELECT count() FROM events FINAL WHERE site = 'shop'";
-    let sessions = "SELECT count() FROM sessions FINAL WHERE site = 'shop' AND deleted = 0";
+    let stored = "SELECT count() AS n FROM events FINAL WHERE site = 'shop'";
+    let sessions = "SELECT count() AS n FROM sessions FINAL WHERE site = 'shop' AND deleted = 0";
     while (count(&shards[0], &database, stored).await, count(&shards[0], &database, sessions).await) != (total, SENDERS)
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(count(&shards[0], &database, stored).await, total);
-    assert_eq!(count(&shards[0], &database, "SELECT uniqExact(id) FROM events WHERE site = 'shop'").await, total, "no event twice");
+    assert_eq!(count(&shards[0], &database, "SELECT uniqExact(id) AS n FROM events WHERE site = 'shop'").await, total, "no event twice");
     assert_eq!(count(&shards[0], &database, sessions).await, SENDERS);
 }

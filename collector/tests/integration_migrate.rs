@@ -204,21 +204,6 @@ async fn a_moved_store_answers_the_dashboard_as_sqlite_did_with_its_users_bots_a
     clickhouse.shutdown().await;
 }
 
-/// Rows of a ClickHouse query, as JSON lines.
-async fn clickhouse_rows(database: &str, sql: &str) -> Vec<Value> {
-    let body = reqwest::Client::new()
-        .post(test_server::url())
-        .query(&[("database", database), ("output_format_json_quote_64bit_integers", "0")])
-        .body(format!("{sql} FORMAT JSONEachRow"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
 /// 3,000 events of three sites over four days, appended through the store.
 async fn seed_through_the_store(dir: &Path) {
     let store = SqliteStore::open(dir).unwrap();
@@ -264,14 +249,14 @@ async fn a_move_stopped_after_a_page_goes_on_where_it_was_and_counts_every_event
     assert_eq!(stopped.status.code(), Some(137), "{}", said(&stopped));
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("events: 800/3000 rows copied"), "{}", said(&stopped));
     let count = "SELECT count() AS n FROM events FINAL";
-    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 1200})]);
+    assert_eq!(test_server::rows(&test_server::url(), &database, count).await, [json!({"n": 1200})]);
 
     let resumed = waymark(&flags, dir.path(), &[]);
     assert!(resumed.status.success(), "{}", said(&resumed));
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert!(stderr.contains("events: resuming after 800 of 3000 rows copied by an earlier run"), "{}", said(&resumed));
     assert!(stderr.contains("events: done, 2200 rows written by this run of 3000"), "{}", said(&resumed));
-    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3000})], "the page written twice counts once");
+    assert_eq!(test_server::rows(&test_server::url(), &database, count).await, [json!({"n": 3000})], "the page written twice counts once");
 
     let per_day = format!("SELECT site, intDiv(ts, {DAY_MS}) AS day, count() AS n FROM events FINAL GROUP BY site, day ORDER BY site, day");
     let sqlite_per_day: Vec<Value> = support::query(
@@ -282,16 +267,16 @@ async fn a_move_stopped_after_a_page_goes_on_where_it_was_and_counts_every_event
     .map(|r| json!({"site": r[0], "day": r[1], "n": r[2]}))
     .collect();
     assert_eq!(sqlite_per_day.len(), 12);
-    assert_eq!(clickhouse_rows(&database, &per_day).await, sqlite_per_day);
+    assert_eq!(test_server::rows(&test_server::url(), &database, &per_day).await, sqlite_per_day);
     let sessions = support::query(&dir.path().join("waymark.db"), "SELECT count(*) FROM sessions")[0][0].as_i64().unwrap();
-    let live_sessions = clickhouse_rows(&database, "SELECT count() AS n FROM sessions FINAL WHERE deleted = 0").await;
+    let live_sessions = test_server::rows(&test_server::url(), &database, "SELECT count() AS n FROM sessions FINAL WHERE deleted = 0").await;
     assert_eq!(live_sessions, [json!({"n": sessions})]);
 
     // Once more: nothing left to copy, nothing doubled.
     let again = waymark(&flags, dir.path(), &[]);
     assert!(again.status.success(), "{}", said(&again));
     assert!(String::from_utf8_lossy(&again.stderr).contains("events: done, 0 rows written by this run of 3000"), "{}", said(&again));
-    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3000})]);
+    assert_eq!(test_server::rows(&test_server::url(), &database, count).await, [json!({"n": 3000})]);
 
     // The collector ran on SQLite again: a move copies what is new, on a
     // site the first move had passed.
@@ -306,7 +291,7 @@ async fn a_move_stopped_after_a_page_goes_on_where_it_was_and_counts_every_event
     let later = waymark(&flags, dir.path(), &[]);
     assert!(later.status.success(), "{}", said(&later));
     assert!(String::from_utf8_lossy(&later.stderr).contains("events of days behind: done"), "{}", said(&later));
-    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3030})]);
+    assert_eq!(test_server::rows(&test_server::url(), &database, count).await, [json!({"n": 3030})]);
 
     // A visitor erased in SQLite after the move: the check fails on the
     // first day that differs, and says so.
@@ -381,11 +366,11 @@ async fn a_move_killed_while_it_copies_resumes_to_the_exact_counts() {
     child.kill().unwrap();
     assert!(!child.wait().unwrap().success());
     let count = "SELECT count() AS n FROM events FINAL";
-    let copied = clickhouse_rows(&database, count).await[0]["n"].as_u64().unwrap();
+    let copied = test_server::rows(&test_server::url(), &database, count).await[0]["n"].as_u64().unwrap();
     assert!((100..3000).contains(&copied), "killed after the first page of 30: {copied} copied");
 
     let resumed = waymark(&flags[1..], dir.path(), &[]);
     assert!(resumed.status.success(), "{}", said(&resumed));
     assert!(String::from_utf8_lossy(&resumed.stderr).contains("events: resuming after"), "{}", said(&resumed));
-    assert_eq!(clickhouse_rows(&database, count).await, [json!({"n": 3000})]);
+    assert_eq!(test_server::rows(&test_server::url(), &database, count).await, [json!({"n": 3000})]);
 }

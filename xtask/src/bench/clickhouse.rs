@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::ingest::{CONFIG, Collector, Row, run_time, table_line};
+use super::ingest::{CONFIG, Collector, Row, peak_rss_kib, run_time, table_line};
 use super::loadgen::{self, Endpoint, Load, Measured, Shape};
 
 /// A child whose first line of stdout starting with `ready` it waited for.
@@ -44,9 +44,8 @@ fn start(mut command: Command, ready: &str) -> Result<Spawned> {
 }
 
 impl Spawned {
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    fn peak_rss_kib(&self) -> Result<u64> {
+        peak_rss_kib(self.child.id())
     }
 
     fn stop(mut self) -> Result<()> {
@@ -258,7 +257,7 @@ pub fn section(root: &Path) -> Result<String> {
         "Peak RSS, two collectors: {:.1} and {:.1} MiB; the sessionizer: {:.1} MiB.",
         a.peak_rss_kib()? as f64 / 1024.0,
         b.peak_rss_kib()? as f64 / 1024.0,
-        sessionizer.peak_rss_kib() as f64 / 1024.0
+        sessionizer.peak_rss_kib()? as f64 / 1024.0
     ));
     sessionizer.stop()?;
     a.stop()?;

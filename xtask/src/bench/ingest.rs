@@ -472,12 +472,7 @@ impl Collector {
 
     /// The process's high-water mark of resident memory (`VmHWM`).
     pub fn peak_rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmHWM in /proc/PID/status")
+        peak_rss_kib(self.child.id())
     }
 
     /// SIGTERM, then wait: the collector commits what is queued and exits.
@@ -489,6 +484,16 @@ impl Collector {
         }
         Ok(())
     }
+}
+
+/// A process's high-water mark of resident memory (`VmHWM`), in KiB.
+pub(super) fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmHWM in /proc/PID/status")
 }
 
 /// `events` pageviews of `events / 10` visitors, one ten-pageview session

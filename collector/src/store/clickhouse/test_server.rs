@@ -299,3 +299,19 @@ fn ping(port: u16) -> bool {
     let _ = stream.read_to_string(&mut answer);
     answer.ends_with("Ok.\n")
 }
+
+/// The rows of one `SELECT` on the server at `url`, in `database`, as JSON
+/// values: what a test reads back as a user with `clickhouse-client` would.
+pub async fn rows(url: &str, database: &str, sql: &str) -> Vec<serde_json::Value> {
+    let body = reqwest::Client::new()
+        .post(url)
+        .query(&[("database", database), ("output_format_json_quote_64bit_integers", "0")])
+        .body(format!("{sql} FORMAT JSONEachRow"))
+        .send()
+        .await
+        .expect("the test server answers")
+        .text()
+        .await
+        .expect("a body");
+    body.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{sql}: {e}: {l}"))).collect()
+}
