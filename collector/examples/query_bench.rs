@@ -28,7 +28,7 @@ use waymark_collector::query::{QueryError, Site};
 use waymark_collector::store::Store;
 use waymark_collector::store::read::Reads;
 use waymark_collector::migrate;
-use waymark_collector::store::clickhouse::{Client, ClickhouseReads};
+use waymark_collector::store::clickhouse::{Client, ClickhouseReads, Connection as ClickhouseConnection};
 use waymark_collector::store::sqlite::{SqliteReads, SqliteStore};
 
 const SITE: &str = "bench";
@@ -334,6 +334,21 @@ async fn moved_to_clickhouse(dir: &Path, url: &str, events: u64) -> anyhow::Resu
     Ok((ClickhouseReads::new(Client::new(connection)), how))
 }
 
+/// The same store keyed as schema version 2 keyed it (events and sessions
+/// by id, so every read merges a site's whole table), in a database
+/// beside it: the layout before, timed in the same run.
+async fn keyed_by_id(url: &str, events: u64) -> anyhow::Result<ClickhouseReads> {
+    let (moved, by_id) = (format!("query_bench_{events}"), format!("query_bench_{events}_by_id"));
+    let client = Client::new(ClickhouseConnection::server(url.to_owned(), by_id.clone()));
+    client.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {by_id}")).await?;
+    for table in ["events", "sessions"] {
+        client.execute(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        client.execute(&format!("CREATE TABLE {table} AS {moved}.{table} ENGINE = ReplacingMergeTree(version) ORDER BY (site, id)")).await?;
+        client.execute(&format!("INSERT INTO {table} SELECT * FROM {moved}.{table}")).await?;
+    }
+    Ok(ClickhouseReads::new(client))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let sizes: Vec<u64> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
@@ -358,6 +373,10 @@ async fn main() -> anyhow::Result<()> {
         if let Ok(url) = std::env::var("QUERY_BENCH_CLICKHOUSE") {
             let (reads, how) = moved_to_clickhouse(dir.path(), &url, events).await?;
             latencies(&reads, "ClickHouse", events, sessions, &how, &mut out).await?;
+            let before = keyed_by_id(&url, events).await?;
+            let how = "The same rows keyed by id, as schema version 2 keyed them (the layout before time-first keys), \
+                       merged into one part each: the queries above on the old layout, in the same run.";
+            latencies(&before, "ClickHouse keyed by id (before)", events, sessions, how, &mut out).await?;
         }
         last_dir = Some(dir);
     }

@@ -120,7 +120,7 @@ pub(super) fn append(
     let ids = pairs(batches.iter().flatten().map(|e| (e.site.as_str(), e.id.as_str())));
     let stored: HashSet<(String, String)> = db
         .rows::<IdRow>(&format!(
-            "SELECT site, id FROM events WHERE (site, id) IN {ids} UNION ALL SELECT site, id FROM incoming WHERE (site, id) IN {ids}"
+            "SELECT site, id FROM event_keys WHERE (site, id) IN {ids} UNION ALL SELECT site, id FROM incoming WHERE (site, id) IN {ids}"
         ))?
         .into_iter()
         .map(|r| (r.site, r.id))
@@ -224,7 +224,7 @@ pub(super) fn missed(db: &Db, cursor: &Cursor, shard: Shard) -> Result<Vec<Arriv
     db.rows(&format!(
         "SELECT {ARRIVED} FROM incoming
          WHERE arrived_ms >= {from} AND arrived_ms <= {to} {}
-           AND (site, id) GLOBAL NOT IN (SELECT site, id FROM events WHERE received_ms >= {received})
+           AND (site, id) GLOBAL NOT IN (SELECT site, id FROM event_keys WHERE received_ms >= {received})
          ORDER BY arrived_ms, site, id",
         shard.condition()
     ))

@@ -67,7 +67,9 @@ pub(super) fn delete_before(db: &Db, site: &str, before_ms: i64, max_rows: usize
         deleted.events = events.len() as u64;
         deleted.sessions = chosen.len() as u64;
         if !events.is_empty() {
-            db.delete("events", &format!("site = {key} AND id IN {}", lits(events.iter().map(|e| e.id.as_str()))))?;
+            let ids = format!("site = {key} AND id IN {}", lits(events.iter().map(|e| e.id.as_str())));
+            db.delete("events", &ids)?;
+            db.delete("event_keys", &ids)?;
         }
         db.delete("sessions", &format!("site = {key} AND id IN {sessions}"))?;
     }
@@ -105,6 +107,7 @@ pub(super) fn erase(
         erased.sessions += db.count(&format!("SELECT count() AS n FROM {LIVE_SESSIONS} AND {whose}"))?;
         erased.events += db.count(&format!("SELECT count() AS n FROM events FINAL WHERE {whose}"))?;
         db.delete("events", &whose)?;
+        db.delete("event_keys", &whose)?;
         db.delete("sessions", &whose)?;
         // Rows a sessionizer has not yet made events of, or made already.
         let arriving = match selector {

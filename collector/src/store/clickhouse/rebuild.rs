@@ -25,6 +25,7 @@ struct Existing {
     site: String,
     id: String,
     visitor_id: String,
+    start_ts: i64,
 }
 
 /// Events a slice of the visitors should hold, about.
@@ -81,9 +82,9 @@ fn rebuild_slice(db: &Db, rules: &impl Rules, versions: &mut Versions, of_slice:
     }
     let report = Rebuilt { events: events.len(), sessions: rows.len() };
     let kept: HashSet<(String, String)> = rows.iter().map(|r| (r.site.clone(), r.id.clone())).collect();
-    let existing: Vec<Existing> = db.rows(&format!("SELECT site, id, visitor_id FROM {LIVE_SESSIONS} AND {of_slice}"))?;
+    let existing: Vec<Existing> = db.rows(&format!("SELECT site, id, visitor_id, start_ts FROM {LIVE_SESSIONS} AND {of_slice}"))?;
     for old in existing.into_iter().filter(|s| !kept.contains(&(s.site.clone(), s.id.clone()))) {
-        rows.push(SessionRow::tombstone(&old.site, &old.id, &old.visitor_id, versions.next()));
+        rows.push(SessionRow::tombstone(&old.site, &old.id, &old.visitor_id, old.start_ts, versions.next()));
     }
     let writes: Vec<EventWrite> = moved.iter().map(|event| EventWrite { event, version: versions.next() }).collect();
     db.insert("events", &writes)?;

@@ -5,8 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::client::lit;
+use super::db::Db;
+use super::schema::start_days;
 use crate::event::StoredEvent;
 use crate::sessions::Session;
+use crate::store::StoreError;
 
 pub const EVENT_COLUMNS: &str = "site, id, ts, received_ms, name, session_id, client_session_id, visitor_id, user_id, url, host, path,
     title, referrer, referrer_host, source, medium, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
@@ -18,6 +22,36 @@ pub const SESSION_COLUMNS: &str = "site, id, visitor_id, client_session_id, user
 
 /// Live sessions: the latest version of each, unless that is a tombstone.
 pub const LIVE_SESSIONS: &str = "sessions FINAL WHERE deleted = 0";
+
+/// The queries that find the live session `id` of `site`, to try in
+/// order: first on the day its id says it started (ids made by
+/// `sessions::session_id` begin with the start, as UUID v7 timestamps),
+/// which reads one day of the table; then anywhere, for an id made
+/// otherwise.
+pub fn session_queries(site: &str, id: &str) -> Vec<String> {
+    let anywhere = format!("SELECT {SESSION_COLUMNS} FROM {LIVE_SESSIONS} AND site = {} AND id = {}", lit(site), lit(id));
+    match start_of_id(id) {
+        Some(start) => vec![format!("{anywhere} AND {}", start_days(start, start)), anywhere],
+        None => vec![anywhere],
+    }
+}
+
+/// The start a UUID v7-shaped session id carries, in milliseconds.
+fn start_of_id(id: &str) -> Option<i64> {
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
+    let bytes = uuid.as_bytes();
+    (uuid.get_version_num() == 7).then(|| bytes[..6].iter().fold(0i64, |ms, &b| ms << 8 | i64::from(b)))
+}
+
+/// The live session `id` of `site`, if it is stored.
+pub fn session_by_id(db: &Db, site: &str, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    for sql in session_queries(site, id) {
+        if let Some(row) = db.rows::<SessionRow>(&sql)?.into_iter().next() {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
+}
 
 /// Row versions that only grow: microseconds of the wall clock, or one
 /// more than the last when the clock has not moved on (or went back).
@@ -116,8 +150,10 @@ impl SessionRow {
 
     /// The row that deletes a session: its key, and its visitor so that
     /// erasing the visitor removes the tombstone too.
-    pub fn tombstone(site: &str, id: &str, visitor_id: &str, version: u64) -> SessionRow {
-        SessionRow { site: site.into(), id: id.into(), visitor_id: visitor_id.into(), version, deleted: 1, ..SessionRow::default() }
+    /// The row that ends the session `id`: under its key (its start's day
+    /// and its visitor), a later version marked deleted.
+    pub fn tombstone(site: &str, id: &str, visitor_id: &str, start_ts: i64, version: u64) -> SessionRow {
+        SessionRow { site: site.into(), id: id.into(), visitor_id: visitor_id.into(), start_ts, version, deleted: 1, ..SessionRow::default() }
     }
 
     pub fn into_session(self) -> Session {

@@ -7,18 +7,28 @@
 //! written with an older idea of the tables.
 //!
 //! How counts stay exact before merges: `events` and `sessions` are
-//! `ReplacingMergeTree(version)` tables ordered by `(site, id)`. Every
-//! write of a row (an event moved to another session, a session extended
-//! or recomputed, a session deleted, as a tombstone with `deleted = 1`) is
-//! a new row with a higher `version`, and every read goes through `FINAL`,
-//! which collapses each `(site, id)` to its latest version at read time,
-//! whatever the background merges have done. So a resent event that got
-//! past the collector's lookup still counts once, and a recomputed session
-//! replaces its older rows. The cost: `FINAL` merges at read time, and a
-//! read's `WHERE` on other columns may only filter after the collapse
-//! (which is why the client turns off automatic `PREWHERE`). Only the
-//! server's types and engines of 18.16 are used: no `LowCardinality`, no
-//! `DateTime64` (times are `Int64` milliseconds), `UInt8` for booleans.
+//! `ReplacingMergeTree(version)` tables. Every write of a row (an event
+//! moved to another session, a session extended or recomputed, a session
+//! deleted, as a tombstone with `deleted = 1`) is a new row with a higher
+//! `version` under the same sorting key, and every read goes through
+//! `FINAL`, which collapses each key to its latest version at read time,
+//! whatever the background merges have done. The cost: `FINAL` merges at
+//! read time, and a read's `WHERE` on columns outside the key may only
+//! filter after the collapse (which is why the client turns off automatic
+//! `PREWHERE`).
+//!
+//! The keys put time first, so that a dashboard's period reads only its
+//! own part of the table ([`EVENTS_ENGINE`], [`SESSIONS_ENGINE`]); they
+//! hold because a row's time never changes between its versions: an
+//! event's `ts` is its own, and a session's id is made from its first
+//! event (`sessions::session_id`), so a session that gains an earlier
+//! event is a new session, and the old one a tombstone at the old start.
+//! An id is looked up in `event_keys` (ordered by id, filled from every
+//! insert into `events` by a materialized view): the writer stores an id
+//! only when that lookup does not find it, so one event id is never two
+//! keys. Only the server's types and engines of 18.16 are used: no
+//! `LowCardinality`, no `DateTime64` (times are `Int64` milliseconds),
+//! `UInt8` for booleans.
 
 use super::client::{Client, ClientError, lit};
 
@@ -32,6 +42,22 @@ const VISIT_COLUMNS: &str = "referrer_host Nullable(String), source Nullable(Str
 /// on one shard (so `FINAL` collapses every version of a row on the shard
 /// that holds it, and a visitor's window is read from one place).
 const BY_VISITOR: &str = "cityHash64(site, visitor_id)";
+
+/// Events by time (30-day partitions, so retention can later drop whole
+/// ones), then by id within a millisecond.
+pub const EVENTS_ENGINE: &str = "ReplacingMergeTree(version) PARTITION BY intDiv(ts, 2592000000) ORDER BY (site, ts, id)";
+
+/// Sessions by the day they started, then visitor, then id: a period
+/// reads its days, and the writer a visitor's sessions of a few days.
+pub const SESSIONS_ENGINE: &str =
+    "ReplacingMergeTree(version) PARTITION BY intDiv(start_ts, 2592000000) ORDER BY (site, intDiv(start_ts, 86400000), visitor_id, id)";
+
+/// The condition on `sessions`' key that a start in `[lo, hi]` implies
+/// (18.16 uses a key expression only when a query names it).
+pub fn start_days(lo: i64, hi: i64) -> String {
+    const DAY_MS: i64 = 86_400_000;
+    format!("intDiv(start_ts, {DAY_MS}) >= {} AND intDiv(start_ts, {DAY_MS}) <= {}", lo.div_euclid(DAY_MS), hi.div_euclid(DAY_MS))
+}
 
 /// One table of the store. On one server it is created as it is; on a
 /// cluster each shard holds `<name>_local` and every shard a `Distributed`
@@ -75,8 +101,30 @@ pub fn local(table: &str, cluster: bool) -> String {
     if cluster { format!("{table}_local") } else { table.to_owned() }
 }
 
-/// Each migration: its tables, created in order.
-pub fn migrations() -> Vec<Vec<Table>> {
+/// One step of a migration, run on every server (each shard of a cluster).
+pub enum Step {
+    Create(Table),
+    /// Gives `table` a new engine (and so a new sorting key) by copying its
+    /// rows into a table made with it, which then takes its name. Done
+    /// already when the table has that key. Writes to the table while it
+    /// runs are not copied: migrate with one collector running. A view
+    /// over the table stays with the old one: drop and make it again.
+    Rekey { table: &'static str, engine: &'static str },
+    /// A materialized view that copies `columns` of each row inserted into
+    /// `from` into `to`, and a copy of the rows `from` holds already.
+    Copy { view: &'static str, from: &'static str, to: &'static str, columns: &'static str },
+}
+
+impl From<Table> for Step {
+    fn from(table: Table) -> Step {
+        Step::Create(table)
+    }
+}
+
+/// Each migration: its steps, run in order. A database made from
+/// scratch gets the current keys from the first; the third gives them to
+/// one made before.
+pub fn migrations() -> Vec<Vec<Step>> {
     vec![
         vec![
             Table::new(
@@ -88,9 +136,10 @@ pub fn migrations() -> Vec<Vec<Table>> {
                     {VISIT_COLUMNS}, browser_version Nullable(String), props String, engaged_ms Nullable(Int64),
                     version UInt64"
                 ),
-                "ReplacingMergeTree(version) ORDER BY (site, id)",
+                EVENTS_ENGINE,
             )
-            .by_visitor(),
+            .by_visitor()
+            .into(),
             Table::new(
                 "sessions",
                 format!(
@@ -99,26 +148,30 @@ pub fn migrations() -> Vec<Vec<Table>> {
                     entry_path Nullable(String), exit_path Nullable(String), bounce UInt8, {VISIT_COLUMNS},
                     version UInt64, deleted UInt8"
                 ),
-                "ReplacingMergeTree(version) ORDER BY (site, id)",
+                SESSIONS_ENGINE,
             )
-            .by_visitor(),
-            Table::new("salts", "day Int64, secret String", "MergeTree ORDER BY day"),
-            Table::new("bot_hits", "site String, day String, bot String, hits Int64", "MergeTree ORDER BY (site, day, bot)"),
+            .by_visitor()
+            .into(),
+            Table::new("salts", "day Int64, secret String", "MergeTree ORDER BY day").into(),
+            Table::new("bot_hits", "site String, day String, bot String, hits Int64", "MergeTree ORDER BY (site, day, bot)").into(),
             Table::new(
                 "audit_log",
                 "at_ms Int64, seq UInt64, site String, kind String, rows_removed UInt64, requested_by String",
                 "MergeTree ORDER BY (at_ms, seq)",
-            ),
+            )
+            .into(),
             Table::new(
                 "dashboard_users",
                 "name String, password_hash String, role String, sites String, version UInt64, deleted UInt8",
                 "ReplacingMergeTree(version) ORDER BY name",
-            ),
+            )
+            .into(),
             Table::new(
                 "dashboard_sessions",
                 "token_hash String, user String, expires_ms Int64, version UInt64, deleted UInt8",
                 "ReplacingMergeTree(version) ORDER BY token_hash",
-            ),
+            )
+            .into(),
         ],
         vec![
             // Events appended by collectors that leave sessions to the
@@ -129,11 +182,73 @@ pub fn migrations() -> Vec<Vec<Table>> {
                 arrived_ms Int64",
                 "MergeTree PARTITION BY intDiv(arrived_ms, 86400000) ORDER BY (site, id)",
             )
-            .by_visitor(),
+            .by_visitor()
+            .into(),
             // How far each sessionizer shard has come through `incoming`.
-            Table::new("sessionizer_progress", "shard String, arrived_ms Int64, version UInt64", "ReplacingMergeTree(version) ORDER BY shard"),
+            Table::new("sessionizer_progress", "shard String, arrived_ms Int64, version UInt64", "ReplacingMergeTree(version) ORDER BY shard")
+                .into(),
+        ],
+        vec![
+            // Time first (the first migration made them by id).
+            Step::Rekey { table: "events", engine: EVENTS_ENGINE },
+            Step::Rekey { table: "sessions", engine: SESSIONS_ENGINE },
+            // Every stored event id, for the writer's lookups, on the
+            // shard of its event.
+            Table::new(
+                "event_keys",
+                "site String, id String, ts Int64, received_ms Int64, visitor_id String",
+                "ReplacingMergeTree ORDER BY (site, id)",
+            )
+            .by_visitor()
+            .into(),
+            Step::Copy { view: "event_keys_from_events", from: "events", to: "event_keys", columns: EVENT_KEY_COLUMNS },
         ],
     ]
+}
+
+/// The columns of `event_keys`, as `events` has them.
+const EVENT_KEY_COLUMNS: &str = "site, id, ts, received_ms, visitor_id";
+
+impl Step {
+    /// Runs the step on the server `client` names (a shard of `cluster`).
+    async fn run(&self, client: &Client, cluster: Option<&str>, database: &str) -> Result<(), ClientError> {
+        let on_shard = |table: &str| local(table, cluster.is_some());
+        match self {
+            Step::Create(table) => {
+                for statement in table.create(cluster, database) {
+                    client.execute(&statement).await?;
+                }
+            }
+            Step::Rekey { table, engine } => {
+                let table = on_shard(table);
+                let (next, before) = (format!("{table}_rekeyed"), format!("{table}_before_rekey"));
+                let key = &engine[engine.find("ORDER BY").expect("an engine with a sorting key")..];
+                #[derive(serde::Deserialize)]
+                struct Made {
+                    create_table_query: String,
+                }
+                let made: Vec<Made> = client
+                    .rows(&format!(
+                        "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {}",
+                        lit(&table)
+                    ))
+                    .await?;
+                if !made.iter().any(|m| m.create_table_query.contains(key)) {
+                    client.execute(&format!("DROP TABLE IF EXISTS {next}")).await?;
+                    client.execute(&format!("CREATE TABLE {next} AS {table} ENGINE = {engine}")).await?;
+                    client.execute(&format!("INSERT INTO {next} SELECT * FROM {table}")).await?;
+                    client.execute(&format!("RENAME TABLE {table} TO {before}, {next} TO {table}")).await?;
+                }
+                client.execute(&format!("DROP TABLE IF EXISTS {before}")).await?;
+            }
+            Step::Copy { view, from, to, columns } => {
+                let (from, to) = (on_shard(from), on_shard(to));
+                client.execute(&format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {to} AS SELECT {columns} FROM {from}")).await?;
+                client.execute(&format!("INSERT INTO {to} SELECT {columns} FROM {from}")).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,13 +291,120 @@ async fn migrate_server(client: &Client, cluster: Option<&str>) -> Result<(), Sc
     if found > known {
         return Err(SchemaError::Newer { database, found, known });
     }
-    for (n, tables) in all.iter().enumerate().skip(found as usize) {
-        for statement in tables.iter().flat_map(|t| t.create(cluster, &database)) {
-            client.execute(&statement).await?;
+    for (n, steps) in all.iter().enumerate().skip(found as usize) {
+        for step in steps {
+            step.run(client, cluster, &database).await?;
         }
         let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
         client.execute(&format!("INSERT INTO schema_migrations (version, applied_ms) VALUES ({}, {now})", n + 1)).await?;
     }
     tracing::debug!(database = %lit(&database), server = %client.connection().url, version = known, "ClickHouse schema is current");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::clickhouse::{Cluster, ClickhouseStore, Connection, StoreOptions, test_connection, test_server};
+    use crate::store::{Appended, Store, conformance};
+
+    /// The keys of schema version 2, by id.
+    const BY_ID: &str = "ReplacingMergeTree(version) ORDER BY (site, id)";
+
+    /// Puts a current database back as schema version 2 left it: events
+    /// and sessions keyed by id, no `event_keys`.
+    async fn back_to_version_two(connection: &Connection) {
+        let cluster = connection.cluster.as_ref().map(|c| c.name.as_str());
+        for server in connection.servers() {
+            let client = Client::new(server);
+            let database = client.connection().database.clone();
+            for table in ["events", "sessions"] {
+                Step::Rekey { table, engine: BY_ID }.run(&client, cluster, &database).await.unwrap();
+            }
+            client.execute("DROP TABLE event_keys_from_events").await.unwrap();
+            client.execute(&format!("DROP TABLE {}", local("event_keys", cluster.is_some()))).await.unwrap();
+            if cluster.is_some() {
+                client.execute("DROP TABLE event_keys").await.unwrap();
+            }
+            client.execute("DROP TABLE schema_migrations").await.unwrap();
+            client.execute("CREATE TABLE schema_migrations (version UInt32, applied_ms Int64) ENGINE = MergeTree ORDER BY version").await.unwrap();
+            client.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (1, 0), (2, 0)").await.unwrap();
+        }
+    }
+
+    async fn keys(connection: &Connection) -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct Made {
+            create_table_query: String,
+        }
+        let mut keys = Vec::new();
+        for server in connection.servers() {
+            let client = Client::new(server);
+            for table in ["events", "sessions"] {
+                let sql = format!(
+                    "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {}",
+                    lit(&local(table, connection.cluster.is_some()))
+                );
+                let made: Vec<Made> = client.rows(&sql).await.unwrap();
+                let query = &made[0].create_table_query;
+                keys.push(query[query.find("ORDER BY").unwrap()..].trim_end_matches(" SETTINGS index_granularity = 8192").to_owned());
+            }
+        }
+        keys
+    }
+
+    /// Stores visits in a database, turns it back into version 2, opens it
+    /// again: the third migration must keep every event and session, and
+    /// every id it knew.
+    async fn a_database_keyed_by_id_is_rekeyed_by_time_with_all_it_held(connection: Connection) {
+        // Four visitors, each with a visit a day for three days.
+        let events: Vec<_> = (0..36u64)
+            .map(|n| {
+                let (visitor, day, minute) = (["anna", "ben", "cara", "dan"][(n % 4) as usize], (n / 12) as i64, (n / 4 % 3) as i64);
+                conformance::pageview(n, visitor, conformance::T0 + day * crate::clock::DAY_MS + minute * 60_000)
+            })
+            .collect();
+        let store = ClickhouseStore::open(connection.clone(), StoreOptions::default()).unwrap();
+        store.append(events.clone()).await.unwrap();
+        let (held, sessions) = (store.events("site").await.unwrap(), store.sessions("site").await.unwrap());
+        assert_eq!((held.len(), sessions.len()), (36, 12));
+        store.close().await;
+
+        back_to_version_two(&connection).await;
+        assert!(keys(&connection).await.iter().all(|k| k == "ORDER BY (site, id)"), "{:?}", keys(&connection).await);
+
+        let store = ClickhouseStore::open(connection.clone(), StoreOptions::default()).unwrap();
+        let key = |engine: &str| engine[engine.find("ORDER BY").unwrap()..].to_owned();
+        for on_server in keys(&connection).await.chunks(2) {
+            assert_eq!(on_server, [key(EVENTS_ENGINE), key(SESSIONS_ENGINE)]);
+        }
+        assert_eq!(store.events("site").await.unwrap(), held);
+        assert_eq!(store.sessions("site").await.unwrap(), sessions);
+        let again = store.append(events).await.unwrap();
+        assert!(again.iter().all(|a| matches!(a, Appended::Duplicate)), "every stored id is known after the move: {again:?}");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_database_keyed_by_id_is_rekeyed_by_time_on_one_server() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        a_database_keyed_by_id_is_rekeyed_by_time_with_all_it_held(test_connection(dir.path())).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_keyed_by_id_is_rekeyed_by_time_on_every_shard_of_a_cluster() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let shards = test_server::cluster_urls();
+        let connection = Connection {
+            cluster: Some(Cluster { name: test_server::CLUSTER_NAME.into(), shards: shards.clone() }),
+            ..Connection::server(shards[0].clone(), test_server::database_for(dir.path()))
+        };
+        a_database_keyed_by_id_is_rekeyed_by_time_with_all_it_held(connection).await;
+    }
 }

@@ -12,11 +12,13 @@ use std::collections::{HashMap, HashSet};
 
 use super::client::{lit, lits};
 use super::db::Db;
-use super::rows::{EVENT_COLUMNS, LIVE_SESSIONS, SESSION_COLUMNS, SessionRow};
+use super::rows::{EVENT_COLUMNS, LIVE_SESSIONS, SessionRow, session_by_id};
+use super::schema::start_days;
 use crate::event::StoredEvent;
 use crate::sessions::Session;
 use crate::store::tails::Tails;
 use crate::store::{SessionSpan, StoreError, StoredState};
+use waymark_protocol::limits::MAX_SESSION_MAX_MS;
 
 type Key = (String, String);
 
@@ -31,8 +33,9 @@ pub(super) struct InWriter<'a> {
     /// Stored events the plan read (to recompute a window): the full rows
     /// a move rewrites.
     pub read_events: HashMap<Key, StoredEvent>,
-    /// The visitor of each stored session the plan read: a tombstone names it.
-    pub visitors_of_sessions: HashMap<Key, String>,
+    /// The visitor and start of each stored session the plan read: a
+    /// tombstone names them (its sorting key, and its shard).
+    pub read_sessions: HashMap<Key, (String, i64)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -70,7 +73,7 @@ impl<'a> InWriter<'a> {
         let events = || batches.iter().flatten();
         let ids: HashSet<(&str, &str)> = events().map(|e| (e.site.as_str(), e.id.as_str())).collect();
         let stored: HashSet<Key> = db
-            .rows::<IdRow>(&format!("SELECT DISTINCT site, id FROM events WHERE (site, id) IN {}", pairs(ids.into_iter())))?
+            .rows::<IdRow>(&format!("SELECT DISTINCT site, id FROM event_keys WHERE (site, id) IN {}", pairs(ids.into_iter())))?
             .into_iter()
             .map(|r| (r.site, r.id))
             .collect();
@@ -97,7 +100,7 @@ impl<'a> InWriter<'a> {
                 latest.insert((r.site, r.visitor_id), Some(event));
             }
         }
-        Ok(InWriter { db, tails, stored, latest, read_events: HashMap::new(), visitors_of_sessions: HashMap::new() })
+        Ok(InWriter { db, tails, stored, latest, read_events: HashMap::new(), read_sessions: HashMap::new() })
     }
 }
 
@@ -140,9 +143,10 @@ impl StoredState for InWriter<'_> {
         {
             return Ok(tail.session.clone());
         }
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM {LIVE_SESSIONS} AND site = {} AND id = {}", lit(site), lit(id));
-        let row = self.db.rows::<SessionRow>(&sql)?.into_iter().next();
-        row.map(SessionRow::into_session).ok_or_else(|| StoreError::Backend(format!("session {id:?} of an event is not stored")))
+        let row = session_by_id(self.db, site, id)?;
+        let session = row.map(SessionRow::into_session).ok_or_else(|| StoreError::Backend(format!("session {id:?} of an event is not stored")))?;
+        self.read_sessions.insert((site.to_owned(), id.to_owned()), (session.visitor_id.clone(), session.start_ts));
+        Ok(session)
     }
 
     fn sessions_overlapping(
@@ -153,17 +157,19 @@ impl StoredState for InWriter<'_> {
         to: i64,
         limit: usize,
     ) -> Result<Vec<SessionSpan>, StoreError> {
+        // A session overlapping `[from, to]` started at most its longest before.
         let sql = format!(
-            "SELECT id, start_ts, end_ts FROM {LIVE_SESSIONS} AND site = {} AND visitor_id = {} AND end_ts >= {from} AND start_ts <= {to}
+            "SELECT id, start_ts, end_ts FROM {LIVE_SESSIONS} AND site = {} AND {} AND visitor_id = {} AND end_ts >= {from} AND start_ts <= {to}
              ORDER BY start_ts DESC LIMIT {}",
             lit(site),
+            start_days(from.saturating_sub(MAX_SESSION_MAX_MS), to),
             lit(visitor),
             limit.min(i64::MAX as usize)
         );
         let spans: Vec<SessionSpan> =
             self.db.rows::<SpanRow>(&sql)?.into_iter().map(|r| SessionSpan { id: r.id, start_ts: r.start_ts, end_ts: r.end_ts }).collect();
         for s in &spans {
-            self.visitors_of_sessions.insert((site.to_owned(), s.id.clone()), visitor.to_owned());
+            self.read_sessions.insert((site.to_owned(), s.id.clone()), (visitor.to_owned(), s.start_ts));
         }
         Ok(spans)
     }
@@ -172,8 +178,10 @@ impl StoredState for InWriter<'_> {
         if sessions.is_empty() {
             return Ok(Vec::new());
         }
+        // A session's events lie between its start and its end.
+        let (lo, hi) = sessions.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s.start_ts), hi.max(s.end_ts)));
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events FINAL WHERE site = {} AND session_id IN {}",
+            "SELECT {EVENT_COLUMNS} FROM events FINAL WHERE site = {} AND ts >= {lo} AND ts <= {hi} AND session_id IN {}",
             lit(site),
             lits(sessions.iter().map(|s| s.id.as_str()))
         );

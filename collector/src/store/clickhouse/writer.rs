@@ -152,7 +152,7 @@ impl Writer {
             return Err(StoreError::Backend("the plan moved an event it had not read".into()));
         }
         events.extend(moved.iter().map(|event| EventWrite { event, version: versions.next() }));
-        let sessions = session_rows(&plan.sessions, &state, versions);
+        let sessions = session_rows(&plan.sessions, &state, versions)?;
         self.db.insert("events", &events)?;
         self.db.insert("sessions", &sessions)?;
         self.db.insert("bot_hits", bots)?;
@@ -162,20 +162,30 @@ impl Writer {
 
 /// The plan's session writes as rows, versions rising in the plan's order
 /// (a session deleted and written again under its id ends up written).
-fn session_rows(writes: &[SessionWrite], state: &InWriter, versions: &mut Versions) -> Vec<SessionRow> {
+fn session_rows(writes: &[SessionWrite], state: &InWriter, versions: &mut Versions) -> Result<Vec<SessionRow>, StoreError> {
     let mut rows = Vec::with_capacity(writes.len());
     for write in writes {
         match write {
             SessionWrite::Insert(s) | SessionWrite::Extend(s) => {
+                // A session's start never moves (its id is made from it);
+                // were it to, its row under the old start would be ended.
+                if let Some((visitor, start)) = state.read_sessions.get(&(s.site.clone(), s.id.clone()))
+                    && *start != s.start_ts
+                {
+                    rows.push(SessionRow::tombstone(&s.site, &s.id, visitor, *start, versions.next()));
+                }
                 rows.push(SessionRow::live(s, versions.next()));
             }
             SessionWrite::Delete { site, id } => {
-                let visitor = state.visitors_of_sessions.get(&(site.clone(), id.clone())).map_or("", String::as_str);
-                rows.push(SessionRow::tombstone(site, id, visitor, versions.next()));
+                let (visitor, start) = state
+                    .read_sessions
+                    .get(&(site.clone(), id.clone()))
+                    .ok_or_else(|| StoreError::Backend(format!("the plan deleted session {id:?}, which it had not read")))?;
+                rows.push(SessionRow::tombstone(site, id, visitor, *start, versions.next()));
             }
         }
     }
-    rows
+    Ok(rows)
 }
 
 fn answer<T>(reply: Reply<T>, result: Result<T, StoreError>) {

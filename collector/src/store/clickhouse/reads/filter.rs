@@ -9,12 +9,13 @@ pub(super) use crate::query::filter::Scope;
 use crate::query::filter::{Dimension, Filter, Level};
 use crate::store::clickhouse::client::lit;
 use crate::store::clickhouse::rows::LIVE_SESSIONS;
+use crate::store::clickhouse::schema::start_days;
 use crate::store::columns;
 pub(super) use crate::store::columns::session_column;
 
 /// The live sessions of `site` that started in `[lo, hi)`.
 pub(super) fn sessions_in(site: &str, lo: i64, hi: i64) -> String {
-    format!("{LIVE_SESSIONS} AND site = {} AND start_ts >= {lo} AND start_ts < {hi}", lit(site))
+    format!("{LIVE_SESSIONS} AND site = {} AND {} AND start_ts >= {lo} AND start_ts < {hi}", lit(site), start_days(lo, hi))
 }
 
 /// The events of `site` that happened in `[lo, hi)`.

@@ -6,7 +6,7 @@ use super::filter::{Scope, on_sessions, sessions_in};
 use crate::query::sessions::{Journey, JourneyStep, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
 use crate::store::clickhouse::client::{Client, lit};
-use crate::store::clickhouse::rows::{LIVE_SESSIONS, SESSION_COLUMNS, SessionRow};
+use crate::store::clickhouse::rows::{SESSION_COLUMNS, SessionRow, session_queries};
 
 #[derive(serde::Deserialize)]
 pub(super) struct Total {
@@ -41,12 +41,21 @@ struct Step {
 
 pub(super) async fn journey(client: &Client, site: &Site, session_id: &str) -> Result<Journey, QueryError> {
     let (key, id) = (lit(&site.key), lit(session_id));
-    let session: Vec<SessionRow> =
-        client.rows(&format!("SELECT {SESSION_COLUMNS} FROM {LIVE_SESSIONS} AND site = {key} AND id = {id}")).await?;
+    let mut session = None;
+    for sql in session_queries(&site.key, session_id) {
+        session = client.rows::<SessionRow>(&sql).await?.into_iter().next();
+        if session.is_some() {
+            break;
+        }
+    }
+    let session = session.map(SessionRow::into_session);
+    // A session's events lie between its start and its end (events
+    // without their session, of a failed insert, anywhere).
+    let during = session.as_ref().map_or(String::new(), |s| format!(" AND ts >= {} AND ts <= {}", s.start_ts, s.end_ts));
     let steps: Vec<Step> = client
         .rows(&format!(
             "SELECT id, ts, name, path, url, title, referrer, props, engaged_ms FROM events FINAL
-             WHERE site = {key} AND session_id = {id} ORDER BY ts, id"
+             WHERE site = {key}{during} AND session_id = {id} ORDER BY ts, id"
         ))
         .await?;
     let events = steps
@@ -63,5 +72,5 @@ pub(super) async fn journey(client: &Client, site: &Site, session_id: &str) -> R
             engaged_ms: s.engaged_ms,
         })
         .collect();
-    Journey::found(session_id, session.into_iter().next().map(SessionRow::into_session), events)
+    Journey::found(session_id, session, events)
 }
