@@ -18,6 +18,9 @@ pub fn router() -> Router {
         .route("/", get(|| async { file("demo/index.html") }))
         .route("/dashboard", get(|| async { Redirect::permanent("/dashboard/") }))
         .route("/dashboard/", get(|| async { file("dashboard/index.html") }))
+        // Browsers ask for `/favicon.ico` by themselves; every browser
+        // Waymark supports draws an SVG icon.
+        .route("/favicon.ico", get(|| async { file("favicon.svg") }))
         .fallback(get(|uri: Uri| async move { file(uri.path().trim_start_matches('/')) }))
 }
 

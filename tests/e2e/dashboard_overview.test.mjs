@@ -74,3 +74,31 @@ test("the overview's totals equal the API's, also after filtering by a clicked p
   await page.screenshot({ path: join(artifacts, "dashboard-overview.png"), fullPage: true });
   await page.close();
 });
+
+test("the chart's y axis is wide enough for five-digit counts", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.waitForSelector("#chart .uplot");
+  const { width, label } = await page.evaluate(async () => {
+    const { axisWidth } = await import("/dashboard/overview.js");
+    const ctx = document.createElement("canvas").getContext("2d");
+    const axis = { font: ["12px system-ui, sans-serif"], ticks: { size: 10 }, gap: 5 };
+    const width = axisWidth({ ctx, axes: [{}, axis] }, ["0", "5,000", "10,000"], 1, 0);
+    ctx.font = axis.font[0];
+    return { width, label: ctx.measureText("10,000").width / devicePixelRatio };
+  });
+  assert.ok(width >= label + 15, `an axis of ${width}px holds "10,000" (${label}px) and its ticks`);
+  await page.close();
+});
+
+test("the dashboard and the demo site have an icon", async () => {
+  const page = await browser.newPage();
+  await page.goto(collector.url + "/");
+  const icons = await page.evaluate(async () => {
+    const link = document.querySelector('link[rel="icon"]').href;
+    const answers = await Promise.all([link, "/favicon.ico"].map((u) => fetch(u)));
+    return answers.map((r) => [r.status, r.headers.get("content-type")]);
+  });
+  assert.deepEqual(icons, [[200, "image/svg+xml"], [200, "image/svg+xml"]]);
+  await page.close();
+});

@@ -55,6 +55,20 @@ function change(now, before, lowerIsBetter) {
   return el("span", { class: `change ${delta === 0 ? "" : better ? "up" : "down"}` }, `${sign}${Math.round(delta * 100)}% vs previous period`);
 }
 
+/** The y axis's width in pixels: its ticks, its gap and its longest label
+ * in the axis's font (after uPlot's own axis-autosize example). */
+export function axisWidth(self, values, axisIdx, cycleNum) {
+  const axis = self.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  const longest = (values ?? []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), "");
+  let size = axis.ticks.size + axis.gap;
+  if (longest) {
+    self.ctx.font = axis.font[0];
+    size += self.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
+
 function showChart(overview) {
   const box = document.getElementById("chart");
   chart?.destroy();
@@ -72,7 +86,11 @@ function showChart(overview) {
     width: Math.max(320, box.clientWidth - 16),
     height: 220,
     scales: { x: { time: false } },
-    axes: [{ values: (_, ticks) => ticks.map((i) => labels[i] ?? "") }, {}],
+    axes: [
+      { values: (_, ticks) => ticks.map((i) => labels[i] ?? "") },
+      // As wide as its longest label (uPlot's default cuts "10,000" to "0,000").
+      { values: (_, ticks) => ticks.map((v) => v.toLocaleString()), size: axisWidth },
+    ],
     series: [
       { label: hourly ? "Hour" : "Day", value: (_, i) => (i === null ? "" : series[i]?.label ?? "") },
       { label: "Visitors", stroke: "#3b5bdb", width: 2 },

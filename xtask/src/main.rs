@@ -111,6 +111,12 @@ pub fn build_dashboard_assets(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The country database of npm's `@ip-location-db/geo-whois-asn-country-mmdb`
+/// (CC0), installed from the committed lockfile.
+pub fn demo_geoip_db(root: &Path) -> PathBuf {
+    root.join("tests/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb")
+}
+
 fn serve(root: &Path, args: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
     build_sdk(root)?;
@@ -118,6 +124,12 @@ fn serve(root: &Path, args: &[String]) -> Result<()> {
     run(cargo(root).args(["build", "--profile", "server", "-p", "waymark-collector"]))?;
     let mut collector = Command::new(root.join("target/server/waymark"));
     collector.current_dir(root).arg("serve").args(args);
+    // The demo, run with no config of its own, finds countries in the CC0
+    // country database npm holds (a config's `geoip_db` is left alone).
+    let configured = args.iter().any(|a| a.starts_with("--config")) || ["WAYMARK_CONFIG", "WAYMARK_GEOIP_DB"].iter().any(|v| std::env::var_os(v).is_some());
+    if !configured {
+        collector.env("WAYMARK_GEOIP_DB", demo_geoip_db(root));
+    }
     run(&mut collector)
 }
 

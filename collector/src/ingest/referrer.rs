@@ -2,7 +2,9 @@
 //! parameters of the page's URL.
 //!
 //! Policy, in order: UTM parameters win (`utm_source`, `utm_medium`; a
-//! `gclid`/`msclkid` means paid search); a referrer on the page's own host is
+//! `gclid`/`msclkid` means paid search), a `utm_source` naming a known
+//! referrer (`google`, `google.com`, `FACEBOOK`) giving that referrer's
+//! source name, so a campaign and a search from one engine are one row; a referrer on the page's own host is
 //! internal navigation (`(internal)`, not a new source); a known search
 //! engine, social network or webmail gives its name and `organic`,
 //! `social` or `email`; any other referrer is a `referral` from its host; no
@@ -162,9 +164,25 @@ fn classify_referrer(referrer: Option<&str>, page_host: Option<&str>) -> Referre
 fn combine(page: &Page, referred: Referred) -> Attribution {
     let mut a = page.utm.clone();
     a.referrer_host = referred.host;
-    a.source = a.utm_source.clone().unwrap_or(referred.source);
+    a.source = a.utm_source.as_deref().map(source_named).unwrap_or(referred.source);
     a.medium = a.utm_medium.clone().unwrap_or(referred.medium);
     a
+}
+
+/// The source a `utm_source` value names: a known referrer's name when it
+/// is that name or one of its hosts, in any case; else the value as sent.
+fn source_named(utm_source: &str) -> String {
+    let lower = utm_source.trim().to_ascii_lowercase();
+    let by_name = KNOWN.iter().find(|(_, name, _)| name.to_ascii_lowercase() == lower);
+    let by_host = || {
+        let host = strip_www(&lower);
+        let host = if host.contains('.') { host.to_owned() } else { format!("{host}.com") };
+        KNOWN.iter().filter(|(pattern, _, _)| host_matches(&host, pattern)).max_by_key(|(p, _, _)| p.len())
+    };
+    match by_name.or_else(by_host) {
+        Some((_, name, _)) => (*name).to_owned(),
+        None => utm_source.to_owned(),
+    }
 }
 
 fn strip_www(host: &str) -> &str {
@@ -194,6 +212,23 @@ mod tests {
     fn source_medium(url: &str, referrer: Option<&str>) -> (String, String) {
         let a = attribute(url, referrer);
         (a.source, a.medium)
+    }
+
+    #[test]
+    fn a_campaign_naming_a_known_referrer_shares_its_source_with_that_referrers_visits() {
+        let searched = source_medium("https://shop.example/", Some("https://www.google.com/search?q=shoes"));
+        assert_eq!(searched.0, "Google");
+        for tag in ["google", "Google", "GOOGLE", "google.com", "www.google.de"] {
+            let url = format!("https://shop.example/?utm_source={tag}&utm_medium=cpc");
+            let a = attribute(&url, None);
+            assert_eq!((a.source.as_str(), a.utm_source.as_deref()), ("Google", Some(tag)), "utm_source={tag}");
+        }
+        assert_eq!(attribute("https://shop.example/?utm_source=facebook", None).source, "Facebook");
+        assert_eq!(attribute("https://shop.example/?utm_source=x", None).source, "Twitter");
+        assert_eq!(attribute("https://shop.example/?utm_source=gmail", None).source, "Gmail");
+        // Not a known referrer: kept as sent.
+        assert_eq!(attribute("https://shop.example/?utm_source=Newsletter", None).source, "Newsletter");
+        assert_eq!(attribute("https://shop.example/?utm_source=googlefan.net", None).source, "googlefan.net");
     }
 
     #[test]
