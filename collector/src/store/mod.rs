@@ -79,6 +79,9 @@ pub trait StoredState {
 
     /// The visitor's latest stored event in the rule's order. Only what
     /// the rule reads need be set: time, id, client session id and session id.
+    /// A backend may answer none when that event is more than the longest
+    /// session timeout (`limits::MAX_SESSION_TIMEOUT_MS`) before every event
+    /// of the group it plans: the rule then starts a new session either way.
     fn latest_event(&mut self, site: &str, visitor: &str) -> Result<Option<StoredEvent>, Self::Error>;
 
     /// A stored session of the visitor.

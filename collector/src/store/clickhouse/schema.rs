@@ -44,13 +44,24 @@ const VISIT_COLUMNS: &str = "referrer_host Nullable(String), source Nullable(Str
 const BY_VISITOR: &str = "cityHash64(site, visitor_id)";
 
 /// Events by time (30-day partitions, so retention can later drop whole
-/// ones), then by id within a millisecond.
-pub const EVENTS_ENGINE: &str = "ReplacingMergeTree(version) PARTITION BY intDiv(ts, 2592000000) ORDER BY (site, ts, id)";
+/// ones), then by id within a millisecond. Ids enter keys as 64-bit hashes:
+/// `FINAL` compares keys row by row, and on 18.16 merges half as fast over
+/// two strings as over their hashes (two events of one millisecond whose
+/// ids share a 64-bit hash would count once).
+pub const EVENTS_ENGINE: &str = "ReplacingMergeTree(version) PARTITION BY intDiv(ts, 2592000000) ORDER BY (site, ts, cityHash64(id))";
 
 /// Sessions by the day they started, then visitor, then id: a period
-/// reads its days, and the writer a visitor's sessions of a few days.
-pub const SESSIONS_ENGINE: &str =
-    "ReplacingMergeTree(version) PARTITION BY intDiv(start_ts, 2592000000) ORDER BY (site, intDiv(start_ts, 86400000), visitor_id, id)";
+/// reads its days, and the writer a visitor's sessions of a few days
+/// ([`of_visitor`]).
+pub const SESSIONS_ENGINE: &str = "ReplacingMergeTree(version) PARTITION BY intDiv(start_ts, 2592000000) \
+    ORDER BY (site, intDiv(start_ts, 86400000), cityHash64(visitor_id), cityHash64(id))";
+
+/// The condition on `sessions`' key that the rows of `visitor` meet (with
+/// the column's own, which the hash alone does not decide).
+pub fn of_visitor(visitor: &str) -> String {
+    let visitor = lit(visitor);
+    format!("cityHash64(visitor_id) = cityHash64({visitor}) AND visitor_id = {visitor}")
+}
 
 /// The condition on `sessions`' key that a start in `[lo, hi]` implies
 /// (18.16 uses a key expression only when a query names it).

@@ -13,12 +13,12 @@ use std::collections::{HashMap, HashSet};
 use super::client::{lit, lits};
 use super::db::Db;
 use super::rows::{EVENT_COLUMNS, LIVE_SESSIONS, SessionRow, session_by_id};
-use super::schema::start_days;
+use super::schema::{of_visitor, start_days};
 use crate::event::StoredEvent;
 use crate::sessions::Session;
 use crate::store::tails::Tails;
 use crate::store::{SessionSpan, StoreError, StoredState};
-use waymark_protocol::limits::MAX_SESSION_MAX_MS;
+use waymark_protocol::limits::{MAX_SESSION_MAX_MS, MAX_SESSION_TIMEOUT_MS};
 
 type Key = (String, String);
 
@@ -28,7 +28,9 @@ pub(super) struct InWriter<'a> {
     tails: &'a Tails,
     /// (site, id) of the group's events that are stored already.
     stored: HashSet<Key>,
-    /// (site, visitor) → latest event, for the group's visitors the tails lack.
+    /// (site, visitor) → latest event, for the group's visitors the tails
+    /// lack; none when it is more than the longest timeout before the
+    /// group's events (see [`InWriter::prefetch`]).
     latest: HashMap<Key, Option<StoredEvent>>,
     /// Stored events the plan read (to recompute a window): the full rows
     /// a move rewrites.
@@ -84,9 +86,16 @@ impl<'a> InWriter<'a> {
         let mut latest: HashMap<Key, Option<StoredEvent>> =
             unknown.iter().map(|(s, v)| (((*s).to_owned(), (*v).to_owned()), None)).collect();
         if !unknown.is_empty() {
+            // Only events from the longest timeout before the group's first
+            // on: an earlier latest event is split from every new one by
+            // the timeout, so the plan starts a session just as when the
+            // visitor has none, and the read skips the months before.
+            let since = events().map(|e| e.ts).min().unwrap_or(0).saturating_sub(MAX_SESSION_TIMEOUT_MS);
             let sql = format!(
                 "SELECT site, visitor_id, ts, id, client_session_id, session_id FROM events FINAL
-                 WHERE (site, visitor_id) IN {} ORDER BY site, visitor_id, ts DESC, id DESC LIMIT 1 BY site, visitor_id",
+                 WHERE site IN {} AND ts >= {since} AND (site, visitor_id) IN {}
+                 ORDER BY site, visitor_id, ts DESC, id DESC LIMIT 1 BY site, visitor_id",
+                lits(unknown.iter().map(|(site, _)| *site).collect::<HashSet<_>>().into_iter()),
                 pairs(unknown.into_iter())
             );
             for r in db.rows::<LatestRow>(&sql)? {
@@ -159,11 +168,11 @@ impl StoredState for InWriter<'_> {
     ) -> Result<Vec<SessionSpan>, StoreError> {
         // A session overlapping `[from, to]` started at most its longest before.
         let sql = format!(
-            "SELECT id, start_ts, end_ts FROM {LIVE_SESSIONS} AND site = {} AND {} AND visitor_id = {} AND end_ts >= {from} AND start_ts <= {to}
+            "SELECT id, start_ts, end_ts FROM {LIVE_SESSIONS} AND site = {} AND {} AND {} AND end_ts >= {from} AND start_ts <= {to}
              ORDER BY start_ts DESC LIMIT {}",
             lit(site),
             start_days(from.saturating_sub(MAX_SESSION_MAX_MS), to),
-            lit(visitor),
+            of_visitor(visitor),
             limit.min(i64::MAX as usize)
         );
         let spans: Vec<SessionSpan> =

@@ -168,19 +168,37 @@ fn remove_stale_dirs() {
 
 fn start() -> Result<u16, String> {
     remove_stale_dirs();
-    let ports = Ports::free()?;
-    spawn(ports, "")?;
-    ready(ports.http)
+    again(|| {
+        let ports = Ports::free()?;
+        spawn(ports, "")?;
+        ready(ports.http)
+    })
 }
 
 fn start_cluster() -> Result<Vec<u16>, String> {
     remove_stale_dirs();
-    let shards = [Ports::free()?, Ports::free()?];
-    let remote = remote_servers(&shards.map(|p| p.tcp));
-    for ports in shards {
-        spawn(ports, &remote)?;
+    again(|| {
+        let shards = [Ports::free()?, Ports::free()?];
+        let remote = remote_servers(&shards.map(|p| p.tcp));
+        for ports in shards {
+            spawn(ports, &remote)?;
+        }
+        shards.iter().map(|p| ready(p.http)).collect()
+    })
+}
+
+/// `start` tried up to three times: a port found free may be taken by
+/// another process (another test binary starting its servers) before the
+/// server binds it, and that server then never answers.
+fn again<T>(start: impl Fn() -> Result<T, String>) -> Result<T, String> {
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(started) => return Ok(started),
+            Err(e) => failed.push(e),
+        }
     }
-    shards.iter().map(|p| ready(p.http)).collect()
+    Err(failed.join("; then "))
 }
 
 /// Starts a server with its own directory and `ports`.
