@@ -28,7 +28,9 @@ const MAX_TIMEOUT_SECONDS: u64 = 3600;
 /// The prefix of environment overrides.
 pub const ENV_PREFIX: &str = "WAYMARK_";
 /// Variables with the prefix that are not configuration fields.
-const ENV_NOT_FIELDS: [&str; 2] = ["WAYMARK_LOG", "WAYMARK_CONFIG"];
+/// (`WAYMARK_CLICKHOUSE` tells the test command whether ClickHouse is
+/// required; collectors the tests start inherit it.)
+const ENV_NOT_FIELDS: [&str; 3] = ["WAYMARK_LOG", "WAYMARK_CONFIG", "WAYMARK_CLICKHOUSE"];
 /// The top-level fields, which environment overrides may start with.
 const TOP_LEVEL_FIELDS: [&str; 12] = [
     "listen", "data_dir", "public_url", "geoip_db", "client_ip_header", "headless_browsers_are_bots", "limits", "dashboard", "site", "lifecycle",

@@ -72,7 +72,7 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No answer: the server is down, unreachable or too slow.
-    #[error("ClickHouse at {url} is unreachable: {source}")]
+    #[error("ClickHouse at {url} {}: {source}", if source.is_timeout() { "did not answer within the statement timeout (30 s)" } else { "is unreachable" })]
     Unreachable { url: String, source: reqwest::Error },
     /// The server answered with an error.
     #[error("ClickHouse refused a statement: {0}")]
