@@ -73,7 +73,7 @@ impl Params {
         })
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
@@ -86,7 +86,7 @@ impl Params {
         Format::parse(self.get("format"))
     }
 
-    fn period(&self, site: &Site, now_ms: i64) -> Result<Period, ApiError> {
+    pub(super) fn period(&self, site: &Site, now_ms: i64) -> Result<Period, ApiError> {
         match (self.get("from"), self.get("to")) {
             (Some(from), Some(to)) => Ok(Period::parse(from, to)?),
             (None, None) => Ok(Period::last_days(DEFAULT_DAYS, now_ms, &site.time_zone)),
@@ -94,7 +94,7 @@ impl Params {
         }
     }
 
-    fn filters(&self) -> Result<Vec<Filter>, ApiError> {
+    pub(super) fn filters(&self) -> Result<Vec<Filter>, ApiError> {
         self.pairs
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix("filter.")?, v)))
@@ -102,7 +102,7 @@ impl Params {
             .collect()
     }
 
-    fn number(&self, key: &str, default: usize) -> Result<usize, ApiError> {
+    pub(super) fn number(&self, key: &str, default: usize) -> Result<usize, ApiError> {
         self.get(key).map_or(Ok(default), |v| {
             v.parse().map_err(|_| ApiError::BadRequest(format!("`{key}` must be a whole number, got {v:?}")))
         })

@@ -22,11 +22,17 @@
 pub mod breakdown;
 pub mod consent;
 pub mod filter;
+pub mod funnel;
+pub mod goals;
+pub mod matching;
 pub mod overview;
+pub mod people;
 pub mod period;
 pub mod person;
 pub mod queries;
 pub mod realtime;
+pub mod retention;
+pub mod segments;
 pub mod sessions;
 pub mod table;
 

@@ -32,6 +32,7 @@ use rusqlite::Connection;
 mod accounts;
 mod checkpoints;
 mod connection;
+mod definitions;
 mod identity;
 mod lifecycle;
 mod rebuild;
@@ -44,6 +45,7 @@ mod wal_sync;
 mod writer;
 
 pub use accounts::SqliteAccounts;
+pub use definitions::SqliteDefinitions;
 use checkpoints::WalLength;
 pub use connection::open_connection;
 pub use reads::SqliteReads;
