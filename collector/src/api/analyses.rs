@@ -87,7 +87,8 @@ pub async fn people_route(who: Authenticated, State(state): State<Arc<AppState>>
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.people(&site, queries.now_ms())?;
+    let mut request = params.people(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     reply(params.format()?, "people", queries.people(&site, &request).await?)
 }
 
@@ -112,7 +113,8 @@ pub async fn funnel_route(who: Authenticated, State(state): State<Arc<AppState>>
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.funnel(&site, queries.now_ms())?;
+    let mut request = params.funnel(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     reply(params.format()?, "funnel", queries.funnel(&site, &request).await?)
 }
 
@@ -122,6 +124,7 @@ pub async fn retention_route(who: Authenticated, State(state): State<Arc<AppStat
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.retention(&site, queries.now_ms())?;
+    let mut request = params.retention(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     reply(params.format()?, "retention", queries.retention(&site, &request).await?)
 }

@@ -200,6 +200,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::BadSelector(_) => (StatusCode::BAD_REQUEST, "bad_selector"),
             ApiError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),
+            ApiError::Query(QueryError::SegmentNotFound(_)) => (StatusCode::NOT_FOUND, "segment_not_found"),
             ApiError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
             ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),

@@ -50,6 +50,8 @@ pub enum QueryError {
     BadRequest(String),
     #[error("no session {0:?} for this site")]
     SessionNotFound(String),
+    #[error("no segment {0:?} for this site: list them at /api/segments")]
+    SegmentNotFound(String),
     #[error("the query was interrupted")]
     Interrupted,
 }

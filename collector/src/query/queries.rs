@@ -111,6 +111,39 @@ impl Queries {
         self.reads.matches(site, &MatchRequest { lo, hi, filters: filters.to_vec(), conditions }).await
     }
 
+    /// Narrows `filters` to the members of the saved segment `id` over
+    /// `period` (see [`super::segments`]); nothing when `id` is `None`.
+    pub async fn apply_segment(&self, site: &Site, id: Option<&str>, period: &super::period::Period, filters: &mut Vec<Filter>) -> Result<(), QueryError> {
+        let Some(id) = id.filter(|id| !id.is_empty()) else { return Ok(()) };
+        let definitions = self.definitions.clone();
+        let (key, wanted) = (site.key.clone(), id.to_owned());
+        let saved = tokio::task::spawn_blocking(move || definitions.get(&key, Kind::Segment, &wanted))
+            .await
+            .map_err(|e| QueryError::Database(Box::new(e)))?
+            .map_err(|e| QueryError::Database(Box::new(e)))?
+            .ok_or_else(|| QueryError::SegmentNotFound(id.to_owned()))?;
+        let segment: super::segments::Segment =
+            serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))?;
+        let (lo, hi) = period.bounds(&site.time_zone);
+        let visits_of = |filters: Vec<Filter>| VisitsRequest { lo, hi, filters, dimension: None };
+        let visits = self.reads.visits(site, &visits_of(Vec::new())).await?;
+        let mut by_dimension = Vec::new();
+        for filter in segment.dimension_filters()? {
+            let matching = self.reads.visits(site, &visits_of(vec![filter])).await?;
+            by_dimension.push(matching.into_iter().map(|v| v.visitor_id).collect());
+        }
+        let did = segment.did_conditions();
+        let matches = if did.is_empty() {
+            Vec::new()
+        } else {
+            self.reads.matches(site, &MatchRequest { lo, hi, filters: Vec::new(), conditions: did }).await?
+        };
+        let people = self.people_of(site).await?;
+        let evidence = super::segments::Evidence { visits: &visits, by_dimension, matches: &matches, people: &people };
+        filters.push(Filter::visitors(super::segments::members(&segment, &evidence)));
+        Ok(())
+    }
+
     /// The identity link log, resolved.
     async fn people_of(&self, site: &Site) -> Result<People, QueryError> {
         Ok(identity::resolve(self.reads.identities(site).await?))

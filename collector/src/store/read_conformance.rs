@@ -92,6 +92,7 @@ macro_rules! read_conformance_tests {
             erasing_a_user_removes_their_links,
             visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_value,
             matches_mark_which_conditions_each_event_met_in_time_order,
+            a_visitor_set_narrows_sessions_and_events_to_its_visitors,
         );
     };
     (@cases $open:expr, $skip:expr; $($case:ident),* $(,)?) => {
@@ -790,5 +791,25 @@ pub async fn matches_mark_which_conditions_each_event_met_in_time_order(open: &i
     let literal = MatchRequest { lo, hi, filters: vec![], conditions: vec![Condition::Page { pattern: "/pric.ng".into() }, Condition::Page { pattern: "/docs*".into() }] };
     let found = s.reads().matches(&berlin(), &literal).await.unwrap();
     assert_eq!(found.iter().map(|m| (m.id.clone(), m.mask)).collect::<Vec<_>>(), [(id(6), 2), (id(8), 2)]);
+    s.close().await;
+}
+
+pub async fn a_visitor_set_narrows_sessions_and_events_to_its_visitors(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let segment = Filter::visitors(["ben".to_owned(), "carl".to_owned()]);
+    let request = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![segment.clone()] };
+    let overview = s.reads().overview(&berlin(), &request).await.unwrap();
+    // B1, B2 and C; pageviews 5, 6, 8, 11 and the engagement (carl's signup is on Jan 16).
+    assert_eq!(totals(&overview.current.totals), (2, 3, 4, 5, 1, 1.0 / 3.0, 200_000.0));
+    let page = SessionsRequest { period: days("2024-01-15", "2024-01-15"), filters: vec![segment.clone()], page: 0, per_page: 10 };
+    assert_eq!(s.reads().sessions(&berlin(), &page).await.unwrap().total, 3);
+    // With the other filters: ben's only.
+    let both = vec![segment.clone(), Filter::new(Dimension::Country, "FR")];
+    let request = BreakdownRequest { period: days("2024-01-14", "2024-01-16"), dimension: Dimension::Page, filters: both, limit: 10 };
+    let rows: Vec<(Option<String>, i64)> = s.reads().breakdown(&berlin(), &request).await.unwrap().rows.into_iter().map(|r| (r.value, r.count)).collect();
+    assert_eq!(rows, [(Some("/docs".to_owned()), 2), (Some("/".to_owned()), 1)]);
+    // An empty set keeps nothing.
+    let none = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![Filter::visitors([])] };
+    assert_eq!(s.reads().overview(&berlin(), &none).await.unwrap().current.totals.sessions, 0);
     s.close().await;
 }
