@@ -16,7 +16,8 @@ use waymark_collector::clock::ManualClock;
 use waymark_collector::event::StoredEvent;
 use waymark_collector::query::Site;
 use waymark_collector::query::funnel::{FunnelRequest, Order, Unit, Window};
-use waymark_collector::query::matching::Condition;
+use waymark_collector::query::matching::{Condition, MatchRequest, VisitsRequest};
+use waymark_collector::store::read::Reads;
 use waymark_collector::query::overview::OverviewRequest;
 use waymark_collector::query::people::PeopleRequest;
 use waymark_collector::query::period::{Interval, Period};
@@ -144,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         body: r#"{"name":"Signed up","match":"all","conditions":[{"kind":"did","condition":{"kind":"event","name":"signup"}}]}"#.into(),
         updated_ms: END_MS,
     })?;
+    let reads = store.reads();
     let queries = Queries::new(Arc::new(store.reads()), definitions, Arc::new(ManualClock::at(END_MS)));
     let site = Site::new(SITE, TIME_ZONE)?;
     let month = Period::last_days(30, END_MS - 1, &site.time_zone);
@@ -160,8 +162,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let retention = RetentionRequest { period: weeks, grain: Grain::Week, unit: Unit::People, first_event: None, filters: vec![] };
     let people = PeopleRequest { period: month.clone(), filters: vec![], search: Some("user-12".into()), page: 0, per_page: 50 };
-    let (q, s) = (&queries, &site);
+    let (q, s, r) = (&queries, &site, &reads);
+    let (lo, hi) = month.bounds(&site.time_zone);
+    let visits = VisitsRequest { lo, hi, filters: vec![], dimension: None };
+    let steps = MatchRequest { lo, hi: hi + 7 * 86_400_000, filters: vec![], conditions: funnel.conditions() };
     let cases: Vec<(&str, (f64, f64))> = vec![
+        ("(its rows) the visits of 30 days", time(|| async { r.visits(s, &visits).await.unwrap() }).await),
+        ("(its rows) the funnel's matching events, 37 days", time(|| async { r.matches(s, &steps).await.unwrap() }).await),
+        ("(its rows) the link log", time(|| async { r.identities(s).await.unwrap() }).await),
         ("3-step funnel over 30 days (people, within 7 days)", time(|| async { q.funnel(s, &funnel).await.unwrap() }).await),
         ("12-week cohort table (people, by week)", time(|| async { q.retention(s, &retention).await.unwrap() }).await),
         (

@@ -134,10 +134,14 @@ impl VisitsRequest {
     }
 }
 
-/// One visit (a stored session), as the analyses read it.
+/// One visit (a stored session), as the analyses read it. Visits come in
+/// (start, visitor, session id) order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visit {
     pub visitor_id: String,
+    /// Empty unless the request asks a dimension: what needs a visit's
+    /// session (a breakdown's value by session) asks one, and leaving it
+    /// out lets a backend read only its index of sessions by start.
     pub session_id: String,
     pub start_ts: i64,
     pub end_ts: i64,

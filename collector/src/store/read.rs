@@ -55,7 +55,7 @@ pub trait Reads: Send + Sync + 'static {
     async fn identities(&self, site: &Site) -> Result<Vec<Identity>, QueryError>;
 
     /// The visits (sessions) started in a range that pass the filters, in
-    /// (start, id) order: what people, cohorts and goals are counted from
+    /// (start, visitor, id) order (ids only when a dimension is asked): what people, cohorts and goals are counted from
     /// (see [`crate::query::matching`]).
     async fn visits(&self, site: &Site, request: &VisitsRequest) -> Result<Vec<Visit>, QueryError>;
 

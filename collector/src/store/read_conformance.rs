@@ -746,7 +746,7 @@ pub async fn visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_
     assert_eq!((all[3].device.as_deref(), all[3].country.as_deref()), (Some("desktop"), Some("US")));
     // Filters as everywhere: visits with a signup (carl's, whose signup came after midnight).
     let signed = visits(&[(Dimension::Event, "signup")], None).await;
-    assert_eq!(signed.iter().map(|v| v.session_id.as_str()).collect::<Vec<_>>(), [c.as_str()]);
+    assert_eq!(signed.iter().map(|v| (v.visitor_id.as_str(), v.session_id.as_str())).collect::<Vec<_>>(), [("carl", "")]);
     assert_eq!(signed[0].value, None);
     // An event dimension has no value per visit.
     let request = VisitsRequest { lo, hi, filters: vec![], dimension: Some(Dimension::Page) };

@@ -23,10 +23,11 @@ pub(super) async fn visits(client: &Client, site: &Site, request: &VisitsRequest
     request.check()?;
     let clause = on_sessions(&request.filters, Scope::of(site, request.lo, request.hi));
     let value = request.dimension.as_ref().and_then(session_column).unwrap_or("CAST(NULL AS Nullable(String))");
+    let id = if request.dimension.is_some() { "id" } else { "''" };
     Ok(client
         .rows(&format!(
-            "SELECT visitor_id, id AS session_id, start_ts, end_ts, device, country, {value} AS value
-             FROM {}{clause} ORDER BY start_ts, id",
+            "SELECT visitor_id, {id} AS session_id, start_ts, end_ts, device, country, {value} AS value
+             FROM {}{clause} ORDER BY start_ts, visitor_id, id",
             sessions_in(&site.key, request.lo, request.hi)
         ))
         .await?)
