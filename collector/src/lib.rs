@@ -20,6 +20,9 @@
 //!    erasure of one person or a site, each recorded in the audit log;
 //!    export of one person is a question of the read seam.
 //!
+//! `identity` says which visitors are one person (the link log the
+//! pipeline appends, resolved when reading).
+//!
 //! `event` is the stored event every stage passes along; `www` serves the
 //! SDK, demo and dashboard; `api::ops` and `metrics` are for operators.
 
@@ -28,6 +31,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod event;
+pub mod identity;
 pub mod ingest;
 pub mod lifecycle;
 pub mod live;

@@ -40,6 +40,9 @@ use crate::live::LiveFeed;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::store::accounts::Accounts;
+use crate::store::clickhouse::definitions::ClickhouseDefinitions;
+use crate::store::definitions::Definitions;
+use crate::store::sqlite::SqliteDefinitions;
 use crate::store::clickhouse::{ClickhouseAccounts, ClickhouseStore, Connection, StoreOptions as ClickhouseOptions};
 use crate::store::read::Reads;
 use crate::store::sqlite::{SqliteAccounts, SqliteStore, StoreOptions};
@@ -98,12 +101,16 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         let config = config.clone();
         tokio::task::spawn_blocking(move || open_accounts(&config)).await??
     };
+    let definitions = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_definitions(&config)).await??
+    };
     let live = LiveFeed::default();
     let pipeline = Pipeline::new(&config, store.clone(), live.clone(), metrics.clone(), clock.clone())?;
     let rate_limits = RateLimits::new(&config.limits, clock.clone());
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let dashboard = Arc::new(Dashboard::open(&config, reads, accounts, clock.clone())?);
+    let dashboard = Arc::new(Dashboard::open(&config, reads, accounts, definitions, clock.clone())?);
     crate::api::origin::log_policies(&config);
     let retention = Arc::new(Retention::new(&config, store.clone(), clock.clone(), Some(metrics.clone())));
     let state = Arc::new(AppState { config, store, live, clock, metrics, pipeline, rate_limits, dashboard, retention });
@@ -149,6 +156,15 @@ pub fn open_accounts(config: &Config) -> Result<Arc<dyn Accounts>, crate::store:
     Ok(match Connection::of(&config.store) {
         None => Arc::new(SqliteAccounts::open_in(&config.data_dir)?),
         Some(connection) => Arc::new(ClickhouseAccounts::open(connection)?),
+    })
+}
+
+/// The saved goals and segments in the configured backend (the store
+/// migrated it). Blocks.
+pub fn open_definitions(config: &Config) -> Result<Arc<dyn Definitions>, crate::store::StoreError> {
+    Ok(match Connection::of(&config.store) {
+        None => Arc::new(SqliteDefinitions::open_in(&config.data_dir)?),
+        Some(connection) => Arc::new(ClickhouseDefinitions::open(connection)?),
     })
 }
 

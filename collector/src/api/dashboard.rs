@@ -18,6 +18,7 @@ use crate::query::queries::Queries;
 use crate::query::{SharedClock, Site};
 use crate::store::read::Reads;
 use crate::store::accounts::Accounts;
+use crate::store::definitions::Definitions;
 
 pub struct Dashboard {
     pub auth: Auth,
@@ -30,7 +31,13 @@ pub struct Dashboard {
 impl Dashboard {
     /// Checks each site's time zone and sets up sign-in (see
     /// [`Auth::from_config`]); the queries go to `reads`.
-    pub fn open(config: &Config, reads: Arc<dyn Reads>, accounts: Arc<dyn Accounts>, clock: SharedClock) -> Result<Dashboard, ApiError> {
+    pub fn open(
+        config: &Config,
+        reads: Arc<dyn Reads>,
+        accounts: Arc<dyn Accounts>,
+        definitions: Arc<dyn Definitions>,
+        clock: SharedClock,
+    ) -> Result<Dashboard, ApiError> {
         let sites = config
             .sites
             .iter()
@@ -38,7 +45,7 @@ impl Dashboard {
             .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(Dashboard {
             auth: Auth::from_config(config, accounts, clock.clone())?,
-            queries: Arc::new(Queries::new(reads, clock)),
+            queries: Arc::new(Queries::new(reads, definitions, clock)),
             sites,
             stopping: watch::channel(false).0,
         })

@@ -65,6 +65,8 @@ pub enum ApiError {
     Query(#[from] QueryError),
     #[error("{0}")]
     BadSelector(String),
+    #[error("no {kind} {id:?} on site {site:?}")]
+    UnknownDefinition { kind: &'static str, id: String, site: String },
 
     // What it names.
     #[error("unknown site key {0:?}: no [[site]] in the collector's config has it")]
@@ -198,9 +200,11 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::BadSelector(_) => (StatusCode::BAD_REQUEST, "bad_selector"),
             ApiError::Query(QueryError::SessionNotFound(_)) => (StatusCode::NOT_FOUND, "session_not_found"),
+            ApiError::Query(QueryError::SegmentNotFound(_)) => (StatusCode::NOT_FOUND, "segment_not_found"),
             ApiError::Query(QueryError::TimeZone(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "time_zone"),
             ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::UnknownSite(_) => (StatusCode::NOT_FOUND, "unknown_site"),
+            ApiError::UnknownDefinition { .. } => (StatusCode::NOT_FOUND, "unknown_definition"),
             ApiError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ApiError::BadSecret(_) => (StatusCode::UNAUTHORIZED, "bad_secret"),
             ApiError::BadWriteKey => (StatusCode::UNAUTHORIZED, "bad_write_key"),

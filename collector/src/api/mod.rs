@@ -1,10 +1,12 @@
 //! HTTP: the routes and the state they share. Every status code is
 //! decided in [`error`], and every refusal counted by its one layer.
 
+pub mod analyses;
 pub mod auth;
 pub mod collect;
 pub mod credentials;
 pub mod dashboard;
+pub mod definitions;
 pub mod error;
 pub mod ops;
 pub mod origin;
@@ -20,7 +22,7 @@ pub mod query;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -87,6 +89,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/query/sessions", get(query::sessions_route))
         .route("/api/query/sessions/{id}", get(query::journey_route))
         .route("/api/query/consent", get(query::consent_route))
+        .route("/api/query/people", get(analyses::people_route))
+        .route("/api/query/people/journey", get(analyses::journey_route))
+        .route("/api/query/funnel", get(analyses::funnel_route))
+        .route("/api/query/retention", get(analyses::retention_route))
+        .route("/api/goals", get(definitions::list_goals).post(definitions::add_goal))
+        .route("/api/goals/{id}", put(definitions::put_goal).delete(definitions::delete_goal))
+        .route("/api/segments", get(definitions::list_segments).post(definitions::add_segment))
+        .route("/api/segments/{id}", put(definitions::put_segment).delete(definitions::delete_segment))
         .route("/api/live", get(live::live_route))
         .route("/api/lifecycle/erase", post(lifecycle::erase_route))
         .route("/api/lifecycle/export", get(lifecycle::export_route))

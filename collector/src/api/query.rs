@@ -1,7 +1,8 @@
 //! `GET /api/query/…`: the numbers, for the dashboard and for scripts.
 //! Every route takes `site`, a period (`from`, `to`: local dates, both
 //! included; default the last 7 days), filters (`filter.<dimension>=<value>`,
-//! repeatable over dimensions) and `format=json|csv`. Documented in
+//! repeatable over dimensions), a saved segment (`segment=<id>`, see
+//! `crate::query::segments`; not yet on realtime) and `format=json|csv`. Documented in
 //! `www/openapi.yaml`.
 
 use std::sync::Arc;
@@ -73,7 +74,7 @@ impl Params {
         })
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
@@ -86,7 +87,7 @@ impl Params {
         Format::parse(self.get("format"))
     }
 
-    fn period(&self, site: &Site, now_ms: i64) -> Result<Period, ApiError> {
+    pub(super) fn period(&self, site: &Site, now_ms: i64) -> Result<Period, ApiError> {
         match (self.get("from"), self.get("to")) {
             (Some(from), Some(to)) => Ok(Period::parse(from, to)?),
             (None, None) => Ok(Period::last_days(DEFAULT_DAYS, now_ms, &site.time_zone)),
@@ -94,7 +95,7 @@ impl Params {
         }
     }
 
-    fn filters(&self) -> Result<Vec<Filter>, ApiError> {
+    pub(super) fn filters(&self) -> Result<Vec<Filter>, ApiError> {
         self.pairs
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix("filter.")?, v)))
@@ -102,7 +103,7 @@ impl Params {
             .collect()
     }
 
-    fn number(&self, key: &str, default: usize) -> Result<usize, ApiError> {
+    pub(super) fn number(&self, key: &str, default: usize) -> Result<usize, ApiError> {
         self.get(key).map_or(Ok(default), |v| {
             v.parse().map_err(|_| ApiError::BadRequest(format!("`{key}` must be a whole number, got {v:?}")))
         })
@@ -124,6 +125,9 @@ pub async fn realtime_route(who: Authenticated, State(state): State<Arc<AppState
     let params = Params { pairs };
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
+    if params.get("segment").is_some() {
+        return Err(ApiError::BadRequest("the realtime figures take no `segment` yet: apply it to the overview or the sessions".into()));
+    }
     let result = state.dashboard.queries.realtime(&site).await?;
     reply(params.format()?, "realtime", result)
 }
@@ -134,7 +138,8 @@ pub async fn overview_route(who: Authenticated, State(state): State<Arc<AppState
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.overview(&site, queries.now_ms())?;
+    let mut request = params.overview(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     let result = queries.overview(&site, &request).await?;
     reply(params.format()?, "overview", result)
 }
@@ -145,7 +150,8 @@ pub async fn breakdown_route(who: Authenticated, State(state): State<Arc<AppStat
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.breakdown(&site, queries.now_ms())?;
+    let mut request = params.breakdown(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     let name = format!("breakdown-{}", request.dimension.name().replace(':', "-"));
     let result = queries.breakdown(&site, &request).await?;
     reply(params.format()?, &name, result)
@@ -157,7 +163,8 @@ pub async fn sessions_route(who: Authenticated, State(state): State<Arc<AppState
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
     let queries = state.dashboard.queries.clone();
-    let request = params.sessions(&site, queries.now_ms())?;
+    let mut request = params.sessions(&site, queries.now_ms())?;
+    queries.apply_segment(&site, params.get("segment"), &request.period, &mut request.filters).await?;
     let result = queries.sessions(&site, &request).await?;
     reply(params.format()?, "sessions", result)
 }

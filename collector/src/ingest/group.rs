@@ -5,7 +5,8 @@
 //! which cookieless visitors keep yesterday's key
 //! ([`visitor`](super::visitor)); then, visitor by visitor, the sessions of
 //! the new events by the rule in [`crate::sessions`]
-//! ([`sessionize`](super::sessionize)). The result is a [`Plan`]: what to
+//! ([`sessionize`](super::sessionize)); last, the identity links the new
+//! events make ([`crate::identity::links_of`]). The result is a [`Plan`]: what to
 //! answer for each event and what to write. It is the same for every
 //! backend; a backend only reads what the plan asks through
 //! [`StoredState`] and persists the plan.
@@ -66,5 +67,6 @@ pub fn plan<S: StoredState>(state: &mut S, batches: &mut [Vec<StoredEvent>], ded
         let rule = rules.of(&batches[b][i].site);
         sessionize::visitor(state, batches, run, rule, &mut plan)?;
     }
+    plan.links = crate::identity::links_of(plan.new.iter().map(|&(b, i)| &batches[b][i]));
     Ok(plan)
 }

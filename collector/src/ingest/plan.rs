@@ -46,4 +46,7 @@ pub struct Plan {
     pub moved: Vec<(String, String, String)>,
     /// One entry per visitor with new events.
     pub latest: Vec<Latest>,
+    /// Identity links the new events make (see [`crate::identity`]),
+    /// under the visitor keys the plan gave them.
+    pub links: Vec<crate::identity::Link>,
 }

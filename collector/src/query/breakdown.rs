@@ -31,6 +31,10 @@ pub struct Row {
     pub count: i64,
     /// For session dimensions only.
     pub bounce_rate: Option<f64>,
+    /// The site's goals among the row's visitors, for visit dimensions
+    /// (filled by `Queries`, none from a backend).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<super::goals::GoalFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,7 +63,7 @@ impl BreakdownRequest {
 impl Row {
     /// A row from what a backend counted; `bounces` for session dimensions only.
     pub fn new(value: Option<String>, visitors: i64, count: i64, bounces: Option<i64>) -> Row {
-        Row { value, visitors, count, bounce_rate: bounces.map(|b| ratio(b, count)) }
+        Row { value, visitors, count, bounce_rate: bounces.map(|b| ratio(b, count)), goals: Vec::new() }
     }
 }
 

@@ -69,6 +69,10 @@ pub enum Dimension {
     Event,
     /// A custom property's values, by key.
     Property(String),
+    /// Only these visitors: a segment's members over the report's period
+    /// (see [`super::segments`]). Made by the collector, never parsed from
+    /// a request, never a breakdown.
+    Visitors(std::sync::Arc<[String]>),
 }
 
 /// Every dimension name, for error messages and the OpenAPI file.
@@ -133,6 +137,7 @@ impl Dimension {
             Os => "os",
             Event => "event",
             Property(key) => return format!("prop:{key}"),
+            Visitors(_) => "segment",
         }
         .to_owned()
     }
@@ -141,6 +146,7 @@ impl Dimension {
         use Dimension::*;
         match self {
             Page | Event | Property(_) => Level::Event,
+            Visitors(_) => Level::Session,
             EntryPage | ExitPage | Source | Medium | Referrer | UtmSource | UtmMedium | UtmCampaign | UtmTerm | UtmContent
             | Country | Region | City | Device | Browser | Os => Level::Session,
         }
@@ -151,7 +157,7 @@ impl Dimension {
     /// and the device, browser, OS and place of the session ones.
     pub fn carried_by_events(&self) -> bool {
         use Dimension::*;
-        matches!(self, Page | Event | Property(_) | Country | Region | City | Device | Browser | Os)
+        matches!(self, Page | Event | Property(_) | Country | Region | City | Device | Browser | Os | Visitors(_))
     }
 }
 
@@ -165,6 +171,11 @@ pub struct Filter {
 impl Filter {
     pub fn new(dimension: Dimension, value: &str) -> Filter {
         Filter { dimension, value: (value != NONE_VALUE).then(|| value.to_owned()) }
+    }
+
+    /// Only the sessions and events of these visitors.
+    pub fn visitors(ids: impl IntoIterator<Item = String>) -> Filter {
+        Filter { dimension: Dimension::Visitors(ids.into_iter().collect()), value: None }
     }
 }
 

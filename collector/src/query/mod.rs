@@ -22,11 +22,17 @@
 pub mod breakdown;
 pub mod consent;
 pub mod filter;
+pub mod funnel;
+pub mod goals;
+pub mod matching;
 pub mod overview;
+pub mod people;
 pub mod period;
 pub mod person;
 pub mod queries;
 pub mod realtime;
+pub mod retention;
+pub mod segments;
 pub mod sessions;
 pub mod table;
 
@@ -44,6 +50,8 @@ pub enum QueryError {
     BadRequest(String),
     #[error("no session {0:?} for this site")]
     SessionNotFound(String),
+    #[error("no segment {0:?} for this site: list them at /api/segments")]
+    SegmentNotFound(String),
     #[error("the query was interrupted")]
     Interrupted,
 }

@@ -48,6 +48,12 @@ pub struct Figures {
     pub from: String,
     pub to: String,
     pub totals: Metrics,
+    /// Distinct people among the period's visitors (see [`crate::query::people`]):
+    /// as many as visitors until [`crate::query::queries::Queries`] resolves identities.
+    pub people: i64,
+    /// The site's goals in the period (filled by `Queries`, none from a backend).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<super::goals::GoalFigures>,
     pub series: Vec<Point>,
 }
 
@@ -99,7 +105,7 @@ impl Figures {
             })
             .collect();
         totals.derive_rates(duration_ms);
-        Figures { from: period.from.to_string(), to: period.to.to_string(), totals, series }
+        Figures { from: period.from.to_string(), to: period.to.to_string(), totals, people: visitors, goals: Vec::new(), series }
     }
 }
 

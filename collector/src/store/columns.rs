@@ -24,6 +24,7 @@ pub fn session_column(dimension: &Dimension) -> Option<&'static str> {
         Device => "device",
         Browser => "browser",
         Os => "os",
+        Visitors(_) => "visitor_id",
         Page | Event | Property(_) => return None,
     })
 }

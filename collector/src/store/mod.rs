@@ -28,6 +28,7 @@
 pub mod accounts;
 pub mod clickhouse;
 pub mod columns;
+pub mod definitions;
 #[cfg(test)]
 pub mod conformance;
 pub mod lifecycle;

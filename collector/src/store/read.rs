@@ -13,7 +13,9 @@
 use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::identity::Identity;
 use crate::query::consent::{ConsentLog, ConsentLogRequest};
+use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
@@ -45,4 +47,20 @@ pub trait Reads: Send + Sync + 'static {
     /// One page of the site's consent decisions in a period, newest first
     /// (see [`crate::query::consent`]).
     async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError>;
+
+    /// The site's identity link log as stored (see [`crate::identity`]):
+    /// each visitor and user id linked, with the earliest time seen; the
+    /// same pair may come more than once. People are resolved from it by
+    /// [`crate::identity::resolve`].
+    async fn identities(&self, site: &Site) -> Result<Vec<Identity>, QueryError>;
+
+    /// The visits (sessions) started in a range that pass the filters, in
+    /// (start, visitor, id) order (ids only when a dimension is asked): what people, cohorts and goals are counted from
+    /// (see [`crate::query::matching`]).
+    async fn visits(&self, site: &Site, request: &VisitsRequest) -> Result<Vec<Visit>, QueryError>;
+
+    /// The events in a range that pass the filters and match at least one
+    /// of the conditions, in (time, id) order, each with which ones it
+    /// matched: what funnels, goals and first events are counted from.
+    async fn matches(&self, site: &Site, request: &MatchRequest) -> Result<Vec<Match>, QueryError>;
 }

@@ -46,6 +46,7 @@ use crate::event::StoredEvent;
 use crate::query::breakdown::{BreakdownRequest, Row};
 use crate::query::consent::ConsentLogRequest;
 use crate::query::filter::{Dimension, Filter, NONE_VALUE};
+use crate::query::matching::{Condition, MatchRequest, VisitsRequest};
 use crate::query::overview::{Metrics, OverviewRequest};
 use crate::query::period::{Interval, Period};
 use crate::query::sessions::SessionsRequest;
@@ -87,6 +88,11 @@ macro_rules! read_conformance_tests {
             answers_export_as_csv_with_the_same_numbers,
             a_persons_export_holds_every_event_and_session_of_their_visitors,
             the_consent_log_lists_each_decision_newest_first_with_its_categories_page_and_version,
+            the_link_log_holds_each_visitor_and_user_its_events_carried_from_the_earliest,
+            erasing_a_user_removes_their_links,
+            visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_value,
+            matches_mark_which_conditions_each_event_met_in_time_order,
+            a_visitor_set_narrows_sessions_and_events_to_its_visitors,
         );
     };
     (@cases $open:expr, $skip:expr; $($case:ident),* $(,)?) => {
@@ -203,7 +209,7 @@ impl Seeded {
     async fn rows(&self, dimension: Dimension, filters: &[(Dimension, &str)], limit: usize) -> Vec<(Option<String>, i64, i64, Option<f64>)> {
         let request = BreakdownRequest { period: days("2024-01-14", "2024-01-16"), dimension, filters: filters_of(filters), limit };
         let breakdown = self.reads().breakdown(&berlin(), &request).await.unwrap();
-        breakdown.rows.into_iter().map(|Row { value, visitors, count, bounce_rate }| (value, visitors, count, bounce_rate)).collect()
+        breakdown.rows.into_iter().map(|Row { value, visitors, count, bounce_rate, .. }| (value, visitors, count, bounce_rate)).collect()
     }
 
     async fn session_ids(&self, filters: &[(Dimension, &str)], page: usize, per_page: usize) -> (i64, Vec<String>) {
@@ -643,5 +649,167 @@ pub async fn the_consent_log_lists_each_decision_newest_first_with_its_categorie
             utc("2024-01-15T22:00:00Z"), withdrawal_session, id(3), utc("2024-01-14T22:30:30Z"), session(1), id(1)
         )
     );
+    s.close().await;
+}
+
+/// Identified events added to the stream (ids `…-6000-…`): dora as
+/// `user-1` at 10:01:30 (in D) and, arriving later, at 10:01:10; carl as
+/// `user-1` on his phone; anna as `user-2`, then as `user-1` (a shared
+/// device identified twice without a reset).
+fn identified(n: u64, visitor: &str, user: &str, at: &str) -> StoredEvent {
+    let base = match visitor {
+        "dora" => 9,
+        "carl" => 11,
+        _ => 1,
+    };
+    StoredEvent {
+        id: format!("00000000-0000-4000-6000-{n:012}"),
+        ts: utc(at),
+        received_ms: utc(at),
+        name: "$identify".into(),
+        user_id: Some(user.into()),
+        visitor_id: visitor.into(),
+        ..event(base)
+    }
+}
+
+async fn identities(s: &Seeded) -> Vec<(String, String, i64)> {
+    let people = s.reads().identities(&berlin()).await.unwrap();
+    let mut links: Vec<(String, String, i64)> = people.into_iter().map(|i| (i.visitor_id, i.user_id, i.since_ms)).collect();
+    // Repeats of a pair count for its earliest.
+    links.sort();
+    links.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    links
+}
+
+pub async fn the_link_log_holds_each_visitor_and_user_its_events_carried_from_the_earliest(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    assert!(s.reads().identities(&berlin()).await.unwrap().is_empty(), "no event carried a user id");
+    let append = |events: Vec<StoredEvent>| s.backend.store.append(events);
+    append(vec![identified(1, "dora", "user-1", "2024-01-15T10:01:30Z"), identified(2, "anna", "user-2", "2024-01-14T22:50:00Z")]).await.unwrap();
+    append(vec![identified(3, "dora", "user-1", "2024-01-15T10:01:10Z"), identified(4, "carl", "user-1", "2024-01-15T23:00:00Z")]).await.unwrap();
+    append(vec![identified(5, "anna", "user-1", "2024-01-14T22:55:00Z")]).await.unwrap();
+    assert_eq!(
+        identities(&s).await,
+        [
+            ("anna".into(), "user-1".into(), utc("2024-01-14T22:55:00Z")),
+            ("anna".into(), "user-2".into(), utc("2024-01-14T22:50:00Z")),
+            ("carl".into(), "user-1".into(), utc("2024-01-15T23:00:00Z")),
+            ("dora".into(), "user-1".into(), utc("2024-01-15T10:01:10Z")),
+        ]
+    );
+    // Resolved: anna counts for the user she was first seen as.
+    let people = crate::identity::resolve(s.reads().identities(&berlin()).await.unwrap());
+    assert_eq!((people.user_of("anna"), people.user_of("dora"), people.user_of("ben")), (Some("user-2"), Some("user-1"), None));
+    // The identify joined dora's visit: still one session, now of three events.
+    let dora = s.reads().person(&berlin(), &Selector::Visitor("dora".into())).await.unwrap();
+    assert_eq!((dora.sessions.len(), dora.sessions[0].events), (1, 4));
+    // Another site holds none of them.
+    let elsewhere = Site::new("elsewhere", "Europe/Berlin").unwrap();
+    assert!(s.reads().identities(&elsewhere).await.unwrap().is_empty());
+    s.close().await;
+}
+
+pub async fn erasing_a_user_removes_their_links(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let store = &s.backend.store;
+    store.append(vec![identified(1, "dora", "user-1", "2024-01-15T10:01:30Z"), identified(2, "ben", "user-3", "2024-01-15T09:01:00Z")]).await.unwrap();
+    store.erase("shop", &Selector::User("user-1".into()), NOW, "test").await.unwrap();
+    assert_eq!(identities(&s).await, [("ben".into(), "user-3".into(), utc("2024-01-15T09:01:00Z"))]);
+    assert!(s.reads().person(&berlin(), &Selector::User("user-1".into())).await.unwrap().is_empty());
+    s.close().await;
+}
+
+pub async fn visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_value(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let (lo, hi) = days("2024-01-15", "2024-01-15").bounds(&berlin().time_zone);
+    let reads = s.reads();
+    let visits = |filters: &[(Dimension, &str)], dimension: Option<Dimension>| {
+        let request = VisitsRequest { lo, hi, filters: filters_of(filters), dimension };
+        async move { reads.visits(&berlin(), &request).await.unwrap() }
+    };
+    // Local Jan 15: A2 (00:10), B1, B2, D, C, by start.
+    let all = visits(&[], Some(Dimension::Source)).await;
+    let shape: Vec<(&str, &str, Option<&str>)> = all.iter().map(|v| (v.visitor_id.as_str(), v.session_id.as_str(), v.value.as_deref())).collect();
+    let (a2, b1, b2, d, c) = (session(4), session(5), session(8), session(9), session(11));
+    assert_eq!(
+        shape,
+        [
+            ("anna", a2.as_str(), None),
+            ("ben", b1.as_str(), Some("news.example")),
+            ("ben", b2.as_str(), Some("news.example")),
+            ("dora", d.as_str(), Some("Google")),
+            ("carl", c.as_str(), Some("Google")),
+        ]
+    );
+    assert_eq!((all[1].start_ts, all[1].end_ts), (utc("2024-01-15T09:00:00Z"), utc("2024-01-15T09:07:00Z")));
+    assert_eq!((all[3].device.as_deref(), all[3].country.as_deref()), (Some("desktop"), Some("US")));
+    // Filters as everywhere: visits with a signup (carl's, whose signup came after midnight).
+    let signed = visits(&[(Dimension::Event, "signup")], None).await;
+    assert_eq!(signed.iter().map(|v| (v.visitor_id.as_str(), v.session_id.as_str())).collect::<Vec<_>>(), [("carl", "")]);
+    assert_eq!(signed[0].value, None);
+    // An event dimension has no value per visit.
+    let request = VisitsRequest { lo, hi, filters: vec![], dimension: Some(Dimension::Page) };
+    assert!(matches!(s.reads().visits(&berlin(), &request).await, Err(QueryError::BadRequest(_))));
+    s.close().await;
+}
+
+pub async fn matches_mark_which_conditions_each_event_met_in_time_order(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let (lo, hi) = days("2024-01-14", "2024-01-16").bounds(&berlin().time_zone);
+    let conditions = vec![
+        Condition::Page { pattern: "/pricing".into() },
+        Condition::Event { name: "signup".into(), property: Some("plan".into()), value: Some("pro".into()) },
+        Condition::Page { pattern: "/*o*".into() },
+        Condition::Event { name: "$engagement".into(), property: None, value: None },
+    ];
+    let request = MatchRequest { lo, hi, filters: vec![], conditions: conditions.clone() };
+    let found = s.reads().matches(&berlin(), &request).await.unwrap();
+    let shape: Vec<(String, &str, u64)> = found.iter().map(|m| (m.id.clone(), m.visitor_id.as_str(), m.mask)).collect();
+    let id = |n: u64| event(n).id;
+    // /pricing pageviews (bit 0), anna's pro signup (bit 1), paths with an `o`
+    // after the first slash (bit 2: /blog, /docs; `/` has none), the engagement (bit 3).
+    assert_eq!(
+        shape,
+        [
+            (id(2), "anna", 1),
+            (id(3), "anna", 2),
+            (id(4), "anna", 4),
+            (id(6), "ben", 4),
+            (id(7), "ben", 8),
+            (id(8), "ben", 4),
+            (id(10), "dora", 1),
+            (id(11), "carl", 1),
+        ]
+    );
+    assert_eq!((found[0].session_id.clone(), found[0].ts), (session(1), utc("2024-01-14T22:40:00Z")));
+    // Filters as everywhere: in Germany only (anna and carl).
+    let german = MatchRequest { filters: filters_of(&[(Dimension::Country, "DE")]), ..request };
+    let found = s.reads().matches(&berlin(), &german).await.unwrap();
+    assert_eq!(found.iter().map(|m| m.visitor_id.as_str()).collect::<Vec<_>>(), ["anna", "anna", "anna", "carl"]);
+    // A pattern's other characters are themselves, `.` included; a star matches nothing too.
+    let literal = MatchRequest { lo, hi, filters: vec![], conditions: vec![Condition::Page { pattern: "/pric.ng".into() }, Condition::Page { pattern: "/docs*".into() }] };
+    let found = s.reads().matches(&berlin(), &literal).await.unwrap();
+    assert_eq!(found.iter().map(|m| (m.id.clone(), m.mask)).collect::<Vec<_>>(), [(id(6), 2), (id(8), 2)]);
+    s.close().await;
+}
+
+pub async fn a_visitor_set_narrows_sessions_and_events_to_its_visitors(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let segment = Filter::visitors(["ben".to_owned(), "carl".to_owned()]);
+    let request = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![segment.clone()] };
+    let overview = s.reads().overview(&berlin(), &request).await.unwrap();
+    // B1, B2 and C; pageviews 5, 6, 8, 11 and the engagement (carl's signup is on Jan 16).
+    assert_eq!(totals(&overview.current.totals), (2, 3, 4, 5, 1, 1.0 / 3.0, 200_000.0));
+    let page = SessionsRequest { period: days("2024-01-15", "2024-01-15"), filters: vec![segment.clone()], page: 0, per_page: 10 };
+    assert_eq!(s.reads().sessions(&berlin(), &page).await.unwrap().total, 3);
+    // With the other filters: ben's only.
+    let both = vec![segment.clone(), Filter::new(Dimension::Country, "FR")];
+    let request = BreakdownRequest { period: days("2024-01-14", "2024-01-16"), dimension: Dimension::Page, filters: both, limit: 10 };
+    let rows: Vec<(Option<String>, i64)> = s.reads().breakdown(&berlin(), &request).await.unwrap().rows.into_iter().map(|r| (r.value, r.count)).collect();
+    assert_eq!(rows, [(Some("/docs".to_owned()), 2), (Some("/".to_owned()), 1)]);
+    // An empty set keeps nothing.
+    let none = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![Filter::visitors([])] };
+    assert_eq!(s.reads().overview(&berlin(), &none).await.unwrap().current.totals.sessions, 0);
     s.close().await;
 }

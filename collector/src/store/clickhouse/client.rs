@@ -138,6 +138,9 @@ impl Client {
             // An insert into a cluster's `Distributed` table is acknowledged
             // once every shard has its rows, not when queued on the node.
             ("insert_distributed_sync", "1"),
+            // A segment applied to a report is a list of its visitors in
+            // the statement (`query::segments`): more than the default 256 KiB.
+            ("max_query_size", "67108864"),
         ];
         if in_database {
             query.push(("database", &c.database));

@@ -88,6 +88,8 @@ impl ClickhouseImport {
     pub async fn insert_events(&mut self, events: &[StoredEvent]) -> Result<(), ClientError> {
         let versions = &mut self.versions;
         let rows: Vec<EventWrite> = events.iter().map(|event| EventWrite { event, version: versions.next() }).collect();
+        let links = crate::identity::links_of(events);
+        self.client.insert("identity_links", &super::identity::link_rows(&links)).await?;
         self.client.insert("events", &rows).await
     }
 

@@ -115,6 +115,7 @@ pub(super) fn erase(
             _ => format!("{whose} OR (site = {key} AND visitor_id_yesterday IN {})", lits(visitors.iter().map(String::as_str))),
         };
         db.delete("incoming", &arriving)?;
+        db.delete("identity_links", &whose)?;
         if *selector == Selector::Site {
             db.delete("bot_hits", &whose)?;
         }

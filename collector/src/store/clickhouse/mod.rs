@@ -25,6 +25,7 @@
 pub mod accounts;
 pub mod client;
 mod db;
+pub mod definitions;
 mod identity;
 pub mod import;
 pub mod incoming;

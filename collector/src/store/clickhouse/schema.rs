@@ -79,21 +79,29 @@ pub struct Table {
     columns: String,
     engine: &'static str,
     shard_by: Option<&'static str>,
+    /// A `SELECT` that fills the new table from rows stored before it
+    /// existed, run on each server into its own rows; `{events}` names
+    /// that server's events table.
+    fill: Option<&'static str>,
 }
 
 impl Table {
     fn new(name: &'static str, columns: impl Into<String>, engine: &'static str) -> Table {
-        Table { name, columns: columns.into(), engine, shard_by: None }
+        Table { name, columns: columns.into(), engine, shard_by: None, fill: None }
     }
 
     fn by_visitor(self) -> Table {
         Table { shard_by: Some(BY_VISITOR), ..self }
     }
 
+    fn filled_by(self, select: &'static str) -> Table {
+        Table { fill: Some(select), ..self }
+    }
+
     /// The statements that create it, on one server or on a cluster's shard.
     fn create(&self, cluster: Option<&str>, database: &str) -> Vec<String> {
-        let Table { name, columns, engine, shard_by } = self;
-        match cluster {
+        let Table { name, columns, engine, shard_by, fill } = self;
+        let mut statements = match cluster {
             None => vec![format!("CREATE TABLE IF NOT EXISTS {name} ({columns}) ENGINE = {engine}")],
             Some(cluster) => vec![
                 format!("CREATE TABLE IF NOT EXISTS {name}_local ({columns}) ENGINE = {engine}"),
@@ -102,7 +110,14 @@ impl Table {
                     shard_by.unwrap_or("0")
                 ),
             ],
+        };
+        if let Some(select) = fill {
+            // Each shard fills its own rows from its own events: a table
+            // sharded as `events` is keeps them on the same shard.
+            let cluster = cluster.is_some();
+            statements.push(format!("INSERT INTO {} {}", local(name, cluster), select.replace("{events}", &local("events", cluster))));
         }
+        statements
     }
 }
 
@@ -213,6 +228,31 @@ pub fn migrations() -> Vec<Vec<Step>> {
             .by_visitor()
             .into(),
             Step::Copy { view: "event_keys_from_events", from: "events", to: "event_keys", columns: EVENT_KEY_COLUMNS },
+        ],
+        vec![
+            // The identity link log (see `crate::identity`): one row per
+            // site, visitor and user id per group that carried it; merges
+            // keep the earliest (`first` = i64::MAX - ts, the highest
+            // wins), reads take the minimum of what is not yet merged.
+            Table::new(
+                "identity_links",
+                "site String, visitor_id String, user_id String, ts Int64, event_id String, first UInt64",
+                "ReplacingMergeTree(first) ORDER BY (site, visitor_id, user_id)",
+            )
+            .by_visitor()
+            .filled_by(
+                "SELECT site, visitor_id, user, first_ts, event_id, toUInt64(9223372036854775807 - first_ts) FROM (
+                     SELECT site, visitor_id, assumeNotNull(user_id) AS user, min(ts) AS first_ts, argMin(id, ts) AS event_id
+                     FROM {events} FINAL WHERE user_id IS NOT NULL AND user_id != '' GROUP BY site, visitor_id, user)",
+            )
+            .into(),
+            // Goals and segments a site saves (see `store::definitions`).
+            Table::new(
+                "definitions",
+                "site String, kind String, id String, name String, body String, updated_ms Int64, version UInt64, deleted UInt8",
+                "ReplacingMergeTree(version) ORDER BY (site, kind, id)",
+            )
+            .into(),
         ],
     ]
 }

@@ -4,12 +4,12 @@
 //! ([`crate::store::queue`]); the writer takes everything queued as one
 //! group, fetches what the plan needs for the whole group in a few
 //! queries ([`InWriter::prefetch`]), asks the pipeline for the plan
-//! ([`group::plan`]), and writes it in three inserts: the group's events
+//! ([`group::plan`]), and writes it in four inserts: the identity links it makes, the group's events
 //! (new ones, and stored ones moved to another session, as new versions),
 //! its session rows (new versions, and tombstones for replaced sessions)
 //! and its bot counts. It answers once ClickHouse has acknowledged them.
 //!
-//! ClickHouse has no transaction over the three inserts. Events go
+//! ClickHouse has no transaction over the inserts. Events go
 //! first: should the session insert then fail, the requests are answered
 //! with an error and the writer forgets every tail, so the next plan
 //! reads what is stored; the sessions of those events are then missing
@@ -153,6 +153,11 @@ impl Writer {
         }
         events.extend(moved.iter().map(|event| EventWrite { event, version: versions.next() }));
         let sessions = session_rows(&plan.sessions, &state, versions)?;
+        // Links first: a resent event that was stored is a duplicate and
+        // makes no link, so a link lost after its events would stay lost;
+        // a link written before events that then fail is a visitor with
+        // no events yet, and the same link again when they are resent.
+        self.db.insert("identity_links", &super::identity::link_rows(&plan.links))?;
         self.db.insert("events", &events)?;
         self.db.insert("sessions", &sessions)?;
         self.db.insert("bot_hits", bots)?;

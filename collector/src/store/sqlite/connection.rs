@@ -45,6 +45,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("sql/lighter_writes.sql"),
     include_str!("sql/lifecycle.sql"),
     include_str!("sql/accounts.sql"),
+    include_str!("sql/identity.sql"),
+    include_str!("sql/definitions.sql"),
 ];
 
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {

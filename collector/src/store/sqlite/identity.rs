@@ -3,9 +3,9 @@
 //! person, so that the identity link log (visitor → user, appended by
 //! `identify`) replaces the user case here and nowhere else.
 //!
-//! Today a user id links every visitor with an event that carries it
-//! (found through `events_by_user`); a session id names its visitor; a
-//! visitor id names itself when the site holds a session of it.
+//! A user id names every visitor the link log ever linked to it
+//! (`identity_links`, see [`crate::identity`]); a session id names its
+//! visitor; a visitor id names itself when the site holds a session of it.
 
 use rusqlite::{Connection, params};
 
@@ -16,7 +16,7 @@ use crate::store::lifecycle::Selector;
 pub(super) fn visitors_of(conn: &Connection, site: &str, selector: &Selector) -> rusqlite::Result<Vec<String>> {
     let (sql, id): (&str, Option<&str>) = match selector {
         Selector::Visitor(v) => ("SELECT DISTINCT visitor_id FROM sessions WHERE site = ?1 AND visitor_id = ?2", Some(v)),
-        Selector::User(u) => ("SELECT DISTINCT visitor_id FROM events WHERE site = ?1 AND user_id = ?2 ORDER BY 1", Some(u)),
+        Selector::User(u) => ("SELECT DISTINCT visitor_id FROM identity_links WHERE site = ?1 AND user_id = ?2 ORDER BY 1", Some(u)),
         Selector::Session(s) => ("SELECT visitor_id FROM sessions WHERE site = ?1 AND id = ?2", Some(s)),
         Selector::Site => ("SELECT DISTINCT visitor_id FROM sessions WHERE site = ?1 ORDER BY 1", None),
     };

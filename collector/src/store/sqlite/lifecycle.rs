@@ -121,6 +121,7 @@ pub(super) fn erase(
         erased.sessions += tx.prepare_cached("DELETE FROM sessions WHERE site = ?1")?.execute(params![site])? as u64;
         erased.events += tx.prepare_cached("DELETE FROM events WHERE site = ?1")?.execute(params![site])? as u64;
         tx.prepare_cached("DELETE FROM bot_hits WHERE site = ?1")?.execute(params![site])?;
+        tx.prepare_cached("DELETE FROM identity_links WHERE site = ?1")?.execute(params![site])?;
     } else {
         for visitor in &visitors {
             let sessions: Vec<(i64, String)> = tx
@@ -131,6 +132,7 @@ pub(super) fn erase(
                 erased.events += delete_session(&tx, site, rowid, &id)?;
                 erased.sessions += 1;
             }
+            tx.prepare_cached("DELETE FROM identity_links WHERE site = ?1 AND visitor_id = ?2")?.execute(params![site, visitor])?;
             erased.visitors += 1;
         }
     }

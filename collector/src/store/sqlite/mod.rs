@@ -32,6 +32,7 @@ use rusqlite::Connection;
 mod accounts;
 mod checkpoints;
 mod connection;
+mod definitions;
 mod identity;
 mod lifecycle;
 mod rebuild;
@@ -44,6 +45,7 @@ mod wal_sync;
 mod writer;
 
 pub use accounts::SqliteAccounts;
+pub use definitions::SqliteDefinitions;
 use checkpoints::WalLength;
 pub use connection::open_connection;
 pub use reads::SqliteReads;
@@ -345,6 +347,39 @@ mod tests {
         let conn = Connection::open(dir.path().join("waymark.db")).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[tokio::test]
+    async fn identified_events_stored_before_the_link_log_existed_are_linked_by_its_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = open_connection(&dir.path().join("waymark.db")).unwrap();
+            let before_links = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE identity_links")).unwrap();
+            for (version, sql) in MIGRATIONS[..before_links].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", version as i64 + 1).unwrap();
+                tx.commit().unwrap();
+            }
+            for (id, ts, user) in [("e1", 9, Some("ann")), ("e2", 5, Some("ann")), ("e3", 3, None), ("e4", 7, Some("bo"))] {
+                conn.execute(
+                    "INSERT INTO events (site, id, ts, received_ms, name, session_id, visitor_id, user_id, url) VALUES ('site', ?1, ?2, ?2, '$pageview', 's1', 'v1', ?3, 'https://a.example/')",
+                    rusqlite::params![id, ts, user],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.close().await;
+        let conn = Connection::open(dir.path().join("waymark.db")).unwrap();
+        let links: Vec<(String, String, i64, String)> = conn
+            .prepare("SELECT visitor_id, user_id, ts, event_id FROM identity_links ORDER BY user_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(links, [("v1".into(), "ann".into(), 5, "e2".into()), ("v1".into(), "bo".into(), 7, "e4".into())]);
     }
 
     #[tokio::test]

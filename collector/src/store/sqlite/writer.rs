@@ -176,6 +176,7 @@ impl Writer {
             return Ok(None);
         }
         write_sessions(&tx, &plan)?;
+        append_links(&tx, &plan.links)?;
         count_slots(&tx, batches, &plan.new)?;
         count_bots(&tx, bots)?;
         tx.commit()?;
@@ -207,6 +208,23 @@ fn write_sessions(tx: &Transaction, plan: &Plan) -> rusqlite::Result<()> {
     }
     for (site, id, session_id) in &plan.moved {
         rows::move_event(tx, site, id, session_id)?;
+    }
+    Ok(())
+}
+
+/// The identity links the plan made; a link stored already keeps the
+/// earlier of its two first events.
+fn append_links(tx: &Transaction, links: &[crate::identity::Link]) -> rusqlite::Result<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let mut add = tx.prepare_cached(
+        "INSERT INTO identity_links (site, visitor_id, user_id, ts, event_id) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (site, visitor_id, user_id) DO UPDATE SET ts = excluded.ts, event_id = excluded.event_id
+         WHERE excluded.ts < identity_links.ts",
+    )?;
+    for l in links {
+        add.execute(params![l.site, l.visitor_id, l.user_id, l.ts, l.event_id])?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 pub(super) use crate::query::filter::Scope;
 use crate::query::filter::{Dimension, Filter, Level};
-use crate::store::clickhouse::client::lit;
+use crate::store::clickhouse::client::{lit, lits};
 use crate::store::clickhouse::rows::LIVE_SESSIONS;
 use crate::store::clickhouse::schema::start_days;
 use crate::store::columns;
@@ -62,6 +62,10 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> String {
     let mut clause = String::new();
     let mut on_event = String::new();
     for f in filters {
+        if let Dimension::Visitors(ids) = &f.dimension {
+            clause.push_str(&format!(" AND visitor_id IN {}", lits(ids.iter().map(String::as_str))));
+            continue;
+        }
         match f.dimension.level() {
             Level::Session => {
                 clause.push_str(&condition(session_column(&f.dimension).expect("session dimensions have a column"), &f.value))
@@ -84,6 +88,10 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> String {
     let mut clause = String::new();
     let mut on_session = String::new();
     for f in filters {
+        if let Dimension::Visitors(ids) = &f.dimension {
+            clause.push_str(&format!(" AND visitor_id IN {}", lits(ids.iter().map(String::as_str))));
+            continue;
+        }
         if f.dimension.carried_by_events() {
             clause.push_str(&condition(&event_expression(&f.dimension).expect("what events carry has an expression"), &f.value));
         } else {

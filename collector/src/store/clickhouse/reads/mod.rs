@@ -7,6 +7,7 @@
 //! time zones and its answers equal SQLite's. Every read of `events` and
 //! `sessions` goes through `FINAL` (see `clickhouse::schema`).
 
+mod analyses;
 mod breakdown;
 mod consent;
 mod filter;
@@ -19,7 +20,9 @@ use async_trait::async_trait;
 
 use super::client::{Client, ClientError};
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::identity::Identity;
 use crate::query::consent::{ConsentLog, ConsentLogRequest};
+use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
@@ -74,6 +77,18 @@ impl Reads for ClickhouseReads {
 
     async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
         consent::consent_log(&self.client, site, request).await
+    }
+
+    async fn identities(&self, site: &Site) -> Result<Vec<Identity>, QueryError> {
+        analyses::identities(&self.client, site).await
+    }
+
+    async fn visits(&self, site: &Site, request: &VisitsRequest) -> Result<Vec<Visit>, QueryError> {
+        analyses::visits(&self.client, site, request).await
+    }
+
+    async fn matches(&self, site: &Site, request: &MatchRequest) -> Result<Vec<Match>, QueryError> {
+        analyses::matches(&self.client, site, request).await
     }
 }
 

@@ -53,6 +53,12 @@ impl Clause {
             None => self.sql.push_str(&format!(" AND {expression} IS NULL")),
         }
     }
+
+    /// `column` is one of `ids` (sent as one JSON array).
+    fn push_in(&mut self, column: &str, ids: &[String]) {
+        self.sql.push_str(&format!(" AND {column} IN (SELECT value FROM json_each(?))"));
+        self.params.push(Value::Text(serde_json::to_string(ids).expect("strings serialize")));
+    }
 }
 
 /// Conditions on `sessions s` started in `scope`.
@@ -60,6 +66,10 @@ pub(super) fn on_sessions(filters: &[Filter], scope: Scope) -> Clause {
     let mut clause = Clause::default();
     let mut on_event = Clause::default();
     for f in filters {
+        if let Dimension::Visitors(ids) = &f.dimension {
+            clause.push_in("s.visitor_id", ids);
+            continue;
+        }
         match f.dimension.level() {
             Level::Session => clause.push(&session_column(&f.dimension).expect("session dimensions have a column"), None, &f.value),
             Level::Event => {
@@ -85,6 +95,10 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> Clause {
     let mut clause = Clause::default();
     let mut on_session = Clause::default();
     for f in filters {
+        if let Dimension::Visitors(ids) = &f.dimension {
+            clause.push_in("e.visitor_id", ids);
+            continue;
+        }
         if f.dimension.carried_by_events() {
             let (expression, param) = event_expression(&f.dimension).expect("what events carry has an expression");
             clause.push(&expression, param, &f.value);

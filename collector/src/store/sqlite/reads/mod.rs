@@ -7,6 +7,7 @@
 //! connections on a blocking thread ([`pool`]). What the answers mean (time
 //! zones, filters, rates) is `crate::query`'s; this module only counts.
 
+mod analyses;
 mod breakdown;
 mod consent;
 mod filter;
@@ -22,7 +23,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::query::breakdown::{Breakdown, BreakdownRequest};
+use crate::identity::Identity;
 use crate::query::consent::{ConsentLog, ConsentLogRequest};
+use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
 use crate::query::realtime::Realtime;
@@ -86,6 +89,21 @@ impl Reads for SqliteReads {
     async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
         let (site, request) = (site.clone(), request.clone());
         self.pool.run(move |conn| consent::consent_log(conn, &site, &request)).await
+    }
+
+    async fn identities(&self, site: &Site) -> Result<Vec<Identity>, QueryError> {
+        let site = site.clone();
+        self.pool.run(move |conn| analyses::identities(conn, &site)).await
+    }
+
+    async fn visits(&self, site: &Site, request: &VisitsRequest) -> Result<Vec<Visit>, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| analyses::visits(conn, &site, &request)).await
+    }
+
+    async fn matches(&self, site: &Site, request: &MatchRequest) -> Result<Vec<Match>, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| analyses::matches(conn, &site, &request)).await
     }
 }
 

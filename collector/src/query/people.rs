@@ -1,0 +1,202 @@
+//! People: visitors joined by the identity link log ([`crate::identity`]).
+//! The list of people active in a period, one person's journey across
+//! devices, and the count of people an overview shows beside visitors.
+//!
+//! Policy:
+//! - a person is active in a period when one of their visits (sessions)
+//!   started in it and passes the filters; first and last seen are the
+//!   first visit's start and the last visit's end among those;
+//! - `devices` are the person's visitor ids (a browser on a device each),
+//!   with the device types and countries they came with;
+//! - search matches identified people whose user id contains the text,
+//!   ignoring case; listed by last seen, latest first, then by key;
+//! - a journey is every session of every visitor the user was ever linked
+//!   to (as erasure and export take them), in time order, each with its
+//!   events: one person's visits across devices.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::filter::Filter;
+use super::period::Period;
+use super::person::PersonData;
+use super::table::{Table, cell};
+use crate::event::StoredEvent;
+use crate::identity::{People, Person};
+use crate::query::matching::Visit;
+use crate::sessions::Session;
+
+/// People one page holds at most.
+pub const MAX_PER_PAGE: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct PeopleRequest {
+    pub period: Period,
+    pub filters: Vec<Filter>,
+    /// Only identified people whose user id contains this (any case).
+    pub search: Option<String>,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonRow {
+    /// `user:ID` or `visitor:ID`.
+    pub key: String,
+    pub user_id: Option<String>,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub sessions: i64,
+    /// The visitor ids: one per browser and device.
+    pub visitors: Vec<String>,
+    /// Device types (`desktop`, `mobile`, …), each once.
+    pub devices: Vec<String>,
+    pub countries: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeoplePage {
+    pub total: i64,
+    pub page: usize,
+    pub per_page: usize,
+    pub people: Vec<PersonRow>,
+}
+
+impl PeopleRequest {
+    pub fn per_page(&self) -> usize {
+        self.per_page.clamp(1, MAX_PER_PAGE)
+    }
+}
+
+/// The page of people the request asks for, from the period's visits.
+pub fn list(request: &PeopleRequest, visits: &[Visit], people: &People) -> PeoplePage {
+    let search = request.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+    let mut rows: BTreeMap<Person<'_>, PersonRow> = BTreeMap::new();
+    for v in visits {
+        let person = people.person(&v.visitor_id);
+        if let Some(search) = &search {
+            match person {
+                Person::User(u) if u.to_lowercase().contains(search.as_str()) => {}
+                _ => continue,
+            }
+        }
+        let row = rows.entry(person.clone()).or_insert_with(|| PersonRow {
+            key: person.key(),
+            user_id: match person {
+                Person::User(u) => Some(u.to_owned()),
+                Person::Visitor(_) => None,
+            },
+            first_seen_ms: v.start_ts,
+            last_seen_ms: v.end_ts,
+            sessions: 0,
+            visitors: Vec::new(),
+            devices: Vec::new(),
+            countries: Vec::new(),
+        });
+        row.first_seen_ms = row.first_seen_ms.min(v.start_ts);
+        row.last_seen_ms = row.last_seen_ms.max(v.end_ts);
+        row.sessions += 1;
+        add_once(&mut row.visitors, &v.visitor_id);
+        if let Some(d) = &v.device {
+            add_once(&mut row.devices, d);
+        }
+        if let Some(c) = &v.country {
+            add_once(&mut row.countries, c);
+        }
+    }
+    let mut rows: Vec<PersonRow> = rows.into_values().collect();
+    rows.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then_with(|| a.key.cmp(&b.key)));
+    let per_page = request.per_page();
+    let total = rows.len() as i64;
+    let people = rows.into_iter().skip(request.page.saturating_mul(per_page)).take(per_page).collect();
+    PeoplePage { total, page: request.page, per_page, people }
+}
+
+fn add_once(list: &mut Vec<String>, value: &str) {
+    if !list.iter().any(|v| v == value) {
+        list.push(value.to_owned());
+        list.sort();
+    }
+}
+
+/// Distinct people among the visits' visitors.
+pub fn count(visits: &[Visit], people: &People) -> i64 {
+    visits.iter().map(|v| people.person(&v.visitor_id)).collect::<BTreeSet<_>>().len() as i64
+}
+
+/// One visit of a journey, with its events in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneyVisit {
+    #[serde(flatten)]
+    pub session: Session,
+    pub events: Vec<StoredEvent>,
+}
+
+/// One person's visits across their devices, in time order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonJourney {
+    pub user_id: Option<String>,
+    pub visitors: Vec<String>,
+    pub first_seen_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+    pub visits: Vec<JourneyVisit>,
+}
+
+impl PersonJourney {
+    /// The journey from a person's stored data (sessions by start, events by time).
+    pub fn of(user_id: Option<String>, data: PersonData) -> PersonJourney {
+        let PersonData { visitors, sessions, events, .. } = data;
+        let mut by_session: BTreeMap<String, Vec<StoredEvent>> = BTreeMap::new();
+        for e in events {
+            by_session.entry(e.session_id.clone()).or_default().push(e);
+        }
+        let visits: Vec<JourneyVisit> = sessions
+            .into_iter()
+            .map(|session| JourneyVisit { events: by_session.remove(&session.id).unwrap_or_default(), session })
+            .collect();
+        PersonJourney {
+            user_id,
+            visitors,
+            first_seen_ms: visits.iter().map(|v| v.session.start_ts).min(),
+            last_seen_ms: visits.iter().map(|v| v.session.end_ts).max(),
+            visits,
+        }
+    }
+}
+
+impl Table for PeoplePage {
+    fn columns(&self) -> Vec<&'static str> {
+        vec!["key", "user_id", "first_seen_ms", "last_seen_ms", "sessions", "visitors", "devices", "countries"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.people
+            .iter()
+            .map(|p| {
+                vec![
+                    p.key.clone(), cell(&p.user_id), p.first_seen_ms.to_string(), p.last_seen_ms.to_string(), p.sessions.to_string(),
+                    p.visitors.join(";"), p.devices.join(";"), p.countries.join(";"),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// As CSV: one row per event, with its visit and device.
+impl Table for PersonJourney {
+    fn columns(&self) -> Vec<&'static str> {
+        vec!["session_id", "visitor_id", "device", "ts", "name", "path", "url"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.visits
+            .iter()
+            .flat_map(|v| {
+                v.events.iter().map(|e| {
+                    vec![v.session.id.clone(), e.visitor_id.clone(), cell(&e.device), e.ts.to_string(), e.name.clone(), e.path.clone(), e.url.clone()]
+                })
+            })
+            .collect()
+    }
+}
