@@ -214,6 +214,36 @@ pub(super) fn after(db: &Db, cursor: &Cursor, shard: Shard, lag_ms: i64) -> Resu
     ))
 }
 
+/// The visitors (each key a row offers) of the rows from the
+/// [`GRACE_MS`] before the cursor on that are events already. Where a
+/// sessionizer resumes, those after the cursor (and those of a catch-up
+/// read) may have been written by one killed between its events insert and
+/// its sessions insert: read again they are duplicates, which make no
+/// sessions, so their visitors' sessions are rebuilt.
+pub(super) fn written(db: &Db, cursor: &Cursor, shard: Shard) -> Result<Vec<(String, String)>, StoreError> {
+    #[derive(Deserialize)]
+    struct Keys {
+        site: String,
+        visitor_id: String,
+        visitor_id_yesterday: Option<String>,
+    }
+    let from = cursor.arrived_ms - GRACE_MS;
+    let received = from - 10 * GRACE_MS;
+    let rows: Vec<Keys> = db.rows(&format!(
+        "SELECT DISTINCT site, visitor_id, visitor_id_yesterday FROM incoming
+         WHERE arrived_ms >= {from} {}
+           AND (site, id) GLOBAL IN (SELECT site, id FROM event_keys WHERE received_ms >= {received})",
+        shard.condition()
+    ))?;
+    let mut visitors: Vec<(String, String)> = rows
+        .into_iter()
+        .flat_map(|k| std::iter::once(k.visitor_id).chain(k.visitor_id_yesterday).map(move |v| (k.site.clone(), v)))
+        .collect();
+    visitors.sort();
+    visitors.dedup();
+    Ok(visitors)
+}
+
 /// Rows of the [`GRACE_MS`] up to the cursor that are not events: those
 /// of inserts that committed behind it.
 pub(super) fn missed(db: &Db, cursor: &Cursor, shard: Shard) -> Result<Vec<Arrived>, StoreError> {

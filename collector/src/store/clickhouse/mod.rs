@@ -392,6 +392,39 @@ mod tests {
     }
 
     #[test]
+    fn a_sessionizer_killed_between_its_events_and_its_sessions_makes_them_when_it_resumes() {
+        if test_server::skip() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let connection = test_connection(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let options = StoreOptions { sessionizer: SessionsBy::Separate, ..StoreOptions::default() };
+        let collector = ClickhouseStore::open(connection.clone(), options).unwrap();
+        // Two visits of anna, one of ben.
+        let minutes = [0, 5, 50, 2];
+        let events: Vec<StoredEvent> = (0..4u64)
+            .map(|n| conformance::pageview(n, ["anna", "anna", "anna", "ben"][n as usize], conformance::T0 + minutes[n as usize] * 60_000))
+            .collect();
+        runtime.block_on(collector.append(events)).unwrap();
+        let sessionizer_options = SessionizerOptions { lag_ms: -2_000, catch_up_every: std::time::Duration::ZERO, ..SessionizerOptions::default() };
+        Sessionizer::open(connection.clone(), sessionizer_options.clone()).unwrap().step().unwrap();
+        let sessions = runtime.block_on(collector.sessions("site")).unwrap();
+        assert_eq!(sessions.len(), 3);
+
+        // What a kill between the two inserts leaves: the page's events
+        // stored, its sessions not, the cursor where it was before the page.
+        let db = db::Db::new(Client::new(connection.clone())).unwrap();
+        db.delete("sessions", "1 = 1").unwrap();
+        db.delete("sessionizer_progress", "1 = 1").unwrap();
+        assert!(runtime.block_on(collector.sessions("site")).unwrap().is_empty());
+
+        Sessionizer::open(connection.clone(), sessionizer_options).unwrap().step().unwrap();
+        assert_eq!(runtime.block_on(collector.sessions("site")).unwrap(), sessions, "the page read again is all duplicates");
+        runtime.block_on(collector.close());
+    }
+
+    #[test]
     fn a_database_migrated_by_a_newer_collector_is_refused_and_an_unreachable_server_is_named() {
         if test_server::skip() {
             return;

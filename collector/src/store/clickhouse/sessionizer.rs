@@ -18,7 +18,9 @@
 //! ClickHouse has no transaction over the events and sessions inserts: a
 //! page that failed between them is read again and is all duplicates then,
 //! so before its next round the sessionizer rebuilds the sessions of that
-//! page's visitors from their stored events.
+//! page's visitors from their stored events; and when it starts, those of
+//! the visitors of every row around the cursor that is an event already
+//! (a sessionizer killed between the two inserts, see [`incoming::written`]).
 //!
 //! What it remembers of its writes (each visitor's latest event and
 //! session) it forgets when the audit log grows (an erasure or a retention
@@ -118,6 +120,8 @@ impl Sessionizer {
             lit(&options.shard.key())
         ))?;
         let cursor = Cursor { arrived_ms: saved.first().map_or(0, |p| p.arrived_ms), ..Cursor::default() };
+        // A sessionizer killed mid-page left events without their sessions.
+        let repair = incoming::written(&db, &cursor, options.shard)?;
         let writer = Writer {
             db,
             mode: Mode::Sessionize,
@@ -136,7 +140,7 @@ impl Sessionizer {
             cursor,
             caught_up: None,
             audits: 0,
-            repair: Vec::new(),
+            repair,
             pruned_day: i64::MIN,
         })
     }
