@@ -2,11 +2,13 @@
 //! section of `BENCHMARKS.md`, with the command that reproduces it.
 
 mod clickhouse;
-mod ingest;
+pub(crate) mod ingest;
 mod lifecycle;
-mod loadgen;
+pub(crate) mod loadgen;
+mod overload;
 mod query;
 mod sdk;
+mod soak;
 
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +33,9 @@ pub fn run(root: &Path) -> Result<()> {
             "lifecycle" => lifecycle::section(root)?,
             "clickhouse" => clickhouse::section(root)?,
             "durability" => ingest::durability_section(root)?,
-            other => anyhow::bail!("unknown bench section {other:?}; known: clickhouse, durability, ingest, lifecycle, query, sdk"),
+            "soak" => soak::section(root)?,
+            "overload" => overload::section(root)?,
+            other => anyhow::bail!("unknown bench section {other:?}; known: clickhouse, durability, ingest, lifecycle, overload, query, sdk, soak"),
         };
         eprintln!("{section}");
         return Ok(());
