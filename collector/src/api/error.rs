@@ -107,6 +107,8 @@ pub enum ApiError {
     SignInLimited(Exceeded),
     #[error("the database is behind; retry after {} s", retry_after_seconds(BUSY_RETRY))]
     Busy,
+    #[error("the collector is handling as many ingest requests as it takes at once ({limit}, `[limits] ingest_in_flight`); retry after {wait} s", limit = .0, wait = retry_after_seconds(BUSY_RETRY))]
+    Overloaded(usize),
     #[error("the collector is shutting down; retry later")]
     ShuttingDown,
     #[error("the events could not be stored; retry later")]
@@ -216,6 +218,7 @@ impl ApiError {
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::SignInLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "sign_in_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "store_busy"),
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::PasswordHash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "password_hash"),
@@ -226,7 +229,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited(e) | ApiError::SignInLimited(e) => Some(e.retry_after),
-            ApiError::Busy => Some(BUSY_RETRY),
+            ApiError::Busy | ApiError::Overloaded(_) => Some(BUSY_RETRY),
             ApiError::ShuttingDown | ApiError::Store(_) | ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => {
                 Some(STORE_RETRY)
             }
