@@ -438,7 +438,10 @@ impl Database {
         Ok(String::from_utf8(out.stdout)?)
     }
 
-    /// Until every event appended is an event with its session.
+    /// Until every event appended is an event, then until the sessions
+    /// count every event (a round writes its events before their
+    /// sessions), or a minute has passed: the check then reports what
+    /// the sessions lack.
     fn wait_for_sessionizer(&self) -> Result<()> {
         let pending = "SELECT (SELECT uniqExact(id) FROM incoming) - (SELECT uniqExact(id) FROM events)";
         let waited = Instant::now();
@@ -446,6 +449,12 @@ impl Database {
             if waited.elapsed() > Duration::from_secs(300) {
                 bail!("the sessionizer did not catch up within 5 minutes");
             }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let uncounted = "SELECT (SELECT count() FROM events FINAL WHERE site = 'demo') - \
+             (SELECT sum(events) FROM sessions FINAL WHERE site = 'demo' AND deleted = 0)";
+        let waited = Instant::now();
+        while self.query(uncounted)?.trim() != "0" && waited.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(200));
         }
         Ok(())
