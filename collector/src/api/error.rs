@@ -243,7 +243,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
-        } else if status.is_server_error() {
+        } else if status.is_server_error() && !matches!(self, ApiError::Overloaded(_)) {
+            // Shed requests are counted (`waymark_requests_refused_total`),
+            // not logged: a line each would add a flood of writes to the overload.
             tracing::warn!(error = %self, "request refused");
         }
         let mut response = refusal(status, code, &self.to_string());
