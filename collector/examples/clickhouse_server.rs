@@ -4,7 +4,9 @@
 //! only). Prints `clickhouse at URL` on the first line of stdout, or with
 //! `--cluster`, two servers as the shards of one cluster:
 //! `clickhouse cluster NAME at URL URL`. They stop when stdin closes (or
-//! this process ends).
+//! this process ends). For `cargo xtask crash`, the one server is killed
+//! (SIGKILL) by the line `kill` on stdin and started again on the same
+//! ports and data by `restart`; each is answered `killed` / `restarted`.
 
 #[path = "../src/store/clickhouse/test_server.rs"]
 #[allow(dead_code)]
@@ -15,7 +17,7 @@ fn main() {
         std::process::exit(2);
     }
     // Kept until stdin closes; the cluster's servers end with the process.
-    let _server = if std::env::args().any(|a| a == "--cluster") {
+    let mut server = if std::env::args().any(|a| a == "--cluster") {
         println!("clickhouse cluster {} at {}", test_server::CLUSTER_NAME, test_server::cluster_urls().join(" "));
         None
     } else {
@@ -23,6 +25,19 @@ fn main() {
         println!("clickhouse at {}", server.url());
         Some(server)
     };
-    let mut rest = String::new();
-    while std::io::stdin().read_line(&mut rest).is_ok_and(|n| n > 0) {}
+    let mut line = String::new();
+    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+        match (line.trim(), server.as_mut()) {
+            ("kill", Some(server)) => {
+                server.kill();
+                println!("killed");
+            }
+            ("restart", Some(server)) => {
+                server.restart();
+                println!("restarted");
+            }
+            _ => {}
+        }
+        line.clear();
+    }
 }

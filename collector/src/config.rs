@@ -419,6 +419,13 @@ pub struct LimitsConfig {
     /// answers 503 with `Retry-After` instead of queueing without bound.
     #[serde(default = "default_write_queue")]
     pub write_queue: usize,
+    /// Ingest requests handled at once (their bodies read, checked and
+    /// waiting for the writer); past this a request is answered 503 with
+    /// `Retry-After` at once, its body unread, rather than late: under
+    /// more load than it can take the collector keeps its answers prompt
+    /// and its memory bounded.
+    #[serde(default = "default_ingest_in_flight")]
+    pub ingest_in_flight: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -511,6 +518,9 @@ fn default_per_site_burst() -> u32 {
 fn default_write_queue() -> usize {
     4_096
 }
+fn default_ingest_in_flight() -> usize {
+    512
+}
 fn demo_sites() -> Vec<SiteConfig> {
     vec![SiteConfig {
         key: "demo".into(),
@@ -535,6 +545,7 @@ impl Default for LimitsConfig {
             per_site_per_second: default_per_site_per_second(),
             per_site_burst: default_per_site_burst(),
             write_queue: default_write_queue(),
+            ingest_in_flight: default_ingest_in_flight(),
         }
     }
 }
@@ -736,6 +747,9 @@ impl Config {
         if l.write_queue == 0 {
             return invalid("limits.write_queue must be at least 1".into());
         }
+        if l.ingest_in_flight == 0 {
+            return invalid("limits.ingest_in_flight must be at least 1".into());
+        }
         let server = &self.server;
         if server.max_connections == 0 {
             return invalid("server.max_connections must be at least 1".into());
@@ -871,6 +885,15 @@ mod tests {
             .unwrap()
             .server;
         assert_eq!((set.max_connections, set.body_timeout_seconds), (64, 5));
+    }
+
+    #[test]
+    fn ingest_in_flight_defaults_to_512_and_zero_is_refused_with_the_field() {
+        assert_eq!(Config::parse(TWO_SITES, "t", []).unwrap().limits.ingest_in_flight, 512);
+        let set = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_LIMITS__INGEST_IN_FLIGHT", "64")])).unwrap();
+        assert_eq!(set.limits.ingest_in_flight, 64);
+        let err = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_LIMITS__INGEST_IN_FLIGHT", "0")])).unwrap_err().to_string();
+        assert!(err.contains("limits.ingest_in_flight must be at least 1"), "{err}");
     }
 
     #[test]

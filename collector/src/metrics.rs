@@ -13,6 +13,8 @@ pub struct Metrics {
     pub bot_hits: IntCounter,
     pub requests_refused: IntCounterVec,
     pub queue_depth: IntGauge,
+    /// Ingest requests being handled (at most `limits.ingest_in_flight`).
+    pub ingest_in_flight: IntGauge,
     /// Client connections being served (at most `server.max_connections`).
     pub open_connections: IntGauge,
     pub commit_seconds: Histogram,
@@ -33,6 +35,7 @@ impl Default for Metrics {
             IntCounterVec::new(Opts::new("waymark_requests_refused_total", "Whole requests refused, by reason"), &["reason"])
                 .expect("metric");
         let queue_depth = IntGauge::new("waymark_write_queue_depth", "Requests waiting for the database writer").expect("metric");
+        let ingest_in_flight = IntGauge::new("waymark_ingest_in_flight", "Ingest requests being handled").expect("metric");
         let open_connections = IntGauge::new("waymark_open_connections", "Client connections being served").expect("metric");
         let commit_seconds = Histogram::with_opts(
             HistogramOpts::new("waymark_commit_seconds", "Duration of one group commit")
@@ -50,6 +53,7 @@ impl Default for Metrics {
             Box::new(bot_hits.clone()),
             Box::new(requests_refused.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(ingest_in_flight.clone()),
             Box::new(open_connections.clone()),
             Box::new(commit_seconds.clone()),
             Box::new(retention_last_run.clone()),
@@ -65,6 +69,7 @@ impl Default for Metrics {
             bot_hits,
             requests_refused,
             queue_depth,
+            ingest_in_flight,
             open_connections,
             commit_seconds,
             retention_last_run,

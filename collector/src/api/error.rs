@@ -109,6 +109,8 @@ pub enum ApiError {
     SignInLimited(Exceeded),
     #[error("the database is behind; retry after {} s", retry_after_seconds(BUSY_RETRY))]
     Busy,
+    #[error("the collector is handling as many ingest requests as it takes at once ({limit}, `[limits] ingest_in_flight`); retry after {wait} s", limit = .0, wait = retry_after_seconds(BUSY_RETRY))]
+    Overloaded(usize),
     #[error("the collector is shutting down; retry later")]
     ShuttingDown,
     #[error("the events could not be stored; retry later")]
@@ -220,6 +222,7 @@ impl ApiError {
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::SignInLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "sign_in_limited"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "store_busy"),
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::PasswordHash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "password_hash"),
@@ -230,7 +233,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited(e) | ApiError::SignInLimited(e) => Some(e.retry_after),
-            ApiError::Busy => Some(BUSY_RETRY),
+            ApiError::Busy | ApiError::Overloaded(_) => Some(BUSY_RETRY),
             ApiError::ShuttingDown | ApiError::Store(_) | ApiError::Query(QueryError::Database(_) | QueryError::Interrupted) => {
                 Some(STORE_RETRY)
             }
@@ -244,7 +247,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
-        } else if status.is_server_error() {
+        } else if status.is_server_error() && !matches!(self, ApiError::Overloaded(_)) {
+            // Shed requests are counted (`waymark_requests_refused_total`),
+            // not logged: a line each would add a flood of writes to the overload.
             tracing::warn!(error = %self, "request refused");
         }
         let mut response = refusal(status, code, &self.to_string());

@@ -1,6 +1,7 @@
 //! HTTP: the routes and the state they share. Every status code is
 //! decided in [`error`], and every refusal counted by its one layer.
 
+pub mod admission;
 pub mod analyses;
 pub mod auth;
 pub mod collect;
@@ -68,12 +69,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         axum::http::header::AUTHORIZATION,
         axum::http::HeaderName::from_static("x-retry-count"),
     ]);
+    // At most `[limits] ingest_in_flight` ingest requests at once, the
+    // others refused at once (inside CORS: a page reads the 503's `Retry-After`).
+    let admission = admission::Admission::new(state.config.limits.ingest_in_flight, state.metrics.ingest_in_flight.clone());
+    let admit = axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| admission.clone().admit(request, next));
     // The ingest handlers take the raw body and enforce the size limit
     // themselves, after decompression, with their own error.
     Router::new()
-        .route("/api/collect", post(collect::browser_batch).layer(cors))
-        .route("/api/server/collect", post(server_collect::server_batch))
-        .route("/v1/{call}", post(segment::tracking_call).layer(segment_cors))
+        .route("/api/collect", post(collect::browser_batch).layer::<_, std::convert::Infallible>(admit.clone()).layer(cors))
+        .route("/api/server/collect", post(server_collect::server_batch).layer(admit.clone()))
+        .route("/v1/{call}", post(segment::tracking_call).layer::<_, std::convert::Infallible>(admit).layer(segment_cors))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -35,7 +35,7 @@ const TARGET_EVENTS_PER_SECOND_BATCHED: f64 = 100_000.0;
 const TARGET_REQUESTS_PER_SECOND_SINGLE: f64 = 20_000.0;
 
 /// Rate limits out of the way: the load comes from one address.
-pub(super) const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 headless_browsers_are_bots = true
 [limits]
 per_ip_per_second = 100000000
@@ -402,7 +402,7 @@ struct CommitStats {
     events: f64,
 }
 
-pub(super) struct Collector {
+pub(crate) struct Collector {
     child: Child,
     pub addr: SocketAddr,
 }
@@ -414,12 +414,21 @@ impl Collector {
 
     /// With configuration overrides in the environment (`WAYMARK_STORE__DURABILITY=full`).
     fn start_with(binary: &Path, config: &Path, data: &Path, env: &[(&str, &str)]) -> Result<Collector> {
+        Collector::spawn(binary, config, data, "127.0.0.1:0", env)
+    }
+
+    /// On a given address (`127.0.0.1:PORT`), to be started again on it.
+    pub fn start_listening(binary: &Path, config: &Path, data: &Path, listen: &str) -> Result<Collector> {
+        Collector::spawn(binary, config, data, listen, &[])
+    }
+
+    fn spawn(binary: &Path, config: &Path, data: &Path, listen: &str, env: &[(&str, &str)]) -> Result<Collector> {
         let mut child = Command::new(binary)
             .envs(env.iter().copied())
             .arg("serve")
             .arg("--config")
             .arg(config)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data)
             .env("WAYMARK_LOG", "warn")
             .stdout(Stdio::piped())
@@ -470,9 +479,20 @@ impl Collector {
         Ok((field(11)? + field(12)?) / 100.0)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process's high-water mark of resident memory (`VmHWM`).
     pub fn peak_rss_kib(&self) -> Result<u64> {
         peak_rss_kib(self.child.id())
+    }
+
+    /// SIGKILL: nothing is flushed or closed.
+    pub fn kill(mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// SIGTERM, then wait: the collector commits what is queued and exits.

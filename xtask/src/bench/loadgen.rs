@@ -24,6 +24,9 @@ use tokio::net::TcpStream;
 pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 /// The bench site's write key for `/v1/batch` (its `write_key` in the config).
 pub const WRITE_KEY: &str = "wk-bench-0123456789abcdef";
+/// The bench site's secret for `/api/server/collect` (its `secret_key`; only
+/// the soak and crash configs give it).
+pub const SECRET_KEY: &str = "sk-bench-0123456789abcdef";
 
 /// Which door the load goes through.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,9 @@ pub enum Endpoint {
     Native,
     /// `POST /v1/batch`, Segment's batch, with the write key as Basic auth.
     Segment,
+    /// `POST /api/server/collect`, a site's backend stating each visitor's
+    /// address and browser, with the secret key as a bearer token.
+    Server,
 }
 
 #[derive(Clone, Copy)]
@@ -142,7 +148,7 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
         let request = match load.endpoint {
             Endpoint::Native => {
                 match load.shape {
-                    Shape::Visits => write_batch(&mut body, connection, requests, load.batch),
+                    Shape::Visits => write_batch(&mut body, connection, requests, load.batch, false),
                     Shape::LongSessions => write_long_session_event(&mut body, connection, index % LONG_SESSION_VISITORS, requests),
                 }
                 Request::post("/api/collect").header("content-type", "text/plain").header("user-agent", USER_AGENT)
@@ -150,6 +156,10 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
             Endpoint::Segment => {
                 write_segment_batch(&mut body, connection, requests, load.batch);
                 Request::post("/v1/batch").header("content-type", "application/json").header("authorization", &basic)
+            }
+            Endpoint::Server => {
+                write_batch(&mut body, connection, requests, load.batch, true);
+                Request::post("/api/server/collect").header("content-type", "application/json").header("authorization", format!("Bearer {SECRET_KEY}"))
             }
         };
         let request = request.header("host", "bench").body(Full::new(Bytes::from(body.clone())))?;
@@ -162,6 +172,144 @@ async fn connection(load: Load, index: usize, deadline: Instant) -> Result<(u64,
         failures += u64::from(!ok);
     }
     Ok((requests, failures, latencies))
+}
+
+/// An open-loop load: requests leave at a fixed rate whatever the answers
+/// (a population of visitors does not wait for the collector), each on an
+/// idle keep-alive connection or a new one, up to `max_connections`; a
+/// request's time counts from the moment it was due, so that waiting for
+/// a connection counts too, and a request not answered within `timeout`
+/// of that moment is given up.
+#[derive(Clone, Copy)]
+pub struct OpenLoad {
+    pub addr: SocketAddr,
+    pub run: u16,
+    pub rate: f64,
+    pub batch: usize,
+    pub duration: Duration,
+    pub max_connections: usize,
+    pub timeout: Duration,
+}
+
+/// What an open-loop load got back.
+#[derive(Default)]
+pub struct Answers {
+    pub sent: u64,
+    pub ok: u64,
+    pub too_many: u64,
+    pub unavailable: u64,
+    /// 429s and 503s that said when to come back.
+    pub with_retry_after: u64,
+    pub other: u64,
+    /// No answer: connection refused or reset, or the timeout.
+    pub no_answer: u64,
+    /// The ids of every event answered 2xx, as numbers.
+    pub acknowledged: Vec<u128>,
+    /// Every answer's time (any status), sorted.
+    pub latencies: Vec<Duration>,
+    pub elapsed: Duration,
+}
+
+impl Answers {
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        self.latencies[((self.latencies.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+/// Runs `load` (browser batches to `/api/collect`) on a single-threaded runtime.
+pub fn open_loop(load: OpenLoad) -> Result<Answers> {
+    use std::sync::{Arc, Mutex};
+    type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let idle: Arc<Mutex<Vec<Sender>>> = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(tokio::sync::Semaphore::new(load.max_connections));
+        let answers = Arc::new(Mutex::new(Answers::default()));
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let mut due = 0u64;
+        let mut tasks = tokio::task::JoinSet::new();
+        // Ids as in `connection`: the run, then a counter over the whole load.
+        let connection = u64::from(load.run) << 8;
+        while started.elapsed() < load.duration {
+            tick.tick().await;
+            let should = (started.elapsed().as_secs_f64() * load.rate) as u64;
+            while due < should {
+                let at = started + Duration::from_secs_f64(due as f64 / load.rate);
+                let mut body = String::new();
+                write_batch(&mut body, connection | (due >> 24), due & 0xff_ffff, load.batch, false);
+                let (idle, connections, answers) = (idle.clone(), connections.clone(), answers.clone());
+                tasks.spawn(async move {
+                    let outcome = tokio::time::timeout_at(at + load.timeout, async {
+                        let _permit = connections.acquire().await?;
+                        let pooled = idle.lock().map_err(|_| anyhow::anyhow!("pool"))?.pop();
+                        let mut sender = match pooled {
+                            Some(s) if !s.is_closed() => s,
+                            _ => {
+                                let stream = TcpStream::connect(load.addr).await?;
+                                stream.set_nodelay(true)?;
+                                let (sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await?;
+                                tokio::spawn(conn);
+                                sender
+                            }
+                        };
+                        sender.ready().await?;
+                        let request = Request::post("/api/collect")
+                            .header("content-type", "text/plain")
+                            .header("user-agent", USER_AGENT)
+                            .header("host", "bench")
+                            .body(Full::new(Bytes::from(body.clone())))?;
+                        let response = sender.send_request(request).await?;
+                        let status = response.status().as_u16();
+                        let retry_after = response.headers().contains_key("retry-after");
+                        response.into_body().collect().await?;
+                        idle.lock().map_err(|_| anyhow::anyhow!("pool"))?.push(sender);
+                        anyhow::Ok((status, retry_after))
+                    })
+                    .await;
+                    let mut a = answers.lock().expect("answers");
+                    a.sent += 1;
+                    match outcome {
+                        Ok(Ok((status, retry_after))) => {
+                            a.latencies.push(at.elapsed());
+                            match status {
+                                200..=299 => {
+                                    a.ok += 1;
+                                    a.acknowledged.extend(event_ids(&body));
+                                }
+                                429 => a.too_many += 1,
+                                503 => a.unavailable += 1,
+                                _ => a.other += 1,
+                            }
+                            a.with_retry_after += u64::from(matches!(status, 429 | 503) && retry_after);
+                        }
+                        _ => a.no_answer += 1,
+                    }
+                });
+                due += 1;
+            }
+            // Finished tasks are reaped as the load goes, not kept to the end.
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+        let mut answers = Arc::try_unwrap(answers).map_err(|_| anyhow::anyhow!("answers still shared"))?.into_inner().map_err(|_| anyhow::anyhow!("answers"))?;
+        answers.elapsed = started.elapsed();
+        answers.latencies.sort_unstable();
+        Ok(answers)
+    })
+}
+
+/// The event ids of a batch, as numbers.
+fn event_ids(body: &str) -> impl Iterator<Item = u128> + '_ {
+    body.split(r#""id":""#).skip(1).filter_map(|rest| u128::from_str_radix(&rest.get(..36)?.replace('-', ""), 16).ok())
+}
+
+/// An event id as the number [`open_loop`] records.
+pub fn id_number(id: &str) -> Option<u128> {
+    u128::from_str_radix(&id.replace('-', ""), 16).ok()
 }
 
 /// The same pageviews as [`write_batch`] as Segment's `page` calls, as a
@@ -197,8 +345,9 @@ fn iso_8601(ms: u64) -> String {
 /// A batch of `size` pageviews; a visitor sends ten requests. Event ids
 /// are UUID v7 like the SDK's (time first); the bits browsers fill at
 /// random hold the run, connection, request and position here, so that
-/// none repeats.
-fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
+/// none repeats. `stated`: each event states its visitor's address and
+/// browser, as a server-to-server sender does.
+pub(crate) fn write_batch(body: &mut String, connection: u64, request: u64, size: usize, stated: bool) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let visitor = request / 10;
     body.clear();
@@ -209,12 +358,16 @@ fn write_batch(body: &mut String, connection: u64, request: u64, size: usize) {
         }
         let _ = write!(
             body,
-            r#"{{"id":"{:08x}-{:04x}-7{:03x}-8000-{connection:06x}{:06x}","name":"$pageview","ts":{now},"session_id":"{connection:08x}-0000-4000-8000-{visitor:012x}","visitor_id":"{connection:08x}-0001-4000-8000-{visitor:012x}","url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}"}}"#,
+            r#"{{"id":"{:08x}-{:04x}-7{:03x}-8000-{connection:06x}{:06x}","name":"$pageview","ts":{now},"session_id":"{connection:08x}-0000-4000-8000-{visitor:012x}","visitor_id":"{connection:08x}-0001-4000-8000-{visitor:012x}","url":"https://bench.example/page/{n}","referrer":"https://www.google.com/","title":"Page {n}""#,
             now >> 16,
             now & 0xffff,
             n & 0xfff,
             request & 0xff_ffff
         );
+        if stated {
+            let _ = write!(body, r#","ip":"198.51.100.{}","user_agent":"{USER_AGENT}""#, visitor % 250 + 1);
+        }
+        body.push('}');
     }
     body.push_str("]}");
 }
