@@ -173,13 +173,9 @@ fn test(root: &Path) -> Result<()> {
         .env("E2E_SEGMENT_PYTHON", python))?;
 
     // 4. Crash loops, a few cycles each so that they cannot rot: nothing
-    // acknowledged lost or stored twice, and on SQLite sessions equal a
-    // rebuild. On ClickHouse the sessions are reported, not required: after
-    // the database or the sessionizer is killed some sessions miss later
-    // events (`cargo xtask crash --backend clickhouse` shows it; BENCHMARKS.md,
-    // "Crash loops"), which a test here would only make flaky until fixed.
+    // acknowledged lost or stored twice, and sessions equal a rebuild.
     crash::ensure_passed(&crash::run(&root.join("target/debug"), crash::Backend::Sqlite, 3, None)?)?;
-    crash::ensure_nothing_lost(&crash::run(&root.join("target/debug"), crash::Backend::Clickhouse, 2, None)?)?;
+    crash::ensure_passed(&crash::run(&root.join("target/debug"), crash::Backend::Clickhouse, 2, None)?)?;
     eprintln!("xtask test: every suite passed");
     Ok(())
 }

@@ -109,7 +109,7 @@ pub struct Moved {
 /// database `config.store` names, reporting each step to `report`. Holds
 /// the data directory meanwhile: a collector running on it is refused.
 pub async fn to_clickhouse(config: &Config, page_rows: usize, report: &mut dyn FnMut(Step)) -> Result<Moved, MigrateError> {
-    let connection = Connection::of(&config.store).ok_or(MigrateError::NoTarget)?;
+    let connection = Connection::of(&config.store).ok_or(MigrateError::NoTarget)?.patient();
     let no_source = || MigrateError::NoSource(config.data_dir.display().to_string());
     // Looked for before the lock, which would create the directory.
     if !SqliteSource::is_in(&config.data_dir) {

@@ -28,6 +28,10 @@ pub struct Connection {
     pub password: String,
     /// When the database is a cluster of shards.
     pub cluster: Option<Cluster>,
+    /// How long one statement may take before the store reports the
+    /// database unavailable: [`STATEMENT_TIMEOUT`], or [`MAINTENANCE_TIMEOUT`]
+    /// for commands that read whole tables ([`Connection::patient`]).
+    pub statement_timeout: Duration,
 }
 
 /// A cluster of shards: its name in the shards' `<remote_servers>`, and
@@ -41,7 +45,20 @@ pub struct Cluster {
 impl Connection {
     /// A connection to one server.
     pub fn server(url: impl Into<String>, database: impl Into<String>) -> Connection {
-        Connection { url: url.into(), database: database.into(), user: "default".into(), password: String::new(), cluster: None }
+        Connection {
+            url: url.into(),
+            database: database.into(),
+            user: "default".into(),
+            password: String::new(),
+            cluster: None,
+            statement_timeout: STATEMENT_TIMEOUT,
+        }
+    }
+
+    /// The same, for a command that reads or copies whole tables (the move
+    /// from SQLite, a rebuild): its statements may take minutes.
+    pub fn patient(self) -> Connection {
+        Connection { statement_timeout: MAINTENANCE_TIMEOUT, ..self }
     }
 
     /// The connection `[store]` configures, if its backend is ClickHouse.
@@ -52,6 +69,7 @@ impl Connection {
             user: store.user.clone(),
             password: store.password.clone(),
             cluster: store.cluster.clone().map(|name| Cluster { name, shards: store.shards.clone() }),
+            statement_timeout: STATEMENT_TIMEOUT,
         })
     }
 
@@ -67,12 +85,15 @@ impl Connection {
 
 /// How long one statement may take before the store reports the database
 /// unreachable (retention mutations wait longer, see `lifecycle`).
-const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The same for maintenance commands, whose statements read whole tables.
+pub const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No answer: the server is down, unreachable or too slow.
-    #[error("ClickHouse at {url} {}: {source}", if source.is_timeout() { "did not answer within the statement timeout (30 s)" } else { "is unreachable" })]
+    #[error("ClickHouse at {url} {}: {source}", if source.is_timeout() { "did not answer within the statement timeout" } else { "is unreachable" })]
     Unreachable { url: String, source: reqwest::Error },
     /// The server answered with an error.
     #[error("ClickHouse refused a statement: {0}")]
@@ -89,7 +110,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(connection: Connection) -> Client {
-        let http = reqwest::Client::builder().timeout(STATEMENT_TIMEOUT).build().expect("an HTTP client without TLS builds");
+        let http = reqwest::Client::builder().timeout(connection.statement_timeout).build().expect("an HTTP client without TLS builds");
         Client { http, connection }
     }
 
