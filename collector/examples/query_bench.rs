@@ -387,7 +387,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let before = keyed_by_id(&url, events).await?;
             let how = "The same rows keyed by id, as schema version 2 keyed them (the layout before time-first keys), \
-                       merged into one part each: the queries above on the old layout, in the same run.";
+                       copied in one insert each: the queries above on the old layout, in the same run.";
             latencies(&before, "ClickHouse keyed by id (before)", events, sessions, how, &mut out).await?;
         }
         last_dir = Some(dir);
