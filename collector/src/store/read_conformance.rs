@@ -90,6 +90,7 @@ macro_rules! read_conformance_tests {
             the_consent_log_lists_each_decision_newest_first_with_its_categories_page_and_version,
             the_link_log_holds_each_visitor_and_user_its_events_carried_from_the_earliest,
             erasing_a_user_removes_their_links,
+            retention_forgets_the_links_of_visitors_it_leaves_without_events,
             visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_value,
             matches_mark_which_conditions_each_event_met_in_time_order,
             a_visitor_set_narrows_sessions_and_events_to_its_visitors,
@@ -707,6 +708,17 @@ pub async fn the_link_log_holds_each_visitor_and_user_its_events_carried_from_th
     // Another site holds none of them.
     let elsewhere = Site::new("elsewhere", "Europe/Berlin").unwrap();
     assert!(s.reads().identities(&elsewhere).await.unwrap().is_empty());
+    s.close().await;
+}
+
+pub async fn retention_forgets_the_links_of_visitors_it_leaves_without_events(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let store = &s.backend.store;
+    store.append(vec![identified(1, "anna", "user-2", "2024-01-14T22:50:00Z"), identified(2, "dora", "user-1", "2024-01-15T10:01:30Z")]).await.unwrap();
+    // Every session of anna ended before Jan 15 (UTC); dora's visit after.
+    let deleted = store.delete_before("shop", utc("2024-01-15T00:00:00Z"), 10_000).await.unwrap();
+    assert_eq!(deleted.sessions, 2);
+    assert_eq!(identities(&s).await, [("dora".into(), "user-1".into(), utc("2024-01-15T10:01:30Z"))], "anna's user id is gone with her events");
     s.close().await;
 }
 

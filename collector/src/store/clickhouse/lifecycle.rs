@@ -73,6 +73,18 @@ pub(super) fn delete_before(db: &Db, site: &str, before_ms: i64, max_rows: usize
         }
         db.delete("sessions", &format!("site = {key} AND id IN {sessions}"))?;
     }
+    // Visitors left without sessions are left without events: their
+    // user ids go too.
+    if !chosen.is_empty() {
+        let touched = lits(chosen.iter().map(|c| c.visitor_id.as_str()));
+        let kept: Vec<VisitorRow> =
+            db.rows(&format!("SELECT DISTINCT visitor_id FROM {LIVE_SESSIONS} AND site = {key} AND visitor_id IN {touched}"))?;
+        let kept: std::collections::HashSet<&str> = kept.iter().map(|r| r.visitor_id.as_str()).collect();
+        let gone: Vec<&str> = chosen.iter().map(|c| c.visitor_id.as_str()).filter(|v| !kept.contains(v)).collect();
+        if !gone.is_empty() {
+            db.delete("identity_links", &format!("site = {key} AND visitor_id IN {}", lits(gone)))?;
+        }
+    }
     let bots = format!("site = {key} AND day < {}", lit(&bot_day_bound(before_ms)));
     deleted.bot_days = db.count(&format!("SELECT count() AS n FROM (SELECT day, bot FROM bot_hits WHERE {bots} GROUP BY day, bot)"))?;
     if deleted.bot_days > 0 {

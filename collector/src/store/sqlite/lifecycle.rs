@@ -86,6 +86,15 @@ pub(super) fn delete_before(conn: &mut Connection, site: &str, before_ms: i64, m
         deleted.sessions += 1;
         visitors.push(visitor);
     }
+    // A visitor left without sessions is left without events: their user
+    // ids go too (every event belongs to a session of its visitor).
+    for visitor in &visitors {
+        tx.prepare_cached(
+            "DELETE FROM identity_links WHERE site = ?1 AND visitor_id = ?2
+             AND NOT EXISTS (SELECT 1 FROM sessions WHERE site = ?1 AND visitor_id = ?2)",
+        )?
+        .execute(params![site, visitor])?;
+    }
     tx.prepare_cached("DELETE FROM event_slots WHERE site = ?1 AND slot <= ?2 AND events <= 0")?
         .execute(params![site, before_ms.div_euclid(SLOT_MS)])?;
     deleted.bot_days = tx.prepare_cached("DELETE FROM bot_hits WHERE site = ?1 AND day < ?2")?.execute(params![site, bot_day_bound(before_ms)])? as u64;
