@@ -148,10 +148,9 @@ impl SessionRow {
         }
     }
 
-    /// The row that deletes a session: its key, and its visitor so that
-    /// erasing the visitor removes the tombstone too.
-    /// The row that ends the session `id`: under its key (its start's day
-    /// and its visitor), a later version marked deleted.
+    /// The row that deletes the session `id`: a later version marked
+    /// deleted under its key (its start's day and its visitor), with its
+    /// visitor, so that erasing the visitor removes the tombstone too.
     pub fn tombstone(site: &str, id: &str, visitor_id: &str, start_ts: i64, version: u64) -> SessionRow {
         SessionRow { site: site.into(), id: id.into(), visitor_id: visitor_id.into(), start_ts, version, deleted: 1, ..SessionRow::default() }
     }
