@@ -133,80 +133,50 @@ async fn remove(kind: Kind, id: String, who: Authenticated, state: Arc<AppState>
     if removed { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::UnknownDefinition { kind: kind.name(), id, site: site.key }) }
 }
 
-/// `GET /api/goals?site=…`
-pub async fn list_goals(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Json<Vec<Value>>, ApiError> {
-    list(Kind::Goal, who, state, pairs).await
+/// The four routes of one kind: list, add, replace, delete.
+macro_rules! routes_of {
+    ($kind:expr, $path:literal, $list:ident, $add:ident, $put:ident, $delete:ident) => {
+        #[doc = concat!("`GET ", $path, "?site=…`")]
+        pub async fn $list(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Json<Vec<Value>>, ApiError> {
+            list($kind, who, state, pairs).await
+        }
+
+        #[doc = concat!("`POST ", $path, "?site=…`")]
+        pub async fn $add(
+            who: Authenticated,
+            State(state): State<Arc<AppState>>,
+            Query(pairs): Pairs,
+            headers: HeaderMap,
+            body: Result<Json<Value>, JsonRejection>,
+        ) -> Result<(StatusCode, Json<Value>), ApiError> {
+            save($kind, None, who, state, pairs, headers, body).await
+        }
+
+        #[doc = concat!("`PUT ", $path, "/{id}?site=…`")]
+        pub async fn $put(
+            who: Authenticated,
+            State(state): State<Arc<AppState>>,
+            Path(id): Path<String>,
+            Query(pairs): Pairs,
+            headers: HeaderMap,
+            body: Result<Json<Value>, JsonRejection>,
+        ) -> Result<(StatusCode, Json<Value>), ApiError> {
+            save($kind, Some(id), who, state, pairs, headers, body).await
+        }
+
+        #[doc = concat!("`DELETE ", $path, "/{id}?site=…`")]
+        pub async fn $delete(
+            who: Authenticated,
+            State(state): State<Arc<AppState>>,
+            Path(id): Path<String>,
+            Query(pairs): Pairs,
+            headers: HeaderMap,
+        ) -> Result<StatusCode, ApiError> {
+            remove($kind, id, who, state, pairs, headers).await
+        }
+    };
 }
 
-/// `POST /api/goals?site=… {"name", "condition"}`
-pub async fn add_goal(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    save(Kind::Goal, None, who, state, pairs, headers, body).await
-}
-
-/// `PUT /api/goals/{id}?site=…`
-pub async fn put_goal(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    save(Kind::Goal, Some(id), who, state, pairs, headers, body).await
-}
-
-/// `DELETE /api/goals/{id}?site=…`
-pub async fn delete_goal(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    remove(Kind::Goal, id, who, state, pairs, headers).await
-}
-
-/// `GET /api/segments?site=…`
-pub async fn list_segments(who: Authenticated, State(state): State<Arc<AppState>>, Query(pairs): Pairs) -> Result<Json<Vec<Value>>, ApiError> {
-    list(Kind::Segment, who, state, pairs).await
-}
-
-/// `POST /api/segments?site=… {"name", "match", "conditions"}`
-pub async fn add_segment(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    save(Kind::Segment, None, who, state, pairs, headers, body).await
-}
-
-/// `PUT /api/segments/{id}?site=…`
-pub async fn put_segment(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-    body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    save(Kind::Segment, Some(id), who, state, pairs, headers, body).await
-}
-
-/// `DELETE /api/segments/{id}?site=…`
-pub async fn delete_segment(
-    who: Authenticated,
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(pairs): Pairs,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    remove(Kind::Segment, id, who, state, pairs, headers).await
-}
+// Goals: `{"name", "condition"}`; segments: `{"name", "match", "conditions"}`.
+routes_of!(Kind::Goal, "/api/goals", list_goals, add_goal, put_goal, delete_goal);
+routes_of!(Kind::Segment, "/api/segments", list_segments, add_segment, put_segment, delete_segment);
