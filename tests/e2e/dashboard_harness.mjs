@@ -2,6 +2,10 @@
 // signing in through the form, and sending events as a tracked page would
 // (a script's POST, with no Origin: accepted by a site that lists none).
 import { randomUUID } from "node:crypto";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startCollector } from "./harness.mjs";
 
 export const PASSWORD = "e2e-admin-password";
@@ -20,17 +24,53 @@ export async function signIn(page, url, { name, password = PASSWORD } = {}) {
   await page.waitForSelector("#app:not([hidden])");
 }
 
-/** Posts one batch to the collector, like the SDK does; returns the answer. */
-export async function send(url, events, site = "demo") {
+/** A phone and a computer, as their browsers name themselves. */
+export const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+export const DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/** Posts one batch to the collector, like the SDK does (from the browser
+ * `userAgent` names, when given); returns the answer. */
+export async function send(url, events, site = "demo", { userAgent } = {}) {
   const now = Date.now();
   const batch = {
     site,
     sent_at: now,
     events: events.map((e) => ({ id: randomUUID(), ts: now, session_id: e.session ?? SESSION, url: "https://demo.example/", ...e })),
   };
-  const r = await fetch(url + "/api/collect", { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify(batch) });
+  const headers = { "content-type": "text/plain", ...(userAgent ? { "user-agent": userAgent } : {}) };
+  const r = await fetch(url + "/api/collect", { method: "POST", headers, body: JSON.stringify(batch) });
   return r.json();
 }
 
 const SESSION = randomUUID();
 
+
+/** The query API's answer, asked from the signed-in page. */
+export function api(page, path) {
+  return page.evaluate(async (p) => {
+    const r = await fetch(`/api/${p}`);
+    if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
+    return r.json();
+  }, path);
+}
+
+/** The dates of the last `days` days, UTC (the demo site's time zone). */
+export function lastDays(days) {
+  const today = new Date().toISOString().slice(0, 10);
+  const d = new Date(`${today}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - (days - 1));
+  return { from: d.toISOString().slice(0, 10), to: today };
+}
+
+const axePath = join(dirname(fileURLToPath(import.meta.url)), "..", "node_modules", "axe-core", "axe.min.js");
+
+/** axe-core finds no violation in what `selector` holds (the whole app by default). */
+export async function assertAccessible(page, selector = "#app") {
+  // Evaluated rather than added as a script tag: the dashboard's CSP refuses inline scripts.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(readFileSync(axePath, "utf8"));
+  const violations = await page.evaluate(async (s) => {
+    const result = await window.axe.run(document.querySelector(s));
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
+  }, selector);
+  assert.deepEqual(violations, [], `axe-core in ${selector}`);
+}

@@ -7,6 +7,7 @@ export function queryString(params) {
   const q = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (key === "filters") for (const [dimension, v] of value) q.append(`filter.${dimension}`, v);
+    else if (Array.isArray(value)) for (const v of value) q.append(key, v);
     else if (value !== undefined && value !== null && value !== "") q.append(key, value);
   }
   return q.toString();
@@ -37,4 +38,9 @@ export async function send(method, path, body) {
 
 export function csvLink(path, params) {
   return `/api/${path}?${queryString({ ...params, format: "csv" })}`;
+}
+
+/** What every report takes from the view: the site, the period, the filters and the segment. */
+export function reportParams(view) {
+  return { site: view.site.key, from: view.from, to: view.to, filters: view.filters, segment: view.segment };
 }

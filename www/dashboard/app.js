@@ -1,23 +1,33 @@
-// The dashboard: sign-in, the site and period the user looks at, filters,
-// and which view is open. The views live in overview.js, live.js,
-// sessions.js, consent.js and (for admins) users.js. The site picker offers
-// the sites the collector says this user may see.
+// The dashboard: sign-in, the site, period, segment and filters the user
+// looks at, and which view is open. Each view is one module named after
+// its tab (overview.js, live.js, sessions.js, segments.js, …; users.js for
+// admins). The site picker offers the sites the collector says this user
+// may see.
+//
+// `view` is the one description of what is on screen; address.js keeps it
+// in the address bar. A change goes through `navigate`, which records it
+// (so back, forward and reload find it) and draws the view again.
 
 import { el, fill, localDate, NONE } from "./dom.js";
 import { get, post, SignedOut } from "./api.js";
+import { readAddress, addressOf } from "./address.js";
 import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
+import { showSegments, loadSegments } from "./segments.js";
 import { showUsers } from "./users.js";
 import { showConsent, consentPageBy, byVisitor } from "./consent.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** What is on screen: the site, the period (local dates) and the filters. */
-const view = { site: null, from: null, to: null, filters: [], tab: "overview" };
+/** What is on screen (see address.js); `from`/`to` are the period's local dates. */
+const view = readAddress(location.search);
 let sites = [];
 /** Who is signed in: `{name, role, sites}`. */
 let me = null;
+
+/** The tabs where the period, segment and filters mean nothing. */
+const WITHOUT_PERIOD = ["live", "check", "users", "segments"];
 
 async function start() {
   try {
@@ -59,59 +69,109 @@ async function showApp() {
   $("app").hidden = false;
   $("users-tab").hidden = me.role !== "admin";
   $("signed-in-as").textContent = `${me.name} (${me.role})`;
-  if (view.tab === "users" && me.role !== "admin") view.tab = "overview";
   sites = await get("sites");
   fill($("site"), sites.map((s) => el("option", { value: s.key }, s.name)));
-  if (sites.length) selectSite(sites[0]);
-  else $("signed-in-as").textContent += ": no sites are given to you yet; ask an admin";
+  if (!sites.length) {
+    $("signed-in-as").textContent += ": no sites are given to you yet; ask an admin";
+    return;
+  }
+  await show(readAddress(location.search), { replace: true });
 }
+
+/**
+ * Puts `address` (a view as address.js reads it) on screen: the site it
+ * names (or the first), its period, and the controls that show them.
+ */
+async function show(address, { replace = false } = {}) {
+  const site = sites.find((s) => s.key === (address.site?.key ?? address.site)) ?? sites[0];
+  // Before the first site is shown, `view.site` is the key the address named.
+  const siteChanged = view.site?.key !== site.key;
+  Object.assign(view, address, { site });
+  if (view.tab === "users" && me.role !== "admin") view.tab = "overview";
+  setPeriod();
+  if (replace) history.replaceState(null, "", addressOf(view));
+  if (siteChanged) {
+    $("site").value = site.key;
+    $("retention").textContent = retentionText(site);
+    connectLive(site);
+    await loadSegments(view);
+  }
+  showControls();
+  refresh();
+}
+
+/** Changes the view, records it in the history and draws it. */
+export function navigate(change) {
+  Object.assign(view, change);
+  setPeriod();
+  // The same view again (a date input's second change event) is one step of history.
+  const address = addressOf(view);
+  if (address === location.search) history.replaceState(null, "", address);
+  else history.pushState(null, "", address);
+  showControls();
+  refresh();
+}
+
+window.addEventListener("popstate", () => guard(show(readAddress(location.search))));
 
 /** The site's retention policy, as the config sets it. */
 function retentionText(site) {
   return site.retention_days == null ? "kept forever" : `kept ${site.retention_days} days`;
 }
 
-function selectSite(site) {
-  view.site = site;
-  $("retention").textContent = retentionText(site);
-  view.filters = [];
-  setRange($("range").value);
-  connectLive(site);
-  refresh();
-}
+$("site").addEventListener("change", (e) => {
+  const site = sites.find((s) => s.key === e.target.value);
+  // Filters, segments, goals and people belong to one site.
+  guard(show({ ...view, site, filters: [], segment: "", goal: "", people: { search: "", user: "", visitor: "" } })
+    .then(() => history.pushState(null, "", addressOf(view))));
+});
 
-$("site").addEventListener("change", (e) => selectSite(sites.find((s) => s.key === e.target.value)));
-
-function setRange(choice) {
+/** `view.from`/`view.to` from the range chosen (a custom one keeps its dates). */
+function setPeriod() {
   const tz = view.site.time_zone;
-  $("custom-range").hidden = choice !== "custom";
+  const choice = view.range;
   if (choice === "today") [view.from, view.to] = [localDate(tz), localDate(tz)];
   else if (choice === "yesterday") [view.from, view.to] = [localDate(tz, -1), localDate(tz, -1)];
   else if (choice === "custom") {
-    $("from").value ||= view.from;
-    $("to").value ||= view.to;
-    [view.from, view.to] = [$("from").value, $("to").value];
+    view.from ||= localDate(tz, -6);
+    view.to ||= localDate(tz);
   } else [view.from, view.to] = [localDate(tz, 1 - Number(choice)), localDate(tz)];
 }
 
-$("range").addEventListener("change", (e) => { setRange(e.target.value); refresh(); });
-for (const id of ["from", "to"]) $(id).addEventListener("change", () => { setRange("custom"); refresh(); });
+/** The period bar as `view` says: the range chosen, its dates, the segment, the comparison. */
+function showControls() {
+  $("range").value = view.range;
+  $("custom-range").hidden = view.range !== "custom";
+  $("from").value = view.from;
+  $("to").value = view.to;
+  $("period-dates").textContent = view.range === "custom" ? "" : view.from === view.to ? view.from : `${view.from} – ${view.to}`;
+  $("segment").value = view.segment;
+  // A segment the site no longer has: say so rather than show everyone.
+  if ($("segment").value !== view.segment) $("segment").value = "";
+  $("compare").checked = view.compare;
+}
+
+$("range").addEventListener("change", (e) => navigate({ range: e.target.value }));
+for (const id of ["from", "to"]) {
+  $(id).addEventListener("change", () => navigate({ range: "custom", from: $("from").value, to: $("to").value }));
+}
+$("segment").addEventListener("change", (e) => navigate({ segment: e.target.value }));
+$("compare").addEventListener("change", (e) => navigate({ compare: e.target.checked }));
 
 /** Filters come from clicking a row of any table; a chip removes one. */
 function addFilter(dimension, value) {
-  view.filters = view.filters.filter(([d]) => d !== dimension).concat([[dimension, value]]);
-  refresh();
+  navigate({ filters: view.filters.filter(([d]) => d !== dimension).concat([[dimension, value]]) });
 }
 
 function showFilters() {
   fill($("filters"), view.filters.map(([dimension, value], i) => el("button", {
     class: "chip", title: "Remove this filter",
-    onclick: () => { view.filters.splice(i, 1); refresh(); },
+    onclick: () => navigate({ filters: view.filters.filter((_, j) => j !== i) }),
   }, `${dimension.replace("prop:", "property ")} is ${value === NONE ? "missing" : value}`, " ×")));
 }
 
 for (const button of $("tabs").querySelectorAll("button")) {
-  button.addEventListener("click", () => { view.tab = button.dataset.tab; refresh(); });
+  button.addEventListener("click", () => navigate({ tab: button.dataset.tab }));
 }
 $("prev-page").addEventListener("click", () => guard(pageBy(view, -1)));
 $("next-page").addEventListener("click", () => guard(pageBy(view, 1)));
@@ -122,23 +182,38 @@ $("consent-filter").addEventListener("submit", (e) => { e.preventDefault(); guar
 $("consent-everyone").addEventListener("click", () => guard(byVisitor(view, "")));
 
 function refresh() {
-  for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === view.tab);
+  $("report-error").textContent = "";
+  for (const b of $("tabs").querySelectorAll("button")) {
+    b.classList.toggle("active", b.dataset.tab === view.tab);
+    if (b.dataset.tab === view.tab) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
   for (const section of document.querySelectorAll("section.tab")) section.hidden = section.id !== view.tab;
-  $("range-bar").hidden = view.tab === "live" || view.tab === "check" || view.tab === "users";
+  $("range-bar").hidden = WITHOUT_PERIOD.includes(view.tab);
+  $("compare-choice").hidden = view.tab !== "overview";
+  // The consent log is every decision of the period: filters and segments do not apply.
+  $("segment-choice").hidden = view.tab === "consent";
   showFilters();
-  // The consent log is every decision of the period: filters do not apply.
   $("filters").hidden = view.tab === "consent";
-  if (view.tab === "overview") guard(showOverview(view, addFilter));
-  if (view.tab === "sessions") guard(showSessions(view, 0));
-  if (view.tab === "users") guard(showUsers(sites));
-  if (view.tab === "consent") guard(showConsent(view, 0));
+  const shown = {
+    overview: () => showOverview(view, addFilter, navigate),
+    sessions: () => showSessions(view, 0),
+    segments: () => showSegments(view, navigate),
+    users: () => showUsers(sites),
+    consent: () => showConsent(view, 0),
+  }[view.tab];
+  if (shown) guard(shown());
 }
 
-/** A 401 from any view means the session ended: back to sign-in. */
+/** A 401 from any view means the session ended: back to sign-in. Other
+ * refusals (a bad funnel step, a segment removed) are said above the view. */
 function guard(promise) {
   promise.catch((e) => {
     if (e instanceof SignedOut) showSignIn();
-    else console.error(e);
+    else {
+      $("report-error").textContent = e.message;
+      console.error(e);
+    }
   });
 }
 

@@ -1,8 +1,10 @@
-// The overview: totals with their change against the previous period, the
-// time series, and breakdown tables whose rows add a filter when clicked.
+// The overview: totals with their change against the previous period (when
+// the comparison is on), the time series, the goals' conversions, and
+// breakdown tables whose rows add a filter when clicked; with a goal chosen,
+// the tables of visit dimensions show its conversions per row.
 
 import { el, fill, count, percent, duration, valueText, NONE } from "./dom.js";
-import { get, csvLink } from "./api.js";
+import { get, csvLink, reportParams } from "./api.js";
 
 const METRICS = [
   { key: "visitors", label: "Visitors", format: count },
@@ -25,26 +27,48 @@ const METRIC_NAMES = { sessions: "Sessions", pageviews: "Pageviews", events: "Ev
 
 let chart = null;
 
-/** Draws the whole overview for `view` ({ site, from, to, filters }). */
-export async function showOverview(view, addFilter) {
-  const params = { site: view.site.key, from: view.from, to: view.to, filters: view.filters };
+/** Draws the whole overview for `view` (see address.js). */
+export async function showOverview(view, addFilter, navigate) {
+  const params = reportParams(view);
   const overview = await get("query/overview", params);
-  showTotals(overview);
-  showChart(overview);
+  showTotals(overview, view.compare);
+  showChart(overview, view.compare);
+  const goals = overview.current.goals ?? [];
+  showGoalFigures(goals, view, navigate);
   document.getElementById("export-overview").href = csvLink("query/overview", params);
   document.getElementById("export-sessions").href = csvLink("query/sessions", { ...params, per_page: 200 });
+  const goal = goals.find((g) => g.id === view.goal);
   const panels = fill(document.getElementById("panels"));
-  for (const spec of PANELS) panels.append(panel(spec, params, addFilter));
+  for (const spec of PANELS) panels.append(panel(spec, params, addFilter, goal));
 }
 
-function showTotals(overview) {
+function showTotals(overview, compare) {
   const now = overview.current.totals;
   const before = overview.previous.totals;
-  fill(document.getElementById("totals"), METRICS.map((m) => el("div", { class: "total", dataset: { metric: m.key } },
+  const cards = METRICS.map((m) => el("div", { class: "total", dataset: { metric: m.key } },
     el("span", { class: "label" }, m.label),
     el("span", { class: "value" }, m.format(now[m.key])),
-    change(now[m.key], before[m.key], m.lowerIsBetter),
-  )));
+    compare && change(now[m.key], before[m.key], m.lowerIsBetter),
+    compare && el("span", { class: "previous" }, `previous: ${m.format(before[m.key])}`),
+  ));
+  fill(document.getElementById("totals"), cards);
+}
+
+/** Each goal's converted visitors, events and rate; a choice of the goal the tables show. */
+function showGoalFigures(goals, view, navigate) {
+  const box = fill(document.getElementById("goal-figures"));
+  if (!goals.length) return;
+  const choice = el("select", { id: "table-goal", onchange: (e) => navigate({ goal: e.target.value }) },
+    el("option", { value: "" }, "none"),
+    goals.map((g) => el("option", { value: g.id, selected: g.id === view.goal }, g.name)));
+  box.append(
+    el("h2", {}, "Goals"),
+    el("table", { class: "data", id: "goal-table" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Goal"), el("th", { class: "num" }, "Converted visitors"), el("th", { class: "num" }, "Events"), el("th", { class: "num" }, "Conversion rate"))),
+      el("tbody", {}, goals.map((g) => el("tr", { dataset: { goal: g.id } },
+        el("td", {}, g.name), el("td", { class: "num" }, count(g.conversions)), el("td", { class: "num" }, count(g.events)), el("td", { class: "num" }, percent(g.rate)))))),
+    el("p", {}, el("label", { for: "table-goal" }, "Conversions of a goal in the tables below: "), choice),
+  );
 }
 
 function change(now, before, lowerIsBetter) {
@@ -69,7 +93,7 @@ export function axisWidth(self, values, axisIdx, cycleNum) {
   return Math.ceil(size);
 }
 
-function showChart(overview) {
+function showChart(overview, compare) {
   const box = document.getElementById("chart");
   chart?.destroy();
   chart = null;
@@ -95,12 +119,13 @@ function showChart(overview) {
       { label: hourly ? "Hour" : "Day", value: (_, i) => (i === null ? "" : series[i]?.label ?? "") },
       { label: "Visitors", stroke: "#3b5bdb", width: 2 },
       { label: "Pageviews", stroke: "#2b8a3e", width: 2 },
-      { label: "Visitors, previous period", stroke: "#adb5bd", dash: [4, 4] },
-    ],
-  }, [x, series.map((p) => p.visitors), series.map((p) => p.pageviews), overview.previous.series.map((p) => p.visitors).slice(0, x.length)], box);
+      compare && { label: "Visitors, previous period", stroke: "#adb5bd", dash: [4, 4] },
+    ].filter(Boolean),
+  }, [x, series.map((p) => p.visitors), series.map((p) => p.pageviews),
+    ...(compare ? [overview.previous.series.map((p) => p.visitors).slice(0, x.length)] : [])], box);
 }
 
-function panel(spec, params, addFilter) {
+function panel(spec, params, addFilter, goal) {
   const box = el("div", { class: "panel" });
   const tabs = el("div", { class: "panel-tabs" });
   const property = spec.properties ? el("input", { placeholder: "Property key (e.g. plan): its values for the events above", type: "search" }) : null;
@@ -115,14 +140,19 @@ function panel(spec, params, addFilter) {
     const query = { ...params, dimension: shown, limit: 10 };
     exportLink.href = csvLink("query/breakdown", { ...query, limit: 1000 });
     const breakdown = await get("query/breakdown", query);
+    // Only breakdowns by a visit dimension (source, country, …) carry goals.
+    const withGoal = goal && breakdown.rows.some((row) => row.goals);
+    const goalOf = (row) => row.goals?.find((g) => g.id === goal.id) ?? { conversions: 0, rate: 0 };
     fill(table,
-      el("thead", {}, el("tr", {}, el("th", {}, labelOf(spec, shown)), el("th", { class: "num" }, "Visitors"), el("th", { class: "num" }, METRIC_NAMES[breakdown.metric]))),
+      el("thead", {}, el("tr", {}, el("th", {}, labelOf(spec, shown)), el("th", { class: "num" }, "Visitors"), el("th", { class: "num" }, METRIC_NAMES[breakdown.metric]),
+        withGoal && [el("th", { class: "num" }, `${goal.name}: converted`), el("th", { class: "num" }, "Rate")])),
       el("tbody", {}, breakdown.rows.length === 0
-        ? el("tr", {}, el("td", { colspan: 3, class: "none" }, "Nothing in this period"))
+        ? el("tr", {}, el("td", { colspan: withGoal ? 5 : 3, class: "none" }, "Nothing in this period"))
         : breakdown.rows.map((row) => el("tr", {
           class: "clickable", title: "Filter by this value",
           onclick: () => addFilter(shown, row.value ?? NONE),
-        }, el("td", {}, valueText(row.value)), el("td", { class: "num" }, count(row.visitors)), el("td", { class: "num" }, count(row.count))))),
+        }, el("td", {}, valueText(row.value)), el("td", { class: "num" }, count(row.visitors)), el("td", { class: "num" }, count(row.count)),
+        withGoal && [el("td", { class: "num" }, count(goalOf(row).conversions)), el("td", { class: "num" }, percent(goalOf(row).rate))]))),
     );
   }
 

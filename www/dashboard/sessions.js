@@ -2,7 +2,7 @@
 // journey, its events in order.
 
 import { el, fill, count, duration, localTime, valueText } from "./dom.js";
-import { get } from "./api.js";
+import { get, reportParams } from "./api.js";
 
 const PER_PAGE = 25;
 let page = 0;
@@ -11,7 +11,7 @@ export async function showSessions(view, pageNumber = page) {
   page = Math.max(0, pageNumber);
   document.getElementById("journey").hidden = true;
   document.getElementById("session-list").hidden = false;
-  const list = await get("query/sessions", { site: view.site.key, from: view.from, to: view.to, filters: view.filters, page, per_page: PER_PAGE });
+  const list = await get("query/sessions", { ...reportParams(view), page, per_page: PER_PAGE });
   const rows = document.getElementById("session-rows");
   fill(rows, list.sessions.length === 0
     ? el("tr", {}, el("td", { colspan: 10, class: "none" }, "No sessions in this period"))
