@@ -14,6 +14,7 @@ import { readAddress, addressOf } from "./address.js";
 import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
+import { showGoals } from "./goals.js";
 import { showSegments, loadSegments } from "./segments.js";
 import { showUsers } from "./users.js";
 import { showConsent, consentPageBy, byVisitor } from "./consent.js";
@@ -198,6 +199,7 @@ function refresh() {
   const shown = {
     overview: () => showOverview(view, addFilter, navigate),
     sessions: () => showSessions(view, 0),
+    goals: () => showGoals(view, navigate),
     segments: () => showSegments(view, navigate),
     users: () => showUsers(sites),
     consent: () => showConsent(view, 0),
