@@ -14,6 +14,7 @@ import { readAddress, addressOf } from "./address.js";
 import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
+import { showFunnel } from "./funnel.js";
 import { showGoals } from "./goals.js";
 import { showSegments, loadSegments } from "./segments.js";
 import { showUsers } from "./users.js";
@@ -199,6 +200,7 @@ function refresh() {
   const shown = {
     overview: () => showOverview(view, addFilter, navigate),
     sessions: () => showSessions(view, 0),
+    funnels: () => showFunnel(view, navigate),
     goals: () => showGoals(view, navigate),
     segments: () => showSegments(view, navigate),
     users: () => showUsers(sites),
