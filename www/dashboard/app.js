@@ -15,6 +15,7 @@ import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
 import { showFunnel } from "./funnel.js";
+import { showRetention } from "./retention.js";
 import { showGoals } from "./goals.js";
 import { showSegments, loadSegments } from "./segments.js";
 import { showUsers } from "./users.js";
@@ -201,6 +202,7 @@ function refresh() {
     overview: () => showOverview(view, addFilter, navigate),
     sessions: () => showSessions(view, 0),
     funnels: () => showFunnel(view, navigate),
+    retention: () => showRetention(view, navigate),
     goals: () => showGoals(view, navigate),
     segments: () => showSegments(view, navigate),
     users: () => showUsers(sites),
