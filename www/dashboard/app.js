@@ -14,6 +14,7 @@ import { readAddress, addressOf } from "./address.js";
 import { showOverview } from "./overview.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
+import { showPeople } from "./people.js";
 import { showFunnel } from "./funnel.js";
 import { showRetention } from "./retention.js";
 import { showGoals } from "./goals.js";
@@ -201,6 +202,7 @@ function refresh() {
   const shown = {
     overview: () => showOverview(view, addFilter, navigate),
     sessions: () => showSessions(view, 0),
+    people: () => showPeople(view, navigate),
     funnels: () => showFunnel(view, navigate),
     retention: () => showRetention(view, navigate),
     goals: () => showGoals(view, navigate),
