@@ -76,6 +76,14 @@ test("a segment built by clicking filters the overview to the API's figures, and
   const inSegment = await assertTotalsAre(page, `${period}&segment=${saved.id}`);
   assert.deepEqual(inSegment, { visitors: "1", sessions: "1", pageviews: "2", events: "3" }, "only the phone that signed up");
 
+  // The same segment on the other reports: one person, one session.
+  await page.click("#tabs button[data-tab=people]");
+  assert.equal((await api(page, `query/people?${period}&segment=${saved.id}`)).total, 1);
+  await eventually(async () => assert.equal(await page.locator("#people-rows tr[data-person]").count(), 1));
+  await page.click("#tabs button[data-tab=sessions]");
+  await eventually(async () => assert.equal(await page.textContent("#page-info"), "Page 1 of 1 (1 sessions)"));
+  await page.click("#tabs button[data-tab=overview]");
+
   // A filter on top, clicked from the pages table.
   await page.locator("#panels tr.clickable", { hasText: "/pricing" }).first().click();
   await page.waitForSelector("#filters .chip");

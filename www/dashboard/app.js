@@ -79,6 +79,8 @@ async function showApp() {
     $("signed-in-as").textContent += ": no sites are given to you yet; ask an admin";
     return;
   }
+  // Signed in anew: the site's live stream and segments are loaded again.
+  view.site = null;
   await show(readAddress(location.search), { replace: true });
 }
 

@@ -5,7 +5,7 @@
 // `people.visitor`), so a journey can be shared.
 
 import { el, fill, count, duration, localTime, valueText } from "./dom.js";
-import { get, reportParams } from "./api.js";
+import { get, csvLink, reportParams } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 let navigateTo = null;
@@ -19,7 +19,9 @@ export async function showPeople(view, navigate) {
   $("person").hidden = true;
   $("people-list").hidden = false;
   $("people-query").value = view.people.search;
-  const list = await get("query/people", { ...reportParams(view), search: view.people.search, per_page: 100 });
+  const params = { ...reportParams(view), search: view.people.search };
+  $("export-people").href = csvLink("query/people", { ...params, per_page: 10000 });
+  const list = await get("query/people", { ...params, per_page: 100 });
   fill($("people-rows"), list.people.length === 0
     ? el("tr", {}, el("td", { colspan: 6, class: "none" }, "No people in this period"))
     : list.people.map((p) => el("tr", { dataset: { person: p.key } },
