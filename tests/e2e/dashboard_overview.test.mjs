@@ -75,6 +75,26 @@ test("the overview's totals equal the API's, also after filtering by a clicked p
   await page.close();
 });
 
+test("the comparison with the previous period is shown, switched off, and stays off in the address", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.waitForSelector("#chart .uplot");
+  const before = (await page.evaluate(async (q) => (await fetch(`/api/query/overview?${q}`)).json(), range())).previous.totals;
+  assert.equal(await page.textContent("#totals [data-metric=pageviews] .previous"), `previous: ${before.pageviews}`);
+  const legend = () => page.$$eval("#chart .u-legend .u-series th", (s) => s.map((x) => x.textContent.replace(/:.*/, "").trim()).filter(Boolean));
+  assert.deepEqual(await legend(), ["Day", "Visitors", "Pageviews", "Visitors, previous period"]);
+
+  await page.uncheck("#compare");
+  await eventually(async () => assert.equal(await page.locator("#totals .previous, #totals .change").count(), 0));
+  await eventually(async () => assert.deepEqual(await legend(), ["Day", "Visitors", "Pageviews"]));
+  assert.match(page.url(), /compare=off/);
+  await page.reload();
+  await page.waitForSelector("#chart .uplot");
+  assert.equal(await page.isChecked("#compare"), false);
+  assert.equal(await page.locator("#totals .previous").count(), 0);
+  await page.close();
+});
+
 test("the chart's y axis is wide enough for five-digit counts", async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await signIn(page, collector.url);

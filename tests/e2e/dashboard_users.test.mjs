@@ -69,6 +69,14 @@ test("an admin adds a viewer limited to one site; the viewer signs in and sees o
   await eventually(async () => assert.deepEqual(await siteOptions(vpage), ["The shop"]));
   assert.equal(await vpage.locator("#users-tab").isHidden(), true, "no Users view for a viewer");
   assert.match(await vpage.locator("#signed-in-as").textContent(), /vi \(viewer\)/);
+  // Goals and segments are saved by admins: a viewer sees them, not the forms.
+  await vpage.click("#tabs button[data-tab=goals]");
+  await vpage.locator("#goal-rows td.none").waitFor();
+  assert.equal(await vpage.innerText("#goal-rows td.none"), "No goals yet");
+  assert.equal(await vpage.locator("#goal-form").isHidden(), true);
+  await vpage.click("#tabs button[data-tab=segments]");
+  await vpage.locator("#segment-rows td.none").waitFor();
+  assert.equal(await vpage.locator("#segment-form").isHidden(), true);
   const refused = await vpage.evaluate(async () => {
     const r = await fetch("/api/query/overview?site=demo");
     return [r.status, (await r.json()).error];

@@ -72,6 +72,8 @@ async function showApp() {
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("users-tab").hidden = me.role !== "admin";
+  // Only admins save goals and segments: viewers see no forms to do it.
+  document.body.dataset.role = me.role;
   $("signed-in-as").textContent = `${me.name} (${me.role})`;
   sites = await get("sites");
   fill($("site"), sites.map((s) => el("option", { value: s.key }, s.name)));

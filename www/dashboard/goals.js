@@ -18,7 +18,7 @@ export async function showGoals(view) {
   ]);
   const figures = new Map((overview.current.goals ?? []).map((g) => [g.id, g]));
   fill($("goal-rows"), goals.length === 0
-    ? el("tr", {}, el("td", { colspan: 6, class: "none" }, "No goals yet: add one below"))
+    ? el("tr", {}, el("td", { colspan: 6, class: "none" }, "No goals yet", el("span", { class: "admin-only" }, ": add one below")))
     : goals.map((g) => {
       const f = figures.get(g.id) ?? { conversions: 0, events: 0, rate: 0 };
       return el("tr", { dataset: { goal: g.id } },
@@ -27,7 +27,7 @@ export async function showGoals(view) {
         el("td", { class: "num" }, count(f.conversions)),
         el("td", { class: "num" }, count(f.events)),
         el("td", { class: "num" }, percent(f.rate)),
-        el("td", {}, el("button", { type: "button", "aria-label": `Delete the goal ${g.name}`, onclick: () => remove(g) }, "Delete")));
+        el("td", {}, el("button", { type: "button", class: "admin-only", "aria-label": `Delete the goal ${g.name}`, onclick: () => remove(g) }, "Delete")));
     }));
 }
 

@@ -47,14 +47,14 @@ export async function showSegments(view, navigate) {
   navigateTo = navigate;
   await loadSegments(view);
   fill($("segment-rows"), saved.length === 0
-    ? el("tr", {}, el("td", { colspan: 3, class: "none" }, "No segments yet: build one below"))
+    ? el("tr", {}, el("td", { colspan: 3, class: "none" }, "No segments yet", el("span", { class: "admin-only" }, ": build one below")))
     : saved.map((s) => el("tr", { dataset: { segment: s.id } },
       el("td", {}, s.name),
       el("td", {}, describeSegment(s)),
       el("td", { class: "actions" },
         el("button", { type: "button", "aria-label": `Apply ${s.name} to the reports`, onclick: () => navigate({ segment: s.id, tab: "overview" }) }, "Apply"),
-        el("button", { type: "button", "aria-label": `Edit ${s.name}`, onclick: () => edit(s) }, "Edit"),
-        el("button", { type: "button", "aria-label": `Delete ${s.name}`, onclick: () => remove(s) }, "Delete")),
+        el("button", { type: "button", class: "admin-only", "aria-label": `Edit ${s.name}`, onclick: () => edit(s) }, "Edit"),
+        el("button", { type: "button", class: "admin-only", "aria-label": `Delete ${s.name}`, onclick: () => remove(s) }, "Delete")),
     )));
   drawForm();
 }
