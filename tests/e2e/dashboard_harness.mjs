@@ -64,7 +64,7 @@ export function lastDays(days) {
 
 const axePath = join(dirname(fileURLToPath(import.meta.url)), "..", "node_modules", "axe-core", "axe.min.js");
 
-/** axe-core finds no violation in what `selector` holds (the whole app by default). */
+/** axe-core finds no violation in what `selector` holds (the whole app by default), and no id is used twice. */
 export async function assertAccessible(page, selector = "#app") {
   // Evaluated rather than added as a script tag: the dashboard's CSP refuses inline scripts.
   if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(readFileSync(axePath, "utf8"));
@@ -73,4 +73,10 @@ export async function assertAccessible(page, selector = "#app") {
     return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`);
   }, selector);
   assert.deepEqual(violations, [], `axe-core in ${selector}`);
+  // axe-core no longer checks this itself: one id, one element.
+  const duplicated = await page.evaluate(() => {
+    const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+    return ids.filter((id, i) => ids.indexOf(id) !== i);
+  });
+  assert.deepEqual(duplicated, [], "ids used twice");
 }

@@ -92,7 +92,7 @@ async function showApp() {
  */
 async function show(address, { replace = false } = {}) {
   const site = sites.find((s) => s.key === (address.site?.key ?? address.site)) ?? sites[0];
-  // Before the first site is shown, `view.site` is the key the address named.
+  // `view.site` is null until a site is shown (and after a sign-in).
   const siteChanged = view.site?.key !== site.key;
   Object.assign(view, address, { site });
   if (view.tab === "users" && me.role !== "admin") view.tab = "overview";
@@ -100,7 +100,7 @@ async function show(address, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", addressOf(view));
   if (siteChanged) {
     $("site").value = site.key;
-    $("retention").textContent = retentionText(site);
+    $("site-retention").textContent = retentionText(site);
     connectLive(site);
     await loadSegments(view);
   }
@@ -109,7 +109,7 @@ async function show(address, { replace = false } = {}) {
 }
 
 /** Changes the view, records it in the history and draws it. */
-export function navigate(change) {
+function navigate(change) {
   Object.assign(view, change);
   setPeriod();
   // The same view again (a date input's second change event) is one step of history.

@@ -6,11 +6,14 @@
 import { el, fill, count, percent } from "./dom.js";
 import { get, csvLink, reportParams } from "./api.js";
 import { axisWidth } from "./overview.js";
+import { conditionText, parseCondition, cleanCondition, isComplete, conditionInputs } from "./conditions.js";
 
 const $ = (id) => document.getElementById(id);
 const GRAIN = { day: "Day", week: "Week", month: "Month" };
 let navigateTo = null;
 let chart = null;
+/** The first event being edited (an event or a page, as funnel steps are). */
+let first = null;
 
 export async function showRetention(view, navigate) {
   navigateTo = navigate;
@@ -18,8 +21,8 @@ export async function showRetention(view, navigate) {
   $("retention-by").value = r.by;
   $("retention-count").value = r.count;
   $("retention-first-kind").value = r.first_event ? "event" : "";
-  $("retention-event").value = r.first_event.replace(/^event:/, "");
-  $("retention-event-choice").hidden = !r.first_event;
+  first = r.first_event ? parseCondition(r.first_event) : { kind: "event", name: "" };
+  drawFirst();
 
   const params = { ...reportParams(view), by: r.by, count: r.count, first_event: r.first_event };
   const retention = await get("query/retention", params);
@@ -70,16 +73,22 @@ function drawCurve(curve, by) {
   }, [x, curve.map((share) => share * 100)], box);
 }
 
-$("retention-first-kind").addEventListener("change", (e) => { $("retention-event-choice").hidden = e.target.value !== "event"; });
+/** The first event's inputs, when cohorts start from one. */
+function drawFirst() {
+  const shown = $("retention-first-kind").value === "event";
+  fill($("retention-first"), shown ? conditionInputs(first, "First event", drawFirst) : null);
+}
+
+$("retention-first-kind").addEventListener("change", drawFirst);
 
 $("retention-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const event = $("retention-event").value.trim();
+  const fromEvent = $("retention-first-kind").value === "event" && isComplete(first);
   navigateTo({
     retention: {
       by: $("retention-by").value,
       count: $("retention-count").value,
-      first_event: $("retention-first-kind").value === "event" && event ? `event:${event}` : "",
+      first_event: fromEvent ? conditionText(cleanCondition(first)) : "",
     },
   });
 });
