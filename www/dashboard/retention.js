@@ -59,7 +59,8 @@ function drawCurve(curve, by) {
   if (!window.uPlot || curve.length === 0) return;
   const x = curve.map((_, i) => i);
   chart = new window.uPlot({
-    width: Math.max(320, box.clientWidth - 16),
+    // As wide as the table above: the empty box itself is not laid out.
+    width: Math.max(320, $("retention-result").clientWidth - 16),
     height: 200,
     scales: { x: { time: false }, y: { range: [0, 100] } },
     axes: [
