@@ -118,7 +118,7 @@ test("a segment built by clicking filters the overview to the API's figures, and
   await context.close();
 });
 
-test("a saved segment is edited to OR and deleted", async () => {
+test("a saved segment is edited to OR, with every kind of condition, and deleted", async () => {
   const page = await browser.newPage();
   await signIn(page, collector.url);
   await page.click("#tabs button[data-tab=segments]");
@@ -126,11 +126,26 @@ test("a saved segment is edited to OR and deleted", async () => {
   assert.equal(await page.textContent("#segment-form-title"), "Edit Phones that signed up");
   await page.fill("#segment-name", "Phones or sign-ups");
   await page.selectOption("#segment-match", "any");
+  // Every other kind of condition: a page visited, a number of sessions, not identified.
+  for (const [i, kind] of [[3, "did"], [4, "sessions"], [5, "identified"]]) {
+    await page.click("#add-condition");
+    await page.selectOption(`[aria-label='Condition ${i}: kind']`, kind);
+  }
+  await page.selectOption("[aria-label='Condition 3: page or event']", "page");
+  await page.fill("[aria-label='Condition 3: path']", "/pricing*");
+  await page.fill("[aria-label='Condition 4: sessions']", "3");
+  await page.selectOption("[aria-label='Condition 5: identified']", "no");
   await page.click("#save-segment");
   const row = page.locator("#segment-rows tr", { hasText: "Phones or sign-ups" });
-  await eventually(async () => assert.equal(await row.locator("td").nth(1).textContent(), "Device is mobile OR did signup"));
+  await eventually(async () => assert.equal(await row.locator("td").nth(1).textContent(),
+    "Device is mobile OR did signup OR did view /pricing* OR at least 3 sessions OR not identified"));
   const segments = await api(page, "segments?site=demo");
   assert.deepEqual(segments.map((s) => [s.name, s.match]), [["Phones or sign-ups", "any"]]);
+  assert.deepEqual(segments[0].conditions.slice(2), [
+    { kind: "did", condition: { kind: "page", pattern: "/pricing*" } },
+    { kind: "sessions", at_least: 3 },
+    { kind: "identified", identified: false },
+  ]);
   assert.deepEqual(await page.$$eval("#segment option", (o) => o.map((x) => x.textContent)), ["Everyone", "Phones or sign-ups"]);
 
   page.once("dialog", (d) => d.accept());

@@ -111,11 +111,16 @@ function inputsOf(c, label) {
     el("option", { value: "yes", selected: c.identified }, "yes (has a user id)"), el("option", { value: "no", selected: !c.identified }, "no"));
 }
 
+/** A condition as the API takes it, or null while it names nothing to look for. */
+function sent(c) {
+  if (c.kind === "dimension") return c.value.trim() ? { ...c, value: c.value.trim() } : null;
+  if (c.kind === "did") return isComplete(c.condition) ? { kind: "did", condition: cleanCondition(c.condition) } : null;
+  return c;
+}
+
 /** The draft as the API takes it, incomplete conditions left out. */
 function body() {
-  const conditions = draft.conditions.filter((c) => (c.kind === "dimension" ? c.value.trim() !== "" : c.kind !== "did" || isComplete(c.condition)))
-    .map((c) => (c.kind === "did" ? { kind: "did", condition: cleanCondition(c.condition) } : c.kind === "dimension" ? { ...c, value: c.value.trim() } : c));
-  return { name: $("segment-name").value.trim(), match: $("segment-match").value, conditions };
+  return { name: $("segment-name").value.trim(), match: $("segment-match").value, conditions: draft.conditions.map(sent).filter(Boolean) };
 }
 
 $("add-condition").addEventListener("click", () => {
