@@ -428,7 +428,7 @@ pub struct LimitsConfig {
     pub ingest_in_flight: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardConfig {
     /// The password of the user `admin` (an admin of every site); a PHC
@@ -446,6 +446,30 @@ pub struct DashboardConfig {
     /// `[[dashboard.token]]`: API tokens with a role and sites.
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenConfig>,
+    /// Seconds between two workings-out of a segment's members for the
+    /// live view (`/api/live?segment=…`, see `live::segment`): how long a
+    /// visitor who just did what the segment asks may wait to appear.
+    #[serde(default = "default_live_segment_refresh_seconds")]
+    pub live_segment_refresh_seconds: u32,
+}
+
+/// Longest wait between two workings-out of a live segment's members.
+const MAX_LIVE_SEGMENT_REFRESH_SECONDS: u32 = 3_600;
+
+fn default_live_segment_refresh_seconds() -> u32 {
+    10
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            admin_password: None,
+            api_tokens: Vec::new(),
+            users: Vec::new(),
+            tokens: Vec::new(),
+            live_segment_refresh_seconds: default_live_segment_refresh_seconds(),
+        }
+    }
 }
 
 /// A dashboard user defined in the config file.
@@ -780,6 +804,12 @@ impl Config {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         let sites: Vec<&str> = self.sites.iter().map(|s| s.key.as_str()).collect();
         let d = &self.dashboard;
+        if !(1..=MAX_LIVE_SEGMENT_REFRESH_SECONDS).contains(&d.live_segment_refresh_seconds) {
+            return invalid(format!(
+                "dashboard.live_segment_refresh_seconds must be 1 to {MAX_LIVE_SEGMENT_REFRESH_SECONDS}, got {}",
+                d.live_segment_refresh_seconds
+            ));
+        }
         for (i, user) in d.users.iter().enumerate() {
             if let Err(e) = crate::access::check_name(&user.name) {
                 return invalid(format!("dashboard.user {i}: {e}"));
@@ -1000,6 +1030,7 @@ mod tests {
             ("[[site]]\nkey = \"a\"\nretention_days = 0\n", "`retention_days`"),
             ("[lifecycle]\nretention_days = 0\n", "lifecycle.retention_days"),
             ("[lifecycle]\nretention_every_minutes = 0\n", "lifecycle.retention_every_minutes"),
+            ("[dashboard]\nlive_segment_refresh_seconds = 0\n", "dashboard.live_segment_refresh_seconds"),
             ("listen = \"not an address\"\n", "listen"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { days = 401 }\n", "id_cookie.days"),
             ("[[site]]\nkey = \"a\"\nid_cookie = { path = \"stats\" }\n", "id_cookie.path"),

@@ -14,6 +14,7 @@ use super::AppState;
 use super::auth::{Auth, Authenticated};
 use super::error::ApiError;
 use crate::config::Config;
+use crate::live::members::LiveSegments;
 use crate::query::queries::Queries;
 use crate::query::{SharedClock, Site};
 use crate::store::read::Reads;
@@ -23,6 +24,8 @@ use crate::store::definitions::Definitions;
 pub struct Dashboard {
     pub auth: Auth,
     pub queries: Arc<Queries>,
+    /// The segments live streams follow, and their members.
+    pub live_segments: LiveSegments,
     sites: Vec<Site>,
     /// Flips to true at shutdown, which ends every live stream.
     stopping: watch::Sender<bool>,
@@ -43,9 +46,12 @@ impl Dashboard {
             .iter()
             .map(|s| Ok(Site::new(&s.key, &s.time_zone)?.with_session_max(s.session_rule().max_ms)))
             .collect::<Result<Vec<_>, ApiError>>()?;
+        let queries = Arc::new(Queries::new(reads, definitions, clock.clone()));
+        let refresh = std::time::Duration::from_secs(config.dashboard.live_segment_refresh_seconds.into());
         Ok(Dashboard {
-            auth: Auth::from_config(config, accounts, clock.clone())?,
-            queries: Arc::new(Queries::new(reads, definitions, clock)),
+            auth: Auth::from_config(config, accounts, clock)?,
+            live_segments: LiveSegments::new(queries.clone(), refresh),
+            queries,
             sites,
             stopping: watch::channel(false).0,
         })

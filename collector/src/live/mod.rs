@@ -1,7 +1,12 @@
 //! The live feed: what the collector just did, pushed to whoever listens
 //! (the dashboard's live view and installation checker, over server-sent
 //! events). Publishing never blocks ingest: a slow listener misses messages
-//! (`broadcast` lag) rather than holding up a commit.
+//! (`broadcast` lag) rather than holding up a commit. A stream may follow
+//! a saved segment: [`segment`] says which messages it then carries,
+//! [`members`] works out and shares who is in it.
+
+pub mod members;
+pub mod segment;
 
 use serde::Serialize;
 use tokio::sync::broadcast;
