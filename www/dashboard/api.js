@@ -13,11 +13,16 @@ export function queryString(params) {
   return q.toString();
 }
 
+/** The API's refusal as an error: its message, and its machine-readable `code` (`segment_not_found`, …). */
+function refusal(body, fallback) {
+  return Object.assign(new Error(body.message ?? fallback), { code: body.error });
+}
+
 export async function get(path, params = {}) {
   const response = await fetch(`/api/${path}?${queryString(params)}`, { credentials: "same-origin" });
   if (response.status === 401) throw new SignedOut();
   const body = await response.json();
-  if (!response.ok) throw new Error(body.message ?? `${path}: ${response.status}`);
+  if (!response.ok) throw refusal(body, `${path}: ${response.status}`);
   return body;
 }
 
@@ -32,7 +37,7 @@ export async function send(method, path, body) {
   });
   if (response.status === 401 && path !== "auth/sign-in") throw new SignedOut();
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.message ?? `${path}: ${response.status}`);
+  if (!response.ok) throw refusal(answer, `${path}: ${response.status}`);
   return answer;
 }
 

@@ -12,13 +12,13 @@ import { el, fill, localDate, NONE } from "./dom.js";
 import { get, post, SignedOut } from "./api.js";
 import { readAddress, addressOf } from "./address.js";
 import { showOverview } from "./overview.js";
-import { connectLive, disconnectLive } from "./live.js";
+import { connectLive, disconnectLive, followSegment } from "./live.js";
 import { showSessions, pageBy } from "./sessions.js";
 import { showPeople } from "./people.js";
 import { showFunnel } from "./funnel.js";
 import { showRetention } from "./retention.js";
 import { showGoals } from "./goals.js";
-import { showSegments, loadSegments } from "./segments.js";
+import { showSegments, loadSegments, hasSegment } from "./segments.js";
 import { showUsers } from "./users.js";
 import { showConsent, consentPageBy, byVisitor } from "./consent.js";
 
@@ -30,8 +30,12 @@ let sites = [];
 /** Who is signed in: `{name, role, sites}`. */
 let me = null;
 
-/** The tabs where the period, segment and filters mean nothing. */
+/** The tabs where the period means nothing. */
 const WITHOUT_PERIOD = ["live", "check", "users", "segments"];
+/** The tabs where the period, segment and filters all mean nothing. */
+const WITHOUT_BAR = ["check", "users", "segments"];
+/** The tabs where filters mean nothing (the live view follows a segment, not filters). */
+const WITHOUT_FILTERS = ["consent", "live"];
 
 async function start() {
   try {
@@ -104,18 +108,35 @@ async function show(address, { replace = false } = {}) {
     connectLive(site);
     await loadSegments(view);
   }
-  showControls();
-  refresh();
+  if (view.segment && !hasSegment(view.segment)) segmentGone(view.segment);
+  else {
+    showControls();
+    refresh();
+  }
 }
 
 /** Changes the view, records it in the history and draws it. */
 function navigate(change) {
+  $("segment-note").textContent = "";
   Object.assign(view, change);
   setPeriod();
   // The same view again (a date input's second change event) is one step of history.
   const address = addressOf(view);
   if (address === location.search) history.replaceState(null, "", address);
   else history.pushState(null, "", address);
+  showControls();
+  refresh();
+}
+
+/**
+ * A segment the site no longer has (deleted, or an old address): everyone
+ * is shown instead, and a note says so; the address drops it.
+ */
+function segmentGone(id) {
+  if (view.segment !== id) return;
+  $("segment-note").textContent = "The segment this view named no longer exists for this site (it was deleted?): showing everyone.";
+  view.segment = "";
+  history.replaceState(null, "", addressOf(view));
   showControls();
   refresh();
 }
@@ -154,8 +175,6 @@ function showControls() {
   $("to").value = view.to;
   $("period-dates").textContent = view.range === "custom" ? "" : view.from === view.to ? view.from : `${view.from} – ${view.to}`;
   $("segment").value = view.segment;
-  // A segment the site no longer has: say so rather than show everyone.
-  if ($("segment").value !== view.segment) $("segment").value = "";
   $("compare").checked = view.compare;
 }
 
@@ -197,12 +216,14 @@ function refresh() {
     else b.removeAttribute("aria-current");
   }
   for (const section of document.querySelectorAll("section.tab")) section.hidden = section.id !== view.tab;
-  $("range-bar").hidden = WITHOUT_PERIOD.includes(view.tab);
+  $("range-bar").hidden = WITHOUT_BAR.includes(view.tab);
+  $("period-choice").hidden = WITHOUT_PERIOD.includes(view.tab);
   $("compare-choice").hidden = view.tab !== "overview";
   // The consent log is every decision of the period: filters and segments do not apply.
   $("segment-choice").hidden = view.tab === "consent";
   showFilters();
-  $("filters").hidden = view.tab === "consent";
+  $("filters").hidden = WITHOUT_FILTERS.includes(view.tab);
+  followSegment(view, segmentGone);
   const shown = {
     overview: () => showOverview(view, addFilter, navigate),
     sessions: () => showSessions(view, 0),
@@ -222,7 +243,11 @@ function refresh() {
 function guard(promise) {
   promise.catch((e) => {
     if (e instanceof SignedOut) showSignIn();
-    else {
+    else if (e.code === "segment_not_found") {
+      // Deleted since the picker was filled (in another tab, by another admin).
+      const gone = view.segment;
+      loadSegments(view).then(() => segmentGone(gone), () => segmentGone(gone));
+    } else {
       $("report-error").textContent = e.message;
       console.error(e);
     }

@@ -1,25 +1,36 @@
-// The live view and the installation checker, both fed by one server-sent
-// event stream per site (`/api/live`): each stored event, each refusal.
+// The live view and the installation checker. The checker reads the
+// site's whole stream (`/api/live?site=…`): each stored event, each
+// refusal. The live view shows that stream's stored events too, unless a
+// segment is picked: then, while the live tab is open, it reads the
+// segment's own stream (`&segment=ID`), which carries only its members'
+// events (who is a member live: `collector/src/live/segment.rs`).
 
 import { el, fill, count, localTime, valueText } from "./dom.js";
 import { get } from "./api.js";
 
 const KEPT = 100;
+const $ = (id) => document.getElementById(id);
 let source = null;
+let segmentSource = null;
+/** The segment whose events the live table holds: "" everyone, null none yet. */
+let shown = "";
 let refresh = null;
 
 /** Starts listening to `site`; stops listening to the previous one. */
 export function connectLive(site) {
   source?.close();
-  fill(document.getElementById("live-stream"));
-  fill(document.getElementById("check-log"));
-  document.getElementById("snippet").textContent =
+  closeSegment();
+  fill($("live-stream"));
+  fill($("check-log"));
+  shown = "";
+  describe(null);
+  $("snippet").textContent =
     `<script defer src="${location.origin}/waymark.js" data-site="${site.key}"></script>`;
   refreshCounter(site);
   source = new EventSource(`/api/live?site=${encodeURIComponent(site.key)}`);
   source.addEventListener("stored", (e) => {
     const { event } = JSON.parse(e.data);
-    addToStream(event, site);
+    if (shown === "") addToStream(event, site);
     addToCheck("stored", event.name, "Stored: valid, enriched and committed", fields(event), site);
     scheduleRefresh(site);
   });
@@ -40,6 +51,57 @@ export function connectLive(site) {
 export function disconnectLive() {
   source?.close();
   source = null;
+  closeSegment();
+}
+
+/**
+ * The live table follows `view.segment` while the live tab is open
+ * (`view.tab`); elsewhere no segment's stream is kept open. `onGone` is
+ * called when the segment turns out to be deleted.
+ */
+export function followSegment(view, onGone) {
+  const segment = view.tab === "live" ? view.segment : null;
+  if (segment === shown && (segment === "" || segmentSource)) return;
+  closeSegment();
+  if (segment === null) {
+    // Left the live tab: a segment's events are not kept going stale.
+    if (shown !== "") shown = null;
+    return;
+  }
+  fill($("live-stream"));
+  shown = segment;
+  describe(null);
+  if (segment === "") return;
+  const site = view.site;
+  const stream = new EventSource(`/api/live?site=${encodeURIComponent(site.key)}&segment=${encodeURIComponent(segment)}`);
+  segmentSource = stream;
+  stream.addEventListener("segment", (e) => describe(JSON.parse(e.data)));
+  stream.addEventListener("stored", (e) => addToStream(JSON.parse(e.data).event, site));
+  stream.addEventListener("segment_deleted", () => { closeSegment(); onGone(segment); });
+  stream.addEventListener("error", async () => {
+    // A refused stream (a segment deleted meanwhile) is not retried by the browser.
+    if (stream.readyState !== EventSource.CLOSED || segmentSource !== stream) return;
+    closeSegment();
+    const saved = await get("segments", { site: site.key }).catch(() => null);
+    if (saved && !saved.some((s) => s.id === segment)) onGone(segment);
+    else $("live-segment").textContent = "The segment's live stream stopped: reload the page to try again.";
+  });
+}
+
+function closeSegment() {
+  segmentSource?.close();
+  segmentSource = null;
+}
+
+/** Says whose events the table shows: everyone, or a segment's members (`{name, members, refresh_seconds}`). */
+function describe(segment) {
+  const line = $("live-segment");
+  const counters = document.querySelectorAll("#live .total .scope");
+  for (const c of counters) c.textContent = shown ? ", everyone" : "";
+  if (shown === "") return fill(line, "Showing every visitor's events. Pick a segment above to see only its members.");
+  if (!segment) return fill(line, "Connecting to the segment…");
+  fill(line, "Showing only the members of ", el("strong", {}, segment.name), `: ${count(segment.members)} `,
+    segment.members === 1 ? "visitor" : "visitors", ` today so far. A visitor who joins it shows up at once when their event says so, or within ${segment.refresh_seconds} seconds.`);
 }
 
 async function refreshCounter(site) {

@@ -42,6 +42,11 @@ export async function loadSegments(view) {
   $("segment").value = view.segment;
 }
 
+/** Whether the site (as last loaded) has segment `id`. */
+export function hasSegment(id) {
+  return saved.some((s) => s.id === id);
+}
+
 export async function showSegments(view, navigate) {
   current = view;
   navigateTo = navigate;
