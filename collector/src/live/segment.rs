@@ -30,6 +30,11 @@
 //! - nobody leaves between two workings-out; one may leave at the next (an
 //!   event admitted them, but over today the segment does not hold: a page
 //!   seen in a visit that began yesterday).
+//!
+//! On ClickHouse a visit is made by the sessionizer, after the event: a
+//! working-out sees an event once it is sessionized, and no session start
+//! is published, so what only a visit's first event shows (its source,
+//! medium, UTM fields, entry page) waits for a working-out there.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
