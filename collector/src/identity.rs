@@ -90,7 +90,8 @@ pub fn resolve(links: impl IntoIterator<Item = Identity>) -> People {
 /// The link log resolved: who each visitor is.
 #[derive(Debug, Clone, Default)]
 pub struct People {
-    user_of: HashMap<String, String>,
+    /// Looked up once per row an analysis counts: a hash fast on short strings.
+    user_of: foldhash::HashMap<String, String>,
 }
 
 /// One person: an identified user, or a visitor never linked.
@@ -104,6 +105,11 @@ impl People {
     /// The user a visitor counts for, if it was ever identified.
     pub fn user_of(&self, visitor: &str) -> Option<&str> {
         self.user_of.get(visitor).map(String::as_str)
+    }
+
+    /// Every visitor ever linked to a user.
+    pub fn linked_visitors(&self) -> impl Iterator<Item = &str> {
+        self.user_of.keys().map(String::as_str)
     }
 
     /// The person a visitor is.

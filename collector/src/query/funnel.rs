@@ -35,7 +35,7 @@ use super::matching::{Condition, MAX_CONDITIONS, Match};
 use super::period::Period;
 use super::{QueryError, ratio};
 use super::table::{Table, cell};
-use crate::identity::People;
+use crate::identity::{People, Person};
 
 /// The longest window a funnel may give its steps.
 pub const MAX_WINDOW_DAYS: i64 = 90;
@@ -143,11 +143,11 @@ type Reach = Vec<i64>;
 /// `people` joins visitors when counting people; `value_of` gives a
 /// session's breakdown value.
 pub fn compute(request: &FunnelRequest, lo: i64, hi: i64, matches: &[Match], people: &People, value_of: &HashMap<String, Option<String>>) -> Funnel {
-    let mut by_unit: BTreeMap<String, Vec<&Match>> = BTreeMap::new();
+    let mut by_unit: HashMap<Person<'_>, Vec<&Match>> = HashMap::new();
     for m in matches {
         let unit = match request.unit {
-            Unit::Visitors => m.visitor_id.clone(),
-            Unit::People => people.person(&m.visitor_id).key(),
+            Unit::Visitors => Person::Visitor(&m.visitor_id),
+            Unit::People => people.person(&m.visitor_id),
         };
         by_unit.entry(unit).or_default().push(m);
     }
@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     fn m(visitor: &str, session: &str, ts: i64, mask: u64) -> Match {
-        Match { visitor_id: visitor.into(), session_id: session.into(), ts, id: format!("{ts}"), mask }
+        Match { visitor_id: visitor.into(), session_id: session.into(), ts, mask }
     }
 
     fn request(order: Order, window: Window) -> FunnelRequest {

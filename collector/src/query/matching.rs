@@ -162,13 +162,15 @@ pub struct MatchRequest {
     pub conditions: Vec<Condition>,
 }
 
-/// One event that matched, in (time, id) order.
+/// One event that matched. A backend hands them over in (time, event id)
+/// order, the id breaking ties, without the id itself: nothing counted
+/// needs it, and a backend that keeps ids apart from its time index
+/// (SQLite) looks them up only for events that share a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Match {
     pub visitor_id: String,
     pub session_id: String,
     pub ts: i64,
-    pub id: String,
     /// Bit `i` set when condition `i` matched.
     pub mask: u64,
 }

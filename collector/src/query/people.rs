@@ -120,9 +120,15 @@ fn add_once(list: &mut Vec<String>, value: &str) {
     }
 }
 
-/// Distinct people among the visits' visitors.
-pub fn count(visits: &[Visit], people: &People) -> i64 {
-    visits.iter().map(|v| people.person(&v.visitor_id)).collect::<BTreeSet<_>>().len() as i64
+/// The people among `visitors` distinct visitors, from the visits of those
+/// of them ever linked to a user: each linked visitor counts as its user,
+/// every other visitor as itself. So a report reads only its linked
+/// visitors' visits (none on a site that never identifies anyone), not
+/// every visit of its period again.
+pub fn count_from_linked(visitors: i64, linked_visits: &[Visit], people: &People) -> i64 {
+    let linked: BTreeSet<&str> = linked_visits.iter().map(|v| v.visitor_id.as_str()).collect();
+    let users: BTreeSet<&str> = linked.iter().filter_map(|v| people.user_of(v)).collect();
+    visitors - linked.len() as i64 + users.len() as i64
 }
 
 /// One visit of a journey, with its events in order.
@@ -198,5 +204,28 @@ impl Table for PersonJourney {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Identity, resolve};
+
+    fn visit(visitor: &str) -> Visit {
+        Visit { visitor_id: visitor.into(), session_id: String::new(), start_ts: 0, end_ts: 0, device: None, country: None, value: None }
+    }
+
+    #[test]
+    fn people_from_the_linked_visits_alone_are_the_distinct_persons_of_every_visit() {
+        let link = |v: &str, u: &str| Identity { visitor_id: v.into(), user_id: u.into(), since_ms: 0 };
+        // ann on two devices, bob on one (not active), two anonymous visitors.
+        let people = resolve([link("a1", "ann"), link("a2", "ann"), link("b1", "bob")]);
+        let visits: Vec<Visit> = ["a1", "a2", "a2", "x", "y", "x"].into_iter().map(visit).collect();
+        let every: BTreeSet<_> = visits.iter().map(|v| people.person(&v.visitor_id)).collect();
+        let visitors = visits.iter().map(|v| v.visitor_id.as_str()).collect::<BTreeSet<_>>().len() as i64;
+        let linked: Vec<Visit> = visits.iter().filter(|v| people.user_of(&v.visitor_id).is_some()).cloned().collect();
+        assert_eq!(count_from_linked(visitors, &linked, &people), every.len() as i64);
+        assert_eq!(every.len(), 3);
     }
 }

@@ -12,6 +12,7 @@ use super::goals::{self, Goal};
 use super::matching::{Condition, Match, MatchRequest, Visit, VisitsRequest};
 use super::people::{PeoplePage, PeopleRequest, PersonJourney};
 use super::retention::{Retention, RetentionRequest};
+use super::segments::SegmentCondition;
 use super::consent::{ConsentLog, ConsentLogRequest};
 use super::overview::{Overview, OverviewRequest};
 use super::person::PersonData;
@@ -54,11 +55,17 @@ impl Queries {
     pub async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
         let mut overview = self.reads.overview(site, request).await?;
         let people = self.people_of(site).await?;
+        let linked: Vec<String> = people.linked_visitors().map(str::to_owned).collect();
         let goals = self.goals(site).await?;
         for (figures, period) in [(&mut overview.current, request.period.clone()), (&mut overview.previous, request.period.previous())] {
             let (lo, hi) = period.bounds(&site.time_zone);
-            let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: None }).await?;
-            figures.people = super::people::count(&visits, &people);
+            figures.people = figures.totals.visitors;
+            if !linked.is_empty() {
+                let mut filters = request.filters.clone();
+                filters.push(Filter::visitors(linked.iter().cloned()));
+                let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters, dimension: None }).await?;
+                figures.people = super::people::count_from_linked(figures.totals.visitors, &visits, &people);
+            }
             if !goals.is_empty() {
                 let matches = self.goal_matches(site, lo, hi, &request.filters, &goals).await?;
                 figures.goals = goals::figures(&goals, &matches, figures.totals.visitors);
@@ -126,7 +133,10 @@ impl Queries {
             serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))?;
         let (lo, hi) = period.bounds(&site.time_zone);
         let visits_of = |filters: Vec<Filter>| VisitsRequest { lo, hi, filters, dimension: None };
-        let visits = self.reads.visits(site, &visits_of(Vec::new())).await?;
+        // Every visit is evidence only for counting visits and for who is
+        // identified; a segment of other conditions reads just its own.
+        let counts_visits = segment.conditions.iter().any(|c| matches!(c, SegmentCondition::Sessions { .. } | SegmentCondition::Identified { .. }));
+        let visits = if counts_visits { self.reads.visits(site, &visits_of(Vec::new())).await? } else { Vec::new() };
         let mut by_dimension = Vec::new();
         for filter in segment.dimension_filters()? {
             let matching = self.reads.visits(site, &visits_of(vec![filter])).await?;
@@ -138,7 +148,7 @@ impl Queries {
         } else {
             self.reads.matches(site, &MatchRequest { lo, hi, filters: Vec::new(), conditions: did }).await?
         };
-        let people = self.people_of(site).await?;
+        let people = if counts_visits { self.people_of(site).await? } else { People::default() };
         let evidence = super::segments::Evidence { visits: &visits, by_dimension, matches: &matches, people: &people };
         filters.push(Filter::visitors(super::segments::members(&segment, &evidence)));
         Ok(())

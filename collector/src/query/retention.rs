@@ -16,7 +16,6 @@
 //! Mechanism: the backend hands over the period's visits (and the first
 //! events, when asked); grouping is here, the same for every backend.
 
-use std::collections::{BTreeSet, HashMap};
 
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -30,7 +29,7 @@ use super::matching::{Condition, Match, Visit};
 use super::period::Period;
 use super::ratio;
 use super::table::Table;
-use crate::identity::People;
+use crate::identity::{People, Person};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,34 +112,56 @@ fn periods(request: &RetentionRequest, tz: &TimeZone) -> (Vec<Date>, Vec<i64>) {
 }
 
 /// The cohorts from the period's visits (and first events, when asked).
-pub fn compute(request: &RetentionRequest, tz: &TimeZone, visits: &[Visit], first_events: &[Match], people: &People) -> Retention {
+pub fn compute<'a>(request: &RetentionRequest, tz: &TimeZone, visits: &'a [Visit], first_events: &'a [Match], people: &'a People) -> Retention {
     let (days, starts) = periods(request, tz);
     let index = |ts: i64| starts.partition_point(|&s| s <= ts).saturating_sub(1);
-    let unit_of = |visitor: &str| match request.unit {
-        Unit::Visitors => visitor.to_owned(),
-        Unit::People => people.person(visitor).key(),
+    let unit_of = |visitor: &'a str| match request.unit {
+        Unit::Visitors => Person::Visitor(visitor),
+        Unit::People => people.person(visitor),
     };
-    // Each member's cohort: the period of their first visit or first event.
-    let mut cohort_of: HashMap<String, usize> = HashMap::new();
-    let mut firsts: Vec<(i64, &str)> = match request.first_event {
-        Some(_) => first_events.iter().map(|m| (m.ts, m.visitor_id.as_str())).collect(),
-        None => visits.iter().map(|v| (v.start_ts, v.visitor_id.as_str())).collect(),
-    };
-    firsts.sort_unstable();
-    for (ts, visitor) in firsts {
-        cohort_of.entry(unit_of(visitor)).or_insert_with(|| index(ts));
+    // Members by number, each with their cohort: the period of their first
+    // visit or first event. Visits in time order (as backends hand them
+    // over; sorted here if not), so a member's first visit comes first and
+    // each member is counted in a later period on their first visit there.
+    let mut member_of: foldhash::HashMap<Person<'a>, usize> = foldhash::HashMap::default();
+    member_of.reserve(visits.len() / 2);
+    let mut cohort_of: Vec<usize> = Vec::new();
+    if request.first_event.is_some() {
+        let mut firsts: Vec<&Match> = first_events.iter().collect();
+        firsts.sort_by_key(|m| m.ts);
+        for m in firsts {
+            member_of.entry(unit_of(&m.visitor_id)).or_insert_with(|| {
+                cohort_of.push(index(m.ts));
+                cohort_of.len() - 1
+            });
+        }
     }
-    let mut active: Vec<BTreeSet<(usize, &String)>> = vec![BTreeSet::new(); days.len()];
-    let units: Vec<(String, i64)> = visits.iter().map(|v| (unit_of(&v.visitor_id), v.start_ts)).collect();
-    for (unit, ts) in &units {
-        let Some((key, &cohort)) = cohort_of.get_key_value(unit) else { continue };
-        let at = index(*ts);
-        if at > cohort {
-            active[cohort].insert((at - cohort, key));
+    let mut in_time: Vec<&Visit> = visits.iter().collect();
+    if !in_time.is_sorted_by_key(|v| v.start_ts) {
+        in_time.sort_by_key(|v| v.start_ts);
+    }
+    let mut later = vec![vec![0i64; days.len()]; days.len()];
+    let mut marked: Vec<usize> = cohort_of.clone();
+    for v in in_time {
+        let unit = unit_of(&v.visitor_id);
+        let at = index(v.start_ts);
+        let member = match (request.first_event.is_some(), member_of.get(&unit)) {
+            (_, Some(&member)) => member,
+            (true, None) => continue,
+            (false, None) => {
+                member_of.insert(unit, cohort_of.len());
+                cohort_of.push(at);
+                marked.push(at);
+                continue;
+            }
+        };
+        if at > marked[member] {
+            marked[member] = at;
+            later[cohort_of[member]][at - cohort_of[member]] += 1;
         }
     }
     let mut sizes = vec![0i64; days.len()];
-    for &cohort in cohort_of.values() {
+    for &cohort in &cohort_of {
         sizes[cohort] += 1;
     }
     let cohorts: Vec<Cohort> = days
@@ -150,9 +171,7 @@ pub fn compute(request: &RetentionRequest, tz: &TimeZone, visits: &[Visit], firs
             let offsets = days.len() - c;
             let mut counts = vec![0i64; offsets];
             counts[0] = sizes[c];
-            for (offset, _) in &active[c] {
-                counts[*offset] += 1;
-            }
+            counts[1..].copy_from_slice(&later[c][1..offsets]);
             Cohort { start: day.to_string(), size: sizes[c], share: counts.iter().map(|&n| ratio(n, sizes[c])).collect(), active: counts }
         })
         .collect();
@@ -187,6 +206,43 @@ impl Table for Retention {
 mod tests {
     use super::*;
     use jiff::civil::Weekday;
+
+    proptest::proptest! {
+        /// Each cohort's counts are, by brute force, its members (first
+        /// visit in its day) with a visit in each later day.
+        #[test]
+        fn cohorts_count_each_member_once_per_later_period(
+            visits in proptest::collection::vec((0..6usize, 0..5 * 86_400_000i64), 0..40),
+        ) {
+            let request = RetentionRequest {
+                period: Period::parse("2024-01-01", "2024-01-05").unwrap(),
+                grain: Grain::Day,
+                unit: Unit::Visitors,
+                first_event: None,
+                filters: vec![],
+            };
+            let t0 = request.period.bounds(&TimeZone::UTC).0;
+            let mut visits: Vec<Visit> = visits
+                .into_iter()
+                .map(|(v, at)| Visit { visitor_id: format!("v{v}"), session_id: String::new(), start_ts: t0 + at, end_ts: t0 + at, device: None, country: None, value: None })
+                .collect();
+            visits.sort_by_key(|v| v.start_ts);
+            let found = compute(&request, &TimeZone::UTC, &visits, &[], &People::default());
+            let day = |v: &Visit| ((v.start_ts - t0) / 86_400_000) as usize;
+            for (c, cohort) in found.cohorts.iter().enumerate() {
+                let members: Vec<&str> = (0..6)
+                    .map(|n| format!("v{n}"))
+                    .filter(|id| visits.iter().filter(|v| &v.visitor_id == id).map(day).min() == Some(c))
+                    .map(|id| visits.iter().find(|v| v.visitor_id == id).unwrap().visitor_id.as_str())
+                    .collect();
+                proptest::prop_assert_eq!(cohort.size, members.len() as i64);
+                for k in 1..cohort.active.len() {
+                    let active = members.iter().filter(|m| visits.iter().any(|v| v.visitor_id == **m && day(v) == c + k)).count();
+                    proptest::prop_assert_eq!(cohort.active[k], active as i64);
+                }
+            }
+        }
+    }
 
     #[test]
     fn weeks_start_on_monday_and_months_on_the_first() {

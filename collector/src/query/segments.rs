@@ -114,12 +114,14 @@ impl Segment {
 
 /// What the segment's conditions are decided from, over one period.
 pub struct Evidence<'a> {
-    /// Every visit of the period (no filters).
+    /// Every visit of the period (no filters); read only for a segment
+    /// with `sessions` or `identified` conditions, empty otherwise.
     pub visits: &'a [Visit],
     /// For each dimension condition in order, the visitors of the visits with its value.
     pub by_dimension: Vec<BTreeSet<String>>,
     /// The period's events matching the `did` conditions (bit `i` = the `i`th).
     pub matches: &'a [Match],
+    /// The link log resolved; as `visits`, only when a condition needs it.
     pub people: &'a People,
 }
 

@@ -93,6 +93,7 @@ macro_rules! read_conformance_tests {
             retention_forgets_the_links_of_visitors_it_leaves_without_events,
             visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_value,
             matches_mark_which_conditions_each_event_met_in_time_order,
+            matches_that_share_a_time_come_in_event_id_order,
             a_visitor_set_narrows_sessions_and_events_to_its_visitors,
         );
     };
@@ -777,8 +778,8 @@ pub async fn matches_mark_which_conditions_each_event_met_in_time_order(open: &i
     ];
     let request = MatchRequest { lo, hi, filters: vec![], conditions: conditions.clone() };
     let found = s.reads().matches(&berlin(), &request).await.unwrap();
-    let shape: Vec<(String, &str, u64)> = found.iter().map(|m| (m.id.clone(), m.visitor_id.as_str(), m.mask)).collect();
-    let id = |n: u64| event(n).id;
+    let shape: Vec<(i64, &str, u64)> = found.iter().map(|m| (m.ts, m.visitor_id.as_str(), m.mask)).collect();
+    let id = |n: u64| event(n).ts;
     // /pricing pageviews (bit 0), anna's pro signup (bit 1), paths with an `o`
     // after the first slash (bit 2: /blog, /docs; `/` has none), the engagement (bit 3).
     assert_eq!(
@@ -802,8 +803,26 @@ pub async fn matches_mark_which_conditions_each_event_met_in_time_order(open: &i
     // A pattern's other characters are themselves, `.` included; a star matches nothing too.
     let literal = MatchRequest { lo, hi, filters: vec![], conditions: vec![Condition::Page { pattern: "/pric.ng".into() }, Condition::Page { pattern: "/docs*".into() }] };
     let found = s.reads().matches(&berlin(), &literal).await.unwrap();
-    assert_eq!(found.iter().map(|m| (m.id.clone(), m.mask)).collect::<Vec<_>>(), [(id(6), 2), (id(8), 2)]);
+    assert_eq!(found.iter().map(|m| (m.ts, m.mask)).collect::<Vec<_>>(), [(id(6), 2), (id(8), 2)]);
     s.close().await;
+}
+
+pub async fn matches_that_share_a_time_come_in_event_id_order(open: &impl Fn(&Path) -> Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = open(dir.path());
+    // One visitor's pageview and signup at the same millisecond: the
+    // signup's id is the smaller, though it was stored second and sorts
+    // after `$pageview` by name.
+    let at = event(1);
+    let pageview = StoredEvent { id: "00000000-0000-4000-8000-00000000000b".into(), path: "/pricing".into(), ..at.clone() };
+    let signup = StoredEvent { id: "00000000-0000-4000-8000-00000000000a".into(), name: "signup".into(), ..at.clone() };
+    backend.store.append(vec![pageview]).await.unwrap();
+    backend.store.append(vec![signup]).await.unwrap();
+    let conditions = vec![Condition::Page { pattern: "/pricing".into() }, Condition::Event { name: "signup".into(), property: None, value: None }];
+    let request = MatchRequest { lo: at.ts, hi: at.ts + 1, filters: vec![], conditions };
+    let found = backend.reads.matches(&berlin(), &request).await.unwrap();
+    assert_eq!(found.iter().map(|m| (m.ts, m.mask)).collect::<Vec<_>>(), [(at.ts, 2), (at.ts, 1)]);
+    backend.store.close().await;
 }
 
 pub async fn a_visitor_set_narrows_sessions_and_events_to_its_visitors(open: &impl Fn(&Path) -> Backend) {

@@ -43,7 +43,7 @@ pub(super) async fn matches(client: &Client, site: &Site, request: &MatchRequest
     let clause = on_events(&request.filters, Scope::of(site, request.lo, request.hi));
     Ok(client
         .rows(&format!(
-            "SELECT visitor_id, session_id, ts, id, {mask} AS mask FROM {} AND ({any}){clause} ORDER BY ts, id",
+            "SELECT visitor_id, session_id, ts, {mask} AS mask FROM {} AND ({any}){clause} ORDER BY ts, id",
             events_in(&site.key, request.lo, request.hi)
         ))
         .await?)

@@ -55,9 +55,14 @@ pub(super) fn matches(conn: &Connection, site: &Site, request: &MatchRequest) ->
     let mask = conditions.iter().enumerate().map(|(i, (sql, _))| format!("(({sql}) << {i})")).collect::<Vec<_>>().join(" | ");
     let any = conditions.iter().map(|(sql, _)| format!("({sql})")).collect::<Vec<_>>().join(" OR ");
     let clause = on_events(&request.filters, Scope::of(site, request.lo, request.hi));
+    // No ORDER BY and no id: the scan of `events_by_time` is in time order
+    // already and carries everything else, while an id is in the table (a
+    // lookup per row, most of the read's cost at a million events). Rows
+    // are put in time order here; ids are looked up only to order events
+    // that share a time.
     let sql = format!(
-        "SELECT e.visitor_id, e.session_id, e.ts, e.id, {mask} FROM events e
-         WHERE e.site = ? AND e.ts >= ? AND e.ts < ? AND ({any}){} ORDER BY e.ts, e.id",
+        "SELECT e.visitor_id, e.session_id, e.ts, e.rowid, {mask} FROM events e
+         WHERE e.site = ? AND e.ts >= ? AND e.ts < ? AND ({any}){}",
         clause.sql
     );
     let condition_params = conditions.iter().flat_map(|(_, p)| p.iter().cloned());
@@ -69,9 +74,30 @@ pub(super) fn matches(conn: &Connection, site: &Site, request: &MatchRequest) ->
         .collect();
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params_from_iter(params), |r| {
-        Ok(Match { visitor_id: r.get(0)?, session_id: r.get(1)?, ts: r.get(2)?, id: r.get(3)?, mask: r.get::<_, i64>(4)? as u64 })
+        let found = Match { visitor_id: r.get(0)?, session_id: r.get(1)?, ts: r.get(2)?, mask: r.get::<_, i64>(4)? as u64 };
+        Ok((found, r.get::<_, i64>(3)?))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut found: Vec<(Match, i64)> = rows.collect::<Result<_, _>>()?;
+    found.sort_by_key(|(m, _)| m.ts);
+    order_ties_by_id(conn, &mut found)?;
+    Ok(found.into_iter().map(|(m, _)| m).collect())
+}
+
+/// Orders each run of matches with one time by event id, as every backend
+/// orders them; `found` is in time order, with each match's rowid.
+fn order_ties_by_id(conn: &Connection, found: &mut [(Match, i64)]) -> Result<(), QueryError> {
+    let mut id_of = conn.prepare_cached("SELECT id FROM events WHERE rowid = ?1")?;
+    for run in found.chunk_by_mut(|a, b| a.0.ts == b.0.ts).filter(|run| run.len() > 1) {
+        let mut keyed = Vec::with_capacity(run.len());
+        for (m, rowid) in run.iter() {
+            keyed.push((id_of.query_row([rowid], |r| r.get::<_, String>(0))?, m.clone(), *rowid));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for (slot, (_, m, rowid)) in run.iter_mut().zip(keyed) {
+            *slot = (m, rowid);
+        }
+    }
+    Ok(())
 }
 
 /// A condition over `events e` (0 or 1), with its parameters in order.

@@ -8,7 +8,7 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{Scope, on_events, on_sessions};
-use crate::query::filter::Filter;
+use crate::query::filter::{Dimension, Filter, Level};
 use crate::query::overview::{Counts, Figures, Overview, OverviewRequest};
 use crate::query::period::{Bucket, Interval, Period};
 use crate::query::{QueryError, Site};
@@ -29,6 +29,8 @@ fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, 
     let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
     if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {
         count_events_from_slots(conn, site, &buckets, &mut counts)?;
+    } else if filters.iter().all(of_whole_sessions) {
+        count_events_of_sessions(conn, scope, filters, &buckets, &mut counts)?;
     } else {
         count_events(conn, site, scope, filters, &buckets, &mut counts)?;
     }
@@ -89,6 +91,60 @@ fn count_events(conn: &Connection, site: &Site, scope: Scope, filters: &[Filter]
         clause.sql
     );
     add_event_counts(conn, &sql, bucket_params(buckets, site, clause.params), counts)
+}
+
+/// Whether a filter keeps or drops a session's events all together: a
+/// segment's visitors, or a value of the visit that its events do not carry
+/// a copy of (source, UTM fields, entry page…). Then the events to count are
+/// those of the sessions that pass.
+fn of_whole_sessions(filter: &Filter) -> bool {
+    matches!(filter.dimension, Dimension::Visitors(_)) || (filter.dimension.level() == Level::Session && !filter.dimension.carried_by_events())
+}
+
+/// Pageviews and events per bucket from the sessions that pass `filters`
+/// (each filter [`of_whole_sessions`]): a session within one bucket adds its
+/// own counts; the few that cross a bucket's edge or the period's have their
+/// events read and counted by time. Reads a session per session, where
+/// [`count_events`] would read every event of the period.
+fn count_events_of_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<(), QueryError> {
+    // Sessions with events in the period started at most a session's length before it.
+    let from = Scope { lo: scope.lo - scope.span, ..scope };
+    let clause = on_sessions(filters, from);
+    let sql = format!(
+        "SELECT s.id, s.start_ts, s.start_ts + s.duration_ms, s.events, s.pageviews FROM sessions s
+         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}",
+        clause.sql
+    );
+    let params = [Value::Text(from.site.to_owned()), Value::Integer(from.lo), Value::Integer(from.hi)].into_iter().chain(clause.params);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let bucket_of = |ts: i64| {
+        let i = buckets.partition_point(|b| b.end_ms <= ts);
+        (i < buckets.len() && buckets[i].start_ms <= ts).then_some(i)
+    };
+    let mut crossing: Vec<String> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (start, end): (i64, i64) = (row.get(1)?, row.get(2)?);
+        match (bucket_of(start), bucket_of(end)) {
+            (Some(a), Some(b)) if a == b => {
+                counts[a].events += row.get::<_, i64>(3)?;
+                counts[a].pageviews += row.get::<_, i64>(4)?;
+            }
+            (None, None) if end < scope.lo || start >= scope.hi => {}
+            _ => crossing.push(row.get(0)?),
+        }
+    }
+    let mut events = conn.prepare_cached("SELECT e.ts, e.name = '$pageview' FROM events e WHERE e.site = ?1 AND e.session_id = ?2")?;
+    for session in crossing {
+        let mut rows = events.query(rusqlite::params![scope.site, session])?;
+        while let Some(row) = rows.next()? {
+            if let Some(i) = bucket_of(row.get(0)?) {
+                counts[i].events += 1;
+                counts[i].pageviews += row.get::<_, i64>(1)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The same counts from the quarter-hour slots kept at ingest; only for an
