@@ -65,6 +65,7 @@ export function armFlushTimer(delayMs) {
   flushTimer = setTimeout(() => sdk.flushTimerFired(), delayMs);
 }
 
+export const now = Date.now;
 /** The page's URL (`location.href`), as `document.URL` gives it faster. */
 export const href = () => d.URL;
 export const referrer = () => d.referrer;
@@ -81,8 +82,7 @@ let consentState = "";
 export const consentIs = (state) => void (consentState = state);
 export const consentAnswer = () => consentState;
 
-export const debug = (message) => console.log("waymark:", message);
-export const error = (message) => console.error("waymark:", message);
+export const log = (error, message) => console[error ? "error" : "log"]("waymark:", message);
 
 // Storage. Browsers may refuse it (private modes, quotas, blocked
 // third-party frames): every failure reads as "absent" and writes are

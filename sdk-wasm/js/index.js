@@ -70,6 +70,10 @@ const api = {};
 const when = (name, f) =>
   (api[name] = (a, b) => (running ? (drain(), attempt(name, f, [a, b])) : void waiting.push([name, a, b])));
 
+/** An on/off option as given: `data-debug` with no value (`""`) is on,
+ * as HTML attributes are; the Wasm config checks the value itself. */
+const switchedOn = (value) => value != null && `${value}` != "false";
+
 /** The consent banner's options, which are not the Wasm config's. */
 const bannerOption = /^consent(Banner|Policy|Accept|Reject|Settings)/;
 /** `init` options as the `data-*` attributes have them: strings, each key
@@ -95,13 +99,18 @@ export function init(given, calls) {
   // `data-consent-banner` with no value is "": on. `?no-inline` keeps
   // bundlers (Vite inlines small assets) from putting the banner into
   // every app's own bundle; servers ignore it.
-  const on = given.consentBanner;
-  if (on != null && `${on}` != "false")
+  if (switchedOn(given.consentBanner))
     banner = import(new URL("consent-banner.js?no-inline", import.meta.url)).then(
       (m) => m.mount(api, given),
       (error) => console.error("waymark: could not load consent-banner.js", error),
     );
-  const url = new URL("waymark_sdk_bg.wasm", import.meta.url);
+  // Debug output and link autocapture live in a module of their own (see
+  // sdk-wasm/Cargo.toml), which only the pages that switch one on download,
+  // in place of the smaller one. Each URL is written out whole, for
+  // bundlers to find both files.
+  const url = ["debug", "outboundLinks", "fileDownloads"].some((key) => switchedOn(given[key]))
+    ? new URL("waymark_sdk_extras_bg.wasm", import.meta.url)
+    : new URL("waymark_sdk_bg.wasm", import.meta.url);
   ready = WebAssembly.instantiateStreaming(fetch(url), imports())
     // A server that does not say `application/wasm`: from the bytes.
     .catch(() => fetch(url).then((r) => r.arrayBuffer()).then((bytes) => WebAssembly.instantiate(bytes, imports())))

@@ -34,6 +34,7 @@ const files = {
   "/waymark.js": join(www, "waymark.js"),
   "/sdk/waymark_sdk.js": join(www, "sdk", "waymark_sdk.js"),
   "/sdk/waymark_sdk_bg.wasm": join(www, "sdk", "waymark_sdk_bg.wasm"),
+  "/sdk/waymark_sdk_extras_bg.wasm": join(www, "sdk", "waymark_sdk_extras_bg.wasm"),
   "/posthog.js": join(tests, "node_modules", "posthog-js", "dist", "array.js"),
   "/snowplow.js": join(tests, "node_modules", "@snowplow", "browser-tracker", "dist", "index.umd.min.js"),
 };

@@ -75,6 +75,48 @@ test("outbound links and file downloads are captured when switched on", async ()
   await context.close();
 });
 
+test("a page without debug output or link capture loads the smaller module; one with either loads the extras module in its place", async () => {
+  /** Opens a page with `attrs`; resolves to the Wasm files it fetched, the console's lines and the page. */
+  const open = async (path, attrs) => {
+    const wasm = [];
+    const lines = [];
+    const page = await openSite(browser, collector, {
+      path,
+      attrs,
+      body: `<a id="out" href="https://example.org/away">away</a>`,
+      prepare: (p) => {
+        p.on("request", (r) => r.url().endsWith(".wasm") && wasm.push(new URL(r.url()).pathname));
+        p.on("console", (m) => lines.push(m.text()));
+      },
+    });
+    await eventually(() => collector.query(`SELECT name FROM events WHERE url LIKE '%${path}' AND name = '$pageview'`), (r) => r.length === 1, `the pageview of ${path}`);
+    return { wasm, lines, page };
+  };
+
+  const plain = await open("/site/modules-plain", {});
+  assert.deepEqual(plain.wasm, ["/sdk/waymark_sdk_bg.wasm"]);
+  await plain.page.context().close();
+
+  const links = await open("/site/modules-links", { outboundLinks: "" });
+  assert.deepEqual(links.wasm, ["/sdk/waymark_sdk_extras_bg.wasm"]);
+  // The page stays: the link leads to a host the test cannot reach.
+  await links.page.evaluate(() => document.getElementById("out").addEventListener("click", (e) => e.preventDefault()));
+  await links.page.click("#out");
+  await links.page.evaluate(() => waymark("flush"));
+  const outbound = await eventually(
+    () => collector.query("SELECT props FROM events WHERE url LIKE '%/site/modules-links' AND name = '$outbound'"),
+    (r) => r.length === 1,
+    "the $outbound click",
+  );
+  assert.deepEqual(JSON.parse(outbound[0].props), { url: "https://example.org/away" });
+  await links.page.context().close();
+
+  const debug = await open("/site/modules-debug", { debug: "true" });
+  assert.deepEqual(debug.wasm, ["/sdk/waymark_sdk_extras_bg.wasm"]);
+  assert.ok(debug.lines.some((l) => l.startsWith("waymark: queued $pageview")), debug.lines.join("\n"));
+  await debug.page.context().close();
+});
+
 test("events tracked just before a navigation keep their order, page and properties as they were at the call", async () => {
   const page = await openSite(browser, collector, { path: "/site/before-nav" });
   await sdkReady(page);

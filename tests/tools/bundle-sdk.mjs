@@ -4,8 +4,10 @@
 // import (sdk-wasm/js/browser.js, which wasm-bindgen copies under
 // snippets/; the glue is pointed at the one copy). `cargo xtask build-sdk` runs it on wasm-bindgen's output
 // directory, which then holds just `waymark_sdk.js` and the `.wasm`:
-// every visitor downloads both; and `consent-banner.js`, minified, which
-// only pages with the consent banner switched on download.
+// every visitor downloads both (or, in the `.wasm`'s place,
+// `waymark_sdk_extras_bg.wasm`, with debug output and link autocapture);
+// and `consent-banner.js`, minified, which only pages with the consent
+// banner switched on download.
 //
 // Before bundling, the Wasm's import and export names are shortened by
 // binaryen (`--minify-imports-and-exports-and-modules`) and the glue is rewritten to
@@ -22,12 +24,101 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const [source, out] = process.argv.slice(2);
-const wasm = join(out, "waymark_sdk_bg.wasm");
 const glue = join(out, "waymark_sdk.js");
 
+// Both modules (without and with the `extras` feature: see
+// sdk-wasm/Cargo.toml) must get the same short names, or the one glue would
+// not fit both. Binaryen names them in the order the module lists them,
+// which differs between the two; so the main module's names are given to
+// the extras module's imports and exports by their long names (which must
+// be the same set). Both passes also drop the target features section,
+// which only binaryen's passes read.
 const wasmOpt = join(dirname(fileURLToPath(import.meta.url)), "..", "node_modules", ".bin", "wasm-opt");
-const printed = execFileSync(wasmOpt, [wasm, "--minify-imports-and-exports-and-modules", "-o", wasm], { encoding: "utf8" });
+const main = join(out, "waymark_sdk_bg.wasm");
+const printed = execFileSync(wasmOpt, [main, "--minify-imports-and-exports-and-modules", "--strip-target-features", "-o", main], { encoding: "utf8" });
 const names = JSON.parse(printed.slice(printed.indexOf("{"), printed.lastIndexOf("}") + 1));
+const extras = join(out, "waymark_sdk_extras_bg.wasm");
+execFileSync(wasmOpt, [extras, "--strip-target-features", "-o", extras]);
+writeFileSync(extras, withNames(readFileSync(extras), names));
+
+/** `wasm` (a module's bytes) with its imports and exports renamed as
+ * binaryen's `names` say; every one of them must be named there. Only the
+ * import and export sections are rewritten. */
+function withNames(wasm, { imports, exports }) {
+  const importName = new Map(imports.map(([module, name, short]) => [module + "\0" + name, short]));
+  const exportName = new Map(exports);
+  const fail = (what) => {
+    throw new Error(`bundle-sdk: the extras module's ${what} is not the main module's; one glue cannot serve both`);
+  };
+  let at = 0;
+  const leb = () => {
+    let value = 0, shift = 0, byte;
+    do {
+      byte = wasm[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
+  };
+  const encodeLeb = (value) => {
+    const bytes = [];
+    do {
+      let byte = value % 128;
+      value = Math.floor(value / 128);
+      if (value) byte |= 0x80;
+      bytes.push(byte);
+    } while (value);
+    return Buffer.from(bytes);
+  };
+  const name = () => {
+    const length = leb();
+    at += length;
+    return wasm.subarray(at - length, at).toString("utf8");
+  };
+  const encodeName = (text) => Buffer.concat([encodeLeb(Buffer.byteLength(text)), Buffer.from(text)]);
+  const limits = () => {
+    const flags = wasm[at++];
+    leb();
+    if (flags & 1) leb();
+  };
+  const parts = [wasm.subarray(0, 8)];
+  at = 8;
+  while (at < wasm.length) {
+    const id = wasm[at++];
+    const size = leb();
+    const start = at;
+    const end = start + size;
+    if (id != 2 && id != 7) {
+      parts.push(wasm.subarray(start - 1 - encodeLeb(size).length, end));
+      at = end;
+      continue;
+    }
+    const entries = [encodeLeb(leb())];
+    while (at < end) {
+      if (id == 2) {
+        const key = name() + "\0" + name();
+        const described = at;
+        const kind = wasm[at++];
+        if (kind == 0 || kind == 4) (kind == 4 && at++, leb());
+        else if (kind == 1) (at++, limits());
+        else if (kind == 2) limits();
+        else if (kind == 3) at += 2;
+        else fail(`import kind ${kind}`);
+        entries.push(encodeName("a"), encodeName(importName.get(key) ?? fail(`import ${key}`)), wasm.subarray(described, at));
+      } else {
+        const long = name();
+        const described = at;
+        at++;
+        leb();
+        entries.push(encodeName(exportName.get(long) ?? fail(`export ${long}`)), wasm.subarray(described, at));
+      }
+    }
+    const content = Buffer.concat(entries);
+    parts.push(Buffer.from([id]), encodeLeb(content.length), content);
+  }
+  return Buffer.concat(parts);
+}
+
 writeFileSync(glue, renamed(readFileSync(glue, "utf8"), names));
 
 /** The glue with the Wasm's minified names: every import now comes from

@@ -72,18 +72,34 @@ fn cargo(root: &Path) -> Command {
 }
 
 /// Builds the SDK for the browser: release (size-tuned, `no_std`) Wasm, JS
-/// glue from wasm-bindgen (minified), then `wasm-opt -Oz`. Output in `www/sdk/`, which the
+/// glue from wasm-bindgen (minified), then `wasm-opt -Oz`. Two modules: the
+/// one most pages download (`waymark_sdk_bg.wasm`), and the one with the
+/// `extras` feature (debug output, link autocapture;
+/// `waymark_sdk_extras_bg.wasm`), which pages that switch those on fetch in
+/// its place. Both have the same imports and exports, so one glue serves
+/// either (`bundle-sdk.mjs` checks it). Output in `www/sdk/`, which the
 /// collector serves and embeds.
 pub fn build_sdk(root: &Path) -> Result<()> {
-    run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk", "--features", "bare"]))?;
     let out = root.join("www/sdk");
-    let wasm = root.join("target/wasm32-unknown-unknown/release/waymark_sdk.wasm");
-    run(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--out-dir"])
-        .arg(&out)
-        .arg(&wasm))?;
-    let bg = out.join("waymark_sdk_bg.wasm");
-    run(Command::new(tools::wasm_opt(root)).args(["-Oz", "--converge", "--strip-producers"]).arg(&bg).arg("-o").arg(&bg))?;
+    let built = root.join("target/wasm32-unknown-unknown/release/waymark_sdk.wasm");
+    let bindgen = |features: &[&str], out_dir: &Path| -> Result<()> {
+        run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk"]).args(features))?;
+        run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-dir"]).arg(out_dir).arg(&built))
+    };
+    let extras_dir = root.join("target/sdk-extras");
+    bindgen(&["--features", "bare"], &extras_dir)?;
+    bindgen(&["--no-default-features", "--features", "bare"], &out)?;
+    let extras = out.join("waymark_sdk_extras_bg.wasm");
+    std::fs::rename(extras_dir.join("waymark_sdk_bg.wasm"), &extras).context("moving the extras module into www/sdk")?;
+    for bg in [out.join("waymark_sdk_bg.wasm"), extras] {
+        // Both flags hold for a module that defines its own memory and
+        // whose data and stack lie far above its first kilobyte.
+        run(Command::new(tools::wasm_opt(root))
+            .args(["-Oz", "--converge", "--strip-producers", "--zero-filled-memory", "--low-memory-unused"])
+            .arg(&bg)
+            .arg("-o")
+            .arg(&bg))?;
+    }
     run(Command::new("node").arg(root.join("tests/tools/bundle-sdk.mjs")).arg(root.join("sdk-wasm/js")).arg(&out))?;
     pack_npm(root)
 }
@@ -93,7 +109,7 @@ pub fn build_sdk(root: &Path) -> Result<()> {
 fn pack_npm(root: &Path) -> Result<()> {
     let dist = root.join("npm/dist");
     std::fs::create_dir_all(&dist)?;
-    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm", "consent-banner.js"] {
+    for file in ["waymark_sdk.js", "waymark_sdk_bg.wasm", "waymark_sdk_extras_bg.wasm", "consent-banner.js"] {
         std::fs::copy(root.join("www/sdk").join(file), dist.join(file)).with_context(|| format!("copying {file} into npm/dist"))?;
     }
     let packed = root.join("target/npm");

@@ -44,9 +44,11 @@ pub fn push_int(out: &mut String, n: i64) {
     let mut digits = [0u8; 20];
     let mut rest = n.unsigned_abs();
     let mut i = digits.len();
-    loop {
+    // `get_mut`, not an index: LLVM cannot see that 20 digits are enough,
+    // and a bounds check would bring its panic message into the module.
+    while let Some(digit) = i.checked_sub(1).and_then(|last| digits.get_mut(last)) {
         i -= 1;
-        digits[i] = b'0' + (rest % 10) as u8;
+        *digit = b'0' + (rest % 10) as u8;
         rest /= 10;
         if rest == 0 {
             break;

@@ -156,11 +156,13 @@ impl Tracker {
 
     /// Whether the page should report clicks on links (to [`Tracker::link_clicked`]).
     pub fn wants_clicks(&self) -> bool {
-        self.config.outbound_links || self.config.file_downloads
+        cfg!(feature = "extras") && (self.config.outbound_links || self.config.file_downloads)
     }
 
     fn log(&mut self, parts: &[&str]) {
-        if self.config.debug {
+        // Without `extras` (the module most pages get) no line is built:
+        // their text and the code that joins them stay out of it.
+        if cfg!(feature = "extras") && self.config.debug {
             // A plain loop: `concat` brings a generic join into the module.
             let mut line = String::new();
             for part in parts {
@@ -280,6 +282,10 @@ impl Tracker {
     /// A click on a link to `href` (absolute): an `$outbound` or
     /// `$download` event if the site asked for those.
     pub fn link_clicked(&mut self, now_ms: i64, href: &str, env: &impl Env) {
+        // Only the `extras` module listens for clicks (see Cargo.toml).
+        if !cfg!(feature = "extras") {
+            return;
+        }
         let page_url = env.url();
         let Some(kind) = classify_link(href, &page_url, self.config.outbound_links, self.config.file_downloads) else { return };
         let name = match kind {

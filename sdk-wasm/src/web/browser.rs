@@ -19,6 +19,8 @@ extern "C" {
     /// Calls `flushTimerFired` after `delay_ms`, replacing the timer if armed.
     #[wasm_bindgen(js_name = armFlushTimer)]
     pub fn arm_flush_timer(delay_ms: f64);
+    /// `Date.now()`.
+    pub fn now() -> f64;
     pub fn href() -> String;
     pub fn referrer() -> String;
     pub fn title() -> String;
@@ -35,10 +37,10 @@ extern "C" {
     /// The answer of the `consent` export, for js/index.js to return.
     #[wasm_bindgen(js_name = consentIs)]
     pub fn consent_is(state: &str);
-    /// `console.log("waymark:", …)`.
-    pub fn debug(message: &str);
-    /// `console.error("waymark:", …)`.
-    pub fn error(message: &str);
+    /// `console.error("waymark:", …)`, or with `error` false
+    /// `console.log`: one import for both, which each module has (the one
+    /// without `extras` logs errors only).
+    pub fn log(error: bool, message: &str);
     #[wasm_bindgen(js_name = localGet)]
     pub fn local_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = localSet)]

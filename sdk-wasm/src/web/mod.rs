@@ -26,7 +26,6 @@ mod storage;
 
 use core::cell::RefCell;
 
-use js_sys::Date;
 use wasm_bindgen::prelude::*;
 use waymark_protocol::SessionRule;
 
@@ -90,7 +89,7 @@ unsafe impl Sync for Started {}
 static WEB: Started = Started(RefCell::new(None));
 
 fn report(message: &str) {
-    browser::error(message);
+    browser::log(true, message);
 }
 
 /// Runs `f` on the started SDK, then prints its debug lines and makes sure
@@ -109,13 +108,16 @@ fn with_web<R>(f: impl FnOnce(&mut Tracker, &Browser, i64) -> R) -> Option<R> {
 }
 
 fn print_debug_lines(web: &mut Web) {
-    for line in web.tracker.debug_lines.drain(..) {
-        browser::debug(&line);
+    // Only the `extras` module has debug output (see Cargo.toml).
+    if cfg!(feature = "extras") {
+        for line in web.tracker.debug_lines.drain(..) {
+            browser::log(false, &line);
+        }
     }
 }
 
 fn now() -> i64 {
-    Date::now() as i64
+    browser::now() as i64
 }
 
 /// `location.href`, read once per turn: a burst of events on one page
@@ -224,7 +226,10 @@ pub fn shown() {
 /// A click on a link, with its absolute `href`.
 #[wasm_bindgen(js_name = linkClicked)]
 pub fn link_clicked(href: String) {
-    with_web(|tracker, browser, now| tracker.link_clicked(now, &href, browser));
+    // Only the `extras` module listens for clicks (see Cargo.toml).
+    if cfg!(feature = "extras") {
+        with_web(|tracker, browser, now| tracker.link_clicked(now, &href, browser));
+    }
 }
 
 /// A custom event, `track("signup", { plan: "pro" })` as js/index.js
