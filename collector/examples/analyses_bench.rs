@@ -221,7 +221,14 @@ async fn main() -> anyhow::Result<()> {
         ("a person's journey (two devices)", time(|| async { q.person_journey(s, &Selector::User("user-0".into())).await.unwrap() }).await),
     ];
     println!("\n### Analyses: {events} events ({sessions} sessions) over {DAYS} days, SQLite\n");
-    println!("Seeded in {:.1} s. Median and slowest of {RUNS} runs after one warm-up, through `Queries` (as the API asks), and the median CPU time of the collector's threads (all of this process's), which the machine's other load moves less.\n", seeded.as_secs_f64());
+    let store_was = match std::env::var("ANALYSES_BENCH_DB") {
+        Ok(_) => "Started from a store this bench seeded and kept before".to_owned(),
+        Err(_) => format!("Seeded in {:.1} s", seeded.as_secs_f64()),
+    };
+    println!(
+        "{store_was}. Median and slowest of {RUNS} runs after one warm-up, through `Queries` (as the API asks), and the median CPU \
+         time of this process's threads, which the machine's other load moves less.\n"
+    );
     println!("| question | median ms | slowest ms | median CPU ms |\n| --- | ---: | ---: | ---: |");
     for (name, (median, max, cpu)) in cases {
         println!("| {name} | {median:.1} | {max:.1} | {cpu:.1} |");
