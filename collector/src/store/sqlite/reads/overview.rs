@@ -186,3 +186,66 @@ fn bucket_params(buckets: &[Bucket], site: &Site, filter_params: Vec<Value>) -> 
     params.extend(filter_params);
     params
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::conformance::{T0, pageview};
+    use crate::store::sqlite::SqliteStore;
+
+    /// Visits of 1–6 events over three days from an hour before the
+    /// period: some cross an hour's or a day's edge, or the period's.
+    fn visits() -> Vec<crate::event::StoredEvent> {
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        let (mut events, mut n) = (Vec::new(), 0);
+        for visit in 0..80 {
+            let visitor = format!("v{}", visit % 11);
+            let source = if visit % 3 == 0 { "news.example" } else { "(direct)" };
+            let mut ts = T0 - 3_600_000 + next(3 * 86_400_000) as i64;
+            for _ in 0..1 + next(6) {
+                n += 1;
+                let mut e = pageview(n, &visitor, ts);
+                e.source = Some(source.into());
+                if next(3) == 0 {
+                    e.name = "signup".into();
+                }
+                events.push(e);
+                ts += 60_000 + next(25 * 60_000) as i64;
+            }
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn events_added_up_from_whole_sessions_equal_the_events_counted_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.append(visits()).await.unwrap();
+        let conn = Connection::open(store.path()).unwrap();
+        let site = Site::new("site", "UTC").unwrap();
+        let period = Period::parse("2025-11-25", "2025-11-26").unwrap();
+        let (lo, hi) = period.bounds(&site.time_zone);
+        let filters = [
+            vec![Filter::new(Dimension::Source, "news.example")],
+            vec![Filter::visitors(["v1", "v2", "v5"].map(String::from))],
+        ];
+        for filters in &filters {
+            assert!(filters.iter().all(of_whole_sessions));
+            for interval in [Interval::Hour, Interval::Day] {
+                let buckets = period.buckets(interval, &site.time_zone);
+                let (mut by_session, mut by_event) = (vec![Counts::default(); buckets.len()], vec![Counts::default(); buckets.len()]);
+                count_events_of_sessions(&conn, Scope::of(&site, lo, hi), filters, &buckets, &mut by_session).unwrap();
+                count_events(&conn, &site, Scope::of(&site, lo, hi), filters, &buckets, &mut by_event).unwrap();
+                let shape = |c: &[Counts]| c.iter().map(|c| (c.events, c.pageviews)).collect::<Vec<_>>();
+                assert_eq!(shape(&by_session), shape(&by_event), "{filters:?} by {interval:?}");
+                assert!(by_event.iter().map(|c| c.events).sum::<i64>() > 10, "the filters keep some events");
+            }
+        }
+        store.close().await;
+    }
+}
