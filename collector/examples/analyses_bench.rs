@@ -196,9 +196,9 @@ async fn main() -> anyhow::Result<()> {
     let people = PeopleRequest { period: month.clone(), filters: vec![], search: Some("user-12".into()), page: 0, per_page: 50 };
     let (q, s, r) = (&queries, &site, &reads);
     let (lo, hi) = month.bounds(&site.time_zone);
-    let visits = VisitsRequest { lo, hi, filters: vec![], dimension: None };
+    let visits = VisitsRequest { lo, hi, filters: vec![], dimension: None, places: true };
     let (weeks_lo, weeks_hi) = retention.period.bounds(&site.time_zone);
-    let visits_12_weeks = VisitsRequest { lo: weeks_lo, hi: weeks_hi, filters: vec![], dimension: None };
+    let visits_12_weeks = VisitsRequest { lo: weeks_lo, hi: weeks_hi, filters: vec![], dimension: None, places: false };
     let steps = MatchRequest { lo, hi: hi + 7 * 86_400_000, filters: vec![], conditions: funnel.conditions() };
     let cases: Vec<(&str, (f64, f64, f64))> = vec![
         ("(its rows) the visits of 30 days", time(|| async { r.visits(s, &visits).await.unwrap() }).await),

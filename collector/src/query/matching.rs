@@ -119,6 +119,11 @@ pub struct VisitsRequest {
     pub filters: Vec<Filter>,
     /// A session dimension whose value each visit carries.
     pub dimension: Option<Dimension>,
+    /// Whether each visit must carry its device and country (the people
+    /// list shows them); without, a backend may leave them `None` to read
+    /// less (SQLite does): counting visits and people needs only who came
+    /// and when.
+    pub places: bool,
 }
 
 impl VisitsRequest {

@@ -63,7 +63,7 @@ impl Queries {
             if !linked.is_empty() {
                 let mut filters = request.filters.clone();
                 filters.push(Filter::visitors(linked.iter().cloned()));
-                let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters, dimension: None }).await?;
+                let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters, dimension: None, places: false }).await?;
                 figures.people = super::people::count_from_linked(figures.totals.visitors, &visits, &people);
             }
             if !goals.is_empty() {
@@ -82,7 +82,7 @@ impl Queries {
             return Ok(breakdown);
         }
         let (lo, hi) = request.period.bounds(&site.time_zone);
-        let visits_request = VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: Some(request.dimension.clone()) };
+        let visits_request = VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: Some(request.dimension.clone()), places: false };
         let visits = self.reads.visits(site, &visits_request).await?;
         let value_of: HashMap<String, Option<String>> = visits.iter().map(|v| (v.session_id.clone(), v.value.clone())).collect();
         let visitors_of: HashMap<Option<String>, i64> = breakdown.rows.iter().map(|r| (r.value.clone(), r.visitors)).collect();
@@ -132,7 +132,7 @@ impl Queries {
         let segment: super::segments::Segment =
             serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))?;
         let (lo, hi) = period.bounds(&site.time_zone);
-        let visits_of = |filters: Vec<Filter>| VisitsRequest { lo, hi, filters, dimension: None };
+        let visits_of = |filters: Vec<Filter>| VisitsRequest { lo, hi, filters, dimension: None, places: false };
         // Every visit is evidence only for counting visits and for who is
         // identified; a segment of other conditions reads just its own.
         let counts_visits = segment.conditions.iter().any(|c| matches!(c, SegmentCondition::Sessions { .. } | SegmentCondition::Identified { .. }));
@@ -162,7 +162,7 @@ impl Queries {
     /// The people active in a period (see [`super::people`]).
     pub async fn people(&self, site: &Site, request: &PeopleRequest) -> Result<PeoplePage, QueryError> {
         let (lo, hi) = request.period.bounds(&site.time_zone);
-        let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: None }).await?;
+        let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: None, places: true }).await?;
         Ok(super::people::list(request, &visits, &self.people_of(site).await?))
     }
 
@@ -200,7 +200,7 @@ impl Queries {
             Some(dimension) => {
                 let starts: BTreeSet<&str> = matches.iter().filter(|m| m.matches(0)).map(|m| m.session_id.as_str()).collect();
                 // A first step's session started at most a session's length before it.
-                let visits_request = VisitsRequest { lo: lo - site.session_max_ms, hi, filters: Vec::new(), dimension: Some(dimension.clone()) };
+                let visits_request = VisitsRequest { lo: lo - site.session_max_ms, hi, filters: Vec::new(), dimension: Some(dimension.clone()), places: false };
                 let visits: Vec<Visit> = self.reads.visits(site, &visits_request).await?;
                 visits.into_iter().filter(|v| starts.contains(v.session_id.as_str())).map(|v| (v.session_id, v.value)).collect()
             }
@@ -211,7 +211,7 @@ impl Queries {
     /// Retention cohorts (see [`super::retention`]).
     pub async fn retention(&self, site: &Site, request: &RetentionRequest) -> Result<Retention, QueryError> {
         let (lo, hi) = request.period.bounds(&site.time_zone);
-        let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: None }).await?;
+        let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: request.filters.clone(), dimension: None, places: false }).await?;
         let first_events = match &request.first_event {
             Some(condition) => {
                 condition.check()?;

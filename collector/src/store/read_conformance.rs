@@ -738,7 +738,7 @@ pub async fn visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_
     let (lo, hi) = days("2024-01-15", "2024-01-15").bounds(&berlin().time_zone);
     let reads = s.reads();
     let visits = |filters: &[(Dimension, &str)], dimension: Option<Dimension>| {
-        let request = VisitsRequest { lo, hi, filters: filters_of(filters), dimension };
+        let request = VisitsRequest { lo, hi, filters: filters_of(filters), dimension, places: true };
         async move { reads.visits(&berlin(), &request).await.unwrap() }
     };
     // Local Jan 15: A2 (00:10), B1, B2, D, C, by start.
@@ -762,7 +762,7 @@ pub async fn visits_are_the_sessions_started_in_a_range_with_a_visit_dimensions_
     assert_eq!(signed.iter().map(|v| (v.visitor_id.as_str(), v.session_id.as_str())).collect::<Vec<_>>(), [("carl", "")]);
     assert_eq!(signed[0].value, None);
     // An event dimension has no value per visit.
-    let request = VisitsRequest { lo, hi, filters: vec![], dimension: Some(Dimension::Page) };
+    let request = VisitsRequest { lo, hi, filters: vec![], dimension: Some(Dimension::Page), places: true };
     assert!(matches!(s.reads().visits(&berlin(), &request).await, Err(QueryError::BadRequest(_))));
     s.close().await;
 }

@@ -26,8 +26,9 @@ pub(super) fn visits(conn: &Connection, site: &Site, request: &VisitsRequest) ->
     // `sessions_by_start`, in its order (a session's id is in the table,
     // not in that index: a lookup per row).
     let (id, order) = if request.dimension.is_some() { ("s.id", "s.start_ts, s.visitor_id, s.id") } else { ("''", "s.start_ts, s.visitor_id") };
+    let places = if request.places { "s.device, s.country" } else { "NULL, NULL" };
     let sql = format!(
-        "SELECT s.visitor_id, {id}, s.start_ts, s.start_ts + s.duration_ms, s.device, s.country, {value} FROM sessions s
+        "SELECT s.visitor_id, {id}, s.start_ts, s.start_ts + s.duration_ms, {places}, {value} FROM sessions s
          WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{} ORDER BY {order}",
         clause.sql
     );
