@@ -140,7 +140,8 @@ pub fn compute<'a>(request: &RetentionRequest, tz: &TimeZone, visits: &'a [Visit
     if !in_time.is_sorted_by_key(|v| v.start_ts) {
         in_time.sort_by_key(|v| v.start_ts);
     }
-    let mut later = vec![vec![0i64; days.len()]; days.len()];
+    // The triangle: cohort `c` has a count for each period from its own on.
+    let mut later: Vec<Vec<i64>> = (0..days.len()).map(|c| vec![0i64; days.len() - c]).collect();
     let mut marked: Vec<usize> = cohort_of.clone();
     for v in in_time {
         let unit = unit_of(&v.visitor_id);
@@ -168,10 +169,8 @@ pub fn compute<'a>(request: &RetentionRequest, tz: &TimeZone, visits: &'a [Visit
         .iter()
         .enumerate()
         .map(|(c, day)| {
-            let offsets = days.len() - c;
-            let mut counts = vec![0i64; offsets];
+            let mut counts = std::mem::take(&mut later[c]);
             counts[0] = sizes[c];
-            counts[1..].copy_from_slice(&later[c][1..offsets]);
             Cohort { start: day.to_string(), size: sizes[c], share: counts.iter().map(|&n| ratio(n, sizes[c])).collect(), active: counts }
         })
         .collect();
