@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::segment::{LiveSegment, Membership};
-use crate::query::filter::{Dimension, Filter};
 use crate::query::period::Period;
 use crate::query::queries::Queries;
-use crate::query::segments::Segment;
 use crate::query::{QueryError, Site};
-use crate::store::definitions::Kind;
 
 /// The latest working-out of one site and segment.
 #[derive(Debug, Clone)]
@@ -68,7 +65,7 @@ impl LiveSegments {
     /// unknown segment is [`QueryError::SegmentNotFound`], before any stream.
     pub async fn open(&self, site: &Site, id: &str) -> Result<Watching, QueryError> {
         // Asked each time: a watch may outlive its segment until its next working-out.
-        saved_segment(&self.queries, site, id).await?;
+        self.queries.saved_segment(site, id).await?;
         let watch = self.watch(site, id);
         let mut latest = watch.latest.clone();
         let members = latest
@@ -129,25 +126,8 @@ async fn refresh(queries: Arc<Queries>, site: Site, id: String, every: Duration,
 /// The members of today, in the site's time zone.
 async fn work_out(queries: &Queries, site: &Site, id: &str) -> Result<Membership, QueryError> {
     let began = Instant::now();
-    let segment = saved_segment(queries, site, id).await?;
+    let segment = queries.saved_segment(site, id).await?;
     let today = Period::last_days(1, queries.now_ms(), &site.time_zone);
-    let mut filters = Vec::new();
-    queries.apply_segment(site, Some(id), &today, &mut filters).await?;
-    let members: HashSet<String> = match filters.pop() {
-        Some(Filter { dimension: Dimension::Visitors(ids), .. }) => ids.iter().cloned().collect(),
-        _ => HashSet::new(),
-    };
+    let members: HashSet<String> = queries.segment_members(site, &segment, &today).await?.into_iter().collect();
     Ok(Membership { id: id.to_owned(), segment, members, began })
-}
-
-/// The saved segment `id` of `site`.
-async fn saved_segment(queries: &Queries, site: &Site, id: &str) -> Result<Segment, QueryError> {
-    let definitions = queries.definitions();
-    let (key, wanted) = (site.key.clone(), id.to_owned());
-    let saved = tokio::task::spawn_blocking(move || definitions.get(&key, Kind::Segment, &wanted))
-        .await
-        .map_err(|e| QueryError::Database(Box::new(e)))?
-        .map_err(|e| QueryError::Database(Box::new(e)))?
-        .ok_or_else(|| QueryError::SegmentNotFound(id.to_owned()))?;
-    serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))
 }

@@ -12,7 +12,7 @@ use super::goals::{self, Goal};
 use super::matching::{Condition, Match, MatchRequest, Visit, VisitsRequest};
 use super::people::{PeoplePage, PeopleRequest, PersonJourney};
 use super::retention::{Retention, RetentionRequest};
-use super::segments::SegmentCondition;
+use super::segments::{Segment, SegmentCondition};
 use super::consent::{ConsentLog, ConsentLogRequest};
 use super::overview::{Overview, OverviewRequest};
 use super::person::PersonData;
@@ -55,14 +55,14 @@ impl Queries {
     pub async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
         let mut overview = self.reads.overview(site, request).await?;
         let people = self.people_of(site).await?;
-        let linked: Vec<String> = people.linked_visitors().map(str::to_owned).collect();
+        let linked = people.linked_visitors().next().is_some().then(|| Filter::visitors(people.linked_visitors().map(str::to_owned)));
         let goals = self.goals(site).await?;
         for (figures, period) in [(&mut overview.current, request.period.clone()), (&mut overview.previous, request.period.previous())] {
             let (lo, hi) = period.bounds(&site.time_zone);
             figures.people = figures.totals.visitors;
-            if !linked.is_empty() {
+            if let Some(linked) = &linked {
                 let mut filters = request.filters.clone();
-                filters.push(Filter::visitors(linked.iter().cloned()));
+                filters.push(linked.clone());
                 let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters, dimension: None, places: false }).await?;
                 figures.people = super::people::count_from_linked(figures.totals.visitors, &visits, &people);
             }
@@ -122,6 +122,13 @@ impl Queries {
     /// `period` (see [`super::segments`]); nothing when `id` is `None`.
     pub async fn apply_segment(&self, site: &Site, id: Option<&str>, period: &super::period::Period, filters: &mut Vec<Filter>) -> Result<(), QueryError> {
         let Some(id) = id.filter(|id| !id.is_empty()) else { return Ok(()) };
+        let segment = self.saved_segment(site, id).await?;
+        filters.push(Filter::visitors(self.segment_members(site, &segment, period).await?));
+        Ok(())
+    }
+
+    /// The saved segment `id` of `site`.
+    pub async fn saved_segment(&self, site: &Site, id: &str) -> Result<Segment, QueryError> {
         let definitions = self.definitions.clone();
         let (key, wanted) = (site.key.clone(), id.to_owned());
         let saved = tokio::task::spawn_blocking(move || definitions.get(&key, Kind::Segment, &wanted))
@@ -129,8 +136,11 @@ impl Queries {
             .map_err(|e| QueryError::Database(Box::new(e)))?
             .map_err(|e| QueryError::Database(Box::new(e)))?
             .ok_or_else(|| QueryError::SegmentNotFound(id.to_owned()))?;
-        let segment: super::segments::Segment =
-            serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))?;
+        serde_json::from_str(&saved.body).map_err(|e| QueryError::Database(Box::new(e)))
+    }
+
+    /// The visitors `segment` holds for over `period`.
+    pub async fn segment_members(&self, site: &Site, segment: &Segment, period: &super::period::Period) -> Result<BTreeSet<String>, QueryError> {
         let (lo, hi) = period.bounds(&site.time_zone);
         let visits_of = |filters: Vec<Filter>| VisitsRequest { lo, hi, filters, dimension: None, places: false };
         // Every visit is evidence only for counting visits and for who is
@@ -150,8 +160,7 @@ impl Queries {
         };
         let people = if counts_visits { self.people_of(site).await? } else { People::default() };
         let evidence = super::segments::Evidence { visits: &visits, by_dimension, matches: &matches, people: &people };
-        filters.push(Filter::visitors(super::segments::members(&segment, &evidence)));
-        Ok(())
+        Ok(super::segments::members(segment, &evidence))
     }
 
     /// The identity link log, resolved.
