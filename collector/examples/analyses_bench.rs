@@ -205,6 +205,14 @@ async fn main() -> anyhow::Result<()> {
         ("(its rows) the visits of 12 weeks", time(|| async { r.visits(s, &visits_12_weeks).await.unwrap() }).await),
         ("(its rows) the funnel's matching events, 37 days", time(|| async { r.matches(s, &steps).await.unwrap() }).await),
         ("(its rows) the link log", time(|| async { r.identities(s).await.unwrap() }).await),
+        (
+            "(its rows) the segment's members over 30 days (did signup)",
+            time(|| async {
+                let segment = q.saved_segment(s, "signed-up").await.unwrap();
+                q.segment_members(s, &segment, &month).await.unwrap()
+            })
+            .await,
+        ),
         ("3-step funnel over 30 days (people, within 7 days)", time(|| async { q.funnel(s, &funnel).await.unwrap() }).await),
         ("12-week cohort table (people, by week)", time(|| async { q.retention(s, &retention).await.unwrap() }).await),
         (

@@ -47,6 +47,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("sql/accounts.sql"),
     include_str!("sql/identity.sql"),
     include_str!("sql/definitions.sql"),
+    include_str!("sql/overview_events.sql"),
 ];
 
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {

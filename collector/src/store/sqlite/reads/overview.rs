@@ -26,14 +26,18 @@ fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, 
     let (lo, hi) = period.bounds(&site.time_zone);
     let scope = Scope::of(site, lo, hi);
 
-    let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
-    if filters.is_empty() && buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0) {
+    let aligned = buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0);
+    let visitors = if filters.is_empty() && aligned {
+        let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
         count_events_from_slots(conn, site, &buckets, &mut counts)?;
+        visitors
     } else if filters.iter().all(of_whole_sessions) {
-        count_events_of_sessions(conn, scope, filters, &buckets, &mut counts)?;
+        count_whole_sessions(conn, scope, filters, &buckets, &mut counts)?
     } else {
+        let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
         count_events(conn, site, scope, filters, &buckets, &mut counts)?;
-    }
+        visitors
+    };
     Ok(Figures::from_counts(period, &buckets, &counts, visitors))
 }
 
@@ -50,33 +54,53 @@ fn count_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: 
     let params = [Value::Text(scope.site.to_owned()), Value::Integer(scope.lo), Value::Integer(scope.hi)].into_iter().chain(clause.params);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
-    // Visitor → the last bucket they were counted in. Exact: whole ids as
-    // keys, with a hash fast on short strings (this loop is the overview's cost).
-    let mut seen: foldhash::HashMap<Box<str>, usize> = foldhash::HashMap::default();
-    let mut bucket = 0;
+    let mut tally = Tally::default();
     while let Some(row) = rows.next()? {
-        let start: i64 = row.get(0)?;
-        while bucket + 1 < buckets.len() && start >= buckets[bucket].end_ms {
-            bucket += 1;
+        tally.add(buckets, counts, row.get(0)?, text(row, 1)?, row.get(2)?, row.get(3)?);
+    }
+    Ok(tally.visitors())
+}
+
+/// The sessions of a period counted by bucket as they come in start order.
+#[derive(Default)]
+struct Tally {
+    /// Visitor → the last bucket they were counted in. Exact: whole ids as
+    /// keys, with a hash fast on short strings (this is the overview's cost).
+    seen: foldhash::HashMap<Box<str>, usize>,
+    bucket: usize,
+}
+
+impl Tally {
+    fn add(&mut self, buckets: &[Bucket], counts: &mut [Counts], start: i64, visitor: &str, bounce: i64, duration_ms: i64) {
+        while self.bucket + 1 < buckets.len() && start >= buckets[self.bucket].end_ms {
+            self.bucket += 1;
         }
-        let c = &mut counts[bucket];
-        let visitor = row.get_ref(1)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
-        match seen.get_mut(visitor) {
-            Some(last) if *last == bucket => {}
+        let c = &mut counts[self.bucket];
+        match self.seen.get_mut(visitor) {
+            Some(last) if *last == self.bucket => {}
             Some(last) => {
-                *last = bucket;
+                *last = self.bucket;
                 c.visitors += 1;
             }
             None => {
-                seen.insert(visitor.into(), bucket);
+                self.seen.insert(visitor.into(), self.bucket);
                 c.visitors += 1;
             }
         }
         c.sessions += 1;
-        c.bounces += row.get::<_, i64>(2)?;
-        c.duration_ms += row.get::<_, i64>(3)?;
+        c.bounces += bounce;
+        c.duration_ms += duration_ms;
     }
-    Ok(seen.len() as i64)
+
+    /// The period's distinct visitors.
+    fn visitors(&self) -> i64 {
+        self.seen.len() as i64
+    }
+}
+
+/// A text column, borrowed from its row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> Result<&'r str, QueryError> {
+    Ok(row.get_ref(column)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))?)
 }
 
 /// Pageviews and events per bucket, by their own time, from every event.
@@ -101,18 +125,30 @@ fn of_whole_sessions(filter: &Filter) -> bool {
     matches!(filter.dimension, Dimension::Visitors(_)) || (filter.dimension.level() == Level::Session && !filter.dimension.carried_by_events())
 }
 
-/// Pageviews and events per bucket from the sessions that pass `filters`
-/// (each filter [`of_whole_sessions`]): a session within one bucket adds its
-/// own counts; the few that cross a bucket's edge or the period's have their
-/// events read and counted by time. Reads a session per session, where
-/// [`count_events`] would read every event of the period.
-fn count_events_of_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<(), QueryError> {
+/// Everything [`count_sessions`] counts, and the pageviews and events per
+/// bucket, for filters that each keep or drop whole sessions
+/// ([`of_whole_sessions`]), in one pass over the sessions in start order:
+/// a session within one bucket adds its own event counts; the few that
+/// cross a bucket's edge or the period's have their events read and counted
+/// by time. A segment's visitors are looked up in a hash set here rather
+/// than probed in SQL. Reads a session per session (from the
+/// `sessions_by_start` index alone), where [`count_events`] would read
+/// every event of the period.
+fn count_whole_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<i64, QueryError> {
+    let mut lists: Vec<foldhash::HashSet<&str>> = Vec::new();
+    let mut in_sql = Vec::new();
+    for f in filters {
+        match &f.dimension {
+            Dimension::Visitors(ids) => lists.push(ids.iter().map(String::as_str).collect()),
+            _ => in_sql.push(f.clone()),
+        }
+    }
     // Sessions with events in the period started at most a session's length before it.
     let from = Scope { lo: scope.lo - scope.span, ..scope };
-    let clause = on_sessions(filters, from);
+    let clause = on_sessions(&in_sql, from);
     let sql = format!(
-        "SELECT s.id, s.start_ts, s.start_ts + s.duration_ms, s.events, s.pageviews FROM sessions s
-         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{}",
+        "SELECT s.rowid, s.start_ts, s.duration_ms, s.visitor_id, s.bounce, s.events, s.pageviews FROM sessions s
+         WHERE s.site = ? AND s.start_ts >= ? AND s.start_ts < ?{} ORDER BY s.start_ts",
         clause.sql
     );
     let params = [Value::Text(from.site.to_owned()), Value::Integer(from.lo), Value::Integer(from.hi)].into_iter().chain(clause.params);
@@ -122,19 +158,30 @@ fn count_events_of_sessions(conn: &Connection, scope: Scope, filters: &[Filter],
         let i = buckets.partition_point(|b| b.end_ms <= ts);
         (i < buckets.len() && buckets[i].start_ms <= ts).then_some(i)
     };
-    let mut crossing: Vec<String> = Vec::new();
+    let mut tally = Tally::default();
+    let mut crossing: Vec<i64> = Vec::new();
     while let Some(row) = rows.next()? {
-        let (start, end): (i64, i64) = (row.get(1)?, row.get(2)?);
+        let visitor = text(row, 3)?;
+        if !lists.iter().all(|list| list.contains(visitor)) {
+            continue;
+        }
+        let (start, duration_ms): (i64, i64) = (row.get(1)?, row.get(2)?);
+        if start >= scope.lo {
+            tally.add(buckets, counts, start, visitor, row.get(4)?, duration_ms);
+        }
+        let end = start + duration_ms;
         match (bucket_of(start), bucket_of(end)) {
             (Some(a), Some(b)) if a == b => {
-                counts[a].events += row.get::<_, i64>(3)?;
-                counts[a].pageviews += row.get::<_, i64>(4)?;
+                counts[a].events += row.get::<_, i64>(5)?;
+                counts[a].pageviews += row.get::<_, i64>(6)?;
             }
             (None, None) if end < scope.lo || start >= scope.hi => {}
             _ => crossing.push(row.get(0)?),
         }
     }
-    let mut events = conn.prepare_cached("SELECT e.ts, e.name = '$pageview' FROM events e WHERE e.site = ?1 AND e.session_id = ?2")?;
+    let mut events = conn.prepare_cached(
+        "SELECT e.ts, e.name = '$pageview' FROM events e WHERE e.site = ?1 AND e.session_id = (SELECT id FROM sessions WHERE rowid = ?2)",
+    )?;
     for session in crossing {
         let mut rows = events.query(rusqlite::params![scope.site, session])?;
         while let Some(row) = rows.next()? {
@@ -144,7 +191,7 @@ fn count_events_of_sessions(conn: &Connection, scope: Scope, filters: &[Filter],
             }
         }
     }
-    Ok(())
+    Ok(tally.visitors())
 }
 
 /// The same counts from the quarter-hour slots kept at ingest; only for an
@@ -222,7 +269,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn events_added_up_from_whole_sessions_equal_the_events_counted_one_by_one() {
+    async fn whole_sessions_counted_in_one_pass_equal_sessions_and_events_counted_one_by_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         store.append(visits()).await.unwrap();
@@ -230,20 +277,24 @@ mod tests {
         let site = Site::new("site", "UTC").unwrap();
         let period = Period::parse("2025-11-25", "2025-11-26").unwrap();
         let (lo, hi) = period.bounds(&site.time_zone);
+        let segment = || Filter::visitors(["v1", "v2", "v5", "v7"].map(String::from));
         let filters = [
             vec![Filter::new(Dimension::Source, "news.example")],
-            vec![Filter::visitors(["v1", "v2", "v5"].map(String::from))],
+            vec![segment()],
+            vec![segment(), Filter::new(Dimension::Source, "news.example"), Filter::visitors(["v2", "v5", "v9"].map(String::from))],
         ];
         for filters in &filters {
             assert!(filters.iter().all(of_whole_sessions));
             for interval in [Interval::Hour, Interval::Day] {
                 let buckets = period.buckets(interval, &site.time_zone);
-                let (mut by_session, mut by_event) = (vec![Counts::default(); buckets.len()], vec![Counts::default(); buckets.len()]);
-                count_events_of_sessions(&conn, Scope::of(&site, lo, hi), filters, &buckets, &mut by_session).unwrap();
-                count_events(&conn, &site, Scope::of(&site, lo, hi), filters, &buckets, &mut by_event).unwrap();
-                let shape = |c: &[Counts]| c.iter().map(|c| (c.events, c.pageviews)).collect::<Vec<_>>();
-                assert_eq!(shape(&by_session), shape(&by_event), "{filters:?} by {interval:?}");
-                assert!(by_event.iter().map(|c| c.events).sum::<i64>() > 10, "the filters keep some events");
+                let scope = Scope::of(&site, lo, hi);
+                let (mut in_one_pass, mut one_by_one) = (vec![Counts::default(); buckets.len()], vec![Counts::default(); buckets.len()]);
+                let visitors = count_whole_sessions(&conn, scope, filters, &buckets, &mut in_one_pass).unwrap();
+                let expected = count_sessions(&conn, scope, filters, &buckets, &mut one_by_one).unwrap();
+                count_events(&conn, &site, scope, filters, &buckets, &mut one_by_one).unwrap();
+                assert_eq!((visitors, &in_one_pass), (expected, &one_by_one), "{filters:?} by {interval:?}");
+                assert!(one_by_one.iter().map(|c| c.events).sum::<i64>() > 10, "the filters keep some events");
+                assert!(one_by_one.iter().map(|c| c.sessions).sum::<i64>() > 0, "the filters keep some sessions");
             }
         }
         store.close().await;
