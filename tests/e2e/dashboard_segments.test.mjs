@@ -155,3 +155,54 @@ test("a saved segment is edited to OR, with every kind of condition, and deleted
   assert.deepEqual(await page.$$eval("#segment option", (o) => o.map((x) => x.textContent)), ["Everyone"]);
   await page.close();
 });
+
+test("a segment being built keeps its unsaved conditions when the view is drawn again", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.click("#tabs button[data-tab=segments]");
+  await page.fill("#segment-name", "Half built");
+  await page.selectOption("#segment-match", "any");
+  await page.selectOption("[aria-label='Condition 1: dimension']", "country");
+  await page.fill("[aria-label='Condition 1: value']", "DE");
+  await page.click("#add-condition");
+  await page.selectOption("[aria-label='Condition 2: kind']", "did");
+  await page.selectOption("[aria-label='Condition 2: page or event']", "event");
+  await page.fill("[aria-label='Condition 2: name']", "signup");
+  await page.fill("[aria-label='Condition 2: property']", "plan");
+  await page.fill("[aria-label='Condition 2: equals']", "pro");
+
+  const builder = async () => ({
+    name: await page.inputValue("#segment-name"),
+    match: await page.inputValue("#segment-match"),
+    conditions: await page.$$eval("#segment-conditions li", (items) => items.map((li) => [...li.querySelectorAll("select, input")].map((i) => i.value))),
+  });
+  const built = {
+    name: "Half built",
+    match: "any",
+    conditions: [["dimension", "country", "DE"], ["did", "event", "signup", "plan", "pro"]],
+  };
+  assert.deepEqual(await builder(), built);
+  // Another tab, a period chosen there, and back; then back and forward through the history.
+  await page.click("#tabs button[data-tab=overview]");
+  await page.selectOption("#range", "30");
+  await page.waitForSelector("#totals .total");
+  await page.click("#tabs button[data-tab=segments]");
+  await page.waitForSelector("section#segments:not([hidden])");
+  assert.deepEqual(await builder(), built);
+  await page.goBack();
+  await page.waitForSelector("section#overview:not([hidden])");
+  await page.goForward();
+  await page.waitForSelector("section#segments:not([hidden])");
+  assert.deepEqual(await builder(), built);
+  await assertAccessible(page);
+
+  // What is saved is what was built.
+  await page.click("#save-segment");
+  await eventually(async () => assert.equal(await page.textContent("#segments-status"), "Saved Half built."));
+  const [saved] = (await api(page, "segments?site=demo")).filter((s) => s.name === "Half built");
+  assert.deepEqual([saved.match, saved.conditions], ["any", [
+    { kind: "dimension", dimension: "country", value: "DE" },
+    { kind: "did", condition: { kind: "event", name: "signup", property: "plan", value: "pro" } },
+  ]]);
+  await page.close();
+});
