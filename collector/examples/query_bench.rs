@@ -24,6 +24,7 @@ use waymark_collector::query::breakdown::BreakdownRequest;
 use waymark_collector::query::filter::{Dimension, Filter};
 use waymark_collector::query::overview::OverviewRequest;
 use waymark_collector::query::period::{Interval, Period};
+use waymark_collector::query::realtime::RealtimeRequest;
 use waymark_collector::query::{QueryError, Site};
 use waymark_collector::store::Store;
 use waymark_collector::store::read::Reads;
@@ -186,8 +187,12 @@ async fn latencies(reads: &impl Reads, backend: &str, events: u64, sessions: u64
             Box::pin(async move { reads.breakdown(site, &request).await.map(drop) })
         })
     };
+    let realtime = RealtimeRequest { now_ms: END_MS, filters: vec![] };
     let cases: Vec<Case> = vec![
-        ("realtime (active visitors, 60 minutes)", 20.0, Box::new(|| Box::pin(async { reads.realtime(site, END_MS).await.map(drop) }))),
+        ("realtime (active visitors, 60 minutes)", 20.0, Box::new(move || {
+            let request = realtime.clone();
+            Box::pin(async move { reads.realtime(site, &request).await.map(drop) })
+        })),
         (
             "30-day overview, daily, with previous period",
             100.0,

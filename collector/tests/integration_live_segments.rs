@@ -1,5 +1,6 @@
 //! `/api/live?site=…&segment=ID` over real HTTP: the live feed of a saved
-//! segment's members (policy in `collector/src/live/segment.rs`). The
+//! segment's members (policy in `collector/src/live/segment.rs`), and the
+//! counters beside it, `/api/query/realtime?segment=ID`. The
 //! collector's clock is fixed (today is 2025-11-25 in the demo site's UTC);
 //! the members are worked out again every second
 //! (`live_segment_refresh_seconds = 1`), and a test waits for the stream to
@@ -25,10 +26,15 @@ async fn start() -> Running {
     support::start_with(config, Arc::new(ManualClock::at(NOON))).await
 }
 
-/// Event `n` of visitor `who` in their visit `visit`, one second after noon per `n`.
+/// Event `n` of visitor `who` in their visit `visit`, an hour before noon and a second per `n`.
 fn event(n: u64, who: u64, visit: u64, name: &str, path: &str) -> Value {
-    json!({"id": id(n), "name": name, "ts": NOON - 3_600_000 + n as i64 * 1_000, "session_id": session(visit),
-           "visitor_id": visitor(who), "url": format!("https://demo.example{path}")})
+    event_at(NOON - 3_600_000 + n as i64 * 1_000, n, who, visit, name, path)
+}
+
+/// Event `n` of visitor `who` in their visit `visit`, at `ts`.
+fn event_at(ts: i64, n: u64, who: u64, visit: u64, name: &str, path: &str) -> Value {
+    json!({"id": id(n), "name": name, "ts": ts, "session_id": session(visit), "visitor_id": visitor(who),
+           "url": format!("https://demo.example{path}")})
 }
 
 /// Sends `events` to the demo site from a browser that names itself `agent`.
@@ -152,5 +158,54 @@ async fn an_unknown_segment_is_not_found_before_any_stream_and_a_deleted_one_end
     assert!(ended.is_none(), "{ended:?}");
     let answer = send(reqwest::Client::new().get(format!("{}/api/live?site=demo&segment={phones}", server.url)).bearer_auth(TOKEN)).await;
     assert_eq!(answer.status, 404);
+    server.shutdown().await;
+}
+
+/// `/api/query/realtime?site=demo…`: (visitors now, events in the last 60
+/// minutes, the minutes with events as (minutes before noon, events, sessions)).
+async fn realtime(server: &Running, query: &str) -> (i64, i64, Vec<(i64, i64, i64)>) {
+    let request = reqwest::Client::new().get(format!("{}/api/query/realtime?site=demo{query}", server.url)).bearer_auth(TOKEN);
+    let answer = send(request).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let minutes = answer.body["minutes"].as_array().unwrap();
+    let busy: Vec<(i64, i64, i64)> = minutes
+        .iter()
+        .filter(|m| m["events"] != 0)
+        .map(|m| ((NOON - m["start_ms"].as_i64().unwrap()) / MIN, m["events"].as_i64().unwrap(), m["sessions"].as_i64().unwrap()))
+        .collect();
+    (answer.body["active_visitors"].as_i64().unwrap(), busy.iter().map(|(_, events, _)| events).sum(), busy)
+}
+
+#[tokio::test]
+async fn the_realtime_counters_of_a_segment_count_its_members_of_today_and_not_everyone() {
+    let mut server = start().await;
+    let before = |minutes: i64| NOON - minutes * MIN;
+    post(&server, FIREFOX, vec![
+        // 21 added to cart two minutes ago; 23 did, twenty minutes ago; 22 only looked, three minutes ago.
+        event_at(before(30), 1, 21, 21, "$pageview", "/"),
+        event_at(before(2), 2, 21, 21, "add_to_cart", "/shoes"),
+        event_at(before(3), 3, 22, 22, "$pageview", "/"),
+        event_at(before(20), 4, 23, 23, "$pageview", "/"),
+        event_at(before(19), 5, 23, 23, "add_to_cart", "/shoes"),
+        // 24 added to cart yesterday, and today only looked, a minute ago.
+        event_at(before(12 * 60 + 10), 6, 24, 24, "add_to_cart", "/shoes"),
+        event_at(before(1), 7, 24, 25, "$pageview", "/"),
+    ])
+    .await;
+    let carts = save_segment(&server, json!({"name": "Carts", "conditions": [{"kind": "did", "condition": {"kind": "event", "name": "add_to_cart"}}]})).await;
+
+    // Everyone: 21, 22 and 24 in the last five minutes; every event of the hour (not yesterday's).
+    assert_eq!(realtime(&server, "").await, (3, 6, vec![(30, 1, 1), (20, 1, 1), (19, 1, 1), (3, 1, 1), (2, 1, 1), (1, 1, 1)]));
+    // The segment's members today, 21 and 23: 21 is here now; their four events.
+    let segment = format!("&segment={carts}");
+    assert_eq!(realtime(&server, &segment).await, (1, 4, vec![(30, 1, 1), (20, 1, 1), (19, 1, 1), (2, 1, 1)]));
+
+    // 22 adds to cart: counted at once, with the pageview before.
+    post(&server, FIREFOX, vec![event_at(NOON, 8, 22, 22, "add_to_cart", "/shoes")]).await;
+    assert_eq!(realtime(&server, &segment).await, (2, 6, vec![(30, 1, 1), (20, 1, 1), (19, 1, 1), (3, 1, 1), (2, 1, 1), (0, 1, 1)]));
+
+    let request = reqwest::Client::new().get(format!("{}/api/query/realtime?site=demo&segment=nope", server.url)).bearer_auth(TOKEN);
+    let answer = send(request).await;
+    assert_eq!((answer.status, answer.body["error"].as_str()), (404, Some("segment_not_found")), "{:?}", answer.body);
     server.shutdown().await;
 }

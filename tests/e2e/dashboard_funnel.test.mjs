@@ -109,3 +109,55 @@ test("moving a step, strict order and a breakdown by device give the API's numbe
   assert.match(page.url(), /funnel\.within=3/);
   await page.close();
 });
+
+test("steps and settings being edited stay when the view is drawn again, until the address names another funnel", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.click("#tabs button[data-tab=funnels]");
+  await page.fill("[aria-label='Step 2: path']", "/pricing");
+  await page.click("#add-step");
+  await page.selectOption("[aria-label='Step 3: page or event']", "event");
+  await page.fill("[aria-label='Step 3: name']", "signup");
+  await page.selectOption("#funnel-order", "strict");
+  await page.selectOption("#funnel-within-kind", "days");
+  await page.fill("#funnel-days", "3");
+  await page.selectOption("#funnel-breakdown", "device");
+
+  const builder = async () => ({
+    steps: await page.$$eval("#funnel-steps li", (items) => items.map((li) => [...li.querySelectorAll("select, input")].map((i) => i.value))),
+    settings: await Promise.all(["#funnel-within-kind", "#funnel-days", "#funnel-order", "#funnel-count", "#funnel-breakdown"].map((s) => page.inputValue(s))),
+  });
+  const built = {
+    steps: [["page", "/"], ["page", "/pricing"], ["event", "signup", "", ""]],
+    settings: ["days", "3", "strict", "visitors", "device"],
+  };
+  assert.deepEqual(await builder(), built);
+  // Another period redraws the view; so does another tab and back. Nothing was shown yet.
+  await page.selectOption("#range", "30");
+  await eventually(async () => assert.match(page.url(), /range=30/));
+  assert.deepEqual(await builder(), built);
+  await page.click("#tabs button[data-tab=overview]");
+  await page.click("#tabs button[data-tab=funnels]");
+  await page.waitForSelector("section#funnels:not([hidden])");
+  assert.deepEqual(await builder(), built);
+  assert.equal(await page.textContent("#funnel-result"), "Add two steps or more and show the funnel.");
+  await assertAccessible(page);
+
+  // Shown, then changed again without showing: the table is the shown funnel's, the builder the edit's.
+  await page.click("#funnel-form button[type=submit]");
+  await page.waitForSelector("#funnel-table");
+  assert.match(page.url(), /funnel\.step=event%3Asignup/);
+  await page.fill("[aria-label='Step 3: name']", "purchase");
+  await page.selectOption("#range", "7");
+  await eventually(async () => assert.doesNotMatch(page.url(), /range=/));
+  await page.waitForSelector("#funnel-table");
+  assert.equal(await page.inputValue("[aria-label='Step 3: name']"), "purchase");
+  assert.equal(await page.textContent("#funnel-table tbody tr[data-step='3'] td"), "3. signup");
+
+  // Back to before it was shown: the address names no funnel, and the builder starts afresh.
+  await page.goBack();
+  await page.goBack();
+  await eventually(async () => assert.equal(await page.textContent("#funnel-result"), "Add two steps or more and show the funnel."));
+  assert.deepEqual(await builder(), { steps: [["page", "/"], ["page", ""]], settings: ["session", "7", "loose", "visitors", ""] });
+  await page.close();
+});

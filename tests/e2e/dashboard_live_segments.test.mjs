@@ -1,5 +1,6 @@
 // The live view with a segment: picked above the live table, it shows only
-// the members' events and says which segment it follows; an address whose
+// the members' events, counts only the members, and says which segment it
+// follows; an address whose
 // segment was deleted (before or while it is shown) shows everyone, with a
 // note. The collector works a segment's members out every second here.
 import { test, before, after } from "node:test";
@@ -35,9 +36,20 @@ function deleteSegment(page, id) {
 const visitor = () => ({ visitor_id: randomUUID(), session: randomUUID() });
 const rowNames = (page) => page.$$eval("#live-stream tr", (rows) => rows.map((r) => r.dataset.name));
 
-test("a segment picked on the live tab shows only its members' events and says which it is", async () => {
+/** The live counters as shown: their labels, visitors now and events in the last hour. */
+const counters = (page) => page.$$eval("#live .total", (cards) => cards.map((c) => [c.querySelector(".label").textContent, c.querySelector(".value").textContent]));
+
+async function assertCounters(page, visitors, events, scope = "") {
+  await eventually(async () => assert.deepEqual(await counters(page), [
+    [`Visitors now (last 5 minutes${scope})`, String(visitors)],
+    [`Events, last 60 minutes${scope}`, String(events)],
+  ]));
+}
+
+test("a segment picked on the live tab shows and counts only its members' events and says which it is", async () => {
   const [phone, computer] = [visitor(), visitor()];
   await send(collector.url, [{ ...phone, name: "$pageview" }], "demo", { userAgent: IPHONE });
+  await send(collector.url, [{ ...computer, name: "$pageview" }], "demo", { userAgent: DESKTOP });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await signIn(page, collector.url);
@@ -51,27 +63,33 @@ test("a segment picked on the live tab shows only its members' events and says w
   assert.equal(await page.isVisible("#segment"), true);
   assert.equal(await page.isVisible("#range"), false);
   await eventually(async () => assert.match(await page.textContent("#live-segment"), /every visitor's events/));
+  await assertCounters(page, 2, 2);
   await page.selectOption("#segment", id);
   assert.match(page.url(), new RegExp(`segment=${id}`));
   await eventually(async () => assert.match(await page.textContent("#live-segment"), /only the members of Phones: 1 visitor today/));
-  assert.match(await page.textContent("#live .total"), /everyone/, "the counters say they count everyone");
+  // The counters count the phone alone, and say so.
+  await assertCounters(page, 1, 1, ", members of Phones");
 
   // The computer's event is sent first; the phone's arrives, the computer's never did.
   await send(collector.url, [{ ...computer, name: "computer-click" }], "demo", { userAgent: DESKTOP });
   await send(collector.url, [{ ...phone, name: "phone-click" }], "demo", { userAgent: IPHONE });
   await page.waitForSelector("#live-stream tr[data-name='phone-click']");
   assert.deepEqual(await rowNames(page), ["phone-click"]);
-  // A new phone is in at once: its event says so.
+  await assertCounters(page, 1, 2, ", members of Phones");
+  // A new phone is in at once: its event says so, and it is counted.
   const newPhone = visitor();
   await send(collector.url, [{ ...newPhone, name: "new-phone-click" }], "demo", { userAgent: IPHONE });
   await page.waitForSelector("#live-stream tr[data-name='new-phone-click']");
+  await assertCounters(page, 2, 3, ", members of Phones");
   await assertAccessible(page);
 
-  // Everyone again: every event comes.
+  // Everyone again: every event comes, and everyone is counted.
   await page.selectOption("#segment", "");
   await eventually(async () => assert.match(await page.textContent("#live-segment"), /every visitor's events/));
+  await assertCounters(page, 3, 5);
   await send(collector.url, [{ ...computer, name: "computer-again" }], "demo", { userAgent: DESKTOP });
   await page.waitForSelector("#live-stream tr[data-name='computer-again']");
+  await assertCounters(page, 3, 6);
   await context.close();
 });
 

@@ -2,16 +2,35 @@
 // done), saved, applied from the picker to the overview, whose figures are
 // the API's for that segment; the address keeps the whole view (segment,
 // custom period, tab, filters), so a reload shows it again and back steps
-// out of the last change. The segment is then edited and deleted.
+// out of the last change. The segment is then edited and deleted. One
+// being built keeps what was entered when the view is drawn again, on its
+// own site only.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { openCollectorAndBrowser, closeCollectorAndBrowser, eventually } from "./harness.mjs";
-import { startDashboardCollector, signIn, send, api, lastDays, assertAccessible, IPHONE, DESKTOP } from "./dashboard_harness.mjs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openCollectorAndBrowser, closeCollectorAndBrowser, startCollector, eventually } from "./harness.mjs";
+import { PASSWORD, signIn, send, api, lastDays, assertAccessible, IPHONE, DESKTOP } from "./dashboard_harness.mjs";
 
+// The demo site, and a second one whose segments are its own.
+const configDir = mkdtempSync(join(tmpdir(), "waymark-e2e-segments-"));
 let collector, browser;
-before(async () => ({ collector, browser } = await openCollectorAndBrowser(startDashboardCollector)));
-after(() => closeCollectorAndBrowser({ collector, browser }));
+before(async () => ({ collector, browser } = await openCollectorAndBrowser(() => {
+  const config = join(configDir, "waymark.toml");
+  writeFileSync(config, [
+    "headless_browsers_are_bots = false",
+    "[[site]]", 'key = "demo"', 'name = "Demo site"',
+    "[[site]]", 'key = "shop"', 'name = "The shop"',
+  ].join("\n"));
+  process.env.WAYMARK_DASHBOARD__ADMIN_PASSWORD = PASSWORD;
+  return startCollector(["--config", config]);
+})));
+after(async () => {
+  await closeCollectorAndBrowser({ collector, browser });
+  rmSync(configDir, { recursive: true, force: true });
+});
 
 /** Three visitors: on phones, one who signed up and one who did not; on a computer, one who read the docs. */
 async function seed() {
@@ -153,5 +172,62 @@ test("a saved segment is edited to OR, with every kind of condition, and deleted
   await page.waitForSelector("#segment-rows td.none");
   assert.deepEqual(await api(page, "segments?site=demo"), []);
   assert.deepEqual(await page.$$eval("#segment option", (o) => o.map((x) => x.textContent)), ["Everyone"]);
+  await page.close();
+});
+
+test("a segment being built keeps its unsaved conditions when the view is drawn again, on its own site", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await signIn(page, collector.url);
+  await page.click("#tabs button[data-tab=segments]");
+  await page.fill("#segment-name", "Half built");
+  await page.selectOption("#segment-match", "any");
+  await page.selectOption("[aria-label='Condition 1: dimension']", "country");
+  await page.fill("[aria-label='Condition 1: value']", "DE");
+  await page.click("#add-condition");
+  await page.selectOption("[aria-label='Condition 2: kind']", "did");
+  await page.selectOption("[aria-label='Condition 2: page or event']", "event");
+  await page.fill("[aria-label='Condition 2: name']", "signup");
+  await page.fill("[aria-label='Condition 2: property']", "plan");
+  await page.fill("[aria-label='Condition 2: equals']", "pro");
+
+  const builder = async () => ({
+    name: await page.inputValue("#segment-name"),
+    match: await page.inputValue("#segment-match"),
+    conditions: await page.$$eval("#segment-conditions li", (items) => items.map((li) => [...li.querySelectorAll("select, input")].map((i) => i.value))),
+  });
+  const built = {
+    name: "Half built",
+    match: "any",
+    conditions: [["dimension", "country", "DE"], ["did", "event", "signup", "plan", "pro"]],
+  };
+  assert.deepEqual(await builder(), built);
+  // Another tab, a period chosen there, and back; then back and forward through the history.
+  await page.click("#tabs button[data-tab=overview]");
+  await page.selectOption("#range", "30");
+  await page.waitForSelector("#totals .total");
+  await page.click("#tabs button[data-tab=segments]");
+  await page.waitForSelector("section#segments:not([hidden])");
+  assert.deepEqual(await builder(), built);
+  await page.goBack();
+  await page.waitForSelector("section#overview:not([hidden])");
+  await page.goForward();
+  await page.waitForSelector("section#segments:not([hidden])");
+  assert.deepEqual(await builder(), built);
+  await assertAccessible(page);
+  // Another site has a builder of its own; back on this one, the draft is there.
+  await page.selectOption("#site", "shop");
+  await eventually(async () => assert.equal(await page.inputValue("#segment-name"), ""));
+  assert.equal(await page.textContent("#segment-form-title"), "New segment");
+  await page.selectOption("#site", "demo");
+  await eventually(async () => assert.deepEqual(await builder(), built));
+
+  // What is saved is what was built.
+  await page.click("#save-segment");
+  await eventually(async () => assert.equal(await page.textContent("#segments-status"), "Saved Half built."));
+  const [saved] = (await api(page, "segments?site=demo")).filter((s) => s.name === "Half built");
+  assert.deepEqual([saved.match, saved.conditions], ["any", [
+    { kind: "dimension", dimension: "country", value: "DE" },
+    { kind: "did", condition: { kind: "event", name: "signup", property: "plan", value: "pro" } },
+  ]]);
   await page.close();
 });

@@ -3,7 +3,9 @@
 // number of days, in strict or loose order, counting visitors or people,
 // optionally broken down by a dimension. "Show the funnel" puts the funnel
 // in the address; the chart and table are drawn from the address alone, so
-// a reload or a shared link shows the same funnel.
+// a reload or a shared link shows the same funnel. What the builder holds
+// before that is kept apart from the address, so that drawing the view
+// again (another period, segment or tab and back) keeps it.
 
 import { el, fill, count, percent, duration, valueText } from "./dom.js";
 import { get, csvLink, reportParams } from "./api.js";
@@ -15,22 +17,22 @@ const $ = (id) => document.getElementById(id);
 const BREAKDOWNS = [["", "none"], ["source", "Source"], ["medium", "Medium"], ["utm_campaign", "UTM campaign"], ["entry_page", "Entry page"],
   ["country", "Country"], ["device", "Device"], ["browser", "Browser"], ["os", "OS"]];
 
-/** The steps being edited, not yet shown. */
-let draft = [];
+/**
+ * The steps and settings being edited, not yet shown: begun from the
+ * funnel the address shows and kept while it shows that one; an address
+ * naming another (back, forward, a link, the form sent) begins it again.
+ */
+let draft = null;
+/** The address's funnel (`funnelKey`) that the draft was begun from. */
+let draftOf = null;
 let navigateTo = null;
 
 export async function showFunnel(view, navigate) {
   navigateTo = navigate;
   const f = view.funnel;
-  draft = f.steps.length ? f.steps.map(parseCondition) : [{ kind: "page", pattern: "/" }, { kind: "page", pattern: "" }];
+  if (funnelKey(f) !== draftOf) [draft, draftOf] = [begin(f), funnelKey(f)];
   drawSteps();
-  const days = /^\d+$/.test(f.within);
-  $("funnel-within-kind").value = days ? "days" : "session";
-  $("funnel-days").value = days ? f.within : "7";
-  $("funnel-days-choice").hidden = !days;
-  $("funnel-order").value = f.order;
-  $("funnel-count").value = f.count;
-  fill($("funnel-breakdown"), BREAKDOWNS.map(([value, label]) => el("option", { value, selected: value === f.breakdown }, label)));
+  drawSettings();
 
   const result = $("funnel-result");
   if (f.steps.length < 2) {
@@ -49,38 +51,77 @@ export async function showFunnel(view, navigate) {
   );
 }
 
+/** A funnel of the address, as one comparable value. */
+function funnelKey(f) {
+  return JSON.stringify([f.steps, f.within, f.order, f.count, f.breakdown]);
+}
+
+/** The builder's contents for the address's funnel `f`; with no steps, the home page and one to fill in. */
+function begin(f) {
+  const days = /^\d+$/.test(f.within);
+  return {
+    steps: f.steps.length ? f.steps.map(parseCondition) : [{ kind: "page", pattern: "/" }, { kind: "page", pattern: "" }],
+    within: days ? "days" : "session",
+    days: days ? f.within : "7",
+    order: f.order,
+    count: f.count,
+    breakdown: f.breakdown,
+  };
+}
+
 /** One row of inputs per step, with buttons to move and remove it. */
 function drawSteps() {
-  fill($("funnel-steps"), draft.map((step, i) => el("li", { class: "step" },
+  const steps = draft.steps;
+  fill($("funnel-steps"), steps.map((step, i) => el("li", { class: "step" },
     conditionInputs(step, `Step ${i + 1}`, drawSteps),
     el("button", { type: "button", class: "quiet", "aria-label": `Move step ${i + 1} up`, disabled: i === 0, onclick: () => move(i, -1) }, "↑"),
-    el("button", { type: "button", class: "quiet", "aria-label": `Move step ${i + 1} down`, disabled: i === draft.length - 1, onclick: () => move(i, 1) }, "↓"),
-    el("button", { type: "button", class: "quiet", "aria-label": `Remove step ${i + 1}`, onclick: () => { draft.splice(i, 1); drawSteps(); } }, "Remove"),
+    el("button", { type: "button", class: "quiet", "aria-label": `Move step ${i + 1} down`, disabled: i === steps.length - 1, onclick: () => move(i, 1) }, "↓"),
+    el("button", { type: "button", class: "quiet", "aria-label": `Remove step ${i + 1}`, onclick: () => { steps.splice(i, 1); drawSteps(); } }, "Remove"),
   )));
 }
 
+/** Within, order, count and breakdown as the draft has them. */
+function drawSettings() {
+  $("funnel-within-kind").value = draft.within;
+  $("funnel-days").value = draft.days;
+  $("funnel-days-choice").hidden = draft.within !== "days";
+  $("funnel-order").value = draft.order;
+  $("funnel-count").value = draft.count;
+  fill($("funnel-breakdown"), BREAKDOWNS.map(([value, label]) => el("option", { value, selected: value === draft.breakdown }, label)));
+}
+
 function move(i, by) {
-  [draft[i], draft[i + by]] = [draft[i + by], draft[i]];
+  const steps = draft.steps;
+  [steps[i], steps[i + by]] = [steps[i + by], steps[i]];
   drawSteps();
 }
 
 $("add-step").addEventListener("click", () => {
-  draft.push({ kind: "page", pattern: "" });
+  draft.steps.push({ kind: "page", pattern: "" });
   drawSteps();
   $("funnel-steps").lastElementChild.querySelector("input").focus();
 });
 
-$("funnel-within-kind").addEventListener("change", (e) => { $("funnel-days-choice").hidden = e.target.value !== "days"; });
+$("funnel-within-kind").addEventListener("change", (e) => {
+  draft.within = e.target.value;
+  $("funnel-days-choice").hidden = draft.within !== "days";
+});
+$("funnel-days").addEventListener("input", (e) => { draft.days = e.target.value; });
+for (const [id, key] of [["funnel-order", "order"], ["funnel-count", "count"], ["funnel-breakdown", "breakdown"]]) {
+  $(id).addEventListener("change", (e) => { draft[key] = e.target.value; });
+}
 
 $("funnel-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  // The funnel shown next is the address's, incomplete steps left out.
+  draftOf = null;
   navigateTo({
     funnel: {
-      steps: draft.filter(isComplete).map((c) => conditionText(cleanCondition(c))),
-      within: $("funnel-within-kind").value === "days" ? String($("funnel-days").value) : "session",
-      order: $("funnel-order").value,
-      count: $("funnel-count").value,
-      breakdown: $("funnel-breakdown").value,
+      steps: draft.steps.filter(isComplete).map((c) => conditionText(cleanCondition(c))),
+      within: draft.within === "days" ? String(draft.days) : "session",
+      order: draft.order,
+      count: draft.count,
+      breakdown: draft.breakdown,
     },
   });
 });

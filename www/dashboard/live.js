@@ -3,7 +3,8 @@
 // refusal. The live view shows that stream's stored events too, unless a
 // segment is picked: then, while the live tab is open, it reads the
 // segment's own stream (`&segment=ID`), which carries only its members'
-// events (who is a member live: `collector/src/live/segment.rs`).
+// events (who is a member live: `collector/src/live/segment.rs`), and its
+// counters count the members too (`/api/query/realtime?segment=ID`).
 
 import { el, fill, count, localTime, valueText } from "./dom.js";
 import { get } from "./api.js";
@@ -26,12 +27,13 @@ export function connectLive(site) {
   describe(null);
   $("snippet").textContent =
     `<script defer src="${location.origin}/waymark.js" data-site="${site.key}"></script>`;
-  refreshCounter(site);
+  refreshCounter(site).catch(() => {});
   source = new EventSource(`/api/live?site=${encodeURIComponent(site.key)}`);
   source.addEventListener("stored", (e) => {
     const { event } = JSON.parse(e.data);
-    if (shown === "") addToStream(event, site);
     addToCheck("stored", event.name, "Stored: valid, enriched and committed", fields(event), site);
+    if (shown !== "") return;
+    addToStream(event, site);
     scheduleRefresh(site);
   });
   source.addEventListener("duplicate", (e) => {
@@ -71,12 +73,14 @@ export function followSegment(view, onGone) {
   fill($("live-stream"));
   shown = segment;
   describe(null);
-  if (segment === "") return;
   const site = view.site;
+  refreshCounter(site).catch(() => {});
+  if (segment === "") return;
   const stream = new EventSource(`/api/live?site=${encodeURIComponent(site.key)}&segment=${encodeURIComponent(segment)}`);
   segmentSource = stream;
-  stream.addEventListener("segment", (e) => describe(JSON.parse(e.data)));
-  stream.addEventListener("stored", (e) => addToStream(JSON.parse(e.data).event, site));
+  // The members' counts change with their events, and with a working-out that lets someone in or out.
+  stream.addEventListener("segment", (e) => { describe(JSON.parse(e.data)); scheduleRefresh(site); });
+  stream.addEventListener("stored", (e) => { addToStream(JSON.parse(e.data).event, site); scheduleRefresh(site); });
   stream.addEventListener("segment_deleted", () => { closeSegment(); onGone(segment); });
   stream.addEventListener("error", async () => {
     // A refused stream (a segment deleted meanwhile) is not retried by the browser.
@@ -97,15 +101,20 @@ function closeSegment() {
 function describe(segment) {
   const line = $("live-segment");
   const counters = document.querySelectorAll("#live .total .scope");
-  for (const c of counters) c.textContent = shown ? ", everyone" : "";
+  for (const c of counters) c.textContent = !shown ? "" : segment ? `, members of ${segment.name}` : ", the segment's members";
   if (shown === "") return fill(line, "Showing every visitor's events. Pick a segment above to see only its members.");
   if (!segment) return fill(line, "Connecting to the segment…");
   fill(line, "Showing only the members of ", el("strong", {}, segment.name), `: ${count(segment.members)} `,
     segment.members === 1 ? "visitor" : "visitors", ` today so far. A visitor who joins it shows up at once when their event says so, or within ${segment.refresh_seconds} seconds.`);
 }
 
+/** The counters, of the segment the table follows (`shown`); none while the live tab is closed. */
 async function refreshCounter(site) {
-  const realtime = await get("query/realtime", { site: site.key });
+  const segment = shown;
+  if (segment === null) return;
+  const realtime = await get("query/realtime", { site: site.key, segment });
+  // An answer for a segment no longer followed is not shown.
+  if (segment !== shown) return;
   document.getElementById("live-visitors").textContent = count(realtime.active_visitors);
   document.getElementById("live-events").textContent = count(realtime.minutes.reduce((n, m) => n + m.events, 0));
 }

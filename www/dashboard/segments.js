@@ -26,7 +26,13 @@ const FRESH = {
 };
 
 let saved = [];
-/** The segment being edited: its id when it is saved already. */
+/**
+ * The segment being edited on each site (by key), its id when it is saved
+ * already: kept while the dashboard is open, so drawing the view again
+ * (another tab, another site, and back) keeps what was entered.
+ */
+const drafts = new Map();
+/** The shown site's draft. */
 let draft = blank();
 let current = null;
 let navigateTo = null;
@@ -50,6 +56,8 @@ export function hasSegment(id) {
 export async function showSegments(view, navigate) {
   current = view;
   navigateTo = navigate;
+  draft = drafts.get(view.site.key) ?? blank();
+  drafts.set(view.site.key, draft);
   await loadSegments(view);
   fill($("segment-rows"), saved.length === 0
     ? el("tr", {}, el("td", { colspan: 3, class: "none" }, "No segments yet", el("span", { class: "admin-only" }, ": build one below")))
@@ -75,9 +83,15 @@ export function describeSegment(segment) {
   }).join(joiner);
 }
 
-function edit(segment) {
-  draft = structuredClone({ id: segment.id, name: segment.name, match: segment.match ?? "all", conditions: segment.conditions });
+/** Puts `segment` in the form, as the shown site's draft. */
+function begin(segment) {
+  draft = segment;
+  drafts.set(current.site.key, draft);
   drawForm();
+}
+
+function edit(segment) {
+  begin(structuredClone({ id: segment.id, name: segment.name, match: segment.match ?? "all", conditions: segment.conditions }));
   $("segment-name").focus();
 }
 
@@ -132,7 +146,7 @@ $("add-condition").addEventListener("click", () => {
   draft.conditions.push(FRESH.dimension());
   drawConditions();
 });
-$("new-segment").addEventListener("click", () => { draft = blank(); drawForm(); });
+$("new-segment").addEventListener("click", () => begin(blank()));
 $("segment-name").addEventListener("input", (e) => { draft.name = e.target.value; });
 $("segment-match").addEventListener("change", (e) => { draft.match = e.target.value; });
 
@@ -144,7 +158,7 @@ $("segment-form").addEventListener("submit", async (e) => {
     : send("POST", `segments?site=${site}`, body())));
   if (!answer) return;
   $("segments-status").textContent = `Saved ${answer.name}.`;
-  draft = blank();
+  drafts.delete(current.site.key);
   await showSegments(current, navigateTo);
 });
 

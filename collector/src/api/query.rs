@@ -2,7 +2,8 @@
 //! Every route takes `site`, a period (`from`, `to`: local dates, both
 //! included; default the last 7 days), filters (`filter.<dimension>=<value>`,
 //! repeatable over dimensions), a saved segment (`segment=<id>`, see
-//! `crate::query::segments`; not yet on realtime) and `format=json|csv`. Documented in
+//! `crate::query::segments`) and `format=json|csv`. Realtime takes only
+//! `site`, `segment` (its members today) and `format`. Documented in
 //! `www/openapi.yaml`.
 
 use std::sync::Arc;
@@ -125,10 +126,7 @@ pub async fn realtime_route(who: Authenticated, State(state): State<Arc<AppState
     let params = Params { pairs };
     let site = params.site(&state)?;
     who.require_site(&site.key)?;
-    if params.get("segment").is_some() {
-        return Err(ApiError::BadRequest("the realtime figures take no `segment` yet: apply it to the overview or the sessions".into()));
-    }
-    let result = state.dashboard.queries.realtime(&site).await?;
+    let result = state.dashboard.queries.realtime(&site, params.get("segment")).await?;
     reply(params.format()?, "realtime", result)
 }
 

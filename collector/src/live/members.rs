@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::segment::{LiveSegment, Membership};
-use crate::query::period::Period;
 use crate::query::queries::Queries;
+use crate::query::segments::live_period;
 use crate::query::{QueryError, Site};
 
 /// The latest working-out of one site and segment.
@@ -127,7 +127,7 @@ async fn refresh(queries: Arc<Queries>, site: Site, id: String, every: Duration,
 async fn work_out(queries: &Queries, site: &Site, id: &str) -> Result<Membership, QueryError> {
     let began = Instant::now();
     let segment = queries.saved_segment(site, id).await?;
-    let today = Period::last_days(1, queries.now_ms(), &site.time_zone);
+    let today = live_period(queries.now_ms(), &site.time_zone);
     let members: HashSet<String> = queries.segment_members(site, &segment, &today).await?.into_iter().collect();
     Ok(Membership { id: id.to_owned(), segment, members, began })
 }

@@ -29,7 +29,10 @@
 //!   installation checker reads the site's whole stream);
 //! - nobody leaves between two workings-out; one may leave at the next (an
 //!   event admitted them, but over today the segment does not hold: a page
-//!   seen in a visit that began yesterday).
+//!   seen in a visit that began yesterday);
+//! - the counters beside the stream (`/api/query/realtime?segment=ID`,
+//!   `Queries::realtime`) count the members over today too, worked out for
+//!   each request rather than kept here.
 //!
 //! On ClickHouse a visit is made by the sessionizer, after the event: a
 //! working-out sees an event once it is sessionized, and no session start

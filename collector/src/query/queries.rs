@@ -12,11 +12,11 @@ use super::goals::{self, Goal};
 use super::matching::{Condition, Match, MatchRequest, Visit, VisitsRequest};
 use super::people::{PeoplePage, PeopleRequest, PersonJourney};
 use super::retention::{Retention, RetentionRequest};
-use super::segments::{Segment, SegmentCondition};
+use super::segments::{Segment, SegmentCondition, live_period};
 use super::consent::{ConsentLog, ConsentLogRequest};
 use super::overview::{Overview, OverviewRequest};
 use super::person::PersonData;
-use super::realtime::Realtime;
+use super::realtime::{Realtime, RealtimeRequest};
 use super::sessions::{Journey, SessionPage, SessionsRequest};
 use super::{QueryError, SharedClock, Site};
 use crate::identity::{self, People};
@@ -70,9 +70,14 @@ impl Queries {
         self.clock.now_ms()
     }
 
-    /// Right now, by the clock.
-    pub async fn realtime(&self, site: &Site) -> Result<Realtime, QueryError> {
-        self.reads.realtime(site, self.now_ms()).await
+    /// Right now, by the clock; counting only the members of the saved
+    /// segment `segment` when one is given, over [`live_period`] as on the
+    /// live stream.
+    pub async fn realtime(&self, site: &Site, segment: Option<&str>) -> Result<Realtime, QueryError> {
+        let now_ms = self.now_ms();
+        let mut filters = Vec::new();
+        self.apply_segment(site, segment, &live_period(now_ms, &site.time_zone), &mut filters).await?;
+        self.reads.realtime(site, &RealtimeRequest { now_ms, filters }).await
     }
 
     /// The overview, with people beside visitors and the site's goals.

@@ -1,16 +1,27 @@
 //! Right now: visitors seen in the last five minutes, and events and
 //! active sessions per minute over the last hour. Counted from events
 //! alone (never from derived sessions), so it is exact the moment an event
-//! is committed; an event after "now" is not counted.
+//! is committed; an event after "now" is not counted. Filters narrow the
+//! events counted as they narrow the overview's (the query API passes a
+//! saved segment's members: the visitors it holds for over today, as the
+//! live stream's members are, `crate::live::segment`).
 
 use serde::Serialize;
 
+use super::filter::Filter;
 use super::table::Table;
 
 /// A visitor is "active" when they sent an event this recently.
 pub const ACTIVE_WINDOW_MS: i64 = 5 * 60_000;
 /// Minutes in the per-minute series.
 pub const MINUTES: i64 = 60;
+
+/// Right now as of `now_ms`, counting the events that pass the filters.
+#[derive(Debug, Clone)]
+pub struct RealtimeRequest {
+    pub now_ms: i64,
+    pub filters: Vec<Filter>,
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Minute {

@@ -14,16 +14,26 @@
 //!   visits in the period; `identified` when the link log links the
 //!   visitor to a user (or, false, when it does not);
 //! - applied, a segment keeps the sessions and events of its visitors: the
-//!   report's filters still hold on top.
+//!   report's filters still hold on top;
+//! - right now (the live stream, the realtime figures), the period is
+//!   today in the site's time zone ([`live_period`]).
 
 use std::collections::{BTreeSet, HashMap};
 
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::QueryError;
 use super::filter::{Dimension, Filter};
 use super::matching::{Condition, Match, Visit};
+use super::period::Period;
 use crate::identity::People;
+
+/// The period a segment's members are worked out over right now, `now_ms`
+/// by the collector's clock: today, in the site's time zone.
+pub fn live_period(now_ms: i64, tz: &TimeZone) -> Period {
+    Period::last_days(1, now_ms, tz)
+}
 
 /// Conditions one segment holds at most.
 pub const MAX_CONDITIONS: usize = 20;

@@ -18,15 +18,16 @@ use crate::query::consent::{ConsentLog, ConsentLogRequest};
 use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
-use crate::query::realtime::Realtime;
+use crate::query::realtime::{Realtime, RealtimeRequest};
 use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
 use crate::store::lifecycle::Selector;
 
 #[async_trait]
 pub trait Reads: Send + Sync + 'static {
-    /// Active visitors and the last hour, minute by minute, as of `now_ms`.
-    async fn realtime(&self, site: &Site, now_ms: i64) -> Result<Realtime, QueryError>;
+    /// Active visitors and the last hour, minute by minute, as of the
+    /// request's `now_ms`, of the events that pass its filters.
+    async fn realtime(&self, site: &Site, request: &RealtimeRequest) -> Result<Realtime, QueryError>;
 
     /// Totals and a time series for a period and the one before it.
     async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError>;

@@ -49,6 +49,7 @@ use crate::query::filter::{Dimension, Filter, NONE_VALUE};
 use crate::query::matching::{Condition, MatchRequest, VisitsRequest};
 use crate::query::overview::{Metrics, OverviewRequest};
 use crate::query::period::{Interval, Period};
+use crate::query::realtime::{Realtime, RealtimeRequest};
 use crate::query::sessions::SessionsRequest;
 use crate::store::lifecycle::Selector;
 use crate::query::{QueryError, Site};
@@ -69,6 +70,7 @@ macro_rules! read_conformance_tests {
     ($open:expr, skip_when: $skip:expr) => {
         $crate::store::read_conformance::read_conformance_tests!(@cases $open, $skip;
             realtime_counts_the_visitors_of_the_last_five_minutes_and_each_of_the_last_sixty,
+            realtime_counts_only_the_events_that_pass_the_filters,
             an_overview_counts_sessions_by_their_start_and_events_by_their_time_in_the_sites_day,
             the_same_events_read_in_utc_fall_on_other_days,
             a_visitor_on_two_days_counts_once_in_the_period_and_once_in_each_day,
@@ -113,6 +115,11 @@ pub(crate) use read_conformance_tests;
 
 /// 2024-01-15T10:02:30Z: "now" for realtime.
 const NOW: i64 = 1_705_312_950_000;
+
+/// Realtime as of [`NOW`], of the events that pass `filters`.
+fn now(filters: &[Filter]) -> RealtimeRequest {
+    RealtimeRequest { now_ms: NOW, filters: filters.to_vec() }
+}
 
 fn utc(s: &str) -> i64 {
     s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
@@ -250,7 +257,7 @@ fn row(value: &str, visitors: i64, count: i64, bounce_rate: Option<f64>) -> (Opt
 
 pub async fn realtime_counts_the_visitors_of_the_last_five_minutes_and_each_of_the_last_sixty(open: &impl Fn(&Path) -> Backend) {
     let s = seeded(open).await;
-    let realtime = s.reads().realtime(&berlin(), NOW).await.unwrap();
+    let realtime = s.reads().realtime(&berlin(), &now(&[])).await.unwrap();
     // Since 09:57:30: ben at 10:00 and dora at 10:01; otto is another site's.
     assert_eq!((realtime.now_ms, realtime.active_visitors), (NOW, 2));
     assert_eq!(realtime.minutes.len(), 60);
@@ -260,6 +267,27 @@ pub async fn realtime_counts_the_visitors_of_the_last_five_minutes_and_each_of_t
     let at = |hh_mm: &str| utc(&format!("2024-01-15T{hh_mm}:00Z"));
     // Ben's first pageview (09:00) is before the hour; carl's events are after now.
     assert_eq!(busy, vec![(at("09:05"), 1, 1), (at("09:07"), 1, 1), (at("10:00"), 1, 1), (at("10:01"), 2, 1)]);
+    s.close().await;
+}
+
+pub async fn realtime_counts_only_the_events_that_pass_the_filters(open: &impl Fn(&Path) -> Backend) {
+    let s = seeded(open).await;
+    let busy = |realtime: &Realtime| -> Vec<(i64, i64, i64)> {
+        realtime.minutes.iter().filter(|m| m.events > 0).map(|m| (m.start_ms, m.events, m.sessions)).collect()
+    };
+    let at = |hh_mm: &str| utc(&format!("2024-01-15T{hh_mm}:00Z"));
+    // Ben alone: his 10:00 pageview is recent, and his hour's three events.
+    let ben = s.reads().realtime(&berlin(), &now(&[Filter::visitors(["ben".to_owned(), "carl".to_owned()])])).await.unwrap();
+    assert_eq!(ben.active_visitors, 1);
+    assert_eq!(busy(&ben), vec![(at("09:05"), 1, 1), (at("09:07"), 1, 1), (at("10:00"), 1, 1)]);
+    // Dora alone, by a value her events carry and by one of her visit's.
+    for filter in [Filter::new(Dimension::Country, "US"), Filter::new(Dimension::Source, "Google")] {
+        let dora = s.reads().realtime(&berlin(), &now(std::slice::from_ref(&filter))).await.unwrap();
+        assert_eq!((dora.active_visitors, busy(&dora)), (1, vec![(at("10:01"), 2, 1)]), "{filter:?}");
+    }
+    // An empty set keeps nothing, and every minute is still there.
+    let none = s.reads().realtime(&berlin(), &now(&[Filter::visitors([])])).await.unwrap();
+    assert_eq!((none.active_visitors, none.minutes.len(), busy(&none)), (0, 60, vec![]));
     s.close().await;
 }
 
@@ -530,7 +558,7 @@ pub async fn answers_export_as_csv_with_the_same_numbers(open: &impl Fn(&Path) -
     assert_eq!(journey_csv.lines().count(), 3, "{journey_csv}");
     assert!(journey_csv.contains(",signup,/pricing,https://shop.example/pricing,,,\"{\"\"plan\"\":\"\"free\"\"}\",\n"), "{journey_csv}");
 
-    let realtime = s.reads().realtime(&berlin(), NOW).await.unwrap();
+    let realtime = s.reads().realtime(&berlin(), &now(&[])).await.unwrap();
     let realtime_csv = csv(to_csv(&realtime).unwrap());
     assert_eq!(realtime_csv.lines().count(), 61);
     assert!(realtime_csv.ends_with(&format!("{},0,0,2\n", utc("2024-01-15T10:02:00Z"))), "{realtime_csv}");

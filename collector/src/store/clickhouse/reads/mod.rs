@@ -25,7 +25,7 @@ use crate::query::consent::{ConsentLog, ConsentLogRequest};
 use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
-use crate::query::realtime::Realtime;
+use crate::query::realtime::{Realtime, RealtimeRequest};
 use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
 use crate::store::lifecycle::Selector;
@@ -51,8 +51,8 @@ impl From<ClientError> for QueryError {
 
 #[async_trait]
 impl Reads for ClickhouseReads {
-    async fn realtime(&self, site: &Site, now_ms: i64) -> Result<Realtime, QueryError> {
-        realtime::realtime(&self.client, site, now_ms).await
+    async fn realtime(&self, site: &Site, request: &RealtimeRequest) -> Result<Realtime, QueryError> {
+        realtime::realtime(&self.client, site, request).await
     }
 
     async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {

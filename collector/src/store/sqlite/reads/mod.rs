@@ -28,7 +28,7 @@ use crate::query::consent::{ConsentLog, ConsentLogRequest};
 use crate::query::matching::{Match, MatchRequest, Visit, VisitsRequest};
 use crate::query::overview::{Overview, OverviewRequest};
 use crate::query::person::PersonData;
-use crate::query::realtime::Realtime;
+use crate::query::realtime::{Realtime, RealtimeRequest};
 use crate::query::sessions::{Journey, SessionPage, SessionsRequest};
 use crate::query::{QueryError, Site};
 use crate::store::lifecycle::Selector;
@@ -56,9 +56,9 @@ impl From<rusqlite::Error> for QueryError {
 
 #[async_trait]
 impl Reads for SqliteReads {
-    async fn realtime(&self, site: &Site, now_ms: i64) -> Result<Realtime, QueryError> {
-        let site = site.clone();
-        self.pool.run(move |conn| realtime::realtime(conn, &site, now_ms)).await
+    async fn realtime(&self, site: &Site, request: &RealtimeRequest) -> Result<Realtime, QueryError> {
+        let (site, request) = (site.clone(), request.clone());
+        self.pool.run(move |conn| realtime::realtime(conn, &site, &request)).await
     }
 
     async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
