@@ -1,8 +1,9 @@
 //! The overview in SQL: per bucket, the sessions by their start (one pass
 //! in time order over `sessions`) and the events by their time (from
-//! `events`, or from the quarter-hour `event_slots` the writer keeps when
-//! nothing is filtered); totals and rates are derived by
-//! [`Figures::from_counts`].
+//! `events`, from the quarter-hour `event_slots` the writer keeps when
+//! nothing is filtered, or, when every filter keeps or drops whole sessions
+//! (a segment, a source…), from the sessions' own counts in that same
+//! pass); totals and rates are derived by [`Figures::from_counts`].
 
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, params_from_iter};
