@@ -138,10 +138,11 @@ async function figures(collector) {
 }
 
 /** Whether two collectors' figures agree: counts exactly, times to within
- * 250 ms (each collector corrects the browser's clock by the moment it
- * received the batch, a few milliseconds apart). */
+ * 2 s (each collector corrects the browser's clock by the moment it
+ * received the batch: a few milliseconds apart on a quiet machine, and
+ * 0.8 s apart once on a loaded one). */
 function agree(seen, expected) {
-  const near = (x, y) => Math.abs(x - y) <= 250;
+  const near = (x, y) => Math.abs(x - y) <= 2_000;
   const { avg_duration_ms: d1, ...counts1 } = seen.totals;
   const { avg_duration_ms: d2, ...counts2 } = expected.totals;
   return (
