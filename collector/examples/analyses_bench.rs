@@ -218,13 +218,13 @@ async fn main() -> anyhow::Result<()> {
         (
             "30-day overview with a one-behaviour segment (did signup)",
             time(|| async {
-                let mut request = OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] };
+                let mut request = OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![], people: None };
                 q.apply_segment(s, Some("signed-up"), &request.period, &mut request.filters).await.unwrap();
                 q.overview(s, &request).await.unwrap()
             })
             .await,
         ),
-        ("30-day overview, with people", time(|| async { q.overview(s, &OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] }).await.unwrap() }).await),
+        ("30-day overview, with people", time(|| async { q.overview(s, &OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![], people: None }).await.unwrap() }).await),
         ("people list, 30 days, searched", time(|| async { q.people(s, &people).await.unwrap() }).await),
         ("a person's journey (two devices)", time(|| async { q.person_journey(s, &Selector::User("user-0".into())).await.unwrap() }).await),
     ];

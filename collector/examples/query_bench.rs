@@ -179,7 +179,7 @@ async fn latencies(reads: &impl Reads, backend: &str, events: u64, sessions: u64
     let site = Site::new(SITE, TIME_ZONE)?;
     let month = Period::last_days(30, END_MS - 1, &site.time_zone);
     let (reads, site) = (&reads, &site);
-    let overview = OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![] };
+    let overview = OverviewRequest { period: month.clone(), interval: Interval::Day, filters: vec![], people: None };
     let breakdown = |dimension: Dimension, filter: Filter| -> Query<'_> {
         let request = BreakdownRequest { period: month.clone(), dimension, filters: vec![filter], limit: 10 };
         Box::new(move || {

@@ -41,7 +41,7 @@ impl Params {
     /// The overview's question: the period, its interval, the filters.
     pub fn overview(&self, site: &Site, now_ms: i64) -> Result<OverviewRequest, ApiError> {
         let period = self.period(site, now_ms)?;
-        Ok(OverviewRequest { interval: self.interval(&period)?, period, filters: self.filters()? })
+        Ok(OverviewRequest { interval: self.interval(&period)?, period, filters: self.filters()?, people: None })
     }
 
     /// A breakdown by `dimension`, at most `limit` rows.

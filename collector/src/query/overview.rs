@@ -21,6 +21,10 @@ pub struct OverviewRequest {
     pub period: Period,
     pub interval: Interval,
     pub filters: Vec<Filter>,
+    /// Who each visitor is ([`crate::identity`]): given, a backend counts
+    /// the period's distinct people too ([`Figures::people`]), each visitor
+    /// linked to a user as that user; `None` leaves people = visitors.
+    pub people: Option<std::sync::Arc<crate::identity::People>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -49,7 +53,7 @@ pub struct Figures {
     pub to: String,
     pub totals: Metrics,
     /// Distinct people among the period's visitors (see [`crate::query::people`]):
-    /// as many as visitors until [`crate::query::queries::Queries`] resolves identities.
+    /// as many as visitors unless the request says who each visitor is.
     pub people: i64,
     /// The site's goals in the period (filled by `Queries`, none from a backend).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::filter::Filter;
+use super::filter::{Dimension, Filter};
 use super::period::Period;
 use super::person::PersonData;
 use super::table::{Table, cell};
@@ -120,6 +120,22 @@ fn add_once(list: &mut Vec<String>, value: &str) {
     }
 }
 
+/// The distinct people among distinct `visitors`: each linked to a user
+/// counts as that user, every other visitor as itself.
+pub fn count<'a>(visitors: impl IntoIterator<Item = &'a str>, people: &People) -> i64 {
+    let mut users: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    let mut unlinked = 0;
+    for visitor in visitors {
+        match people.user_of(visitor) {
+            Some(user) => {
+                users.insert(user);
+            }
+            None => unlinked += 1,
+        }
+    }
+    unlinked + users.len() as i64
+}
+
 /// The people among `visitors` distinct visitors, from the visits of those
 /// of them ever linked to a user: each linked visitor counts as its user,
 /// every other visitor as itself. So a report reads only its linked
@@ -207,6 +223,30 @@ impl Table for PersonJourney {
     }
 }
 
+/// `filters` narrowed to the visitors ever linked to a user: what the
+/// people figure reads (see [`count_from_linked`]); `None`
+/// when none of the visitors `filters` keep is linked. A list of visitors
+/// among `filters` (a segment's) is intersected with the linked ones, so
+/// that one short list is read instead of two long ones.
+pub fn linked_filters(filters: &[Filter], people: &People) -> Option<Vec<Filter>> {
+    let mut narrowed = Vec::new();
+    let mut lists: Vec<foldhash::HashSet<&str>> = Vec::new();
+    for f in filters {
+        match &f.dimension {
+            Dimension::Visitors(ids) => lists.push(ids.iter().map(String::as_str).collect()),
+            _ => narrowed.push(f.clone()),
+        }
+    }
+    let kept = |visitor: &str| lists.iter().all(|list| list.contains(visitor));
+    let mut linked: Vec<String> = people.linked_visitors().filter(|v| kept(v)).map(str::to_owned).collect();
+    if linked.is_empty() {
+        return None;
+    }
+    linked.sort_unstable();
+    narrowed.push(Filter::visitors(linked));
+    Some(narrowed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +266,28 @@ mod tests {
         let visitors = visits.iter().map(|v| v.visitor_id.as_str()).collect::<BTreeSet<_>>().len() as i64;
         let linked: Vec<Visit> = visits.iter().filter(|v| people.user_of(&v.visitor_id).is_some()).cloned().collect();
         assert_eq!(count_from_linked(visitors, &linked, &people), every.len() as i64);
+        assert_eq!(count(visits.iter().map(|v| v.visitor_id.as_str()).collect::<BTreeSet<_>>(), &people), every.len() as i64);
         assert_eq!(every.len(), 3);
+    }
+
+    fn people(links: &[(&str, &str)]) -> People {
+        resolve(links.iter().map(|(v, u)| Identity { visitor_id: (*v).into(), user_id: (*u).into(), since_ms: 0 }))
+    }
+
+    fn visitors(ids: &[&str]) -> Filter {
+        Filter::visitors(ids.iter().map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_people_figure_reads_the_linked_visitors_among_a_segments_only() {
+        let people = people(&[("b", "user-1"), ("d", "user-2"), ("e", "user-2")]);
+        let country = Filter::new(Dimension::Country, "DE");
+        assert_eq!(linked_filters(&[country.clone()], &people), Some(vec![country.clone(), visitors(&["b", "d", "e"])]));
+        assert_eq!(
+            linked_filters(&[visitors(&["a", "b", "c", "e"]), country.clone(), visitors(&["e", "b", "x"])], &people),
+            Some(vec![country.clone(), visitors(&["b", "e"])])
+        );
+        assert_eq!(linked_filters(&[country, visitors(&["a", "c"])], &people), None, "no member is linked: people are visitors");
+        assert_eq!(linked_filters(&[], &People::default()), None);
     }
 }

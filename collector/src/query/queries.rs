@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::breakdown::{Breakdown, BreakdownRequest};
-use super::filter::{Dimension, Filter, Level};
+use super::filter::{Filter, Level};
 use super::funnel::{Funnel, FunnelRequest};
 use super::goals::{self, Goal};
 use super::matching::{Condition, Match, MatchRequest, Visit, VisitsRequest};
@@ -23,30 +23,6 @@ use crate::identity::{self, People};
 use crate::store::definitions::{Definitions, Kind};
 use crate::store::lifecycle::Selector;
 use crate::store::read::Reads;
-
-/// `filters` narrowed to the visitors ever linked to a user: what the
-/// people figure reads (see [`super::people::count_from_linked`]); `None`
-/// when none of the visitors `filters` keep is linked. A list of visitors
-/// among `filters` (a segment's) is intersected with the linked ones, so
-/// that one short list is read instead of two long ones.
-fn linked_filters(filters: &[Filter], people: &People) -> Option<Vec<Filter>> {
-    let mut narrowed = Vec::new();
-    let mut lists: Vec<foldhash::HashSet<&str>> = Vec::new();
-    for f in filters {
-        match &f.dimension {
-            Dimension::Visitors(ids) => lists.push(ids.iter().map(String::as_str).collect()),
-            _ => narrowed.push(f.clone()),
-        }
-    }
-    let kept = |visitor: &str| lists.iter().all(|list| list.contains(visitor));
-    let mut linked: Vec<String> = people.linked_visitors().filter(|v| kept(v)).map(str::to_owned).collect();
-    if linked.is_empty() {
-        return None;
-    }
-    linked.sort_unstable();
-    narrowed.push(Filter::visitors(linked));
-    Some(narrowed)
-}
 
 /// The questions the dashboard and the query API ask, put to the read
 /// seam; "now" is the collector's clock.
@@ -82,17 +58,11 @@ impl Queries {
 
     /// The overview, with people beside visitors and the site's goals.
     pub async fn overview(&self, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
-        let mut overview = self.reads.overview(site, request).await?;
-        let people = self.people_of(site).await?;
-        let linked = linked_filters(&request.filters, &people);
+        let people = Arc::new(self.people_of(site).await?);
+        let mut overview = self.reads.overview(site, &OverviewRequest { people: Some(people), ..request.clone() }).await?;
         let goals = self.goals(site).await?;
         for (figures, period) in [(&mut overview.current, request.period.clone()), (&mut overview.previous, request.period.previous())] {
             let (lo, hi) = period.bounds(&site.time_zone);
-            figures.people = figures.totals.visitors;
-            if let Some(filters) = &linked {
-                let visits = self.reads.visits(site, &VisitsRequest { lo, hi, filters: filters.clone(), dimension: None, places: false }).await?;
-                figures.people = super::people::count_from_linked(figures.totals.visitors, &visits, &people);
-            }
             if !goals.is_empty() {
                 let matches = self.goal_matches(site, lo, hi, &request.filters, &goals).await?;
                 figures.goals = goals::figures(&goals, &matches, figures.totals.visitors);
@@ -279,32 +249,5 @@ impl Queries {
     /// The site's consent decisions (see [`super::consent`]).
     pub async fn consent_log(&self, site: &Site, request: &ConsentLogRequest) -> Result<ConsentLog, QueryError> {
         self.reads.consent_log(site, request).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::Identity;
-
-    fn people(links: &[(&str, &str)]) -> People {
-        identity::resolve(links.iter().map(|(v, u)| Identity { visitor_id: (*v).into(), user_id: (*u).into(), since_ms: 0 }))
-    }
-
-    fn visitors(ids: &[&str]) -> Filter {
-        Filter::visitors(ids.iter().map(|v| (*v).to_owned()))
-    }
-
-    #[test]
-    fn the_people_figure_reads_the_linked_visitors_among_a_segments_only() {
-        let people = people(&[("b", "user-1"), ("d", "user-2"), ("e", "user-2")]);
-        let country = Filter::new(Dimension::Country, "DE");
-        assert_eq!(linked_filters(&[country.clone()], &people), Some(vec![country.clone(), visitors(&["b", "d", "e"])]));
-        assert_eq!(
-            linked_filters(&[visitors(&["a", "b", "c", "e"]), country.clone(), visitors(&["e", "b", "x"])], &people),
-            Some(vec![country.clone(), visitors(&["b", "e"])])
-        );
-        assert_eq!(linked_filters(&[country, visitors(&["a", "c"])], &people), None, "no member is linked: people are visitors");
-        assert_eq!(linked_filters(&[], &People::default()), None);
     }
 }

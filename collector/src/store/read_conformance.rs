@@ -241,7 +241,7 @@ fn filters_of(filters: &[(Dimension, &str)]) -> Vec<Filter> {
 }
 
 fn overview_request(from: &str, to: &str, interval: Interval, filters: &[(Dimension, &str)]) -> OverviewRequest {
-    OverviewRequest { period: days(from, to), interval, filters: filters_of(filters) }
+    OverviewRequest { period: days(from, to), interval, filters: filters_of(filters), people: None }
 }
 
 /// (visitors, sessions, pageviews, events, bounces, bounce rate, average duration ms)
@@ -856,10 +856,19 @@ pub async fn matches_that_share_a_time_come_in_event_id_order(open: &impl Fn(&Pa
 pub async fn a_visitor_set_narrows_sessions_and_events_to_its_visitors(open: &impl Fn(&Path) -> Backend) {
     let s = seeded(open).await;
     let segment = Filter::visitors(["ben".to_owned(), "carl".to_owned()]);
-    let request = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![segment.clone()] };
+    let request = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![segment.clone()], people: None };
     let overview = s.reads().overview(&berlin(), &request).await.unwrap();
     // B1, B2 and C; pageviews 5, 6, 8, 11 and the engagement (carl's signup is on Jan 16).
     assert_eq!(totals(&overview.current.totals), (2, 3, 4, 5, 1, 1.0 / 3.0, 200_000.0));
+    assert_eq!(overview.current.people, 2, "not told who anyone is, people are visitors");
+    // Told that ben and carl are one user (and a visitor of no session is another), they count once.
+    let link = |v: &str, u: &str| crate::identity::Identity { visitor_id: v.into(), user_id: u.into(), since_ms: 0 };
+    let people = std::sync::Arc::new(crate::identity::resolve([link("ben", "u1"), link("carl", "u1"), link("nobody", "u2")]));
+    let told = OverviewRequest { people: Some(people.clone()), ..request.clone() };
+    assert_eq!(s.reads().overview(&berlin(), &told).await.unwrap().current.people, 1);
+    let everyone = OverviewRequest { filters: vec![], ..told };
+    let figures = s.reads().overview(&berlin(), &everyone).await.unwrap().current;
+    assert_eq!(figures.people, figures.totals.visitors - 1, "{figures:?}");
     let page = SessionsRequest { period: days("2024-01-15", "2024-01-15"), filters: vec![segment.clone()], page: 0, per_page: 10 };
     assert_eq!(s.reads().sessions(&berlin(), &page).await.unwrap().total, 3);
     // With the other filters: ben's only.
@@ -868,7 +877,7 @@ pub async fn a_visitor_set_narrows_sessions_and_events_to_its_visitors(open: &im
     let rows: Vec<(Option<String>, i64)> = s.reads().breakdown(&berlin(), &request).await.unwrap().rows.into_iter().map(|r| (r.value, r.count)).collect();
     assert_eq!(rows, [(Some("/docs".to_owned()), 2), (Some("/".to_owned()), 1)]);
     // An empty set keeps nothing.
-    let none = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![Filter::visitors([])] };
+    let none = OverviewRequest { period: days("2024-01-15", "2024-01-15"), interval: Interval::Day, filters: vec![Filter::visitors([])], people: None };
     assert_eq!(s.reads().overview(&berlin(), &none).await.unwrap().current.totals.sessions, 0);
     s.close().await;
 }

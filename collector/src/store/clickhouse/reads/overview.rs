@@ -4,16 +4,33 @@
 //! are derived by [`Figures::from_counts`].
 
 use super::filter::{Scope, events_in, on_events, on_sessions, sessions_in};
+use crate::identity::People;
 use crate::query::filter::Filter;
+use crate::query::matching::VisitsRequest;
+use crate::query::people;
 use crate::query::overview::{Counts, Figures, Overview, OverviewRequest};
 use crate::query::period::{Bucket, Interval, Period};
 use crate::query::{QueryError, Site};
 use crate::store::clickhouse::client::Client;
 
 pub(super) async fn overview(client: &Client, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
-    let current = figures(client, site, &request.period, request.interval, &request.filters).await?;
-    let previous = figures(client, site, &request.period.previous(), request.interval, &request.filters).await?;
+    let mut current = figures(client, site, &request.period, request.interval, &request.filters).await?;
+    let mut previous = figures(client, site, &request.period.previous(), request.interval, &request.filters).await?;
+    if let Some(people) = &request.people {
+        for (figures, period) in [(&mut current, request.period.clone()), (&mut previous, request.period.previous())] {
+            figures.people = count_people(client, site, &period, &request.filters, figures.totals.visitors, people).await?;
+        }
+    }
     Ok(Overview { interval: request.interval, current, previous })
+}
+
+/// The people among a period's `visitors` distinct visitors, from the
+/// visits of those ever linked to a user (see [`people::count_from_linked`]).
+async fn count_people(client: &Client, site: &Site, period: &Period, filters: &[Filter], visitors: i64, people: &People) -> Result<i64, QueryError> {
+    let Some(filters) = people::linked_filters(filters, people) else { return Ok(visitors) };
+    let (lo, hi) = period.bounds(&site.time_zone);
+    let visits = super::analyses::visits(client, site, &VisitsRequest { lo, hi, filters, dimension: None, places: false }).await?;
+    Ok(people::count_from_linked(visitors, &visits, people))
 }
 
 #[derive(serde::Deserialize)]

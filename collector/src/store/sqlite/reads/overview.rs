@@ -11,41 +11,47 @@ use rusqlite::{Connection, params_from_iter};
 use super::filter::{Scope, on_events, on_sessions};
 use crate::query::filter::{Dimension, Filter, Level};
 use crate::query::overview::{Counts, Figures, Overview, OverviewRequest};
-use crate::query::period::{Bucket, Interval, Period};
+use crate::query::period::{Bucket, Period};
 use crate::query::{QueryError, Site};
 use crate::store::sqlite::SLOT_MS;
 
 pub(super) fn overview(conn: &Connection, site: &Site, request: &OverviewRequest) -> Result<Overview, QueryError> {
-    let current = figures(conn, site, &request.period, request.interval, &request.filters)?;
-    let previous = figures(conn, site, &request.period.previous(), request.interval, &request.filters)?;
+    let current = figures(conn, site, &request.period, request)?;
+    let previous = figures(conn, site, &request.period.previous(), request)?;
     Ok(Overview { interval: request.interval, current, previous })
 }
 
-fn figures(conn: &Connection, site: &Site, period: &Period, interval: Interval, filters: &[Filter]) -> Result<Figures, QueryError> {
+/// The figures of `period` (the request's or the one before it).
+fn figures(conn: &Connection, site: &Site, period: &Period, request: &OverviewRequest) -> Result<Figures, QueryError> {
+    let (interval, filters) = (request.interval, &request.filters[..]);
     let buckets = period.buckets(interval, &site.time_zone);
     let mut counts = vec![Counts::default(); buckets.len()];
     let (lo, hi) = period.bounds(&site.time_zone);
     let scope = Scope::of(site, lo, hi);
 
     let aligned = buckets.iter().all(|b| b.start_ms % SLOT_MS == 0 && b.end_ms % SLOT_MS == 0);
-    let visitors = if filters.is_empty() && aligned {
-        let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
+    let tally = if filters.is_empty() && aligned {
+        let tally = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
         count_events_from_slots(conn, site, &buckets, &mut counts)?;
-        visitors
+        tally
     } else if filters.iter().all(of_whole_sessions) {
         count_whole_sessions(conn, scope, filters, &buckets, &mut counts)?
     } else {
-        let visitors = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
+        let tally = count_sessions(conn, scope, filters, &buckets, &mut counts)?;
         count_events(conn, site, scope, filters, &buckets, &mut counts)?;
-        visitors
+        tally
     };
-    Ok(Figures::from_counts(period, &buckets, &counts, visitors))
+    let mut figures = Figures::from_counts(period, &buckets, &counts, tally.visitors());
+    if let Some(people) = &request.people {
+        figures.people = crate::query::people::count(tally.seen.keys().map(|v| &**v), people);
+    }
+    Ok(figures)
 }
 
 /// Sessions, bounces, durations and visitors per bucket, by when each
 /// session started, in one pass over the period in time order; returns the
-/// period's distinct visitors.
-fn count_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<i64, QueryError> {
+/// period's visitors.
+fn count_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<Tally, QueryError> {
     let clause = on_sessions(filters, scope);
     let sql = format!(
         "SELECT s.start_ts, s.visitor_id, s.bounce, s.duration_ms FROM sessions s
@@ -59,7 +65,7 @@ fn count_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: 
     while let Some(row) = rows.next()? {
         tally.add(buckets, counts, row.get(0)?, text(row, 1)?, row.get(2)?, row.get(3)?);
     }
-    Ok(tally.visitors())
+    Ok(tally)
 }
 
 /// The sessions of a period counted by bucket as they come in start order.
@@ -135,7 +141,7 @@ fn of_whole_sessions(filter: &Filter) -> bool {
 /// than probed in SQL. Reads a session per session (from the
 /// `sessions_by_start` index alone), where [`count_events`] would read
 /// every event of the period.
-fn count_whole_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<i64, QueryError> {
+fn count_whole_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buckets: &[Bucket], counts: &mut [Counts]) -> Result<Tally, QueryError> {
     let mut lists: Vec<foldhash::HashSet<&str>> = Vec::new();
     let mut in_sql = Vec::new();
     for f in filters {
@@ -192,7 +198,7 @@ fn count_whole_sessions(conn: &Connection, scope: Scope, filters: &[Filter], buc
             }
         }
     }
-    Ok(tally.visitors())
+    Ok(tally)
 }
 
 /// The same counts from the quarter-hour slots kept at ingest; only for an
@@ -286,12 +292,12 @@ mod tests {
         ];
         for filters in &filters {
             assert!(filters.iter().all(of_whole_sessions));
-            for interval in [Interval::Hour, Interval::Day] {
+            for interval in [crate::query::period::Interval::Hour, crate::query::period::Interval::Day] {
                 let buckets = period.buckets(interval, &site.time_zone);
                 let scope = Scope::of(&site, lo, hi);
                 let (mut in_one_pass, mut one_by_one) = (vec![Counts::default(); buckets.len()], vec![Counts::default(); buckets.len()]);
-                let visitors = count_whole_sessions(&conn, scope, filters, &buckets, &mut in_one_pass).unwrap();
-                let expected = count_sessions(&conn, scope, filters, &buckets, &mut one_by_one).unwrap();
+                let visitors = count_whole_sessions(&conn, scope, filters, &buckets, &mut in_one_pass).unwrap().visitors();
+                let expected = count_sessions(&conn, scope, filters, &buckets, &mut one_by_one).unwrap().visitors();
                 count_events(&conn, &site, scope, filters, &buckets, &mut one_by_one).unwrap();
                 assert_eq!((visitors, &in_one_pass), (expected, &one_by_one), "{filters:?} by {interval:?}");
                 assert!(one_by_one.iter().map(|c| c.events).sum::<i64>() > 10, "the filters keep some events");
