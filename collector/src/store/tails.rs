@@ -7,9 +7,13 @@
 //! visitor's new tail while it builds a transaction and applies the records
 //! after the commit succeeds; a visitor whose sessions were recomputed (a
 //! late event) or any rebuild is forgotten, and the database answers for it
-//! next time. It holds at most [`CAPACITY`] visitors: past that, visitors
-//! whose session ended more than a timeout before the newest are dropped,
-//! and if that is not enough, all of them.
+//! next time. It holds the visitors whose session may still go on: every
+//! [`SWEEP_EVERY_MS`] of event time, visitors whose session ended more than
+//! a timeout before the newest are dropped (their next event starts a new
+//! session, which the database answers for), so its memory follows the
+//! visitors of the last half hour, not every visitor since the start. It
+//! holds at most [`CAPACITY`] visitors: past that, the same sweep runs at
+//! once, and if that is not enough, all of them go.
 
 use std::collections::HashMap;
 
@@ -19,28 +23,46 @@ use crate::sessions::Session;
 
 /// Visitors remembered at most (a few hundred bytes each).
 pub const CAPACITY: usize = 100_000;
+/// Event time between sweeps of visitors whose session is over.
+pub const SWEEP_EVERY_MS: i64 = 60_000;
 
 /// A visitor's latest committed event (only what the session rule reads:
 /// time, id, client session id, session id) and that event's session.
 #[derive(Debug, Clone)]
 pub struct Tail {
-    pub last: StoredEvent,
+    pub last: LastEvent,
     pub session: Session,
     /// The session holds one client session id (`sessions::one_client`),
     /// which lets late events be absorbed into it.
     pub one_client: bool,
 }
 
+/// Of an event, what the session rule reads: kept apart rather than as a
+/// [`StoredEvent`] with its other thirty fields empty, a few hundred bytes
+/// per visitor remembered.
+#[derive(Debug, Clone)]
+pub struct LastEvent {
+    pub ts: i64,
+    pub id: String,
+    pub client_session_id: Option<String>,
+    pub session_id: String,
+}
+
 impl Tail {
     pub fn new(last: &StoredEvent, session: Session, one_client: bool) -> Tail {
-        let last = StoredEvent {
-            ts: last.ts,
-            id: last.id.clone(),
-            client_session_id: last.client_session_id.clone(),
-            session_id: session.id.clone(),
-            ..StoredEvent::default()
-        };
+        let last = LastEvent { ts: last.ts, id: last.id.clone(), client_session_id: last.client_session_id.clone(), session_id: session.id.clone() };
         Tail { last, session, one_client }
+    }
+
+    /// The latest event as the session rule reads it.
+    pub fn last_event(&self) -> StoredEvent {
+        StoredEvent {
+            ts: self.last.ts,
+            id: self.last.id.clone(),
+            client_session_id: self.last.client_session_id.clone(),
+            session_id: self.last.session_id.clone(),
+            ..StoredEvent::default()
+        }
     }
 
     /// Whether the session `id` is this tail's and holds one client session id.
@@ -87,6 +109,8 @@ pub struct Tails {
     sites: HashMap<String, HashMap<String, Tail>>,
     len: usize,
     newest_end: i64,
+    /// `newest_end` at the last sweep.
+    swept_at: i64,
 }
 
 impl Tails {
@@ -122,6 +146,8 @@ impl Tails {
         }
         if self.len > CAPACITY {
             self.shed(timeout_of);
+        } else if self.newest_end - self.swept_at >= SWEEP_EVERY_MS {
+            self.sweep(&timeout_of);
         }
     }
 
@@ -143,15 +169,26 @@ impl Tails {
     }
 
     fn shed(&mut self, timeout_of: impl Fn(&str) -> i64) {
+        self.sweep(&timeout_of);
+        if self.len > CAPACITY / 2 {
+            self.clear();
+        }
+    }
+
+    /// Drops the visitors whose session ended more than a timeout before
+    /// the newest end; the maps give their room back when most went.
+    fn sweep(&mut self, timeout_of: &impl Fn(&str) -> i64) {
         let newest = self.newest_end;
         for (site, visitors) in &mut self.sites {
             let timeout = timeout_of(site);
             visitors.retain(|_, tail| tail.session.end_ts >= newest - timeout);
+            if visitors.capacity() > 4 * visitors.len().max(64) {
+                visitors.shrink_to_fit();
+            }
         }
+        self.sites.retain(|_, visitors| !visitors.is_empty());
         self.len = self.sites.values().map(HashMap::len).sum();
-        if self.len > CAPACITY / 2 {
-            self.clear();
-        }
+        self.swept_at = newest;
     }
 }
 
@@ -172,6 +209,17 @@ mod tests {
         tails.apply(vec![Change::Forget { site: "site".into(), visitor: "anna".into() }], |_| 5);
         assert!(tails.get("site", "anna").is_none());
         assert_eq!((tails.len(), tails.get("site", "ben").map(|t| t.last.ts)), (1, Some(20)));
+    }
+
+    #[test]
+    fn a_minute_of_event_time_later_visitors_whose_session_is_over_are_dropped() {
+        let mut tails = Tails::default();
+        tails.apply(vec![Change::Set(tail("anna", 0)), Change::Set(tail("ben", 50_000))], |_| 30_000);
+        assert_eq!(tails.len(), 2);
+        // Anna's session ended 60 s before the newest event, twice the timeout.
+        tails.apply(vec![Change::Set(tail("cleo", SWEEP_EVERY_MS))], |_| 30_000);
+        assert!(tails.get("site", "anna").is_none());
+        assert_eq!((tails.len(), tails.get("site", "ben").map(|t| t.last.ts)), (2, Some(50_000)));
     }
 
     #[test]
