@@ -247,7 +247,41 @@ pub struct StoreConfig {
     /// SQLite: how hard each group commit reaches the disk (see [`Durability`]).
     #[serde(default)]
     pub durability: Durability,
+    /// SQLite: the WAL's file, MiB. The writer starts the WAL over at half
+    /// of it and the file is cut back to it when it does; while a reader
+    /// holds an older snapshot past that half, new queries wait for the
+    /// running ones to end (see `store::sqlite::checkpoints`).
+    #[serde(default = "default_wal_max_mib")]
+    pub wal_max_mib: u32,
+    /// SQLite: dashboard queries run at once, each on a read connection
+    /// kept open between queries. Unset: half the machine's cores, at least 1.
+    #[serde(default)]
+    pub read_connections: Option<usize>,
+    /// SQLite: the page cache of each read connection, MiB.
+    #[serde(default = "default_read_cache_mib")]
+    pub read_cache_mib: u32,
+    /// SQLite: how much of the database file the writer maps into memory,
+    /// MiB (0: none). Mapped pages count in the collector's RSS as file
+    /// pages, which the kernel takes back when it needs the memory.
+    #[serde(default = "default_mmap_mib")]
+    pub mmap_mib: u32,
 }
+
+/// What SQLite may use: with these defaults the collector's memory stays
+/// within its caches whatever the store's size (BENCHMARKS.md, "Soak").
+fn default_wal_max_mib() -> u32 {
+    64
+}
+fn default_read_cache_mib() -> u32 {
+    16
+}
+fn default_mmap_mib() -> u32 {
+    256
+}
+/// The largest `wal_max_mib`, `read_cache_mib` and `mmap_mib`.
+const MAX_STORE_MIB: u32 = 64 * 1024;
+/// The most read connections: each is a file descriptor and a page cache.
+const MAX_READ_CONNECTIONS: usize = 256;
 
 /// Who turns stored events into sessions on ClickHouse.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -302,7 +336,18 @@ impl Default for StoreConfig {
             cluster: None,
             shards: Vec::new(),
             durability: Durability::Normal,
+            wal_max_mib: default_wal_max_mib(),
+            read_connections: None,
+            read_cache_mib: default_read_cache_mib(),
+            mmap_mib: default_mmap_mib(),
         }
+    }
+}
+
+impl StoreConfig {
+    /// `read_connections`, or half the machine's cores (at least 1).
+    pub fn read_connections(&self) -> usize {
+        self.read_connections.unwrap_or_else(|| (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1))
     }
 }
 
@@ -318,6 +363,18 @@ impl Config {
     fn validate_store(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         let store = &self.store;
+        if !(1..=MAX_STORE_MIB).contains(&store.wal_max_mib) {
+            return invalid(format!("store.wal_max_mib must be 1 to {MAX_STORE_MIB}"));
+        }
+        if !(1..=MAX_STORE_MIB).contains(&store.read_cache_mib) {
+            return invalid(format!("store.read_cache_mib must be 1 to {MAX_STORE_MIB}"));
+        }
+        if store.mmap_mib > MAX_STORE_MIB {
+            return invalid(format!("store.mmap_mib must be 0 to {MAX_STORE_MIB}"));
+        }
+        if store.read_connections.is_some_and(|n| !(1..=MAX_READ_CONNECTIONS).contains(&n)) {
+            return invalid(format!("store.read_connections must be 1 to {MAX_READ_CONNECTIONS}"));
+        }
         match store.backend {
             Backend::Sqlite if store.url.is_some() => {
                 invalid("store.url is for backend = \"clickhouse\"; SQLite keeps its file in data_dir".into())
@@ -935,6 +992,25 @@ mod tests {
         assert_eq!(by_env.store.durability, Durability::Full);
         let err = Config::parse(TWO_SITES, "t", env(&[("WAYMARK_STORE__DURABILITY", "extra")])).unwrap_err().to_string();
         assert!(err.contains("durability") && err.contains("full"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_memory_and_wal_bounds_have_defaults_overrides_and_ranges() {
+        let defaults = Config::parse(TWO_SITES, "t", []).unwrap().store;
+        assert_eq!((defaults.wal_max_mib, defaults.read_connections, defaults.read_cache_mib, defaults.mmap_mib), (64, None, 16, 256));
+        assert!(defaults.read_connections() >= 1);
+        let file = format!("{TWO_SITES}\n[store]\nwal_max_mib = 16\nread_connections = 3\nmmap_mib = 0\n");
+        let set = Config::parse(&file, "t", env(&[("WAYMARK_STORE__READ_CACHE_MIB", "4")])).unwrap().store;
+        assert_eq!((set.wal_max_mib, set.read_connections(), set.read_cache_mib, set.mmap_mib), (16, 3, 4, 0));
+        for (name, value, says) in [
+            ("WAL_MAX_MIB", "0", "store.wal_max_mib must be 1 to 65536"),
+            ("READ_CONNECTIONS", "0", "store.read_connections must be 1 to 256"),
+            ("READ_CACHE_MIB", "0", "store.read_cache_mib must be 1 to 65536"),
+            ("MMAP_MIB", "100000", "store.mmap_mib must be 0 to 65536"),
+        ] {
+            let err = Config::parse(TWO_SITES, "t", env(&[(&format!("WAYMARK_STORE__{name}"), value)])).unwrap_err().to_string();
+            assert!(err.contains(says), "{name}: {err}");
+        }
     }
 
     #[test]

@@ -45,7 +45,7 @@ use crate::store::definitions::Definitions;
 use crate::store::sqlite::SqliteDefinitions;
 use crate::store::clickhouse::{ClickhouseAccounts, ClickhouseStore, Connection, StoreOptions as ClickhouseOptions};
 use crate::store::read::Reads;
-use crate::store::sqlite::{SqliteAccounts, SqliteStore, StoreOptions};
+use crate::store::sqlite::{ReadOptions, SqliteAccounts, SqliteStore, StoreOptions};
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -176,6 +176,9 @@ pub fn store_options(config: &Config, metrics: &Metrics) -> StoreOptions {
         session_rules: config.sites.iter().map(|s| (s.key.clone(), s.session_rule())).collect(),
         commit_seconds: Some(metrics.commit_seconds.clone()),
         durability: config.store.durability,
+        wal_max_bytes: u64::from(config.store.wal_max_mib) << 20,
+        reads: ReadOptions { connections: config.store.read_connections(), cache_kib: i64::from(config.store.read_cache_mib) * 1024 },
+        mmap_bytes: u64::from(config.store.mmap_mib) << 20,
         ..StoreOptions::default()
     }
 }

@@ -7,9 +7,14 @@
 //! visitor's new tail while it builds a transaction and applies the records
 //! after the commit succeeds; a visitor whose sessions were recomputed (a
 //! late event) or any rebuild is forgotten, and the database answers for it
-//! next time. It holds at most [`CAPACITY`] visitors: past that, visitors
-//! whose session ended more than a timeout before the newest are dropped,
-//! and if that is not enough, all of them.
+//! next time. It holds the visitors whose session may still go on: every
+//! [`SWEEP_EVERY_MS`] of event time, visitors whose session ended more than
+//! a timeout before the newest are dropped (their next event starts a new
+//! session, which the database answers for), so its memory follows the
+//! visitors of the last half hour, not every visitor since the start. It
+//! holds at most [`CAPACITY`] visitors: past that, the same sweep runs at
+//! once, and if that is not enough, the half whose sessions ended longest
+//! ago go as well.
 
 use std::collections::HashMap;
 
@@ -17,30 +22,51 @@ use crate::event::StoredEvent;
 use crate::ingest::group::{Latest, SessionWrite};
 use crate::sessions::Session;
 
-/// Visitors remembered at most (a few hundred bytes each).
-pub const CAPACITY: usize = 100_000;
+/// Visitors remembered at most: about 1.3 KiB each (the session's strings
+/// and the map's), so some 26 MiB. The overload bench at twice the
+/// collector's capacity meets a new visitor every few milliseconds; a
+/// visitor forgotten costs two index lookups at their next event.
+pub const CAPACITY: usize = 20_000;
+/// Event time between sweeps of visitors whose session is over.
+pub const SWEEP_EVERY_MS: i64 = 60_000;
 
 /// A visitor's latest committed event (only what the session rule reads:
 /// time, id, client session id, session id) and that event's session.
 #[derive(Debug, Clone)]
 pub struct Tail {
-    pub last: StoredEvent,
+    pub last: LastEvent,
     pub session: Session,
     /// The session holds one client session id (`sessions::one_client`),
     /// which lets late events be absorbed into it.
     pub one_client: bool,
 }
 
+/// Of an event, what the session rule reads: kept apart rather than as a
+/// [`StoredEvent`] with its other thirty fields empty, a few hundred bytes
+/// per visitor remembered.
+#[derive(Debug, Clone)]
+pub struct LastEvent {
+    pub ts: i64,
+    pub id: String,
+    pub client_session_id: Option<String>,
+    pub session_id: String,
+}
+
 impl Tail {
     pub fn new(last: &StoredEvent, session: Session, one_client: bool) -> Tail {
-        let last = StoredEvent {
-            ts: last.ts,
-            id: last.id.clone(),
-            client_session_id: last.client_session_id.clone(),
-            session_id: session.id.clone(),
-            ..StoredEvent::default()
-        };
+        let last = LastEvent { ts: last.ts, id: last.id.clone(), client_session_id: last.client_session_id.clone(), session_id: session.id.clone() };
         Tail { last, session, one_client }
+    }
+
+    /// The latest event as the session rule reads it.
+    pub fn last_event(&self) -> StoredEvent {
+        StoredEvent {
+            ts: self.last.ts,
+            id: self.last.id.clone(),
+            client_session_id: self.last.client_session_id.clone(),
+            session_id: self.last.session_id.clone(),
+            ..StoredEvent::default()
+        }
     }
 
     /// Whether the session `id` is this tail's and holds one client session id.
@@ -87,6 +113,8 @@ pub struct Tails {
     sites: HashMap<String, HashMap<String, Tail>>,
     len: usize,
     newest_end: i64,
+    /// `newest_end` at the last sweep.
+    swept_at: i64,
 }
 
 impl Tails {
@@ -122,6 +150,8 @@ impl Tails {
         }
         if self.len > CAPACITY {
             self.shed(timeout_of);
+        } else if self.newest_end - self.swept_at >= SWEEP_EVERY_MS {
+            self.sweep(&timeout_of);
         }
     }
 
@@ -143,15 +173,34 @@ impl Tails {
     }
 
     fn shed(&mut self, timeout_of: impl Fn(&str) -> i64) {
+        self.sweep(&timeout_of);
+        if self.len > CAPACITY / 2 {
+            // The newest half stays: those are the visitors whose next
+            // events are on their way.
+            let mut ends: Vec<i64> = self.sites.values().flat_map(|v| v.values().map(|t| t.session.end_ts)).collect();
+            let drop = ends.len() - CAPACITY / 2;
+            let cutoff = *ends.select_nth_unstable(drop).1;
+            for visitors in self.sites.values_mut() {
+                visitors.retain(|_, tail| tail.session.end_ts >= cutoff);
+            }
+            self.len = self.sites.values().map(HashMap::len).sum();
+        }
+    }
+
+    /// Drops the visitors whose session ended more than a timeout before
+    /// the newest end; the maps give their room back when most went.
+    fn sweep(&mut self, timeout_of: &impl Fn(&str) -> i64) {
         let newest = self.newest_end;
         for (site, visitors) in &mut self.sites {
             let timeout = timeout_of(site);
             visitors.retain(|_, tail| tail.session.end_ts >= newest - timeout);
+            if visitors.capacity() > 4 * visitors.len().max(64) {
+                visitors.shrink_to_fit();
+            }
         }
+        self.sites.retain(|_, visitors| !visitors.is_empty());
         self.len = self.sites.values().map(HashMap::len).sum();
-        if self.len > CAPACITY / 2 {
-            self.clear();
-        }
+        self.swept_at = newest;
     }
 }
 
@@ -172,6 +221,26 @@ mod tests {
         tails.apply(vec![Change::Forget { site: "site".into(), visitor: "anna".into() }], |_| 5);
         assert!(tails.get("site", "anna").is_none());
         assert_eq!((tails.len(), tails.get("site", "ben").map(|t| t.last.ts)), (1, Some(20)));
+    }
+
+    #[test]
+    fn past_capacity_with_every_session_going_on_the_newest_half_is_kept() {
+        let mut tails = Tails::default();
+        let busy: Vec<Change> = (0..=CAPACITY).map(|n| Change::Set(tail(&format!("v-{n}"), n as i64))).collect();
+        tails.apply(busy, |_| i64::MAX / 4);
+        assert!(tails.len() <= CAPACITY / 2 + 1, "{} visitors kept", tails.len());
+        assert!(tails.get("site", &format!("v-{CAPACITY}")).is_some() && tails.get("site", "v-0").is_none());
+    }
+
+    #[test]
+    fn a_minute_of_event_time_later_visitors_whose_session_is_over_are_dropped() {
+        let mut tails = Tails::default();
+        tails.apply(vec![Change::Set(tail("anna", 0)), Change::Set(tail("ben", 50_000))], |_| 30_000);
+        assert_eq!(tails.len(), 2);
+        // Anna's session ended 60 s before the newest event, twice the timeout.
+        tails.apply(vec![Change::Set(tail("cleo", SWEEP_EVERY_MS))], |_| 30_000);
+        assert!(tails.get("site", "anna").is_none());
+        assert_eq!((tails.len(), tails.get("site", "ben").map(|t| t.last.ts)), (2, Some(50_000)));
     }
 
     #[test]

@@ -520,7 +520,7 @@ pub(super) fn peak_rss_kib(pid: u32) -> Result<u64> {
 /// each, spread over the last 23 days, with their sessions and quarter-hour
 /// counts: written with SQL in one transaction into the schema the
 /// collector created.
-fn seed(db: &PathBuf, events: u64) -> Result<()> {
+pub(super) fn seed(db: &Path, events: u64) -> Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     let start = now - 2 * 60 * 60 * 1000 - (events as i64 / 10) * 20_000;
     let conn = rusqlite::Connection::open(db)?;

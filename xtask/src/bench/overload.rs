@@ -22,10 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::ingest::{CONFIG, Collector};
 use super::loadgen::{self, Endpoint, Load, OpenLoad, Shape};
+use super::soak::Memory;
 
 fn minutes() -> u64 {
     std::env::var("WAYMARK_OVERLOAD_MINUTES").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
@@ -44,6 +45,8 @@ struct Watched {
     /// The slowest health check answered, in ms.
     slowest_ms: f64,
     rss_mib: Vec<f64>,
+    /// Of each RSS sample, anonymous memory (not mapped file pages).
+    anon_mib: Vec<f64>,
 }
 
 pub fn section(root: &Path) -> Result<String> {
@@ -114,8 +117,10 @@ fn watch(addr: SocketAddr, pid: u32, stop: &AtomicBool) -> Result<Watched> {
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_sample {
-            watched.rss_mib.push(rss_kib(pid)? as f64 / 1024.0);
-            eprintln!("overload: minute {}: RSS {:.1} MiB", watched.rss_mib.len(), watched.rss_mib.last().unwrap_or(&0.0));
+            let memory = Memory::of(pid)?;
+            watched.rss_mib.push(memory.rss_mib());
+            watched.anon_mib.push(memory.anon_mib());
+            eprintln!("overload: minute {}: RSS {:.1} MiB ({:.1} anonymous)", watched.rss_mib.len(), memory.rss_mib(), memory.anon_mib());
             next_sample += Duration::from_secs(60);
         }
         if now >= next_check {
@@ -141,15 +146,6 @@ fn healthz(addr: SocketAddr) -> Result<bool> {
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"))
-}
-
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmRSS in /proc/PID/status")
 }
 
 fn report(capacity: f64, rate: f64, a: &loadgen::Answers, w: &Watched, lost: usize, peak_rss_mib: f64, loads: [&str; 2]) -> String {
@@ -202,15 +198,23 @@ fn report(capacity: f64, rate: f64, a: &loadgen::Answers, w: &Watched, lost: usi
         w.unhealthy,
         w.slowest_ms,
     ));
-    s.push_str("| minute | RSS |\n| ---: | ---: |\n");
-    for (i, rss) in w.rss_mib.iter().enumerate() {
-        s.push_str(&format!("| {} | {rss:.1} MiB |\n", i + 1));
+    s.push_str("| minute | RSS | of it anonymous |\n| ---: | ---: | ---: |\n");
+    for (i, (rss, anon)) in w.rss_mib.iter().zip(&w.anon_mib).enumerate() {
+        s.push_str(&format!("| {} | {rss:.1} MiB | {anon:.1} MiB |\n", i + 1));
     }
-    let (first, last) = (w.rss_mib.first().copied().unwrap_or(0.0), w.rss_mib.last().copied().unwrap_or(0.0));
-    let flat = last <= first * 1.10 + 8.0;
+    // Flat: no sample after the first minute's above it (plus a margin);
+    // the highest, not the last, so that a cache cleared late in the run
+    // does not hide what it grew to.
+    let after_first = |samples: &[f64]| samples.iter().skip(1).copied().fold(0.0, f64::max);
+    let (first, last, highest) = (w.rss_mib.first().copied().unwrap_or(0.0), w.rss_mib.last().copied().unwrap_or(0.0), after_first(&w.rss_mib));
+    let flat = highest <= first * 1.10 + 8.0;
+    let (first_anon, highest_anon) = (w.anon_mib.first().copied().unwrap_or(0.0), after_first(&w.anon_mib));
+    let anon_flat = highest_anon <= first_anon * 1.10 + 8.0;
     s.push_str(&format!(
         "\nPeak RSS {peak_rss_mib:.1} MiB. Acknowledged events looked up by id afterwards: {} acknowledged, **{lost} lost**.\n\n\
-         Verdict: {}; RSS {} after minute 1 ({first:.1} → {last:.1} MiB); health checks {}; nothing acknowledged lost: {}.\n\n",
+         Verdict: {}; RSS {} after minute 1 ({first:.1} MiB, at most {highest:.1} MiB after it, {last:.1} MiB at the end), \
+         anonymous memory {} ({first_anon:.1} MiB, at most {highest_anon:.1} MiB after it); \
+         health checks {}; nothing acknowledged lost: {}.\n\n",
         a.acknowledged.len(),
         if a.no_answer == 0 && a.other == 0 && refused == a.with_retry_after {
             "what it could not take was answered 429/503 with `Retry-After`, nothing left unanswered".to_owned()
@@ -218,6 +222,7 @@ fn report(capacity: f64, rate: f64, a: &loadgen::Answers, w: &Watched, lost: usi
             format!("**{} requests got no answer or another status** and {} refusals lacked `Retry-After`", a.no_answer + a.other, refused - a.with_retry_after)
         },
         if flat { "flat" } else { "**grew**" },
+        if anon_flat { "flat" } else { "**grew**" },
         if w.unhealthy == 0 { "all answered".to_owned() } else { format!("**{} failed**", w.unhealthy) },
         if lost == 0 { "yes" } else { "**no**" },
     ));

@@ -1,17 +1,26 @@
 //! The soak: an hour (`WAYMARK_SOAK_MINUTES`, default 60) of mixed traffic
-//! at a moderate rate against one collector (`--profile server`, SQLite):
-//! browser batches and server-to-server batches from the load generator
-//! (open loop, fixed rates), the dashboard's query API with a token every
-//! two seconds, and the live stream (SSE) held open the whole time. Every
-//! minute it samples the collector's RSS, open files (`/proc/PID/fd`), the
-//! WAL's size and the minute's p99 latencies; the section has the table,
-//! a verdict on whether each line stayed flat, and a PNG plot of them
-//! (`BENCHMARKS-soak.png`, drawn with plotters).
+//! at a moderate rate against one collector (`--profile server`, SQLite,
+//! default `[store]` bounds): browser batches and server-to-server batches
+//! from the load generator (open loop, fixed rates), the dashboard's query
+//! API with a token every two seconds, and the live stream (SSE) held open
+//! the whole time. Every minute it samples the collector's RSS (and how
+//! much of it is anonymous memory rather than mapped file pages), open
+//! files (`/proc/PID/fd`), the WAL's size and the minute's p99 latencies;
+//! the section has the table, a verdict on whether each line stayed flat,
+//! and a PNG plot of them (`BENCHMARKS-soak.png`, drawn with plotters).
+//!
+//! The store starts with [`SEEDED_EVENTS`] events over the weeks before
+//! the run, and the dashboard's queries ask for a fixed week of them (the
+//! realtime figures for the last minutes): each query reads as much in the
+//! last minute as in the first, as a dashboard does over a store held at
+//! its retention, while the run's own events (a million in an hour) grow
+//! the file underneath. A query reading everything sent so far would
+//! get slower every minute by design, which says nothing about leaks.
 //!
 //! Flat means: RSS and open files at the end no higher than after the first
 //! minute plus a margin (the allocator's and SQLite's caches settle in the
-//! first minutes), the WAL bounded (checkpoints keep up), and the last
-//! minutes' p99 within a few times the first minutes'.
+//! first minutes), the WAL under the collector's `wal_max_mib`, and the
+//! last minutes' p99 within a few times the first minutes'.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -28,6 +37,10 @@ use super::loadgen::{self, Endpoint, Load, SECRET_KEY, Shape};
 
 /// The dashboard token of the soak's config.
 const TOKEN: &str = "soak-token-0123456789abcdef";
+/// Events in the store before the run, over the 23 days before it.
+const SEEDED_EVENTS: u64 = 1_000_000;
+/// The collector's default `[store] wal_max_mib`, the WAL's bound.
+const WAL_MAX_MIB: f64 = 64.0;
 /// Browser batches: requests per second and events per request.
 const BROWSER_RATE: f64 = 40.0;
 const BROWSER_BATCH: usize = 5;
@@ -36,12 +49,21 @@ const SERVER_RATE: f64 = 5.0;
 const SERVER_BATCH: usize = 20;
 /// One dashboard query every this often, in turn.
 const QUERY_EVERY: Duration = Duration::from_secs(2);
-const QUERIES: [&str; 4] = [
-    "/api/query/overview?site=demo",
-    "/api/query/breakdown?site=demo&dimension=page",
-    "/api/query/sessions?site=demo&limit=50",
-    "/api/query/realtime?site=demo",
-];
+/// The dashboard's queries, in turn: a fixed week of the seeded events
+/// (from nine to three days ago) and the realtime figures; and the week.
+fn queries() -> Result<([String; 4], String)> {
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let from = today.checked_sub(jiff::Span::new().days(9))?;
+    let to = today.checked_sub(jiff::Span::new().days(3))?;
+    let week = format!("site=demo&from={from}&to={to}");
+    let paths = [
+        format!("/api/query/overview?{week}"),
+        format!("/api/query/breakdown?{week}&dimension=page"),
+        format!("/api/query/sessions?{week}&limit=50"),
+        "/api/query/realtime?site=demo".to_owned(),
+    ];
+    Ok((paths, format!("{from} to {to}")))
+}
 
 fn minutes() -> u32 {
     std::env::var("WAYMARK_SOAK_MINUTES").ok().and_then(|s| s.parse().ok()).unwrap_or(60)
@@ -51,6 +73,9 @@ fn minutes() -> u32 {
 struct Sample {
     minute: u32,
     rss_mib: f64,
+    /// Of the RSS, anonymous memory (heap, SQLite's caches); the rest is
+    /// mapped file pages (the binary, the database the writer maps).
+    anon_mib: f64,
     open_files: usize,
     wal_mib: f64,
     browser_p99_ms: f64,
@@ -72,6 +97,10 @@ pub fn section(root: &Path) -> Result<String> {
     let config = work.join("soak.toml");
     std::fs::write(&config, format!("{CONFIG}secret_key = \"{SECRET_KEY}\"\n[dashboard]\napi_tokens = [\"{TOKEN}\"]\n"))?;
     let data = work.join("data");
+    // Migrated by the collector itself, then seeded.
+    Collector::start(&binary, &config, &data)?.stop()?;
+    super::ingest::seed(&data.join("waymark.db"), SEEDED_EVENTS)?;
+    let (queries, week) = queries()?;
     let collector = Collector::start(&binary, &config, &data)?;
     let pid = collector.pid();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -96,26 +125,28 @@ pub fn section(root: &Path) -> Result<String> {
         };
         let browser = run(Endpoint::Native, BROWSER_RATE, BROWSER_BATCH, minute as u16 * 2);
         let server = run(Endpoint::Server, SERVER_RATE, SERVER_BATCH, minute as u16 * 2 + 1);
-        let queries = query_minute(collector.addr)?;
+        let queried = query_minute(collector.addr, &queries)?;
         let browser = browser.join().map_err(|_| anyhow::anyhow!("browser load panicked"))??;
         let server = server.join().map_err(|_| anyhow::anyhow!("server load panicked"))??;
         let live_now = live_events.load(Ordering::Relaxed);
+        let memory = Memory::of(pid)?;
         let sample = Sample {
             minute,
-            rss_mib: rss_kib(pid)? as f64 / 1024.0,
+            rss_mib: memory.rss_mib(),
+            anon_mib: memory.anon_mib(),
             open_files: std::fs::read_dir(format!("/proc/{pid}/fd"))?.count(),
             wal_mib: std::fs::metadata(data.join("waymark.db-wal")).map_or(0, |m| m.len()) as f64 / (1024.0 * 1024.0),
             browser_p99_ms: browser.percentile(0.99).as_secs_f64() * 1e3,
             server_p99_ms: server.percentile(0.99).as_secs_f64() * 1e3,
-            query_p99_ms: percentile(&queries.latencies, 0.99),
+            query_p99_ms: percentile(&queried.latencies, 0.99),
             events: browser.events + server.events,
-            failures: browser.failures + server.failures + queries.failures,
+            failures: browser.failures + server.failures + queried.failures,
             live_events: live_now - live_seen,
         };
         live_seen = live_now;
         eprintln!(
-            "soak: minute {minute}: RSS {:.1} MiB, {} open files, WAL {:.1} MiB, p99 browser {:.1} ms / server {:.1} ms / query {:.1} ms, {} events, {} failures, {} live events",
-            sample.rss_mib, sample.open_files, sample.wal_mib, sample.browser_p99_ms, sample.server_p99_ms, sample.query_p99_ms, sample.events, sample.failures, sample.live_events
+            "soak: minute {minute}: RSS {:.1} MiB ({:.1} anonymous), {} open files, WAL {:.1} MiB, p99 browser {:.1} ms / server {:.1} ms / query {:.1} ms, {} events, {} failures, {} live events",
+            sample.rss_mib, sample.anon_mib, sample.open_files, sample.wal_mib, sample.browser_p99_ms, sample.server_p99_ms, sample.query_p99_ms, sample.events, sample.failures, sample.live_events
         );
         samples.push(sample);
     }
@@ -130,7 +161,7 @@ pub fn section(root: &Path) -> Result<String> {
         Err(e) => format!("(No plot: {e:#}.)\n\n"),
     };
     let _ = std::fs::remove_dir_all(&work);
-    Ok(report(&samples, elapsed, &live_held, &plotted, [&load_before, &load_after]))
+    Ok(report(&samples, elapsed, &live_held, &plotted, &week, [&load_before, &load_after]))
 }
 
 struct Queries {
@@ -139,7 +170,7 @@ struct Queries {
 }
 
 /// A minute of the dashboard's queries, in turn, one every [`QUERY_EVERY`].
-fn query_minute(addr: SocketAddr) -> Result<Queries> {
+fn query_minute(addr: SocketAddr, paths: &[String]) -> Result<Queries> {
     let end = Instant::now() + Duration::from_secs(60);
     let mut queries = Queries { latencies: Vec::new(), failures: 0 };
     let mut next = Instant::now();
@@ -147,7 +178,7 @@ fn query_minute(addr: SocketAddr) -> Result<Queries> {
     while next < end {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         let sent = Instant::now();
-        let ok = get(addr, QUERIES[turn % QUERIES.len()]).map_or(false, |status| status == 200);
+        let ok = get(addr, &paths[turn % paths.len()]).map_or(false, |status| status == 200);
         queries.latencies.push(sent.elapsed().as_secs_f64() * 1e3);
         queries.failures += u64::from(!ok);
         turn += 1;
@@ -201,14 +232,34 @@ fn hold_live_stream(addr: SocketAddr, stop: &AtomicBool, count: &AtomicU64) -> L
     LiveHeld { opened: true, closed_early: None }
 }
 
-/// The process's resident memory now (`VmRSS`), in KiB.
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmRSS in /proc/PID/status")
+/// A process's resident memory now, from `/proc/PID/status`, in KiB.
+pub(super) struct Memory {
+    /// `VmRSS`: all of it.
+    rss_kib: u64,
+    /// `RssAnon`: heap and other anonymous memory (not file pages).
+    anon_kib: u64,
+}
+
+impl Memory {
+    pub(super) fn of(pid: u32) -> Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .with_context(|| format!("{name} in /proc/PID/status"))
+        };
+        Ok(Memory { rss_kib: field("VmRSS:")?, anon_kib: field("RssAnon:")? })
+    }
+
+    pub(super) fn rss_mib(&self) -> f64 {
+        self.rss_kib as f64 / 1024.0
+    }
+
+    pub(super) fn anon_mib(&self) -> f64 {
+        self.anon_kib as f64 / 1024.0
+    }
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -220,6 +271,7 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 /// Whether each line stayed flat, with the figures that say so.
 struct Verdict {
     rss: bool,
+    anon: bool,
     open_files: bool,
     wal: bool,
     latency: bool,
@@ -235,36 +287,41 @@ fn verdict(samples: &[Sample]) -> Option<Verdict> {
     let max_wal = samples.iter().map(|s| s.wal_mib).fold(0.0, f64::max);
     Some(Verdict {
         rss: last.rss_mib <= first.rss_mib * 1.10 + 8.0,
+        anon: last.anon_mib <= first.anon_mib * 1.10 + 8.0,
         open_files: last.open_files <= first.open_files + 8,
-        wal: max_wal <= 64.0,
+        wal: max_wal <= WAL_MAX_MIB,
         latency: p99(&samples[samples.len() - fifth..]) <= 3.0 * p99(&samples[..fifth]).max(10.0),
     })
 }
 
-fn report(samples: &[Sample], elapsed: Duration, live: &LiveHeld, plotted: &str, loads: [&str; 2]) -> String {
+fn report(samples: &[Sample], elapsed: Duration, live: &LiveHeld, plotted: &str, week: &str, loads: [&str; 2]) -> String {
     let date = String::from_utf8(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output().map(|o| o.stdout).unwrap_or_default()).unwrap_or_default();
     let load = |l: &str| l.split_whitespace().next().unwrap_or("?").to_owned();
     let mut s = format!(
         "## Soak\n\n\
          From `WAYMARK_BENCH_ONLY=soak cargo xtask bench` (`WAYMARK_SOAK_MINUTES={}`), finished {}: {:.0} minutes against one \
-         collector (`--profile server`, SQLite) of mixed traffic at a moderate rate: browser batches of {BROWSER_BATCH} at \
+         collector (`--profile server`, SQLite, the default `[store]` bounds) of mixed traffic at a moderate rate: browser batches of {BROWSER_BATCH} at \
          {BROWSER_RATE:.0} requests/s and server-to-server batches of {SERVER_BATCH} at {SERVER_RATE:.0} requests/s from \
          the load generator (open loop, 8 connections each), a dashboard query with an API token every {} s \
          (overview, breakdown, sessions, realtime in turn), and the live stream (`/api/live`, SSE) held open throughout. \
-         Sampled at the end of every minute: the collector's RSS (`VmRSS`), its open files (`/proc/PID/fd`), the WAL's \
+         The store held {SEEDED_EVENTS} events of the 23 days before the run, and the overview, breakdown and sessions asked for a fixed \
+         week of them ({}): each query read as much in the last minute as in the first, while the run's own events grew the file. \
+         Sampled at the end of every minute: the collector's RSS (`VmRSS`, and of it `RssAnon`, the anonymous memory: \
+         the rest is file pages mapped, the binary and the database the writer maps), its open files (`/proc/PID/fd`), the WAL's \
          size and that minute's p99 latencies. The machine is shared (2 cores, other agents building and benchmarking; \
          load average {} at the start, {} at the end): the latencies move with it, the flat lines are the point.\n\n",
         samples.len(),
         date.trim(),
         elapsed.as_secs_f64() / 60.0,
         QUERY_EVERY.as_secs(),
+        week,
         load(loads[0]),
         load(loads[1]),
     );
     s.push_str(plotted);
     s.push_str(
-        "| minute | RSS | open files | WAL | p99 browser | p99 server | p99 query | events acknowledged | failed requests | live events received |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| minute | RSS | of it anonymous | open files | WAL | p99 browser | p99 server | p99 query | events acknowledged | failed requests | live events received |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     // Every sample for short runs; for long ones the first five, every
     // tenth and the last five (all of them are in the plot).
@@ -274,8 +331,8 @@ fn report(samples: &[Sample], elapsed: Duration, live: &LiveHeld, plotted: &str,
             continue;
         }
         s.push_str(&format!(
-            "| {} | {:.1} MiB | {} | {:.1} MiB | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} | {} |\n",
-            x.minute, x.rss_mib, x.open_files, x.wal_mib, x.browser_p99_ms, x.server_p99_ms, x.query_p99_ms, x.events, x.failures, x.live_events
+            "| {} | {:.1} MiB | {:.1} MiB | {} | {:.1} MiB | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} | {} |\n",
+            x.minute, x.rss_mib, x.anon_mib, x.open_files, x.wal_mib, x.browser_p99_ms, x.server_p99_ms, x.query_p99_ms, x.events, x.failures, x.live_events
         ));
     }
     let events: u64 = samples.iter().map(|x| x.events).sum();
@@ -289,15 +346,19 @@ fn report(samples: &[Sample], elapsed: Duration, live: &LiveHeld, plotted: &str,
     if let (Some(v), Some(first), Some(last)) = (verdict(samples), samples.first(), samples.last()) {
         let flat = |ok: bool| if ok { "flat" } else { "**grew**" };
         s.push_str(&format!(
-            "\n\nVerdict: RSS {} ({:.1} MiB after minute 1, {:.1} MiB at the end); open files {} ({} → {}); WAL {} \
-             (at most {:.1} MiB); p99 {} (last fifth of the run against the first).\n\n",
+            "\n\nVerdict: RSS {} ({:.1} MiB after minute 1, {:.1} MiB at the end; at most {:.1} MiB); anonymous memory {} ({:.1} → {:.1} MiB); \
+             open files {} ({} → {}); WAL {} (at most {:.1} MiB; `wal_max_mib` {WAL_MAX_MIB:.0}); p99 {} (last fifth of the run against the first).\n\n",
             flat(v.rss),
             first.rss_mib,
             last.rss_mib,
+            samples.iter().map(|x| x.rss_mib).fold(0.0, f64::max),
+            flat(v.anon),
+            first.anon_mib,
+            last.anon_mib,
             flat(v.open_files),
             first.open_files,
             last.open_files,
-            if v.wal { "bounded" } else { "**unbounded**" },
+            if v.wal { "bounded" } else { "**past its bound**" },
             samples.iter().map(|x| x.wal_mib).fold(0.0, f64::max),
             flat(v.latency),
         ));
@@ -323,7 +384,12 @@ fn draw(samples: &[Sample], path: &Path) -> Result<()> {
     let panels = root.split_evenly((4, 1));
     let minutes = samples.len() as u32;
     let series: [(&str, &str, Vec<(u32, f64)>, Option<Vec<(u32, f64)>>); 4] = [
-        ("RSS", "MiB", samples.iter().map(|s| (s.minute, s.rss_mib)).collect(), None),
+        (
+            "RSS (all: red; anonymous: blue)",
+            "MiB",
+            samples.iter().map(|s| (s.minute, s.rss_mib)).collect(),
+            Some(samples.iter().map(|s| (s.minute, s.anon_mib)).collect()),
+        ),
         ("Open files", "files", samples.iter().map(|s| (s.minute, s.open_files as f64)).collect(), None),
         ("WAL size", "MiB", samples.iter().map(|s| (s.minute, s.wal_mib)).collect(), None),
         (

@@ -122,7 +122,7 @@ impl StoredState for InWriter<'_> {
 
     fn latest_event(&mut self, site: &str, visitor: &str) -> Result<Option<StoredEvent>, StoreError> {
         if let Some(tail) = self.tails.get(site, visitor) {
-            return Ok(Some(tail.last.clone()));
+            return Ok(Some(tail.last_event()));
         }
         if let Some(latest) = self.latest.get(&(site.to_owned(), visitor.to_owned())) {
             return Ok(latest.clone());

@@ -55,9 +55,11 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Index pages of a large store stay in memory; reads map the file.
-    conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    // SQLite's default page cache (2 MiB): these connections (accounts,
+    // saved definitions, checkpoints) read small tables; the writer and
+    // the read pool set their own (`[store]`), so the collector's memory
+    // stays bounded whatever the store's size.
+    conn.pragma_update(None, "cache_size", -2048)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)

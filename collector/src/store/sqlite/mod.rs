@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -46,9 +46,9 @@ mod writer;
 
 pub use accounts::SqliteAccounts;
 pub use definitions::SqliteDefinitions;
-use checkpoints::WalLength;
+use checkpoints::{ReaderGate, WalLength};
 pub use connection::open_connection;
-pub use reads::SqliteReads;
+pub use reads::{ReadOptions, SqliteReads};
 pub use source::SqliteSource;
 use connection::migrate;
 pub use connection::Synchronous;
@@ -83,10 +83,15 @@ pub struct StoreOptions {
     pub session_rules: HashMap<String, Rule>,
     /// Observes each commit's duration, in seconds.
     pub commit_seconds: Option<prometheus::Histogram>,
-    /// WAL length (in pages) at which the writer starts the WAL over.
-    pub wal_restart_frames: u32,
+    /// The WAL's file at most, in bytes (`[store] wal_max_mib`): the
+    /// writer starts the WAL over at half of it (see [`checkpoints`]).
+    pub wal_max_bytes: u64,
     /// What each group commit waits for (`[store] durability`).
     pub durability: Durability,
+    /// The read pool (`[store] read_connections`, `read_cache_mib`).
+    pub reads: ReadOptions,
+    /// How much of the file the writer maps (`[store] mmap_mib`).
+    pub mmap_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -95,8 +100,10 @@ impl Default for StoreOptions {
             write_queue: 4096,
             session_rules: HashMap::new(),
             commit_seconds: None,
-            wal_restart_frames: checkpoints::RESTART_FRAMES,
+            wal_max_bytes: 64 << 20,
             durability: Durability::Normal,
+            reads: ReadOptions::default(),
+            mmap_bytes: 256 << 20,
         }
     }
 }
@@ -107,6 +114,9 @@ pub struct SqliteStore {
     synchronous: Synchronous,
     queue: WriteQueue,
     writer: Mutex<Option<JoinHandle<()>>>,
+    reads: ReadOptions,
+    /// Shared by the writer, which closes it, and the read pool, which waits at it.
+    readers: Arc<ReaderGate>,
 }
 
 impl SqliteStore {
@@ -124,12 +134,16 @@ impl SqliteStore {
         // The checkpoint thread does this work, off the commit path, and
         // the writer keeps the WAL short (see `checkpoints`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let wal_length = WalLength::watch(&mut conn, &path, options.wal_restart_frames)?;
+        let readers = Arc::new(ReaderGate::default());
+        let wal_length = WalLength::watch(&mut conn, &path, options.wal_max_bytes, readers.clone())?;
         // By default the writer commits without flushing and `WalSync`
         // flushes, then answers; with `durability = "full"` SQLite flushes
         // inside the commit too (`WalSync` then finds the WAL clean).
         let synchronous = Synchronous::set(&conn, options.durability)?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        // The writer reads its indexes' pages from the map rather than
+        // copying them into its cache.
+        conn.pragma_update(None, "mmap_size", i64::try_from(options.mmap_bytes).unwrap_or(i64::MAX))?;
         // Erased and expired rows are zeroed where they lay, not left in
         // free space: see `lifecycle`.
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -150,7 +164,7 @@ impl SqliteStore {
                 .run(receiver)
             })
             .expect("spawning the writer thread");
-        Ok(SqliteStore { path, synchronous, queue, writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore { path, synchronous, queue, writer: Mutex::new(Some(writer)), reads: options.reads, readers })
     }
 
     pub fn path(&self) -> &Path {
@@ -164,7 +178,7 @@ impl SqliteStore {
 
     /// The read seam over this store's file.
     pub fn reads(&self) -> SqliteReads {
-        SqliteReads::open(&self.path)
+        SqliteReads::open_with(&self.path, self.reads, self.readers.clone())
     }
 
     /// The dashboard's accounts, on this database through a connection of
@@ -386,7 +400,7 @@ mod tests {
     async fn the_wal_stays_short_under_steady_writes_and_loses_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let restart_frames = 64;
-        let options = StoreOptions { wal_restart_frames: restart_frames, ..StoreOptions::default() };
+        let options = StoreOptions { wal_max_bytes: restart_frames * 2 * 4096, ..StoreOptions::default() };
         let store = std::sync::Arc::new(SqliteStore::open_with(dir.path(), options).unwrap());
         // Many requests in flight, as under load: the writer never waits
         // for one, so only it can start the WAL over.
@@ -417,7 +431,7 @@ mod tests {
         // the checkpoint thread copying: four times the limit is plenty.
         let frame = 4096 + 24;
         assert!(
-            wal <= u64::from(restart_frames) * 4 * frame,
+            wal <= restart_frames * 4 * frame,
             "the WAL is {wal} bytes ({} frames; the database has {pages} pages)",
             wal / frame
         );
@@ -426,6 +440,46 @@ mod tests {
         store.close().await;
         let reopened = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(reopened.events("site").await.unwrap().len() as u64, stored);
+        reopened.close().await;
+    }
+
+    /// The `-wal` file's length in `dir`.
+    pub(super) fn wal_bytes(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join("waymark.db-wal")).map_or(0, |m| m.len())
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_cut_back_under_its_limit_once_a_reader_that_held_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let max = 64 * 4096;
+        let store = SqliteStore::open_with(dir.path(), StoreOptions { wal_max_bytes: max, ..StoreOptions::default() }).unwrap();
+        let mut events = (0u64..).map(|i| pageview(i, &format!("visitor-{}", i / 20), T0 + i as i64));
+        let mut append = async || store.append(events.by_ref().take(10).collect()).await.unwrap();
+        // A dashboard query's read transaction, held: no checkpoint may
+        // copy past its snapshot, so the WAL cannot start over.
+        let reader = store.reader().unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+        for _ in 0..2000 {
+            append().await;
+            if wal_bytes(dir.path()) > 2 * max {
+                break;
+            }
+        }
+        assert!(wal_bytes(dir.path()) > 2 * max, "the WAL grew past its limit while the reader held it: {} bytes", wal_bytes(dir.path()));
+        reader.execute_batch("COMMIT").unwrap();
+        // The writer copies the WAL after its next commits and starts it over.
+        for _ in 0..100 {
+            append().await;
+            if wal_bytes(dir.path()) <= max {
+                break;
+            }
+        }
+        assert!(wal_bytes(dir.path()) <= max, "the WAL is {} bytes after the reader ended, over its {max}", wal_bytes(dir.path()));
+        let stored: i64 = store.reader().unwrap().query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+        store.close().await;
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.events("site").await.unwrap().len() as i64, stored);
         reopened.close().await;
     }
 

@@ -26,7 +26,7 @@ impl StoredState for InTransaction<'_> {
 
     fn latest_event(&mut self, site: &str, visitor: &str) -> rusqlite::Result<Option<StoredEvent>> {
         match self.tails.get(site, visitor) {
-            Some(tail) => Ok(Some(tail.last.clone())),
+            Some(tail) => Ok(Some(tail.last_event())),
             None => latest_event(self.tx, site, visitor),
         }
     }

@@ -34,6 +34,9 @@ use crate::query::{QueryError, Site};
 use crate::store::lifecycle::Selector;
 use crate::store::read::Reads;
 use pool::ReadPool;
+pub use pool::ReadOptions;
+
+use super::checkpoints::ReaderGate;
 
 /// The read seam over one SQLite file.
 #[derive(Clone)]
@@ -44,7 +47,13 @@ pub struct SqliteReads {
 impl SqliteReads {
     /// Reads of the store at `db_path`; connections open when first needed.
     pub fn open(db_path: &Path) -> SqliteReads {
-        SqliteReads { pool: Arc::new(ReadPool::new(db_path)) }
+        SqliteReads::open_with(db_path, ReadOptions::default(), Arc::default())
+    }
+
+    /// Reads with the pool `options` sets, which wait at `gate` (the store's
+    /// writer closes it to let a checkpoint copy the whole WAL).
+    pub(super) fn open_with(db_path: &Path, options: ReadOptions, gate: Arc<ReaderGate>) -> SqliteReads {
+        SqliteReads { pool: Arc::new(ReadPool::new(db_path, options, gate)) }
     }
 }
 
