@@ -11,19 +11,22 @@
 //!
 //! In the browser build (feature `bare`) the crate is `no_std`: a panic becomes a trap
 //! (caught by the loader, never thrown into the page) instead of pulling
-//! in std's panic formatting, which would triple the download.
+//! in std's panic formatting, which would triple the download; and the
+//! allocator is the module's own (`heap`).
 
 #![cfg_attr(all(target_arch = "wasm32", feature = "bare"), no_std)]
 
 extern crate alloc;
 
 pub mod core;
+#[cfg(any(test, all(target_arch = "wasm32", feature = "bare")))]
+mod heap;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: heap::Heap<fn(usize) -> Option<(usize, usize)>> = heap::Heap::new(heap::grow_wasm_memory);
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[panic_handler]
