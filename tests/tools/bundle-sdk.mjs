@@ -132,6 +132,21 @@ function renamed(code, { imports, exports }) {
     if (!pattern.test(code)) fail(what);
     code = code.replace(pattern, by);
   };
+  // Strings go into Wasm by `TextEncoder.encode` alone, which every browser
+  // the SDK supports has: wasm-bindgen's ASCII loop, its growing with
+  // `realloc` and its `encodeInto` fallback are glue every page would
+  // download for no gain on the SDK's short strings.
+  replace(/function passStringToWasm0\(arg, malloc, realloc\) \{\n[^]*?\n\}\n/, `function passStringToWasm0(arg, malloc) {
+    const buf = cachedTextEncoder.encode(arg);
+    const ptr = malloc(buf.length, 1) >>> 0;
+    getUint8ArrayMemory0().set(buf, ptr);
+    WASM_VECTOR_LEN = buf.length;
+    return ptr;
+}
+`, "passStringToWasm0");
+  replace(/\nif \(!\('encodeInto' in cachedTextEncoder\)\) \{\n[^]*?\n\}\n/, "\n", "the encodeInto fallback");
+  code = code.replaceAll(", wasm.__wbindgen_malloc, wasm.__wbindgen_realloc)", ", wasm.__wbindgen_malloc)");
+  if (code.includes("__wbindgen_realloc")) fail("every passStringToWasm0 call");
   // Imports of the glue's own module are keys of its import object;
   // snippet functions (imported whole as `import * as importN`) join them.
   const snippet = [];
