@@ -23,7 +23,7 @@ const MAX_ALIGN: usize = 16;
 
 /// `grow(bytes)` hands out fresh memory of at least `bytes` as the range
 /// `(start, end)`, or `None` when there is no more.
-pub struct Heap<G> {
+pub struct Heap<G = Grow> {
     blocks: UnsafeCell<Blocks>,
     grow: G,
 }
@@ -115,8 +115,11 @@ unsafe impl<G: Fn(usize) -> Option<(usize, usize)>> GlobalAlloc for Heap<G> {
     }
 }
 
+/// Where fresh memory comes from.
+pub type Grow = fn(usize) -> Option<(usize, usize)>;
+
 /// Grows the Wasm memory by enough pages for `bytes`.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "bare"))]
 pub fn grow_wasm_memory(bytes: usize) -> Option<(usize, usize)> {
     const PAGE: usize = 65_536;
     let pages = bytes.div_ceil(PAGE);

@@ -26,7 +26,7 @@ pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[global_allocator]
-static ALLOCATOR: heap::Heap<fn(usize) -> Option<(usize, usize)>> = heap::Heap::new(heap::grow_wasm_memory);
+static ALLOCATOR: heap::Heap = heap::Heap::new(heap::grow_wasm_memory);
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[panic_handler]
