@@ -12,21 +12,21 @@
 //! In the browser build (feature `bare`) the crate is `no_std`: a panic becomes a trap
 //! (caught by the loader, never thrown into the page) instead of pulling
 //! in std's panic formatting, which would triple the download; and the
-//! allocator is the module's own (`heap`).
+//! allocator is `lol_alloc`'s free list, the smallest we measured.
 
 #![cfg_attr(all(target_arch = "wasm32", feature = "bare"), no_std)]
 
 extern crate alloc;
 
 pub mod core;
-#[cfg(any(test, all(target_arch = "wasm32", feature = "bare")))]
-mod heap;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[global_allocator]
-static ALLOCATOR: heap::Heap = heap::Heap::new(heap::grow_wasm_memory);
+// SAFETY: a Wasm module without threads runs on one thread.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 #[cfg(all(target_arch = "wasm32", feature = "bare"))]
 #[panic_handler]
