@@ -104,11 +104,11 @@ export function init(given, calls) {
       (m) => m.mount(api, given),
       (error) => console.error("waymark: could not load consent-banner.js", error),
     );
-  // Debug output and link autocapture live in a module of their own (see
-  // sdk-wasm/Cargo.toml), which only the pages that switch one on download,
-  // in place of the smaller one. Each URL is written out whole, for
-  // bundlers to find both files.
-  const url = ["debug", "outboundLinks", "fileDownloads"].some((key) => switchedOn(given[key]))
+  // Debug output, link autocapture and ids kept in cookies live in a
+  // module of their own (see sdk-wasm/Cargo.toml), which only the pages
+  // that switch one on download, in place of the smaller one. Each URL is
+  // written out whole, for bundlers to find both files.
+  const url = ["debug", "outboundLinks", "fileDownloads"].some((key) => switchedOn(given[key])) || `${given.storage}`.trim() == "cookie"
     ? new URL("waymark_sdk_extras_bg.wasm", import.meta.url)
     : new URL("waymark_sdk_bg.wasm", import.meta.url);
   ready = WebAssembly.instantiateStreaming(fetch(url), imports())

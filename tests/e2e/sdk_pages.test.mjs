@@ -75,7 +75,7 @@ test("outbound links and file downloads are captured when switched on", async ()
   await context.close();
 });
 
-test("a page without debug output or link capture loads the smaller module; one with either loads the extras module in its place", async () => {
+test("a page without debug output, link capture or cookie storage loads the smaller module; one with any of them loads the extras module in its place", async () => {
   /** Opens a page with `attrs`; resolves to the Wasm files it fetched, the console's lines and the page. */
   const open = async (path, attrs) => {
     const wasm = [];
@@ -115,6 +115,12 @@ test("a page without debug output or link capture loads the smaller module; one 
   assert.deepEqual(debug.wasm, ["/sdk/waymark_sdk_extras_bg.wasm"]);
   assert.ok(debug.lines.some((l) => l.startsWith("waymark: queued $pageview")), debug.lines.join("\n"));
   await debug.page.context().close();
+
+  const cookies = await open("/site/modules-cookie", { storage: "cookie" });
+  assert.deepEqual(cookies.wasm, ["/sdk/waymark_sdk_extras_bg.wasm"]);
+  const kept = await cookies.page.context().cookies();
+  assert.ok(kept.some((c) => c.name == "waymark_visitor"), kept.map((c) => c.name).join(", "));
+  await cookies.page.context().close();
 });
 
 test("events tracked just before a navigation keep their order, page and properties as they were at the call", async () => {

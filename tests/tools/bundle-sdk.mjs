@@ -28,18 +28,20 @@ const glue = join(out, "waymark_sdk.js");
 
 // Both modules (without and with the `extras` feature: see
 // sdk-wasm/Cargo.toml) must get the same short names, or the one glue would
-// not fit both. Binaryen names them in the order the module lists them,
-// which differs between the two; so the main module's names are given to
-// the extras module's imports and exports by their long names (which must
-// be the same set). Both passes also drop the target features section,
-// which only binaryen's passes read.
+// not fit both. The glue is the extras module's, whose imports are all the
+// smaller module's and a few more (cookies: the smaller module keeps none),
+// with the same exports. Binaryen names them in the order the module lists
+// them, which differs between the two; so the extras module's names are
+// given to the smaller module's imports and exports by their long names
+// (each of which must be among them). Both passes also drop the target
+// features section, which only binaryen's passes read.
 const wasmOpt = join(dirname(fileURLToPath(import.meta.url)), "..", "node_modules", ".bin", "wasm-opt");
-const main = join(out, "waymark_sdk_bg.wasm");
-const printed = execFileSync(wasmOpt, [main, "--minify-imports-and-exports-and-modules", "--strip-target-features", "-o", main], { encoding: "utf8" });
-const names = JSON.parse(printed.slice(printed.indexOf("{"), printed.lastIndexOf("}") + 1));
 const extras = join(out, "waymark_sdk_extras_bg.wasm");
-execFileSync(wasmOpt, [extras, "--strip-target-features", "-o", extras]);
-writeFileSync(extras, withNames(readFileSync(extras), names));
+const printed = execFileSync(wasmOpt, [extras, "--minify-imports-and-exports-and-modules", "--strip-target-features", "-o", extras], { encoding: "utf8" });
+const names = JSON.parse(printed.slice(printed.indexOf("{"), printed.lastIndexOf("}") + 1));
+const main = join(out, "waymark_sdk_bg.wasm");
+execFileSync(wasmOpt, [main, "--strip-target-features", "-o", main]);
+writeFileSync(main, withNames(readFileSync(main), names));
 
 /** `wasm` (a module's bytes) with its imports and exports renamed as
  * binaryen's `names` say; every one of them must be named there. Only the
@@ -48,7 +50,7 @@ function withNames(wasm, { imports, exports }) {
   const importName = new Map(imports.map(([module, name, short]) => [module + "\0" + name, short]));
   const exportName = new Map(exports);
   const fail = (what) => {
-    throw new Error(`bundle-sdk: the extras module's ${what} is not the main module's; one glue cannot serve both`);
+    throw new Error(`bundle-sdk: the smaller module's ${what} is not the extras module's; one glue cannot serve both`);
   };
   let at = 0;
   const leb = () => {
@@ -132,6 +134,21 @@ function renamed(code, { imports, exports }) {
     if (!pattern.test(code)) fail(what);
     code = code.replace(pattern, by);
   };
+  // Strings go into Wasm by `TextEncoder.encode` alone, which every browser
+  // the SDK supports has: wasm-bindgen's ASCII loop, its growing with
+  // `realloc` and its `encodeInto` fallback are glue every page would
+  // download for no gain on the SDK's short strings.
+  replace(/function passStringToWasm0\(arg, malloc, realloc\) \{\n[^]*?\n\}\n/, `function passStringToWasm0(arg, malloc) {
+    const buf = cachedTextEncoder.encode(arg);
+    const ptr = malloc(buf.length, 1) >>> 0;
+    getUint8ArrayMemory0().set(buf, ptr);
+    WASM_VECTOR_LEN = buf.length;
+    return ptr;
+}
+`, "passStringToWasm0");
+  replace(/\nif \(!\('encodeInto' in cachedTextEncoder\)\) \{\n[^]*?\n\}\n/, "\n", "the encodeInto fallback");
+  code = code.replaceAll(", wasm.__wbindgen_malloc, wasm.__wbindgen_realloc)", ", wasm.__wbindgen_malloc)");
+  if (code.includes("__wbindgen_realloc")) fail("every passStringToWasm0 call");
   // Imports of the glue's own module are keys of its import object;
   // snippet functions (imported whole as `import * as importN`) join them.
   const snippet = [];

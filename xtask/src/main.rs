@@ -74,9 +74,10 @@ fn cargo(root: &Path) -> Command {
 /// Builds the SDK for the browser: release (size-tuned, `no_std`) Wasm, JS
 /// glue from wasm-bindgen (minified), then `wasm-opt -Oz`. Two modules: the
 /// one most pages download (`waymark_sdk_bg.wasm`), and the one with the
-/// `extras` feature (debug output, link autocapture;
+/// `extras` feature (debug output, link autocapture, ids in cookies;
 /// `waymark_sdk_extras_bg.wasm`), which pages that switch those on fetch in
-/// its place. Both have the same imports and exports, so one glue serves
+/// its place. Both have the same exports, and the smaller one's imports are
+/// among the extras module's, so one glue, the extras module's, serves
 /// either (`bundle-sdk.mjs` checks it). Output in `www/sdk/`, which the
 /// collector serves and embeds.
 pub fn build_sdk(root: &Path) -> Result<()> {
@@ -86,11 +87,12 @@ pub fn build_sdk(root: &Path) -> Result<()> {
         run(cargo(root).args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "waymark-sdk"]).args(features))?;
         run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-dir"]).arg(out_dir).arg(&built))
     };
-    let extras_dir = root.join("target/sdk-extras");
-    bindgen(&["--features", "bare"], &extras_dir)?;
-    bindgen(&["--no-default-features", "--features", "bare"], &out)?;
+    let smaller_dir = root.join("target/sdk-smaller");
+    bindgen(&["--no-default-features", "--features", "bare"], &smaller_dir)?;
+    bindgen(&["--features", "bare"], &out)?;
     let extras = out.join("waymark_sdk_extras_bg.wasm");
-    std::fs::rename(extras_dir.join("waymark_sdk_bg.wasm"), &extras).context("moving the extras module into www/sdk")?;
+    std::fs::rename(out.join("waymark_sdk_bg.wasm"), &extras).context("naming the extras module")?;
+    std::fs::rename(smaller_dir.join("waymark_sdk_bg.wasm"), out.join("waymark_sdk_bg.wasm")).context("moving the smaller module into www/sdk")?;
     for bg in [out.join("waymark_sdk_bg.wasm"), extras] {
         // Both flags hold for a module that defines its own memory and
         // whose data and stack lie far above its first kilobyte.

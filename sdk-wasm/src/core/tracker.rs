@@ -101,6 +101,18 @@ fn backlog(mode: StorageMode, env: &impl Env) -> Option<&dyn KeyValue> {
     mode.keeps_backlog().then(|| env.local_storage())
 }
 
+/// Adds a debug line made of `parts` (see [`Tracker::debugging`]), which
+/// are only evaluated then: without `extras` (the module most pages get)
+/// neither their text nor the numbers and copies they are made of are
+/// built, nor is the code that builds them in the module.
+macro_rules! debug_line {
+    ($tracker:expr, $($part:expr),+ $(,)?) => {
+        if $tracker.debugging() {
+            $tracker.log(&[$($part),+]);
+        }
+    };
+}
+
 pub struct Tracker {
     pub config: Config,
     consent: Consent,
@@ -141,14 +153,14 @@ impl Tracker {
             debug_lines: Vec::new(),
         };
         let decision = tracker.consent.get(Category::Analytics);
-        tracker.log(&["consent analytics: ", decision.as_str(), " (", basis_text(&tracker.consent), ")"]);
+        debug_line!(tracker, "consent analytics: ", decision.as_str(), " (", basis_text(&tracker.consent), ")");
         if decision == Decision::Granted
             && let Some(backlog) = backlog(tracker.config.storage, env)
         {
             let restored = tracker.queue.restore(backlog);
             if restored > 0 {
                 tracker.persist = true;
-                tracker.log(&["resending ", &int_string(restored as i64), " events a previous page left unsent"]);
+                debug_line!(tracker, "resending ", &int_string(restored as i64), " events a previous page left unsent");
             }
         }
         tracker
@@ -159,17 +171,19 @@ impl Tracker {
         cfg!(feature = "extras") && (self.config.outbound_links || self.config.file_downloads)
     }
 
+    /// Whether debug lines are kept: only the `extras` module has debug
+    /// output (see Cargo.toml), and only with `debug` on.
+    fn debugging(&self) -> bool {
+        cfg!(feature = "extras") && self.config.debug
+    }
+
     fn log(&mut self, parts: &[&str]) {
-        // Without `extras` (the module most pages get) no line is built:
-        // their text and the code that joins them stay out of it.
-        if cfg!(feature = "extras") && self.config.debug {
-            // A plain loop: `concat` brings a generic join into the module.
-            let mut line = String::new();
-            for part in parts {
-                line.push_str(part);
-            }
-            self.debug_lines.push(line);
+        // A plain loop: `concat` brings a generic join into the module.
+        let mut line = String::new();
+        for part in parts {
+            line.push_str(part);
         }
+        self.debug_lines.push(line);
     }
 
     pub fn consent(&self, category: Category) -> Decision {
@@ -180,13 +194,14 @@ impl Tracker {
     fn record(&mut self, draft: Draft, env: &impl Env) {
         match (self.consent.get(Category::Analytics), self.config.cookieless) {
             (Decision::Granted, _) => {
+                let debugging = self.debugging();
                 let (event, new_session) = {
                     let (ids, roll) = self.sessions.touch(id_store(self.config.storage, env), env.random(), draft.ts);
                     let event = draft.encode(&new_event_id(draft.ts, env.random()), Some(ids));
-                    (event, (roll != Roll::Continued).then(|| (ids.session.id.clone(), roll)))
+                    (event, (roll != Roll::Continued && debugging).then(|| (ids.session.id.clone(), roll)))
                 };
                 if let Some((session, roll)) = new_session {
-                    self.log(&["new session ", &session, ": ", roll.reason()]);
+                    debug_line!(self, "new session ", &session, ": ", roll.reason());
                 }
                 self.enqueue(&draft.name, event);
             }
@@ -195,19 +210,19 @@ impl Tracker {
                 self.enqueue(&draft.name, event);
             }
             (Decision::Pending, false) if self.held.len() < MAX_HELD_EVENTS => {
-                self.log(&["holding ", &draft.name, " until consent is decided"]);
+                debug_line!(self, "holding ", &draft.name, " until consent is decided");
                 self.held.push(draft);
             }
-            (Decision::Pending, false) => self.log(&["dropped ", &draft.name, ": too many events held while consent is pending"]),
-            (Decision::Denied, false) => self.log(&["dropped ", &draft.name, ": consent denied"]),
+            (Decision::Pending, false) => debug_line!(self, "dropped ", &draft.name, ": too many events held while consent is pending"),
+            (Decision::Denied, false) => debug_line!(self, "dropped ", &draft.name, ": consent denied"),
         }
     }
 
     fn enqueue(&mut self, name: &str, event: String) {
-        self.log(&["queued ", name, " ", &event]);
+        debug_line!(self, "queued ", name, " ", &event);
         let dropped = self.queue.push(event);
         if dropped > 0 {
-            self.log(&["queue full: dropped the ", &int_string(dropped as i64), " oldest unsent events"]);
+            debug_line!(self, "queue full: dropped the ", &int_string(dropped as i64), " oldest unsent events");
         }
     }
 
@@ -335,7 +350,7 @@ impl Tracker {
         if decision == Decision::Pending || !self.consent.decide(id_store(self.config.storage, env), category, decision) {
             return false;
         }
-        self.log(&["consent ", category.as_str(), ": ", decision.as_str(), " (chosen)"]);
+        debug_line!(self, "consent ", category.as_str(), ": ", decision.as_str(), " (chosen)");
         let mut event = Draft::new(names::CONSENT, now_ms, &env.url());
         event.props = event_props(category, decision, self.config.consent_version.as_deref());
         let held = core::mem::take(&mut self.held);
@@ -346,7 +361,7 @@ impl Tracker {
             self.record(event, env);
         } else {
             if !held.is_empty() {
-                self.log(&["dropped ", &int_string(held.len() as i64), " held events: consent denied"]);
+                debug_line!(self, "dropped ", &int_string(held.len() as i64), " held events: consent denied");
             }
             let id = new_event_id(now_ms, env.random());
             let store = id_store(self.config.storage, env);
@@ -370,7 +385,7 @@ impl Tracker {
             return Err(message);
         }
         if self.consent.get(Category::Analytics) != Decision::Granted {
-            self.log(&["identify ignored: analytics consent is not granted"]);
+            debug_line!(self, "identify ignored: analytics consent is not granted");
             return Ok(());
         }
         if self.sessions.identify(id_store(self.config.storage, env), env.random(), now_ms, user) {
@@ -383,7 +398,7 @@ impl Tracker {
     pub fn reset(&mut self, now_ms: i64, env: &impl Env) {
         if self.consent.get(Category::Analytics) == Decision::Granted {
             self.sessions.reset(env.random(), now_ms);
-            self.log(&["new session: reset"]);
+            debug_line!(self, "new session: reset");
         }
     }
 
@@ -403,7 +418,7 @@ impl Tracker {
         if let Some(backlog) = backlog(self.config.storage, env) {
             let skipped = self.queue.save(backlog);
             if skipped > 0 {
-                self.log(&["persisted queue full: the ", &int_string(skipped as i64), " oldest unsent events are kept in memory only"]);
+                debug_line!(self, "persisted queue full: the ", &int_string(skipped as i64), " oldest unsent events are kept in memory only");
             }
         }
     }
@@ -472,27 +487,27 @@ impl Tracker {
     /// none). The batch is settled, or retried after the backoff's delay.
     pub fn answered(&mut self, status: Option<u16>, retry_after_ms: Option<i64>, rule: Option<SessionRule>, ids: &str, now_ms: i64, env: &impl Env) {
         if rule.is_some_and(|rule| self.sessions.adopt(rule)) {
-            self.log(&["session rule: the site's"]);
+            debug_line!(self, "session rule: the site's");
         }
-        let status_text = status.map_or_else(|| "a network error".to_owned(), |s| int_string(s.into()));
+        let status_text = || status.map_or_else(|| "a network error".to_owned(), |s| int_string(s.into()));
         match classify(status) {
             Delivery::Stored => {
                 self.sessions.confirm(ids);
                 let n = self.queue.settle();
                 self.backoff.succeeded();
                 self.retry_at = None;
-                self.log(&["delivered ", &int_string(n as i64), " events"]);
+                debug_line!(self, "delivered ", &int_string(n as i64), " events");
             }
             Delivery::Refused => {
                 let n = self.queue.settle();
-                self.log(&["dropped ", &int_string(n as i64), " events: the collector refused them with ", &status_text, " (not retried)"]);
+                debug_line!(self, "dropped ", &int_string(n as i64), " events: the collector refused them with ", &status_text(), " (not retried)");
             }
             Delivery::Retry => {
                 self.persist = true;
                 self.queue.retry_later();
                 let delay = self.backoff.next_delay(retry_after_ms, random_unit(env.random()));
                 self.retry_at = Some(now_ms + delay);
-                self.log(&["delivery failed with ", &status_text, "; retry in ", &int_string(delay), " ms"]);
+                debug_line!(self, "delivery failed with ", &status_text(), "; retry in ", &int_string(delay), " ms");
                 self.arm_timer(now_ms, delay, env);
                 return;
             }
@@ -506,7 +521,7 @@ impl Tracker {
     /// `id: message` a line (reported in debug mode: the rest was stored).
     pub fn rejected(&mut self, lines: &str) {
         if !lines.is_empty() {
-            self.log(&["the collector rejected events (id: reason):\n", lines]);
+            debug_line!(self, "the collector rejected events (id: reason):\n", lines);
         }
     }
 }

@@ -32,12 +32,19 @@ use waymark_protocol::SessionRule;
 use crate::core::config;
 use crate::core::consent::{Category, Decision};
 use crate::core::ids::Random;
-use crate::core::storage::{CookieAttributes, CookieStore, KeyValue};
+use crate::core::storage::KeyValue;
+#[cfg(feature = "extras")]
+use crate::core::storage::{CookieAttributes, CookieStore};
 use crate::core::tracker::{Env, PageFacts, Tracker};
-use storage::{BrowserCookies, Csprng, LocalStorage};
+#[cfg(feature = "extras")]
+use storage::BrowserCookies;
+use storage::{Csprng, LocalStorage};
 
 /// The browser as the tracker sees it.
 struct Browser {
+    /// Only the `extras` module keeps ids in cookies (`storage: "cookie"`;
+    /// see Cargo.toml): js/index.js fetches it for the pages that ask.
+    #[cfg(feature = "extras")]
     cookies: CookieStore<BrowserCookies>,
 }
 
@@ -46,7 +53,12 @@ impl Env for Browser {
         &LocalStorage
     }
     fn cookies(&self) -> &dyn KeyValue {
-        &self.cookies
+        #[cfg(feature = "extras")]
+        return &self.cookies;
+        // Never reached through js/index.js, which gives cookie storage
+        // the extras module: without it, cookies keep nothing.
+        #[cfg(not(feature = "extras"))]
+        &crate::core::storage::NoStore
     }
     fn random(&self) -> &dyn Random {
         &Csprng
@@ -163,8 +175,12 @@ pub fn start(options: String) {
     if WEB.0.try_borrow().map_or(true, |web| web.is_some()) {
         return report("already started; start() and init() run once per page");
     }
-    let https = location_href().starts_with("https://");
-    let browser = Browser { cookies: CookieStore { jar: BrowserCookies, attributes: CookieAttributes::for_config(&config, https) } };
+    #[cfg(feature = "extras")]
+    let browser = Browser {
+        cookies: CookieStore { jar: BrowserCookies, attributes: CookieAttributes::for_config(&config, location_href().starts_with("https://")) },
+    };
+    #[cfg(not(feature = "extras"))]
+    let browser = Browser {};
     let do_not_track = browser::do_not_track();
     let facts = PageFacts { global_privacy_control: browser::global_privacy_control(), do_not_track: &do_not_track };
     let tracker = Tracker::new(config, &facts, &browser);

@@ -8,7 +8,9 @@ use alloc::string::String;
 
 use super::browser;
 use crate::core::ids::Random;
-use crate::core::storage::{Cookies, KeyValue};
+#[cfg(feature = "extras")]
+use crate::core::storage::Cookies;
+use crate::core::storage::KeyValue;
 
 pub struct LocalStorage;
 
@@ -24,8 +26,11 @@ impl KeyValue for LocalStorage {
     }
 }
 
+/// In the `extras` module only (see `Browser` in mod.rs).
+#[cfg(feature = "extras")]
 pub struct BrowserCookies;
 
+#[cfg(feature = "extras")]
 impl Cookies for BrowserCookies {
     fn read(&self, name: &str) -> Option<String> {
         browser::read_cookie(name)

@@ -76,7 +76,7 @@ pub fn section(root: &Path) -> Result<String> {
     // the other's place: their three files, compressed together, too.
     let extras = read(&www.join("sdk/waymark_sdk_extras_bg.wasm"))?;
     row(
-        "`/sdk/waymark_sdk_extras_bg.wasm` (instead of `waymark_sdk_bg.wasm`, only with `data-debug`, `data-outbound-links` or `data-file-downloads`; not in the total)",
+        "`/sdk/waymark_sdk_extras_bg.wasm` (instead of `waymark_sdk_bg.wasm`, only with `data-debug`, `data-outbound-links`, `data-file-downloads` or `data-storage=\"cookie\"`; not in the total)",
         &sizes(&extras)?,
     );
     row("all three with the extras module (compressed together)", &sizes(&[loader.as_slice(), &glue, &extras].concat())?);
