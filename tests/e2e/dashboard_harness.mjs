@@ -22,6 +22,8 @@ export async function signIn(page, url, { name, password = PASSWORD } = {}) {
   await page.fill("#sign-in-form input[name=password]", password);
   await page.click("#sign-in-form button[type=submit]");
   await page.waitForSelector("#app:not([hidden])");
+  // Until the first view is drawn, a click on a tab would be undone by it.
+  await page.waitForSelector("body[data-shown]", { state: "attached" });
 }
 
 /** A phone and a computer, as their browsers name themselves. */

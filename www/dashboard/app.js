@@ -73,6 +73,7 @@ $("sign-out").addEventListener("click", async () => {
 });
 
 async function showApp() {
+  delete document.body.dataset.shown;
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("users-tab").hidden = me.role !== "admin";
@@ -83,11 +84,14 @@ async function showApp() {
   fill($("site"), sites.map((s) => el("option", { value: s.key }, s.name)));
   if (!sites.length) {
     $("signed-in-as").textContent += ": no sites are given to you yet; ask an admin";
+    document.body.dataset.shown = "";
     return;
   }
   // Signed in anew: the site's live stream and segments are loaded again.
   view.site = null;
   await show(readAddress(location.search), { replace: true });
+  // The first view is on screen (tests wait for it before they click).
+  document.body.dataset.shown = "";
 }
 
 /**
