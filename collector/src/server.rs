@@ -179,7 +179,6 @@ pub fn store_options(config: &Config, metrics: &Metrics) -> StoreOptions {
         wal_max_bytes: u64::from(config.store.wal_max_mib) << 20,
         reads: ReadOptions { connections: config.store.read_connections(), cache_kib: i64::from(config.store.read_cache_mib) * 1024 },
         mmap_bytes: u64::from(config.store.mmap_mib) << 20,
-        ..StoreOptions::default()
     }
 }
 
