@@ -119,7 +119,8 @@ pub(super) fn on_events(filters: &[Filter], scope: Scope) -> Clause {
     clause
 }
 
-fn scope_params(site: &str, lo: i64, hi: i64) -> [Value; 3] {
+/// The parameters of `site = ? AND ts >= ? AND ts < ?`.
+pub(super) fn scope_params(site: &str, lo: i64, hi: i64) -> [Value; 3] {
     [Value::Text(site.to_owned()), Value::Integer(lo), Value::Integer(hi)]
 }
 

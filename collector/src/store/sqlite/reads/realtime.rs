@@ -5,7 +5,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::filter::{Scope, on_events};
+use super::filter::{Scope, on_events, scope_params};
 use crate::query::realtime::{ACTIVE_WINDOW_MS, Realtime, RealtimeRequest, first_minute_ms};
 use crate::query::{QueryError, Site};
 
@@ -17,7 +17,7 @@ pub(super) fn realtime(conn: &Connection, site: &Site, request: &RealtimeRequest
     let clause = on_events(&request.filters, active);
     answer.active_visitors = conn
         .prepare_cached(&format!("SELECT count(DISTINCT e.visitor_id) FROM events e WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{}", clause.sql))?
-        .query_row(params_from_iter(scope_params(active).into_iter().chain(clause.params)), |r| r.get(0))?;
+        .query_row(params_from_iter(scope_params(active.site, active.lo, active.hi).into_iter().chain(clause.params)), |r| r.get(0))?;
 
     let minutes = Scope::of(site, first_minute_ms(now_ms), now_ms + 1);
     let clause = on_events(&request.filters, minutes);
@@ -26,7 +26,7 @@ pub(super) fn realtime(conn: &Connection, site: &Site, request: &RealtimeRequest
          WHERE e.site = ? AND e.ts >= ? AND e.ts < ?{} GROUP BY 1",
         clause.sql
     ))?;
-    let params = [Value::Integer(minutes.lo)].into_iter().chain(scope_params(minutes)).chain(clause.params);
+    let params = [Value::Integer(minutes.lo)].into_iter().chain(scope_params(minutes.site, minutes.lo, minutes.hi)).chain(clause.params);
     let mut rows = stmt.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         if let Some(minute) = answer.minute_mut(row.get(0)?) {
@@ -34,8 +34,4 @@ pub(super) fn realtime(conn: &Connection, site: &Site, request: &RealtimeRequest
         }
     }
     Ok(answer)
-}
-
-fn scope_params(scope: Scope) -> [Value; 3] {
-    [Value::Text(scope.site.to_owned()), Value::Integer(scope.lo), Value::Integer(scope.hi)]
 }
